@@ -1,0 +1,182 @@
+# trmx — one Makefile for the library, the `trmx` command, tests, benchmarks and the demo.
+#
+#   make            build build/trmx and build/libtrmx.a
+#   make test       build and run every test (installs missing Debian packages first)
+#   make check      the tests under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make bench      benchmarks against PyTorch on CPU and OpenBLAS's sgemm (never gates CI)
+#   make deps       install the Debian packages the build needs
+#   make demo       build, then run the end-to-end demonstration
+#
+# The user's CFLAGS, CPPFLAGS and LDFLAGS are kept; SANITIZE=address,undefined adds sanitizers;
+# BUILD=dir moves the output; ARCHFLAGS (default -march=native) picks the instruction set.
+
+PKGS      := sqlite3 yaml-0.1 libarchive openblas libsodium jansson
+TEST_PKGS := cmocka
+
+BUILD     ?= build
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+ARCHFLAGS ?= -march=native
+PREFIX    ?= /usr/local
+
+DEPS_OK := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) $(TEST_PKGS) && echo yes)
+
+ifneq ($(DEPS_OK),yes)
+# A library is missing: install it, then run the same target again.
+.DEFAULT_GOAL := all
+all test check bench demo fuzz install lib cli tests:
+	./tools/deps.sh
+	$(MAKE) $@
+deps:
+	./tools/deps.sh
+else
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+            -Wno-unused-parameter
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS))
+TEST_LIBS   := $(shell pkg-config --libs $(TEST_PKGS))
+
+ifdef SANITIZE
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+ALL_CFLAGS := -std=gnu11 $(WARN) -fopenmp -fPIC $(ARCHFLAGS) $(CFLAGS) $(SAN_FLAGS) \
+              -Iframework/include -Iframework $(PKG_CFLAGS) $(CPPFLAGS) -MMD -MP
+ALL_LDFLAGS := -fopenmp $(SAN_FLAGS) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lm -ldl -lpthread
+
+LIB_DIRS := framework/core framework/tensor framework/engines/trm framework/tasks \
+            framework/host framework/log packager registry
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+CLI_SRC  := $(wildcard framework/cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+LIBTRMX := $(BUILD)/libtrmx.a
+TRMX    := $(BUILD)/trmx
+
+.DEFAULT_GOAL := all
+.PHONY: all deps test check bench demo fmt clean install lib cli tests
+
+all: $(TRMX)
+lib: $(LIBTRMX)
+cli: $(TRMX)
+tests: $(TEST_BIN) $(TRMX)
+
+deps:
+	./tools/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(KERNEL_FLAGS) -c $< -o $@
+
+# The kernels need -O3 (GCC 12's -O2 vectorises only loops without epilogues) and
+# -fno-trapping-math (so the clamps and selects of expf and the norms become vector blends).
+$(BUILD)/obj/framework/tensor/%.o: KERNEL_FLAGS := -O3 -fno-trapping-math
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -c $< -o $@
+
+$(LIBTRMX): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(TRMX): $(CLI_OBJ) $(LIBTRMX)
+	$(CC) $(ALL_LDFLAGS) $(CLI_OBJ) $(LIBTRMX) $(LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJ) $(LIBTRMX)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(TEST_HELPER_OBJ) $(LIBTRMX) $(TEST_LIBS) $(LIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TEST_HELPER_OBJ) $(LIBTRMX)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(TEST_HELPER_OBJ) $(LIBTRMX) $(LIBS) -o $@
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -c $< -o $@
+
+# Unit tests (cmocka binaries), then the CLI tests (tests/cli/*.test, run by one driver).
+test: $(TEST_BIN) $(TRMX)
+	./tests/run.sh $(BUILD)
+
+check:
+	$(MAKE) BUILD=build-check SANITIZE=address,undefined CFLAGS="-O1 -g" test
+
+bench: $(TRMX) $(BENCH_BIN)
+	./tools/deps.sh --bench
+	./bench/run.sh $(BUILD)
+
+demo: $(TRMX)
+	./tools/demo.sh $(BUILD)
+
+fmt:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_HELPER_SRC) $(wildcard framework/*/*.h framework/*/*/*.h)
+
+install: $(TRMX) $(LIBTRMX)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/trmx
+	install -m 755 $(TRMX) $(DESTDIR)$(PREFIX)/bin/trmx
+	install -m 644 $(LIBTRMX) $(DESTDIR)$(PREFIX)/lib/libtrmx.a
+	install -m 644 framework/include/trmx/*.h $(DESTDIR)$(PREFIX)/include/trmx/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' -e 's|@PKGS@|$(PKGS)|g' tools/trmx.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/trmx.pc
+
+clean:
+	rm -rf build build-check
+
+# ---- Fuzzing (tests/fuzz; docs/SECURITY.md) -------------------------------------------------
+# libFuzzer targets built with clang (clang 14 + libclang-rt-14-dev) under ASan and UBSan, each run
+# for FUZZ_SECONDS on a scratch copy of its committed seed corpus (tests/fuzz/corpus/<name>/; new
+# inputs go to FUZZ_BUILD/corpus/<name>/, the committed corpus is only read).
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="manifest safetensors archive"]
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= manifest safetensors archive
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp $(ARCHFLAGS) \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+                -Iframework/include -Iframework $(PKG_CFLAGS)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: fuzz fuzz-build fuzz-clean
+.SECONDARY: $(FUZZ_LIB_OBJ)
+fuzz-build: $(FUZZ_BIN)
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+fuzz: $(FUZZ_BIN)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+			$$( [ -f tests/fuzz/$$t.dict ] && echo -dict=tests/fuzz/$$t.dict ) \
+			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) $(LIBS) -o $@
+
+-include $(wildcard $(FUZZ_LIB_OBJ:.o=.d))
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+endif

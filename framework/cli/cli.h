@@ -1,0 +1,48 @@
+/*
+ * cli.h — the `trmx` command: one cmd_<name>.c per subcommand, listed in main.c's table.
+ * Commands use the public API only (trmx/trmx.h) and these few printing helpers.
+ * Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+#ifndef TRMX_CLI_H
+#define TRMX_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "trmx/trmx.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cmd_eval(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_grad(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_solve(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
+
+/* Print "trmx: <message>" for a failed library call and return CLI_FAIL. */
+int cli_fail(const trmx_error *err);
+/* Print "trmx <cmd>: <formatted>" plus a hint to --help, return CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "trmx: <formatted>" and return CLI_FAIL. */
+int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Is `arg` "-h" or "--help"? */
+bool cli_is_help(const char *arg);
+/* Parse a whole decimal integer within [lo, hi]; prints a usage error and returns false otherwise. */
+bool cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+
+/* Read token ids from an int32 or int64 .npy with `ndim` dims (a 1-D file counts as one row when
+ * ndim is 2) as int32; prints the error and returns -1 on failure. */
+int cli_read_ids(const char *path, int ndim, trmx_array **out);
+/* Write DIR/NAME as .npy; prints the error and returns CLI_FAIL on failure, else 0. */
+int cli_write_npy(const char *dir, const char *name, trmx_dtype dt, int ndim, const int64_t *shape, void *data,
+		  size_t nbytes);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * cmd_eval.c — `trmx eval`: run a data set through weights with fixed or adaptive halting (or
+ * both, one after the other) and print exact solves, accuracy on the cells the puzzles left open
+ * and on every labelled token, the checker's verdicts, the steps used, exact solves by step cap
+ * and throughput; a table for people, --json for scripts. The work is trmx_eval_run (eval.h).
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "trmx/eval.h"
+
+/* No blank lines: tests/cli/eval.test compares parts of this text. */
+static void help(void)
+{
+	printf("usage: trmx eval --weights W.safetensors --task TASK[:PARAMS] DATASET [options]\n"
+	       "Run every puzzle of DATASET through the model and report how well it does:\n"
+	       "  exact        puzzles with every labelled cell right (the official exact accuracy)\n"
+	       "  open cells   accuracy on the cells the puzzle left open (Sudoku blanks, maze open\n"
+	       "               cells; other tasks: cells whose answer differs from the input)\n"
+	       "  all tokens   accuracy over every labelled cell, givens included (flattering)\n"
+	       "  verdicts     the task's checker on each answer: valid, invalid (by problem), unknown\n"
+	       "  steps        ACT steps used, exact solves had the run stopped after s steps, the\n"
+	       "               Q head's agreement with exactness, and throughput\n"
+	       "DATASET: a CSV (puzzle,solution or source,question,answer,rating), an ARC folder or\n"
+	       "file (its test pairs are the puzzles; demonstrations are context, not puzzles), the\n"
+	       "official built layout (a folder with dataset.json, or with train/ and test/), or a\n"
+	       "text file of puzzles. Labels of 0 (PAD) are not scored (the official ignore label).\n"
+	       "TASK: sudoku, maze, arc or tokens, with parameters after a colon: sudoku:size=4,\n"
+	       "maze:size=15,canvas=30, tokens:seq_len=81,vocab_size=11.\n"
+	       "Options:\n"
+	       "  -w, --weights FILE      safetensors weights (official state-dict names)\n"
+	       "  -c, --config FILE       architecture YAML (default: the weights' __metadata__)\n"
+	       "  -t, --task TASK         the task codec and its parameters (required)\n"
+	       "      --halt MODE         fixed (default: every puzzle runs --steps steps, the official\n"
+	       "                          evaluation), adaptive (stop when the Q head says halt, at\n"
+	       "                          most --steps), or both (two runs, side by side)\n"
+	       "  -n, --steps N           ACT steps or the adaptive cap (default: halt_max_steps)\n"
+	       "  -b, --batch-size N      puzzles run together (default 64)\n"
+	       "  -l, --limit N           the first N puzzles only\n"
+	       "      --split S           test (default), train or all: the built layout's split; ARC\n"
+	       "                          files keep only their test pairs with test\n"
+	       "      --json              one JSON object on one line instead of the table\n"
+	       "  -h, --help              this help\n"
+	       "A progress bar goes to standard error when it is a terminal.\n"
+	       "Exit codes: 0 ok, 1 failure, 2 usage.\n");
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+struct bar {
+	double last;
+	const char *label;
+	bool drawn;
+};
+
+static int progress(void *user, const trmx_eval_progress *p)
+{
+	struct bar *b = user;
+	double t = now();
+	if (t - b->last < 0.2 && p->done < p->total)
+		return 0;
+	b->last = t;
+	b->drawn = true;
+	int width = 24, fill = p->total ? (int)(width * p->done / p->total) : width;
+	fprintf(stderr, "\r\033[Ktrmx eval: %s [", b->label);
+	for (int i = 0; i < width; i++)
+		fputc(i < fill ? '#' : '.', stderr);
+	fprintf(stderr, "] %lld/%lld", (long long)p->done, (long long)p->total);
+	if (p->seconds > 0)
+		fprintf(stderr, "  %.1f/s", (double)p->done / p->seconds);
+	if (p->labelled)
+		fprintf(stderr, "  exact %.3f", (double)p->exact / (double)p->labelled);
+	fflush(stderr);
+	return 0;
+}
+
+static void bar_clear(struct bar *b)
+{
+	if (b->drawn)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+	b->drawn = false;
+}
+
+/* "name:params" -> name, params (NULL when there are none); s is modified. */
+static void split_task(char *s, const char **name, const char **params)
+{
+	char *colon = strchr(s, ':');
+	*name = s;
+	*params = NULL;
+	if (colon) {
+		*colon = 0;
+		*params = colon[1] ? colon + 1 : NULL;
+	}
+}
+
+static const char *halt_name(trmx_halt_mode h)
+{
+	return h == TRMX_HALT_ADAPTIVE ? "adaptive" : "fixed";
+}
+
+/* ---- text ------------------------------------------------------------------------------- */
+
+#define COL 28
+
+/* One table row: a label, then a cell per run (padded to COL but the last). */
+static void row(const char *label, char cells[][96], int nr)
+{
+	printf("%-14s", label);
+	for (int i = 0; i < nr; i++)
+		if (i + 1 < nr)
+			printf("%-*s", COL, cells[i]);
+		else
+			printf("%s\n", cells[i]);
+}
+
+static void frac(char *buf, int64_t a, int64_t b)
+{
+	if (b)
+		snprintf(buf, 96, "%.4f (%lld/%lld)", (double)a / (double)b, (long long)a, (long long)b);
+	else
+		snprintf(buf, 96, "- (nothing labelled)");
+}
+
+/* A line per run: "what (mode): ..." when there are two runs. */
+static void line_head(const char *what, const trmx_eval_result *r, int nr)
+{
+	char b[64];
+	snprintf(b, sizeof b, nr > 1 ? "%s (%s):" : "%s:", what, halt_name(r->halt));
+	printf("%-*s", nr > 1 ? 26 : 14, b);
+}
+
+static void print_text(const trmx_task *task, const char *task_spec, const char *dataset,
+		       const trmx_model_info *info, const trmx_eval_result *r, int nr)
+{
+	char c[2][96];
+	printf("data set      %s: %lld puzzles, %lld labelled (task %s)\n", dataset, (long long)r[0].items,
+	       (long long)r[0].labelled, task_spec);
+	printf("model         seq_len %d, vocab %d, %lld parameters, halt_max_steps %d\n", info->seq_len,
+	       info->vocab_size, (long long)info->num_params, info->halt_max_steps);
+	for (int i = 0; i < nr; i++)
+		snprintf(c[i], 96, "%s, %s%d steps", halt_name(r[i].halt),
+			 r[i].halt == TRMX_HALT_ADAPTIVE ? "at most " : "", r[i].max_steps);
+	row("halting", c, nr);
+	for (int i = 0; i < nr; i++)
+		frac(c[i], r[i].exact, r[i].labelled);
+	row("exact", c, nr);
+	for (int i = 0; i < nr; i++)
+		frac(c[i], r[i].open_correct, r[i].open);
+	row(strcmp(trmx_task_name(task), "sudoku") ? "open cells" : "blank cells", c, nr);
+	for (int i = 0; i < nr; i++)
+		frac(c[i], r[i].tokens_correct, r[i].tokens);
+	row("all tokens", c, nr);
+	for (int i = 0; i < nr; i++) {
+		snprintf(c[i], 96, "%lld valid, %lld invalid", (long long)r[i].verdicts[TRMX_VERDICT_VALID],
+			 (long long)r[i].verdicts[TRMX_VERDICT_INVALID]);
+		if (r[i].verdicts[TRMX_VERDICT_UNKNOWN])
+			snprintf(c[i] + strlen(c[i]), 96 - strlen(c[i]), ", %lld unknown",
+				 (long long)r[i].verdicts[TRMX_VERDICT_UNKNOWN]);
+	}
+	row("verdicts", c, nr);
+	for (int i = 0; i < nr; i++)
+		snprintf(c[i], 96, "%.2f", r[i].mean_steps);
+	row("mean steps", c, nr);
+	for (int i = 0; i < nr; i++) {
+		if (r[i].halt == TRMX_HALT_ADAPTIVE)
+			frac(c[i], r[i].reasons[TRMX_HALT_REASON_Q], r[i].items);
+		else
+			snprintf(c[i], 96, "-");
+	}
+	row("halted by Q", c, nr);
+	for (int i = 0; i < nr; i++)
+		frac(c[i], r[i].q_halt_agree, r[i].labelled);
+	row("q_halt agrees", c, nr);
+	for (int i = 0; i < nr; i++)
+		snprintf(c[i], 96, "%.1f puzzles/s (%.2f s)", r[i].items_per_second, r[i].seconds);
+	row("throughput", c, nr);
+
+	for (int i = 0; i < nr; i++) {
+		bool any = false;
+		for (int p = 1; p < TRMX_EVAL_PROBLEMS; p++) {
+			const char *name = trmx_check_problem_name((trmx_check_problem)p);
+			if (!r[i].problems[p] || !name)
+				continue;
+			if (!any)
+				line_head("problems", &r[i], nr);
+			printf("%s%s %lld", any ? ", " : "", name, (long long)r[i].problems[p]);
+			any = true;
+		}
+		if (any)
+			printf("\n");
+	}
+	for (int i = 0; i < nr; i++) {
+		line_head("steps used", &r[i], nr);
+		bool first = true;
+		for (int s = 1; s <= r[i].max_steps; s++) {
+			if (!r[i].steps_hist[s])
+				continue;
+			printf("%s%d: %lld", first ? "" : ", ", s, (long long)r[i].steps_hist[s]);
+			first = false;
+		}
+		printf("\n");
+	}
+	for (int i = 0; i < nr; i++) {
+		if (!r[i].labelled)
+			continue;
+		line_head("exact by cap", &r[i], nr);
+		/* every step up to 16, then powers of two and the last */
+		bool first = true;
+		for (int s = 1; s <= r[i].max_steps; s++) {
+			if (s > 16 && (s & (s - 1)) && s != r[i].max_steps)
+				continue;
+			printf("%s@%d %.3f", first ? "" : "  ", s, (double)r[i].exact_by_cap[s] / (double)r[i].labelled);
+			first = false;
+		}
+		printf("\n");
+	}
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+static double ratio(int64_t a, int64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+static json_t *run_json(const trmx_eval_result *r)
+{
+	json_t *o = json_object(), *hist = json_array(), *cap = json_array(), *ocap = json_array();
+	json_t *problems = json_object();
+	for (int s = 1; s <= r->max_steps; s++) {
+		json_array_append_new(hist, json_integer(r->steps_hist[s]));
+		json_array_append_new(cap, json_integer(r->exact_by_cap[s]));
+		json_array_append_new(ocap, json_integer(r->open_correct_by_cap[s]));
+	}
+	for (int p = 1; p < TRMX_EVAL_PROBLEMS; p++) {
+		const char *name = trmx_check_problem_name((trmx_check_problem)p);
+		if (r->problems[p] && name)
+			json_object_set_new(problems, name, json_integer(r->problems[p]));
+	}
+	json_object_set_new(o, "halt", json_string(halt_name(r->halt)));
+	json_object_set_new(o, "max_steps", json_integer(r->max_steps));
+	json_object_set_new(o, "items", json_integer(r->items));
+	json_object_set_new(o, "labelled", json_integer(r->labelled));
+	json_object_set_new(o, "exact", json_integer(r->exact));
+	json_object_set_new(o, "exact_accuracy", json_real(r->exact_accuracy));
+	json_object_set_new(o, "open", json_integer(r->open));
+	json_object_set_new(o, "open_correct", json_integer(r->open_correct));
+	json_object_set_new(o, "open_accuracy", json_real(r->open_accuracy));
+	json_object_set_new(o, "tokens", json_integer(r->tokens));
+	json_object_set_new(o, "tokens_correct", json_integer(r->tokens_correct));
+	json_object_set_new(o, "token_accuracy", json_real(r->token_accuracy));
+	json_object_set_new(o, "verdicts",
+			    json_pack("{s:I,s:I,s:I}", "valid", (json_int_t)r->verdicts[TRMX_VERDICT_VALID], "invalid",
+				      (json_int_t)r->verdicts[TRMX_VERDICT_INVALID], "unknown",
+				      (json_int_t)r->verdicts[TRMX_VERDICT_UNKNOWN]));
+	json_object_set_new(o, "problems", problems);
+	json_object_set_new(o, "halt_reasons",
+			    json_pack("{s:I,s:I,s:I}", "q_head", (json_int_t)r->reasons[TRMX_HALT_REASON_Q], "max_steps",
+				      (json_int_t)r->reasons[TRMX_HALT_REASON_MAX_STEPS], "budget",
+				      (json_int_t)r->reasons[TRMX_HALT_REASON_BUDGET]));
+	json_object_set_new(o, "q_halt_accuracy", json_real(ratio(r->q_halt_agree, r->labelled)));
+	json_object_set_new(o, "act_steps", json_integer(r->act_steps));
+	json_object_set_new(o, "mean_steps", json_real(r->mean_steps));
+	json_object_set_new(o, "steps_histogram", hist);
+	json_object_set_new(o, "exact_by_cap", cap);
+	json_object_set_new(o, "open_correct_by_cap", ocap);
+	json_object_set_new(o, "seconds", json_real(r->seconds));
+	json_object_set_new(o, "items_per_second", json_real(r->items_per_second));
+	json_object_set_new(o, "steps_per_second", json_real(r->steps_per_second));
+	return o;
+}
+
+static int print_json(const char *dataset, const char *weights, const char *task_name, const char *task_params,
+		      const char *split, const trmx_model_info *info, const trmx_eval_result *r, int nr)
+{
+	json_t *root = json_object(), *runs = json_array();
+	json_object_set_new(root, "dataset", json_string(dataset));
+	json_object_set_new(root, "split", json_string(split));
+	json_object_set_new(root, "weights", json_string(weights));
+	json_object_set_new(root, "task", json_string(task_name));
+	json_object_set_new(root, "task_params", task_params ? json_string(task_params) : json_null());
+	json_object_set_new(root, "model",
+			    json_pack("{s:i,s:i,s:i,s:I}", "seq_len", info->seq_len, "vocab_size", info->vocab_size,
+				      "halt_max_steps", info->halt_max_steps, "num_params", (json_int_t)info->num_params));
+	for (int i = 0; i < nr; i++)
+		json_array_append_new(runs, run_json(&r[i]));
+	json_object_set_new(root, "runs", runs);
+	int rc = json_dumpf(root, stdout, JSON_REAL_PRECISION(8)) == 0 ? 0 : -1;
+	fputc('\n', stdout);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+enum { OPT_HALT = 256, OPT_SPLIT, OPT_JSON };
+
+int cmd_eval(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "weights", required_argument, NULL, 'w' }, { "config", required_argument, NULL, 'c' },
+		{ "task", required_argument, NULL, 't' },    { "halt", required_argument, NULL, OPT_HALT },
+		{ "steps", required_argument, NULL, 'n' },   { "batch-size", required_argument, NULL, 'b' },
+		{ "limit", required_argument, NULL, 'l' },   { "split", required_argument, NULL, OPT_SPLIT },
+		{ "json", no_argument, NULL, OPT_JSON },     { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *weights_path = NULL, *config_path = NULL, *dataset_path = NULL, *split_name = "test";
+	char *task_spec = NULL;
+	long steps = 0, batch = 0, limit = 0;
+	int modes = 1; /* bit 0 fixed, bit 1 adaptive */
+	bool json = false;
+	trmx_split split = TRMX_SPLIT_TEST;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":w:c:t:n:b:l:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w': weights_path = optarg; break;
+		case 'c': config_path = optarg; break;
+		case 't': task_spec = optarg; break;
+		case 'n':
+			if (!cli_parse_int("eval", "--steps", optarg, 1, TRMX_SOLVE_STEPS_MAX, &steps))
+				return CLI_USAGE;
+			break;
+		case 'b':
+			if (!cli_parse_int("eval", "--batch-size", optarg, 1, TRMX_SOLVE_BATCH_MAX, &batch))
+				return CLI_USAGE;
+			break;
+		case 'l':
+			if (!cli_parse_int("eval", "--limit", optarg, 1, TRMX_DATASET_EXAMPLES_MAX, &limit))
+				return CLI_USAGE;
+			break;
+		case OPT_HALT:
+			if (!strcmp(optarg, "fixed"))
+				modes = 1;
+			else if (!strcmp(optarg, "adaptive"))
+				modes = 2;
+			else if (!strcmp(optarg, "both"))
+				modes = 3;
+			else
+				return cli_usage_error("eval", "--halt is fixed, adaptive or both, not '%s'", optarg);
+			break;
+		case OPT_SPLIT:
+			split_name = optarg;
+			if (!strcmp(optarg, "test"))
+				split = TRMX_SPLIT_TEST;
+			else if (!strcmp(optarg, "train"))
+				split = TRMX_SPLIT_TRAIN;
+			else if (!strcmp(optarg, "all"))
+				split = TRMX_SPLIT_ALL;
+			else
+				return cli_usage_error("eval", "--split is test, train or all, not '%s'", optarg);
+			break;
+		case OPT_JSON: json = true; break;
+		case 'h': help(); return CLI_OK;
+		case ':': return cli_usage_error("eval", "%s needs a value", argv[optind - 1]);
+		default: return cli_usage_error("eval", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		dataset_path = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
+	if (!weights_path || !task_spec || !dataset_path)
+		return cli_usage_error("eval", "--weights, --task and a DATASET are required");
+
+	char *spec = strdup(task_spec);
+	if (!spec)
+		return cli_failf("out of memory");
+	const char *task_name, *task_params;
+	split_task(spec, &task_name, &task_params);
+
+	trmx_error err = { 0, "" };
+	trmx_task *task = NULL;
+	trmx_weights *w = NULL;
+	trmx_config *arch = NULL;
+	trmx_model *m = NULL;
+	trmx_dataset *ds = NULL;
+	trmx_eval_result *res = calloc(2, sizeof *res);
+	int rc = CLI_FAIL;
+	if (!res) {
+		rc = cli_failf("out of memory");
+		goto done;
+	}
+	if (trmx_task_open(&task, task_name, task_params, &err) < 0) {
+		if (err.code == TRMX_ENOTFOUND || err.code == TRMX_EINVAL)
+			rc = cli_usage_error("eval", "--task %s: %s", task_spec, err.message);
+		else
+			rc = cli_fail(&err);
+		goto done;
+	}
+	if (trmx_weights_open(&w, weights_path, &err) < 0 ||
+	    (config_path ? trmx_config_load_yaml(&arch, config_path, &err) : trmx_config_from_metadata(&arch, w, &err)) < 0 ||
+	    trmx_model_open(&m, "trm", arch, w, NULL, &err) < 0) {
+		rc = cli_fail(&err);
+		goto done;
+	}
+	trmx_model_info info;
+	trmx_model_info_get(m, &info);
+	if (trmx_task_seq_len(task) != info.seq_len || trmx_task_vocab_size(task) != info.vocab_size) {
+		rc = cli_failf("task %s reads seq_len %d and vocab_size %d, but %s has seq_len %d and vocab_size %d",
+			       task_spec, trmx_task_seq_len(task), trmx_task_vocab_size(task), weights_path, info.seq_len,
+			       info.vocab_size);
+		goto done;
+	}
+	trmx_dataset_options dso = TRMX_DATASET_OPTIONS_INIT;
+	dso.split = split;
+	if (trmx_dataset_load(&ds, task, dataset_path, &dso, &err) < 0) {
+		rc = cli_fail(&err);
+		goto done;
+	}
+
+	int nr = 0;
+	struct bar bar = { 0, "", false };
+	bool tty = isatty(STDERR_FILENO);
+	for (int mode = 0; mode < 2; mode++) {
+		if (!(modes & (1 << mode)))
+			continue;
+		trmx_eval_options o = TRMX_EVAL_OPTIONS_INIT;
+		o.halt = mode ? TRMX_HALT_ADAPTIVE : TRMX_HALT_FIXED;
+		o.max_steps = (int)steps;
+		o.batch_size = (int)batch;
+		o.limit = limit;
+		bar.label = halt_name(o.halt);
+		if (tty) {
+			o.progress = progress;
+			o.progress_user = &bar;
+		}
+		int erc = trmx_eval_run(m, task, ds, &o, NULL, NULL, &res[nr], &err);
+		bar_clear(&bar);
+		if (erc < 0) {
+			rc = cli_fail(&err);
+			goto done;
+		}
+		nr++;
+	}
+	if (json) {
+		if (print_json(dataset_path, weights_path, task_name, task_params, split_name, &info, res, nr) < 0) {
+			rc = cli_failf("cannot write JSON to standard output");
+			goto done;
+		}
+	} else {
+		print_text(task, task_spec, dataset_path, &info, res, nr);
+	}
+	rc = fflush(stdout) == 0 && !ferror(stdout) ? CLI_OK : cli_failf("cannot write standard output");
+done:
+	free(res);
+	trmx_dataset_free(ds);
+	trmx_model_free(m);
+	trmx_config_free(arch);
+	trmx_weights_free(w);
+	trmx_task_free(task);
+	free(spec);
+	return rc;
+}

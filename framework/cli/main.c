@@ -1,0 +1,193 @@
+/*
+ * main.c — entry of the `trmx` command: global options, then dispatch to a subcommand from one
+ * table. Each subcommand lives in cmd_<name>.c and prints its own --help.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "eval", cmd_eval, "run a data set through weights: exact, open-cell and token accuracy, steps" },
+	{ "train", cmd_train, "train a model from a YAML config (progress, evaluations, checkpoints)" },
+	{ "grad", cmd_grad, "one training step from the initial state: loss and every gradient" },
+	{ "forward", cmd_forward, "run ACT steps on token ids, write logits and Q logits (.npy)" },
+	{ "gen", cmd_gen, "generate Sudoku and maze puzzles with their solutions (CSV or text)" },
+	{ "inspect", cmd_inspect, "show a package: name, version, task, engine, metrics, signature, files" },
+	{ "keygen", cmd_keygen, "make an Ed25519 key pair for signing packages" },
+	{ "pack", cmd_pack, "pack a module folder into NAME-VERSION.trmx (reproducibly)" },
+	{ "sign", cmd_sign, "sign a package's manifest with an Ed25519 secret key" },
+	{ "solve", cmd_solve, "solve one puzzle and draw the answer; --trace shows every ACT step" },
+	{ "trust", cmd_trust, "manage trusted public keys and the signature policy" },
+	{ "verify", cmd_verify, "check a package: structure, sizes, SHA-256, signature, weights, examples" },
+	{ "version", cmd_version, "print the version of trmx and of its libraries" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: trmx [--threads N] <command> [options]\n\n"
+		   "trmx runs, packages and analyses tiny recursive reasoning models.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nGlobal options:\n"
+		   "  --threads N  kernel threads (default: all CPUs; also TRMX_THREADS)\n"
+		   "  -h, --help   this help; `trmx <command> --help` for a command's own\n");
+}
+
+static void log_to_stderr(trmx_log_level level, const char *message, void *user)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	int verbose = *(const int *)user;
+	if ((int)level <= verbose)
+		fprintf(stderr, "trmx: %s: %s\n", names[level], message);
+}
+
+int cli_fail(const trmx_error *err)
+{
+	fprintf(stderr, "trmx: %s\n", err && err->message[0] ? err->message : trmx_strerror(err ? err->code : TRMX_ERROR));
+	return CLI_FAIL;
+}
+
+int cli_failf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("trmx: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return CLI_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "trmx %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n(see 'trmx %s --help')\n", cmd);
+	va_end(ap);
+	return CLI_USAGE;
+}
+
+bool cli_is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+bool cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < lo || v > hi) {
+		cli_usage_error(cmd, "%s wants an integer in [%ld, %ld], not '%s'", opt, lo, hi, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* Read an int32/int64 .npy of `ndim` dims (1-D accepted as one row when want_ndim is 2). */
+int cli_read_ids(const char *path, int want_ndim, trmx_array **out)
+{
+	trmx_array *a = NULL;
+	trmx_error err;
+	if (trmx_array_read_npy(&a, path, &err) < 0) {
+		cli_fail(&err);
+		return -1;
+	}
+	if (a->dtype == TRMX_DTYPE_I64) {
+		int64_t n = trmx_array_numel(a);
+		int32_t *d = (int32_t *)a->data;
+		const int64_t *s = (const int64_t *)a->data;
+		for (int64_t i = 0; i < n; i++) {
+			if (s[i] < INT32_MIN || s[i] > INT32_MAX) {
+				trmx_array_free(a);
+				cli_failf("%s: value %lld at index %lld does not fit in int32", path, (long long)s[i],
+					  (long long)i);
+				return -1;
+			}
+			d[i] = (int32_t)s[i];
+		}
+		a->dtype = TRMX_DTYPE_I32;
+		a->nbytes = (size_t)n * 4;
+	} else if (a->dtype != TRMX_DTYPE_I32) {
+		trmx_array_free(a);
+		cli_failf("%s: dtype %s; token ids must be int32 or int64", path, trmx_dtype_name(a->dtype));
+		return -1;
+	}
+	if (want_ndim == 2 && a->ndim == 1) {
+		a->ndim = 2;
+		a->shape[1] = a->shape[0];
+		a->shape[0] = 1;
+	}
+	if (a->ndim != want_ndim) {
+		cli_failf("%s: %d dimensions; expected %d", path, a->ndim, want_ndim);
+		trmx_array_free(a);
+		return -1;
+	}
+	*out = a;
+	return 0;
+}
+
+int cli_write_npy(const char *dir, const char *name, trmx_dtype dt, int ndim, const int64_t *shape,
+		     void *data, size_t nbytes)
+{
+	char path[4096];
+	trmx_error err;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	trmx_array a = { .dtype = dt, .ndim = ndim, .data = data, .nbytes = nbytes };
+	memcpy(a.shape, shape, (size_t)ndim * sizeof *shape);
+	if (trmx_array_write_npy(&a, path, &err) < 0)
+		return cli_fail(&err);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static int verbose = TRMX_LOG_WARN;
+	trmx_log_set(log_to_stderr, &verbose);
+	const char *env = getenv("TRMX_THREADS");
+	if (env && *env)
+		trmx_set_threads(atoi(env));
+
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (cli_is_help(argv[i])) {
+			usage(stdout);
+			return CLI_OK;
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			long n;
+			if (!cli_parse_int("", "--threads", argv[++i], 1, 1024, &n))
+				return CLI_USAGE;
+			trmx_set_threads((int)n);
+		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			verbose = TRMX_LOG_DEBUG;
+		} else if (!strcmp(argv[i], "--version")) {
+			return cmd_version(1, (char *[]){ "version", NULL });
+		} else {
+			fprintf(stderr, "trmx: unknown global option '%s'\n\n", argv[i]);
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
+		if (!strcmp(argv[i], commands[c].name))
+			return commands[c].run(argc - i, argv + i);
+	}
+	fprintf(stderr, "trmx: '%s' is not a trmx command (see 'trmx --help')\n", argv[i]);
+	return CLI_USAGE;
+}

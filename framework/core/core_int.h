@@ -1,0 +1,59 @@
+/*
+ * core_int.h — helpers shared inside libtrmx: error records, logging, checked arithmetic,
+ * small string and file utilities. Not installed; engines and tools inside the tree use it.
+ */
+#ifndef TRMX_CORE_INT_H
+#define TRMX_CORE_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trmx/trmx.h"
+
+#if defined(__GNUC__)
+#define TRMX_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TRMX_PRINTF(a, b)
+#endif
+
+/* Fill `err` (may be NULL) with `code` and a formatted message; returns `code`. */
+int trmx_error_set(trmx_error *err, int code, const char *fmt, ...) TRMX_PRINTF(3, 4);
+/* Prepend "prefix: " to the message already in `err`; returns err->code (or TRMX_ERROR). */
+int trmx_error_prefix(trmx_error *err, const char *fmt, ...) TRMX_PRINTF(2, 3);
+/* Clear `err` (code 0, empty message). */
+void trmx_error_clear(trmx_error *err);
+
+/* Send a diagnostic to the callback of trmx_log_set. */
+void trmx_log(trmx_log_level level, const char *fmt, ...) TRMX_PRINTF(2, 3);
+
+/* Checked arithmetic: false on overflow. */
+static inline bool trmx_mul_size(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool trmx_add_size(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_add_overflow(a, b, out);
+}
+
+/* Number of elements of a shape, false on overflow or a negative dim. */
+bool trmx_shape_numel(int ndim, const int64_t *shape, size_t *out);
+
+/* Strict number parsing of a whole string: false on garbage, overflow or an empty string. */
+bool trmx_parse_long(const char *s, long *out);
+bool trmx_parse_double(const char *s, double *out);
+/* "true"/"false" (also True/False, yes/no, 1/0). */
+bool trmx_parse_bool(const char *s, bool *out);
+
+/* Is `s` (length n) valid UTF-8 (no overlongs, no surrogates)? */
+bool trmx_utf8_valid(const char *s, size_t n);
+
+/* Convert n elements of F32/BF16/F16/F64 at `src` (any alignment) to float32; false for other dtypes. */
+bool trmx_to_f32(float *dst, const void *src, trmx_dtype dtype, size_t n);
+
+/* Write `len` bytes to `path` atomically: a temporary file in the same folder, fsync, rename. */
+int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_error *err);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * fileio.c — atomic file writes: a temporary file beside the target, fsync, rename, fsync of the
+ * folder, so a reader sees the old file or the new one, never half of one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core_int.h"
+
+int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_error *err)
+{
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 16);
+	char *dir = strdup(path);
+	int fd = -1, rc = 0;
+	if (!tmp || !dir) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory writing %s", path);
+		goto done;
+	}
+	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		rc = trmx_error_set(err, TRMX_EIO, "cannot create a temporary file beside %s: %s", path,
+				    strerror(errno));
+		goto done;
+	}
+	const char *p = data;
+	size_t left = len;
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = trmx_error_set(err, TRMX_EIO, "cannot write %s: %s", path, strerror(errno));
+			goto done;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+		rc = trmx_error_set(err, TRMX_EIO, "cannot sync %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = trmx_error_set(err, TRMX_EIO, "cannot close %s: %s", path, strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		rc = trmx_error_set(err, TRMX_EIO, "cannot rename into %s: %s", path, strerror(errno));
+		goto done;
+	}
+	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+done:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(dir);
+	return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * package_int.h — helpers shared by the manifest reader (framework/core/manifest.c), hashing
+ * (package_hash.c) and the packager (the packager/ sources). Not installed.
+ */
+#ifndef TRMX_PACKAGE_INT_H
+#define TRMX_PACKAGE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sodium.h>
+
+#include "core/core_int.h"
+#include "trmx/package.h"
+
+/* Member names with a fixed meaning. */
+#define PKG_MANIFEST "manifest.yaml"
+#define PKG_SIGNATURE "manifest.sig"
+#define PKG_WEIGHTS "weights.safetensors"
+#define PKG_SCHEMA "schema.sql"
+#define PKG_README "README.md"
+
+/* Streaming SHA-256 (libsodium). */
+typedef struct pkg_sha256 {
+	crypto_hash_sha256_state state;
+} pkg_sha256;
+void pkg_sha256_init(pkg_sha256 *h);
+void pkg_sha256_update(pkg_sha256 *h, const void *data, size_t len);
+void pkg_sha256_final_hex(pkg_sha256 *h, char out[TRMX_SHA256_HEX_SIZE]);
+/* Lowercase hex of `len` bytes into out (2 len + 1 bytes). */
+void pkg_hex(const unsigned char *bin, size_t len, char *out);
+/* Parse exactly 2 len lowercase hex digits; false otherwise. */
+bool pkg_unhex(const char *hex, size_t hexlen, unsigned char *bin, size_t len);
+/* Is `s` (n bytes) 64 lowercase hex digits? */
+bool pkg_is_sha256_hex(const char *s, size_t n);
+
+/* Read a whole regular file of at most `max` bytes (TRMX_ELIMIT past it) into a malloc'd buffer
+ * with a NUL after it. `what` names the limit in the message. */
+int pkg_read_file(const char *path, size_t max, const char *what, char **out, size_t *len,
+		  trmx_error *err);
+
+/* Does `s` (n bytes) hold a control character (C0, DEL, C1)? Assumes valid UTF-8. */
+bool pkg_has_control(const char *s, size_t n);
+
+/* Message of `err` or a fallback, for re-prefixing. */
+static inline const char *pkg_msg(const trmx_error *err)
+{
+	return err && err->message[0] ? err->message : "failure";
+}
+
+#endif

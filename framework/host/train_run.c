@@ -1,0 +1,793 @@
+/*
+ * train_run.c — trmx_train_run: a training run from a YAML config (docs/TRAINING.md): the task and
+ * its data (generated puzzles or a data set, augmented on the fly, an optional blank-count
+ * curriculum), the trainer, held-out evaluations with fixed and adaptive halting on the EMA
+ * weights, checkpoints that resume exactly, and the exported weights, metrics and learning curve.
+ */
+#define _GNU_SOURCE /* asprintf, open_memstream */
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/core_int.h"
+#include "trmx/eval.h"
+#include "trmx/train.h"
+
+enum kind { KIND_SUDOKU, KIND_MAZE, KIND_OTHER };
+
+struct run {
+	const char *path;
+	const trmx_train_run_options *ro;
+	trmx_config *cfg, *arch;
+	char *out;
+	trmx_task *task;
+	enum kind kind;
+	int L, size, canvas;
+	trmx_trainer_options o;
+	trmx_trainer *t;
+	/* training data: a pool of examples, sampled with replacement and augmented */
+	int32_t *pool_in, *pool_lab, *pool_pid;
+	int64_t pool_n;
+	char *data_desc, *eval_desc;
+	trmx_rng rng;
+	bool augment;
+	int blanks_start;
+	long curriculum_steps;
+	/* held-out evaluation */
+	trmx_dataset *eval_ds;
+	long eval_interval, ckpt_interval, log_interval;
+	int eval_steps, eval_batch;
+	double max_minutes;
+	trmx_eval_result last_fixed, last_adaptive;
+	bool evaluated;
+	FILE *curve;
+	double t0;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- config access -------------------------------------------------------------------------- */
+
+static const char *const known_keys[] = {
+	"name", "out", "task.codec",
+	"data.source", "data.file", "data.split", "data.pool", "data.difficulty", "data.min_path",
+	"data.augment", "data.seed", "data.curriculum.blanks_start", "data.curriculum.steps",
+	"train.batch_size", "train.steps", "train.lr", "train.lr_min_ratio", "train.lr_cycles",
+	"train.warmup_steps", "train.optimizer", "train.beta1", "train.beta2", "train.weight_decay",
+	"train.adamw_eps", "train.puzzle_emb_lr", "train.puzzle_emb_weight_decay", "train.ema",
+	"train.ema_rate", "train.halt_exploration_prob", "train.global_batch_size", "train.seed",
+	"train.max_minutes", "train.log_interval", "train.act_halting",
+	"eval.interval", "eval.size", "eval.seed", "eval.steps", "eval.batch_size", "eval.file",
+	"eval.split", "eval.difficulty",
+	"checkpoint.interval",
+};
+
+static int bad(struct run *r, trmx_error *err, const char *key, const char *why)
+{
+	return trmx_error_set(err, TRMX_EINVAL, "%s: '%s' %s", r->path, key, why);
+}
+
+static const char *get_str(struct run *r, const char *key, const char *def)
+{
+	const char *v = trmx_config_get(r->cfg, key);
+	return v ? v : def;
+}
+
+static int get_long(struct run *r, const char *key, long def, long lo, long hi, long *out, trmx_error *err)
+{
+	const char *v = trmx_config_get(r->cfg, key);
+	long x = def;
+	if (v && !trmx_parse_long(v, &x))
+		return bad(r, err, key, "must be an integer");
+	if (x < lo || x > hi) {
+		char why[96];
+		snprintf(why, sizeof why, "= %ld is outside [%ld, %ld]", x, lo, hi);
+		return bad(r, err, key, why);
+	}
+	*out = x;
+	return 0;
+}
+
+static int get_double(struct run *r, const char *key, double def, double lo, double hi, double *out,
+		      trmx_error *err)
+{
+	const char *v = trmx_config_get(r->cfg, key);
+	double x = def;
+	if (v && !trmx_parse_double(v, &x))
+		return bad(r, err, key, "must be a number");
+	if (!(x >= lo && x <= hi)) {
+		char why[96];
+		snprintf(why, sizeof why, "= %g is outside [%g, %g]", x, lo, hi);
+		return bad(r, err, key, why);
+	}
+	*out = x;
+	return 0;
+}
+
+static int get_bool(struct run *r, const char *key, bool def, bool *out, trmx_error *err)
+{
+	const char *v = trmx_config_get(r->cfg, key);
+	bool x = def;
+	if (v && !trmx_parse_bool(v, &x))
+		return bad(r, err, key, "must be true or false");
+	*out = x;
+	return 0;
+}
+
+/* A path from the config, relative to the config file's folder. */
+static char *rel_path(struct run *r, const char *p)
+{
+	if (p[0] == '/')
+		return strdup(p);
+	char *copy = strdup(r->path);
+	if (!copy)
+		return NULL;
+	char *dir = dirname(copy), *out = NULL;
+	if (asprintf(&out, "%s/%s", dir, p) < 0)
+		out = NULL;
+	free(copy);
+	return out;
+}
+
+static int read_options(struct run *r, trmx_error *err)
+{
+	int rc;
+	long l;
+	bool b;
+	for (size_t i = 0; i < trmx_config_count(r->cfg); i++) {
+		const char *k, *v;
+		trmx_config_at(r->cfg, i, &k, &v);
+		bool ok = !strncmp(k, "arch.", 5) || !strncmp(k, "task.params.", 12);
+		for (size_t j = 0; !ok && j < sizeof known_keys / sizeof *known_keys; j++)
+			ok = !strcmp(k, known_keys[j]);
+		if (!ok)
+			return trmx_error_set(err, TRMX_EINVAL, "%s: unknown key '%s' (docs/TRAINING.md lists the keys)",
+					      r->path, k);
+	}
+	trmx_trainer_options *o = &r->o;
+	*o = (trmx_trainer_options)TRMX_TRAINER_OPTIONS_INIT;
+	if ((rc = get_long(r, "train.batch_size", 32, 1, TRMX_SOLVE_BATCH_MAX, &l, err)) < 0)
+		return rc;
+	o->batch_size = (int)l;
+	if ((rc = get_long(r, "train.steps", 1000, 1, 100000000, &o->total_steps, err)) < 0 ||
+	    (rc = get_double(r, "train.lr", 1e-4, 0, 10, &o->lr, err)) < 0 ||
+	    (rc = get_double(r, "train.lr_min_ratio", 1.0, 0, 1, &o->lr_min_ratio, err)) < 0 ||
+	    (rc = get_long(r, "train.lr_cycles", 1, 1, 1000, &l, err)) < 0)
+		return rc;
+	o->lr_cycles = (int)l;
+	if ((rc = get_long(r, "train.warmup_steps", 100, 0, 100000000, &o->warmup_steps, err)) < 0 ||
+	    (rc = get_double(r, "train.beta1", 0.9, 0, 0.999999, &o->beta1, err)) < 0 ||
+	    (rc = get_double(r, "train.beta2", 0.95, 0, 0.999999, &o->beta2, err)) < 0 ||
+	    (rc = get_double(r, "train.weight_decay", 0.1, 0, 100, &o->weight_decay, err)) < 0 ||
+	    (rc = get_double(r, "train.adamw_eps", 1e-8, 0, 1, &o->adamw_eps, err)) < 0 ||
+	    (rc = get_double(r, "train.puzzle_emb_lr", 1e-2, 0, 10, &o->puzzle_emb_lr, err)) < 0 ||
+	    (rc = get_double(r, "train.puzzle_emb_weight_decay", 0.1, 0, 100, &o->puzzle_emb_weight_decay, err)) < 0 ||
+	    (rc = get_double(r, "train.ema_rate", 0.999, 0, 0.999999, &o->ema_rate, err)) < 0 ||
+	    (rc = get_double(r, "train.halt_exploration_prob", 0.1, 0, 1, &o->halt_exploration_prob, err)) < 0 ||
+	    (rc = get_double(r, "train.global_batch_size", 0, 0, 1e9, &o->global_batch_size, err)) < 0 ||
+	    (rc = get_long(r, "train.seed", 0, 0, 1L << 62, &l, err)) < 0)
+		return rc;
+	o->seed = (uint64_t)l;
+	if ((rc = get_bool(r, "train.act_halting", true, &b, err)) < 0)
+		return rc;
+	o->act_halting = b;
+	const char *opt = get_str(r, "train.optimizer", "adam_atan2");
+	if (!strcmp(opt, "adam_atan2"))
+		o->optimizer = TRMX_OPTIMIZER_ADAM_ATAN2;
+	else if (!strcmp(opt, "adamw"))
+		o->optimizer = TRMX_OPTIMIZER_ADAMW;
+	else
+		return bad(r, err, "train.optimizer", "must be adam_atan2 or adamw");
+	const char *ema = get_str(r, "train.ema", "warmup");
+	if (!strcmp(ema, "off"))
+		o->ema = TRMX_EMA_OFF;
+	else if (!strcmp(ema, "official"))
+		o->ema = TRMX_EMA_OFFICIAL;
+	else if (!strcmp(ema, "warmup"))
+		o->ema = TRMX_EMA_WARMUP;
+	else
+		return bad(r, err, "train.ema", "must be off, official or warmup");
+	if (r->ro->steps > 0)
+		o->total_steps = r->ro->steps;
+	if ((rc = get_double(r, "train.max_minutes", 0, 0, 1e6, &r->max_minutes, err)) < 0 ||
+	    (rc = get_long(r, "train.log_interval", 50, 1, 1000000, &r->log_interval, err)) < 0 ||
+	    (rc = get_long(r, "eval.interval", 500, 1, 100000000, &r->eval_interval, err)) < 0 ||
+	    (rc = get_long(r, "checkpoint.interval", 500, 1, 100000000, &r->ckpt_interval, err)) < 0 ||
+	    (rc = get_long(r, "eval.steps", 16, 1, TRMX_SOLVE_STEPS_MAX, &l, err)) < 0)
+		return rc;
+	r->eval_steps = (int)l;
+	if ((rc = get_long(r, "eval.batch_size", 64, 1, TRMX_SOLVE_BATCH_MAX, &l, err)) < 0)
+		return rc;
+	r->eval_batch = (int)l;
+	return 0;
+}
+
+/* ---- data ----------------------------------------------------------------------------------- */
+
+static int open_task(struct run *r, trmx_error *err)
+{
+	const char *codec = trmx_config_get(r->cfg, "task.codec");
+	trmx_config *params = NULL;
+	int rc;
+	if (!codec)
+		return bad(r, err, "task.codec", "is missing (sudoku, maze, arc or tokens)");
+	if ((rc = trmx_config_new(&params, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < trmx_config_count(r->cfg); i++) {
+		const char *k, *v;
+		trmx_config_at(r->cfg, i, &k, &v);
+		if (!strncmp(k, "task.params.", 12) && (rc = trmx_config_set(params, k + 12, v, err)) < 0)
+			goto done;
+	}
+	if ((rc = trmx_task_open_config(&r->task, codec, params, err)) < 0) {
+		trmx_error_prefix(err, "%s: task", r->path);
+		goto done;
+	}
+	r->L = trmx_task_seq_len(r->task);
+	r->kind = !strcmp(codec, "sudoku") ? KIND_SUDOKU : !strcmp(codec, "maze") ? KIND_MAZE : KIND_OTHER;
+	const char *size = trmx_task_param_get(r->task, "size"), *canvas = trmx_task_param_get(r->task, "canvas");
+	r->size = size ? atoi(size) : r->kind == KIND_SUDOKU ? 9 : 30;
+	r->canvas = canvas ? atoi(canvas) : r->size;
+done:
+	trmx_config_free(params);
+	return rc;
+}
+
+/* Generated puzzles as CSV text (puzzle,solution,rating), read back through the task's codec. */
+static int generate(struct run *r, const char *difficulty, long n, uint64_t seed, trmx_dataset **out,
+		    char **desc, trmx_error *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc = 0;
+	if (!f)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory generating puzzles");
+	if (r->kind == KIND_SUDOKU) {
+		trmx_sudoku_gen_options go = TRMX_SUDOKU_GEN_OPTIONS_INIT;
+		go.size = r->size;
+		if (trmx_sudoku_level_parse(difficulty, &go.level) < 0) {
+			rc = trmx_error_set(err, TRMX_EINVAL, "%s: difficulty '%s' is not one of any, singles, pairs, advanced, hard",
+					    r->path, difficulty);
+			goto done;
+		}
+		for (long i = 0; i < n && rc == 0; i++) {
+			uint8_t puz[TRMX_SUDOKU_SIZE_MAX * TRMX_SUDOKU_SIZE_MAX], sol[sizeof puz];
+			trmx_sudoku_rating rating;
+			trmx_rng rng;
+			trmx_rng_seed(&rng, seed, (uint64_t)i);
+			if ((rc = trmx_sudoku_generate(&rng, &go, puz, sol, &rating, err)) < 0)
+				break;
+			for (int k = 0; k < r->size * r->size; k++)
+				fputc(puz[k] ? '0' + puz[k] : '.', f);
+			fputc(',', f);
+			for (int k = 0; k < r->size * r->size; k++)
+				fputc('0' + sol[k], f);
+			fputc('\n', f);
+		}
+		if (desc && asprintf(desc, "generated sudoku size=%d difficulty=%s n=%ld seed=%llu", r->size,
+				     difficulty, n, (unsigned long long)seed) < 0)
+			*desc = NULL;
+	} else if (r->kind == KIND_MAZE) {
+		trmx_maze_gen_options go = TRMX_MAZE_GEN_OPTIONS_INIT;
+		long mp;
+		go.size = r->size;
+		if ((rc = get_long(r, "data.min_path", -1, -1, 10000, &mp, err)) < 0)
+			goto done;
+		go.min_path = (int)mp;
+		for (long i = 0; i < n && rc == 0; i++) {
+			char maze[TRMX_MAZE_SIZE_MAX * TRMX_MAZE_SIZE_MAX], sol[sizeof maze];
+			trmx_rng rng;
+			trmx_rng_seed(&rng, seed, (uint64_t)i);
+			if ((rc = trmx_maze_generate(&rng, &go, maze, sol, NULL, err)) < 0)
+				break;
+			fprintf(f, "%.*s,%.*s\n", r->size * r->size, maze, r->size * r->size, sol);
+		}
+		if (desc && asprintf(desc, "generated maze size=%d min_path=%ld n=%ld seed=%llu", r->size, mp, n,
+				     (unsigned long long)seed) < 0)
+			*desc = NULL;
+	} else {
+		rc = trmx_error_set(err, TRMX_EINVAL, "%s: data.source generate works for sudoku and maze; give data.file for %s",
+				    r->path, trmx_task_name(r->task));
+	}
+done:
+	fclose(f);
+	if (rc == 0) {
+		trmx_dataset_options dopt = TRMX_DATASET_OPTIONS_INIT;
+		rc = trmx_dataset_parse(out, r->task, text, len, &dopt, err);
+	}
+	free(text);
+	return rc;
+}
+
+static int load_file(struct run *r, const char *key_file, const char *key_split, const char *def_split,
+		     trmx_dataset **out, char **desc, trmx_error *err)
+{
+	char *path = rel_path(r, trmx_config_get(r->cfg, key_file));
+	const char *split = get_str(r, key_split, def_split);
+	trmx_dataset_options o = TRMX_DATASET_OPTIONS_INIT;
+	int rc;
+	if (!path)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if (!strcmp(split, "train"))
+		o.split = TRMX_SPLIT_TRAIN;
+	else if (!strcmp(split, "test"))
+		o.split = TRMX_SPLIT_TEST;
+	else if (!strcmp(split, "all"))
+		o.split = TRMX_SPLIT_ALL;
+	else {
+		free(path);
+		return bad(r, err, key_split, "must be train, test or all");
+	}
+	rc = trmx_dataset_load(out, r->task, path, &o, err);
+	if (rc == 0 && desc && asprintf(desc, "%s (%s split)", trmx_config_get(r->cfg, key_file), split) < 0)
+		*desc = NULL;
+	free(path);
+	return rc;
+}
+
+/* The training pool: every example of the data as int32 (labels: 0 becomes -100, not supervised). */
+static int load_pool(struct run *r, trmx_error *err)
+{
+	const char *src = get_str(r, "data.source", "generate");
+	trmx_dataset *ds = NULL;
+	long n, seed, bs, bsteps;
+	int rc;
+	if ((rc = get_long(r, "data.pool", 20000, 1, 10000000, &n, err)) < 0 ||
+	    (rc = get_long(r, "data.seed", 1, 0, 1L << 62, &seed, err)) < 0 ||
+	    (rc = get_long(r, "data.curriculum.blanks_start", 0, 0, 1024, &bs, err)) < 0 ||
+	    (rc = get_long(r, "data.curriculum.steps", 0, 0, 100000000, &bsteps, err)) < 0 ||
+	    (rc = get_bool(r, "data.augment", true, &r->augment, err)) < 0)
+		return rc;
+	r->blanks_start = (int)bs;
+	r->curriculum_steps = bsteps;
+	if (!strcmp(src, "generate"))
+		rc = generate(r, get_str(r, "data.difficulty", "any"), n, (uint64_t)seed, &ds, &r->data_desc, err);
+	else if (!strcmp(src, "file") && trmx_config_get(r->cfg, "data.file"))
+		rc = load_file(r, "data.file", "data.split", "train", &ds, &r->data_desc, err);
+	else
+		return bad(r, err, "data.source", "must be generate, or file with data.file");
+	if (rc < 0)
+		return rc;
+	trmx_dataset_view v;
+	trmx_dataset_view_get(ds, &v);
+	r->pool_n = v.examples;
+	size_t L = (size_t)r->L;
+	r->pool_in = malloc((size_t)v.examples * L * sizeof(int32_t));
+	r->pool_lab = malloc((size_t)v.examples * L * sizeof(int32_t));
+	r->pool_pid = malloc((size_t)v.examples * sizeof(int32_t));
+	if (!v.examples) {
+		rc = trmx_error_set(err, TRMX_EFORMAT, "%s: the training data holds no example", r->path);
+		goto done;
+	}
+	if (!r->pool_in || !r->pool_lab || !r->pool_pid) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory for %lld training examples", (long long)v.examples);
+		goto done;
+	}
+	for (int64_t p = 0; p < v.puzzles; p++)
+		for (int64_t e = v.puzzle_indices[p]; e < v.puzzle_indices[p + 1]; e++)
+			r->pool_pid[e] = v.puzzle_identifiers[p];
+	for (int64_t i = 0; i < v.examples; i++) {
+		int32_t *lab = r->pool_lab + (size_t)i * L;
+		if ((rc = trmx_dataset_example(ds, i, r->pool_in + (size_t)i * L, lab, err)) < 0)
+			goto done;
+		for (size_t k = 0; k < L; k++)
+			if (lab[k] == 0)
+				lab[k] = -100;
+	}
+	trmx_rng_seed(&r->rng, (uint64_t)seed, 0x5a4d504cull);
+done:
+	trmx_dataset_free(ds);
+	return rc;
+}
+
+static int load_eval(struct run *r, trmx_error *err)
+{
+	long n, seed;
+	int rc;
+	if (trmx_config_get(r->cfg, "eval.file"))
+		return load_file(r, "eval.file", "eval.split", "test", &r->eval_ds, &r->eval_desc, err);
+	if ((rc = get_long(r, "eval.size", 500, 1, 1000000, &n, err)) < 0 ||
+	    (rc = get_long(r, "eval.seed", 1000003, 0, 1L << 62, &seed, err)) < 0)
+		return rc;
+	const char *diff = get_str(r, "eval.difficulty", get_str(r, "data.difficulty", "any"));
+	return generate(r, diff, n, (uint64_t)seed, &r->eval_ds, &r->eval_desc, err);
+}
+
+/* Give a row a random pool example, augmented, with the curriculum's blanks. */
+static int fill_row(void *user, int row, int32_t *input, int32_t *label, int32_t *puzzle_id, trmx_error *err)
+{
+	struct run *r = user;
+	size_t L = (size_t)r->L;
+	uint64_t i = trmx_rng_next(&r->rng) % (uint64_t)r->pool_n;
+	const int32_t *in = r->pool_in + i * L, *lab = r->pool_lab + i * L;
+	int rc;
+	*puzzle_id = r->pool_pid[i];
+	if (r->augment && r->kind == KIND_SUDOKU) {
+		trmx_sudoku_shuffle sh;
+		if ((rc = trmx_sudoku_shuffle_random(&r->rng, r->size, &sh, err)) < 0 ||
+		    (rc = trmx_sudoku_shuffle_tokens(&sh, in, input, err)) < 0 ||
+		    (rc = trmx_sudoku_shuffle_tokens(&sh, lab, label, err)) < 0)
+			return rc;
+	} else if (r->augment && r->kind == KIND_MAZE) {
+		/* a dihedral transform of the maze (top-left size x size of its canvas) */
+		int tid = (int)trmx_rng_below(&r->rng, TRMX_DIHEDRAL_COUNT), n = r->size, c = r->canvas;
+		int32_t a[TRMX_MAZE_SIZE_MAX * TRMX_MAZE_SIZE_MAX], b[sizeof a / sizeof *a];
+		memcpy(input, in, L * sizeof *input);
+		memcpy(label, lab, L * sizeof *label);
+		for (int pass = 0; pass < 2; pass++) {
+			int32_t *dst = pass ? label : input;
+			for (int y = 0; y < n; y++)
+				memcpy(a + y * n, dst + y * c, (size_t)n * sizeof *a);
+			if ((rc = trmx_dihedral_apply(tid, a, n, n, b, NULL, NULL, err)) < 0)
+				return rc;
+			for (int y = 0; y < n; y++)
+				memcpy(dst + y * c, b + y * n, (size_t)n * sizeof *b);
+		}
+	} else {
+		memcpy(input, in, L * sizeof *input);
+		memcpy(label, lab, L * sizeof *label);
+	}
+	if (r->kind == KIND_SUDOKU && r->curriculum_steps > 0) {
+		/* reveal answer cells until at most `allowed` blanks remain */
+		long step = trmx_trainer_steps(r->t);
+		double f = step >= r->curriculum_steps ? 1.0 : (double)step / (double)r->curriculum_steps;
+		int allowed = r->blanks_start + (int)(f * (double)((int)L - r->blanks_start));
+		int blanks = 0;
+		for (size_t k = 0; k < L; k++)
+			blanks += input[k] == 1;
+		while (blanks > allowed) {
+			size_t k = trmx_rng_below(&r->rng, (uint32_t)L);
+			if (input[k] == 1 && label[k] > 1) {
+				input[k] = label[k];
+				blanks--;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- evaluation, checkpoints, outputs --------------------------------------------------------- */
+
+static void emit(struct run *r, trmx_train_progress *p)
+{
+	p->elapsed = now() - r->t0;
+	p->total_steps = r->o.total_steps;
+	if (r->ro->progress)
+		r->ro->progress(r->ro->user, p);
+}
+
+static void info(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void info(struct run *r, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	trmx_train_progress p = { .event = TRMX_TRAIN_EVENT_INFO, .step = trmx_trainer_steps(r->t), .message = msg };
+	emit(r, &p);
+}
+
+static int evaluate(struct run *r, trmx_error *err)
+{
+	int rc;
+	if ((rc = trmx_trainer_use_ema(r->t, r->o.ema != TRMX_EMA_OFF, err)) < 0)
+		return rc;
+	trmx_eval_options eo = TRMX_EVAL_OPTIONS_INIT;
+	eo.max_steps = r->eval_steps;
+	eo.batch_size = r->eval_batch;
+	eo.halt = TRMX_HALT_FIXED;
+	rc = trmx_eval_run(trmx_trainer_model(r->t), r->task, r->eval_ds, &eo, NULL, NULL, &r->last_fixed, err);
+	if (rc == 0) {
+		eo.halt = TRMX_HALT_ADAPTIVE;
+		rc = trmx_eval_run(trmx_trainer_model(r->t), r->task, r->eval_ds, &eo, NULL, NULL, &r->last_adaptive, err);
+	}
+	trmx_trainer_use_ema(r->t, false, NULL);
+	if (rc < 0)
+		return rc;
+	r->evaluated = true;
+	long step = trmx_trainer_steps(r->t);
+	trmx_train_progress p = { .event = TRMX_TRAIN_EVENT_EVAL, .step = step, .eval_fixed = &r->last_fixed,
+				  .eval_adaptive = &r->last_adaptive };
+	emit(r, &p);
+	if (r->curve) {
+		fprintf(r->curve, "%ld,%.1f,eval,,,%.4f,%.4f,%.3f,%.4f,%.3f\n", step, now() - r->t0,
+			r->last_fixed.exact_accuracy, r->last_fixed.open_accuracy, r->last_fixed.mean_steps,
+			r->last_adaptive.exact_accuracy, r->last_adaptive.mean_steps);
+		fflush(r->curve);
+	}
+	return 0;
+}
+
+static char *out_file(struct run *r, const char *name)
+{
+	char *p = NULL;
+	return asprintf(&p, "%s/%s", r->out, name) < 0 ? NULL : p;
+}
+
+static int checkpoint(struct run *r, trmx_error *err)
+{
+	trmx_config *extra = NULL;
+	char state[4 * 17 + 1];
+	char *path = out_file(r, "checkpoint.safetensors");
+	int rc = path ? trmx_config_new(&extra, err) : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if (rc == 0) {
+		snprintf(state, sizeof state, "%016llx%016llx%016llx%016llx", (unsigned long long)r->rng.s[0],
+			 (unsigned long long)r->rng.s[1], (unsigned long long)r->rng.s[2], (unsigned long long)r->rng.s[3]);
+		if ((rc = trmx_config_set(extra, "data_rng", state, err)) == 0 &&
+		    (rc = trmx_trainer_save(r->t, path, extra, err)) == 0) {
+			trmx_train_progress p = { .event = TRMX_TRAIN_EVENT_CHECKPOINT, .step = trmx_trainer_steps(r->t),
+						  .message = path };
+			emit(r, &p);
+		}
+	}
+	trmx_config_free(extra);
+	free(path);
+	return rc;
+}
+
+static int resume(struct run *r, trmx_error *err)
+{
+	trmx_config *extra = NULL;
+	char *path = out_file(r, "checkpoint.safetensors");
+	int rc = path ? trmx_trainer_load(r->t, path, &extra, err) : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if (rc == 0) {
+		const char *s = trmx_config_get(extra, "data_rng");
+		if (!s || strlen(s) != 64) {
+			rc = trmx_error_set(err, TRMX_EFORMAT, "%s: no data_rng state for this run", path);
+		} else {
+			for (int i = 0; i < 4; i++) {
+				char part[17];
+				memcpy(part, s + 16 * i, 16);
+				part[16] = '\0';
+				r->rng.s[i] = strtoull(part, NULL, 16);
+			}
+			info(r, "resumed from %s at step %ld", path, trmx_trainer_steps(r->t));
+		}
+	}
+	trmx_config_free(extra);
+	free(path);
+	return rc;
+}
+
+static void yaml_result(FILE *f, const char *name, const trmx_eval_result *e)
+{
+	fprintf(f, "    %s:\n", name);
+	fprintf(f, "      exact_accuracy: %.4f\n", e->exact_accuracy);
+	fprintf(f, "      token_accuracy: %.4f\n", e->token_accuracy);
+	fprintf(f, "      open_accuracy: %.4f\n", e->open_accuracy);
+	fprintf(f, "      mean_steps: %.3f\n", e->mean_steps);
+	fprintf(f, "      items: %lld\n", (long long)e->items);
+	if (e->halt == TRMX_HALT_FIXED) {
+		fprintf(f, "      exact_at_steps: {");
+		int caps[] = { 1, 2, 4, 8, 16, 32 };
+		bool first = true;
+		for (size_t i = 0; i < sizeof caps / sizeof *caps; i++)
+			if (caps[i] <= e->max_steps && e->labelled) {
+				fprintf(f, "%s%d: %.4f", first ? "" : ", ", caps[i],
+					(double)e->exact_by_cap[caps[i]] / (double)e->labelled);
+				first = false;
+			}
+		fprintf(f, "}\n");
+	}
+}
+
+static void cpu_name(char *buf, size_t n)
+{
+	snprintf(buf, n, "unknown CPU");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+			char *v = strchr(line, ':') + 2;
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(buf, n, "%s", v);
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
+static int write_metrics(struct run *r, double seconds, bool time_limited, trmx_error *err)
+{
+	char *path = out_file(r, "metrics.yaml"), *text = NULL, cpu[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+	if (!path || !f) {
+		free(path);
+		if (f)
+			fclose(f);
+		free(text);
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	}
+	cpu_name(cpu, sizeof cpu);
+	fprintf(f, "# written by trmx train from %s\n", r->path);
+	fprintf(f, "training:\n");
+	fprintf(f, "  data: \"%s\"\n", r->data_desc ? r->data_desc : "");
+	fprintf(f, "  augment: %s\n", r->augment ? "true" : "false");
+	fprintf(f, "  steps: %ld\n", trmx_trainer_steps(r->t));
+	fprintf(f, "  planned_steps: %ld\n", r->o.total_steps);
+	fprintf(f, "  batch_size: %d\n", r->o.batch_size);
+	fprintf(f, "  seed: %llu\n", (unsigned long long)r->o.seed);
+	fprintf(f, "  duration_seconds: %.0f\n", seconds);
+	fprintf(f, "  time_limited: %s\n", time_limited ? "true" : "false");
+	fprintf(f, "  hardware: \"%s, %d threads\"\n", cpu, trmx_get_threads());
+	fprintf(f, "metrics:\n");
+	fprintf(f, "  heldout:\n");
+	fprintf(f, "    set: \"%s\"\n", r->eval_desc ? r->eval_desc : "");
+	yaml_result(f, "fixed", &r->last_fixed);
+	yaml_result(f, "adaptive", &r->last_adaptive);
+	fclose(f);
+	rc = trmx_write_file_atomic(path, text, len, err);
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+static int loop(struct run *r, trmx_error *err)
+{
+	double window_loss = 0, window_exact = 0, window_acc = 0, window_steps = 0, last_t = now();
+	long window_rows = 0, window_halted = 0, last_step = trmx_trainer_steps(r->t);
+	bool time_limited = false;
+	int rc;
+	while (trmx_trainer_steps(r->t) < r->o.total_steps) {
+		trmx_train_metrics m;
+		if ((rc = trmx_trainer_step(r->t, fill_row, r, &m, err)) < 0)
+			return rc;
+		window_loss += m.loss;
+		window_rows += m.rows;
+		window_exact += m.exact;
+		window_acc += m.token_accuracy * m.halted_rows;
+		window_steps += m.mean_steps * m.halted_rows;
+		window_halted += m.halted_rows;
+		long step = m.step;
+		if (step % r->log_interval == 0 || step == r->o.total_steps) {
+			double t = now(), sps = (double)(step - last_step) / (t - last_t);
+			trmx_train_progress p = { .event = TRMX_TRAIN_EVENT_LOG,
+						  .step = step,
+						  .steps_per_second = sps,
+						  .eta_seconds = sps > 0 ? (double)(r->o.total_steps - step) / sps : 0,
+						  .lr = m.lr,
+						  .loss = window_loss / (double)(window_rows ? window_rows : 1),
+						  .exact = window_halted ? window_exact / (double)window_halted : 0,
+						  .token_accuracy = window_halted ? window_acc / (double)window_halted : 0,
+						  .mean_steps = window_halted ? window_steps / (double)window_halted : 0 };
+			emit(r, &p);
+			if (r->curve) {
+				fprintf(r->curve, "%ld,%.1f,train,%.3g,%.5f,%.4f,%.4f,%.3f,,\n", step, now() - r->t0, p.lr,
+					p.loss, p.exact, p.token_accuracy, p.mean_steps);
+				fflush(r->curve);
+			}
+			window_loss = window_exact = window_acc = window_steps = 0;
+			window_rows = window_halted = 0;
+			last_t = t;
+			last_step = step;
+		}
+		if (r->max_minutes > 0 && now() - r->t0 > r->max_minutes * 60) {
+			time_limited = true;
+			info(r, "time limit of %.0f minutes reached at step %ld", r->max_minutes, step);
+			break;
+		}
+		if (step % r->eval_interval == 0 && step < r->o.total_steps && (rc = evaluate(r, err)) < 0)
+			return rc;
+		if (step % r->ckpt_interval == 0 && (rc = checkpoint(r, err)) < 0)
+			return rc;
+	}
+	if (trmx_trainer_steps(r->t) % r->ckpt_interval && (rc = checkpoint(r, err)) < 0)
+		return rc;
+	if ((rc = evaluate(r, err)) < 0)
+		return rc;
+	char *wpath = out_file(r, "weights.safetensors");
+	if (!wpath)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if ((rc = trmx_trainer_write_weights(r->t, true, wpath, err)) == 0 &&
+	    (rc = write_metrics(r, now() - r->t0, time_limited, err)) == 0) {
+		trmx_train_progress p = { .event = TRMX_TRAIN_EVENT_DONE, .step = trmx_trainer_steps(r->t), .message = wpath };
+		emit(r, &p);
+	}
+	free(wpath);
+	return rc;
+}
+
+int trmx_train_run(const char *config_path, const trmx_train_run_options *opts, trmx_error *err)
+{
+	trmx_train_run_options defaults = TRMX_TRAIN_RUN_OPTIONS_INIT;
+	struct run r = { .path = config_path, .ro = opts ? opts : &defaults, .t0 = now() };
+	trmx_weights *init = NULL;
+	int rc;
+	if (!config_path)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_train_run: no config");
+	if (r.ro->version != TRMX_TRAIN_RUN_OPTIONS_VERSION)
+		return trmx_error_set(err, TRMX_EVERSION, "train run options version %u is not %d", r.ro->version,
+				      TRMX_TRAIN_RUN_OPTIONS_VERSION);
+	if ((rc = trmx_config_load_yaml_all(&r.cfg, config_path, err)) < 0 || (rc = read_options(&r, err)) < 0 ||
+	    (rc = trmx_config_new(&r.arch, err)) < 0)
+		goto done;
+	for (size_t i = 0; i < trmx_config_count(r.cfg); i++) {
+		const char *k, *v;
+		trmx_config_at(r.cfg, i, &k, &v);
+		if (!strncmp(k, "arch.", 5) && (rc = trmx_config_set(r.arch, k + 5, v, err)) < 0)
+			goto done;
+	}
+	if (r.ro->out_dir)
+		r.out = strdup(r.ro->out_dir);
+	else
+		r.out = rel_path(&r, get_str(&r, "out", "run"));
+	if (!r.out) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (mkdir(r.out, 0755) != 0 && errno != EEXIST) {
+		rc = trmx_error_set(err, TRMX_EIO, "cannot create %s: %s", r.out, strerror(errno));
+		goto done;
+	}
+	if ((rc = open_task(&r, err)) < 0)
+		goto done;
+	if (r.ro->init && (rc = trmx_weights_open(&init, r.ro->init, err)) < 0)
+		goto done;
+	if ((rc = trmx_trainer_new(&r.t, "trm", r.arch, init, &r.o, err)) < 0) {
+		trmx_error_prefix(err, "%s", config_path);
+		goto done;
+	}
+	trmx_weights_free(init);
+	init = NULL;
+	trmx_model_info mi;
+	trmx_model_info_get(trmx_trainer_model(r.t), &mi);
+	if (mi.seq_len != r.L || mi.vocab_size != trmx_task_vocab_size(r.task)) {
+		rc = trmx_error_set(err, TRMX_ESHAPE, "%s: the task has seq_len %d and vocabulary %d; arch says %d and %d",
+				    config_path, r.L, trmx_task_vocab_size(r.task), mi.seq_len, mi.vocab_size);
+		goto done;
+	}
+	info(&r, "model: %lld parameters, %.2f GFLOP per sequence per ACT step", (long long)mi.num_params,
+	     mi.flops_per_step / 1e9);
+	if ((rc = load_pool(&r, err)) < 0 || (rc = load_eval(&r, err)) < 0)
+		goto done;
+	info(&r, "training data: %s (%lld examples%s)", r.data_desc ? r.data_desc : "?", (long long)r.pool_n,
+	     r.augment ? ", augmented" : "");
+	info(&r, "held-out: %s", r.eval_desc ? r.eval_desc : "?");
+	if (r.ro->resume && (rc = resume(&r, err)) < 0)
+		goto done;
+	char *curve = out_file(&r, "curve.csv");
+	if (!curve) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	struct stat st;
+	bool fresh = stat(curve, &st) != 0 || !r.ro->resume;
+	r.curve = fopen(curve, fresh ? "w" : "a");
+	if (!r.curve) {
+		rc = trmx_error_set(err, TRMX_EIO, "cannot write %s: %s", curve, strerror(errno));
+		free(curve);
+		goto done;
+	}
+	free(curve);
+	if (fresh)
+		fprintf(r.curve, "step,elapsed_s,kind,lr,loss,exact,accuracy,mean_steps,exact_adaptive,mean_steps_adaptive\n");
+	rc = loop(&r, err);
+done:
+	if (r.curve)
+		fclose(r.curve);
+	trmx_weights_free(init);
+	trmx_trainer_free(r.t);
+	trmx_dataset_free(r.eval_ds);
+	trmx_task_free(r.task);
+	trmx_config_free(r.cfg);
+	trmx_config_free(r.arch);
+	free(r.pool_in), free(r.pool_lab), free(r.pool_pid), free(r.data_desc), free(r.eval_desc), free(r.out);
+	return rc;
+}

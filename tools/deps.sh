@@ -1,0 +1,38 @@
+#!/bin/sh
+# deps.sh — install the Debian packages trmx needs when they are missing.
+#   tools/deps.sh          build and test dependencies (C libraries, cmocka, pkg-config)
+#   tools/deps.sh --bench  also PyTorch on CPU and NumPy, the benchmarks' peer
+set -eu
+
+need=""
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-dev \
+            openblas:libopenblas-dev libsodium:libsodium-dev jansson:libjansson-dev \
+            cmocka:libcmocka-dev; do
+	pc=${pair%%:*}
+	pkg=${pair#*:}
+	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "$pc"; then
+		need="$need $pkg"
+	fi
+done
+command -v cc >/dev/null 2>&1 || need="$need gcc"
+if [ "${1:-}" = "--bench" ]; then
+	/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need="$need python3-torch python3-numpy"
+	[ -x /usr/bin/time ] || need="$need time"
+fi
+
+[ -z "$need" ] && exit 0
+
+echo "deps: installing$need" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "deps: missing Debian packages:$need; run as root: apt-get install$need" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
