@@ -433,7 +433,14 @@ def load_state(model, tensors):
             continue
         if name not in sd:
             raise KeyError(f"unknown tensor {name}")
-        t = torch.as_tensor(np.asarray(val)) if not isinstance(val, torch.Tensor) else val
+        if isinstance(val, torch.Tensor):
+            t = val
+        else:
+            arr = np.asarray(val)
+            if arr.dtype.kind not in "f":
+                raise TypeError(f"{name}: expected floating-point values, got {arr.dtype} "
+                                "(bf16 raw bits? convert with safetensors_io.bf16_to_f32)")
+            t = torch.as_tensor(arr)
         if tuple(t.shape) != tuple(sd[name].shape):
             raise ValueError(f"{name}: shape {tuple(t.shape)} != {tuple(sd[name].shape)}")
         new[name] = t.to(dt)

@@ -48,9 +48,14 @@ Public API:
     trainable_names(model)                            full names of model.parameters()
     stablemax_ce(logits, labels)                      per-token CE (float64), 0 on ignored tokens
 
-As a script, `trm_train_reference.py --selftest` checks the training forward
+    grad_sample_indices(short, numel)                 sampled indices of generated-weight grad fixtures
+    check_fixture(path, dtype)                        re-run a training fixture, print the differences
+
+As a script: `trm_train_reference.py --selftest` checks the training forward
 against trm_reference's inference forward, the gradient against finite
-differences (float64), and AdamATan2 against a scalar re-derivation.
+differences (float64, H_cycles = 1), and AdamATan2 against a scalar
+re-derivation; `trm_train_reference.py --fixture FILE [--dtype float32]`
+re-runs a training fixture.
 """
 
 import contextlib
@@ -242,7 +247,6 @@ def train_step(model, carry, batch, opt_state, cfg, min_halt_steps=None, keep_gr
     inputs = _as_long(batch["inputs"])
     labels = _as_long(batch["labels"])
     pids = _as_long(batch["puzzle_ids"])
-    B = inputs.shape[0]
 
     # 1. carry reset / data replacement
     halted = carry["halted"]
@@ -335,6 +339,88 @@ def train_step(model, carry, batch, opt_state, cfg, min_halt_steps=None, keep_gr
 
 
 # ----------------------------------------------------------------------------
+# Fixtures (tests/fixtures/trm_grad_*, trm_steps_*; written by gen_grad_fixtures.py)
+
+GRAD_SAMPLE_K = 2048
+GRAD_SAMPLE_SALT = 0x5EED
+
+
+def grad_sample_indices(short, numel, k=GRAD_SAMPLE_K):
+    """Sampled flat indices of a generated-weight gradient fixture:
+    idx_k = mix64((fnv1a64(short) ^ 0x5EED) + k * 0x9E3779B97F4A7C15) mod numel,
+    k = 0 .. min(numel, 2048) - 1, all arithmetic modulo 2^64; `short` is the
+    name without "model.inner."."""
+    K = min(numel, k)
+    base = R.fnv1a64(short.encode("utf-8")) ^ GRAD_SAMPLE_SALT
+    ks = np.arange(K, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(base) + ks * np.uint64(R.GOLDEN)
+    return (R.mix64_np(z) % np.uint64(numel)).astype(np.int64)
+
+
+def config_from_metadata(md):
+    """TrainConfig of a fixture (opt.* keys, exploration off)."""
+    g = lambda k, d: float(md[k]) if k in md else d
+    return TrainConfig(global_batch_size=int(md.get("fixture.global_batch_size", 1)),
+                       lr=g("opt.lr", 1e-4), lr_warmup_steps=int(g("opt.warmup", 2000)),
+                       lr_min_ratio=g("opt.lr_min_ratio", 1.0), total_steps=int(g("opt.total_steps", 65104)),
+                       beta1=g("opt.beta1", 0.9), beta2=g("opt.beta2", 0.95),
+                       weight_decay=g("opt.weight_decay", 0.1), puzzle_emb_lr=g("opt.puzzle_emb_lr", 1e-2),
+                       puzzle_emb_weight_decay=g("opt.puzzle_emb_weight_decay", 0.1),
+                       ema_rate=g("opt.ema_rate", 0.999), exploration="off")
+
+
+def check_fixture(path, dtype=torch.float32):
+    """Re-run a training fixture in `dtype` and print the differences."""
+    import safetensors_io
+    t, md = safetensors_io.read(path)
+    arch = R.normalize_arch({k: v for k, v in md.items() if k in R.ARCH_KEYS})
+    w = md["fixture.weights"]
+    weights = t if w == "inline" else R.generate_weights(arch, int(w.split(":", 1)[1]))
+    model = R.load_state(R.build_model(arch, dtype), weights)
+    cfg = config_from_metadata(md)
+    B = int(md["fixture.batch"])
+    out = {}
+    if md["fixture.kind"] == "grad":
+        batch = dict(inputs=t["fixture.inputs"], labels=t["fixture.labels"], puzzle_ids=t["fixture.puzzle_ids"])
+        _, info = train_step(model, init_carry(model, B), batch, init_opt_state(model, cfg), cfg,
+                             keep_grads=True, update=False)
+        for k in ("loss", "lm_loss", "q_halt_loss"):
+            out[k] = abs(info[k] - float(t["fixture." + k][0]))
+        for n, g in info["grads"].items():
+            g = g.double().numpy()
+            if n == "puzzle_rows":
+                ref = t["grad.puzzle_rows"]
+            elif "grad." + n in t:
+                ref = t["grad." + n]
+            else:
+                idx = grad_sample_indices(R.short_name(n), g.size)
+                g, ref = g.reshape(-1)[idx], t["gradsample." + n]
+            out["grad " + R.short_name(n)] = float(np.abs(g - ref).max() / max(np.abs(ref).max(), 1e-30))
+    else:
+        st = init_opt_state(model, cfg)
+        carry = init_carry(model, B)
+        losses, halted = [], []
+        for k in range(int(md["fixture.steps"])):
+            p = f"fixture.step{k + 1}."
+            batch = dict(inputs=t[p + "inputs"], labels=t[p + "labels"], puzzle_ids=t[p + "puzzle_ids"])
+            carry, info = train_step(model, carry, batch, st, cfg)
+            losses.append(info["loss"])
+            halted.append(info["halted"].numpy().astype(np.uint8))
+        out["losses"] = float(np.abs(np.array(losses) - t["fixture.losses"]).max())
+        out["halted mismatches"] = int((np.stack(halted) != t["fixture.halted"]).sum())
+        sd = model.state_dict()
+        d = [np.abs(sd[n].double().numpy() - t["final." + n]) for n in sd]
+        out["final max"] = float(max(x.max() for x in d))
+        out["final > 1e-5"] = int(sum((x > 1e-5).sum() for x in d))
+        d = [np.abs(st["ema"][n].double().numpy() - t["ema." + n]) for n in st["ema"]]
+        out["ema max"] = float(max(x.max() for x in d))
+    for k, v in out.items():
+        print(f"{k:60s} {v:.3e}" if isinstance(v, float) else f"{k:60s} {v}")
+    return out
+
+
+# ----------------------------------------------------------------------------
 # Self-test
 
 SELFTEST_ARCH = dict(mlp_t=False, pos_encodings="learned", seq_len=6, vocab_size=5, hidden_size=8,
@@ -417,6 +503,13 @@ def selftest():
 if __name__ == "__main__":
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("--selftest", action="store_true", help="forward/gradient/optimizer checks")
+    ap.add_argument("--fixture", help="re-run a tests/fixtures/trm_grad_* or trm_steps_* file")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.fixture:
+        check_fixture(args.fixture, getattr(torch, args.dtype))
+        sys.exit(0)
     sys.exit(0 if selftest() else 1)

@@ -251,7 +251,8 @@ int trmx_trainer_step(trmx_trainer *t, trmx_train_fill_fn fill, void *user, trmx
 
 	if (out) {
 		trmx_train_metrics mt = { .step = step, .lr = lr, .loss = t->last.loss, .lm_loss = t->last.lm_loss,
-					  .q_halt_loss = t->last.q_halt_loss, .rows = B };
+					  .q_halt_loss = t->last.q_halt_loss, .rows = B, .row_halted = t->last.halted,
+					  .row_q_halt = t->last.q_halt };
 		double acc = 0, steps = 0;
 		for (int r = 0; r < B; r++) {
 			mt.fresh_rows += t->last.fresh[r];

@@ -73,6 +73,8 @@ typedef struct trmx_train_metrics {
 	double token_accuracy;     /* mean over halted rows of right / supervised tokens */
 	double mean_steps;         /* mean ACT steps of the halted rows */
 	int q_halt_right;          /* halted rows where (q_halt >= 0) == exact */
+	const uint8_t *row_halted; /* [rows] the row halts after this step (valid until the next step) */
+	const float *row_q_halt;   /* [rows] its q_halt logit */
 } trmx_train_metrics;
 
 /* A trainer for engine `engine` on `arch`, starting from `init` (copied; may be freed after this
