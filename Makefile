@@ -27,6 +27,9 @@ ifneq ($(DEPS_OK),yes)
 all test check bench demo fuzz install lib cli tests:
 	./tools/deps.sh
 	$(MAKE) $@
+train-%:
+	./tools/deps.sh
+	$(MAKE) $@
 deps:
 	./tools/deps.sh
 else
@@ -47,7 +50,7 @@ ALL_CFLAGS := -std=gnu11 $(WARN) -fopenmp -fPIC $(ARCHFLAGS) $(CFLAGS) $(SAN_FLA
 ALL_LDFLAGS := -fopenmp $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm -ldl -lpthread
 
-LIB_DIRS := framework/core framework/tensor framework/engines/trm framework/tasks \
+LIB_DIRS := framework/core framework/tensor framework/engines/trm framework/engines/hrm framework/tasks \
             framework/host framework/log packager registry
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC  := $(wildcard framework/cli/*.c)
@@ -121,6 +124,11 @@ bench: $(TRMX) $(BENCH_BIN)
 demo: $(TRMX)
 	./tools/demo.sh $(BUILD)
 
+# Train a bundled module from modules/NAME/train.yaml (docs/TRAINING.md); refreshes its weights,
+# metrics and manifest. Hours of CPU for the larger ones: never part of `test`.
+train-%: $(TRMX)
+	./tools/train_module.sh $(BUILD) $*
+
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_HELPER_SRC) $(wildcard framework/*/*.h framework/*/*/*.h)
 
@@ -174,6 +182,40 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) $(LIBS) -o $@
+
+# ---- Registry, log, host and engine plugins (docs/REGISTRY.md, docs/ABI.md) ------------------
+# The SQL of schemas/registry/ and schemas/log/ is embedded in the library: registry/embed_sql.sh
+# writes it into BUILD/gen/trmx_sql.h for framework/log/schemas.c. The TRM engine is also built as
+# a plugin, BUILD/plugins/trm.so (plugin.o plus the library objects it needs, every symbol but
+# trmx_engine_entry hidden), which hosts load with dlopen from their plugin folder; each
+# tests/plugins/NAME.c becomes BUILD/tests/plugins/NAME.so for tests/test_host.c (plugins the host
+# must refuse, and a toy third-party engine it must accept).
+SQL_SRC      := $(sort $(wildcard schemas/registry/*.sql schemas/log/*.sql))
+PLUGIN_TRM   := $(BUILD)/plugins/trm.so
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
+
+%/gen/trmx_sql.h: $(SQL_SRC) registry/embed_sql.sh
+	@mkdir -p $(dir $@)
+	sh registry/embed_sql.sh $@ registry_sql schemas/registry log_sql schemas/log
+
+$(BUILD)/obj/framework/log/schemas.o: $(BUILD)/gen/trmx_sql.h
+$(BUILD)/obj/framework/log/schemas.o: ALL_CFLAGS += -I$(BUILD)/gen
+$(FUZZ_BUILD)/obj/framework/log/schemas.o: $(FUZZ_BUILD)/gen/trmx_sql.h
+$(FUZZ_BUILD)/obj/framework/log/schemas.o: FUZZ_CFLAGS += -I$(FUZZ_BUILD)/gen
+
+$(PLUGIN_TRM): $(BUILD)/obj/framework/engines/trm/plugin.o $(LIBTRMX)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,--exclude-libs,ALL $< $(LIBTRMX) $(LIBS) -o $@
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(ALL_CFLAGS) $(ALL_LDFLAGS) $< -o $@
+
+.PHONY: plugins
+plugins: $(PLUGIN_TRM) $(TEST_PLUGINS)
+all: $(PLUGIN_TRM)
+tests test: $(PLUGIN_TRM) $(TEST_PLUGINS)
+demo bench: $(PLUGIN_TRM)
 
 -include $(wildcard $(FUZZ_LIB_OBJ:.o=.d))
 

@@ -8,6 +8,9 @@
  *   bench_trm halt W.safetensors N BATCH          fixed vs adaptive (with and without continuous
  *                                                 batching) on weights whose Q head is calibrated to
  *                                                 halt at a spread of steps
+ *   bench_trm train W.safetensors BATCH STEPS     training steps/s (official step: ACT refills, backward,
+ *                                                 AdamATan2, EMA) on random data, median of STEPS steps
+ *                                                 after 2 warm-up steps
  *
  * Times are medians of per-ACT-step wall times (every fixed step costs the same), so one 16-step
  * solve gives 16 samples. Output lines are "key=value" for run.sh to parse.
@@ -23,6 +26,7 @@
 #include "helpers/testutil.h"
 #include "helpers/weightgen.h"
 #include "tensor/blas.h"
+#include "trmx/train.h"
 #include "trmx/trmx.h"
 
 static double now(void)
@@ -64,6 +68,13 @@ static const char *const preset_tiny128[][2] = {
 	{ "puzzle_emb_ndim", "128" }, { "puzzle_emb_len", "16" }, { "pos_encodings", "none" },
 	{ "mlp_t", "true" },	   { "halt_max_steps", "16" }, { NULL, NULL },
 };
+static const char *const preset_hrm_sudoku[][2] = { /* the official HRM Sudoku size: 27,275,266 */
+	{ "seq_len", "81" },	   { "vocab_size", "11" },     { "num_puzzle_identifiers", "1" },
+	{ "hidden_size", "512" },  { "num_heads", "8" },       { "expansion", "4" },
+	{ "H_layers", "4" },	   { "L_layers", "4" },	       { "H_cycles", "2" },
+	{ "L_cycles", "2" },	   { "puzzle_emb_ndim", "512" }, { "pos_encodings", "rope" },
+	{ "halt_max_steps", "16" }, { NULL, NULL },
+};
 static const char *const preset_maze_att[][2] = {
 	{ "seq_len", "900" },	   { "vocab_size", "6" },      { "num_puzzle_identifiers", "1" },
 	{ "hidden_size", "512" },  { "num_heads", "8" },       { "expansion", "4" },
@@ -84,14 +95,14 @@ static void model_open(struct model *md, const char *path)
 {
 	trmx_error err;
 	if (trmx_weights_open(&md->w, path, &err) < 0 || trmx_config_from_metadata(&md->arch, md->w, &err) < 0 ||
-	    trmx_model_open(&md->m, "trm", md->arch, md->w, NULL, &err) < 0)
+	    trmx_model_open(&md->m, trmx_config_engine(md->arch), md->arch, md->w, NULL, &err) < 0)
 		die(&err);
 	trmx_model_info_get(md->m, &md->info);
 	size_t n = trmx_config_count(md->arch);
 	trmx_kv kv[TRMX_CONFIG_KEYS_MAX];
 	for (size_t i = 0; i < n; i++)
 		trmx_config_at(md->arch, i, &kv[i].key, &kv[i].value);
-	if (trm_config_parse(&md->cfg, kv, n, &err) < 0)
+	if (trm_config_parse(&md->cfg, kv, n, !strcmp(trmx_config_engine(md->arch), "hrm"), &err) < 0)
 		die(&err);
 }
 
@@ -117,15 +128,17 @@ static int cmd_gen(int argc, char **argv)
 	const char *const(*p)[2] = !strcmp(argv[2], "sudoku_mlp") ? preset_sudoku_mlp
 				   : !strcmp(argv[2], "tiny128")  ? preset_tiny128
 				   : !strcmp(argv[2], "maze_att") ? preset_maze_att
+				   : !strcmp(argv[2], "hrm_sudoku") ? preset_hrm_sudoku
 								  : NULL;
 	if (!p)
-		return fprintf(stderr, "bench_trm: presets are sudoku_mlp, tiny128, maze_att\n"), 2;
+		return fprintf(stderr, "bench_trm: presets are sudoku_mlp, tiny128, maze_att, hrm_sudoku\n"), 2;
+	bool hrm = p == preset_hrm_sudoku;
 	trmx_config *c;
 	trmx_error err;
 	trmx_config_new(&c, &err);
 	for (; (*p)[0]; p++)
 		trmx_config_set(c, (*p)[0], (*p)[1], &err);
-	if (wg_write_trm(c, strtoull(argv[3], NULL, 10), argv[4], &err) < 0)
+	if (wg_write_model(c, hrm, strtoull(argv[3], NULL, 10), argv[4], &err) < 0)
 		die(&err);
 	trmx_config_free(c);
 	return 0;
@@ -186,7 +199,8 @@ static int cmd_run(int argc, char **argv)
 /* The matrix products of one ACT step of B rows: {M, N, K, count}. */
 static int model_shapes(const trm_config *c, int B, int shapes[][4])
 {
-	int n = 0, S = c->S, D = c->hidden_size, calls = c->H_cycles * (c->L_cycles + 1) * c->L_layers;
+	int n = 0, S = c->S, D = c->hidden_size;
+	int calls = c->H_cycles * c->L_cycles * c->L_layers + c->H_cycles * (c->hrm ? c->H_layers : c->L_layers);
 	int HD = c->num_heads * c->head_dim;
 	if (c->mlp_t) {
 		shapes[n][0] = B * D, shapes[n][1] = 2 * c->inter_t, shapes[n][2] = S, shapes[n++][3] = calls;
@@ -276,6 +290,8 @@ static int record_q(void *user, const trmx_step_view *v)
 	return 0;
 }
 
+static int last_max_steps; /* the largest step count of the last timed_solve */
+
 static double timed_solve(trmx_model *m, trmx_solve_request *req, double *apps_per_input, int apps_per_step)
 {
 	trmx_error err;
@@ -286,8 +302,11 @@ static double timed_solve(trmx_model *m, trmx_solve_request *req, double *apps_p
 		die(&err);
 	double t = now() - t0;
 	double s = 0;
-	for (size_t i = 0; i < req->n; i++)
+	last_max_steps = 0;
+	for (size_t i = 0; i < req->n; i++) {
 		s += steps[i];
+		last_max_steps = steps[i] > last_max_steps ? steps[i] : last_max_steps;
+	}
 	*apps_per_input = s / (double)req->n * apps_per_step;
 	free(steps);
 	req->steps = NULL;
@@ -363,7 +382,7 @@ static int cmd_halt(int argc, char **argv)
 	double t_cont = timed_solve(md.m, &req, &a_cont, apps);
 	/* adaptive without refills: each batch of B runs until its last row halts (rows that halted
 	 * drop out, but their slots stay empty) */
-	double t_static = 0, a_sum = 0;
+	double t_static = 0, a_sum = 0, a_nocompact = 0;
 	for (size_t first = 0; first < n; first += (size_t)B) {
 		trmx_solve_request r = req;
 		double a;
@@ -371,17 +390,74 @@ static int cmd_halt(int argc, char **argv)
 		r.inputs = in + first * (size_t)md.info.seq_len;
 		t_static += timed_solve(md.m, &r, &a, apps);
 		a_sum += a * (double)r.n;
+		a_nocompact += (double)r.n * last_max_steps * apps; /* every row computed until the last halts */
 	}
 	a_static = a_sum / (double)n;
+	a_nocompact /= (double)n;
 	printf("halt inputs=%zu batch=%d bias_shift=%.3f mean_steps_adaptive=%.2f\n", n, B, bias, a_cont / apps);
 	printf("mode=fixed inputs_per_s=%.2f applications_per_input=%.1f\n", n / t_fixed, a_fixed);
 	printf("mode=adaptive_continuous inputs_per_s=%.2f applications_per_input=%.1f\n", n / t_cont, a_cont);
 	printf("mode=adaptive_static inputs_per_s=%.2f applications_per_input=%.1f\n", n / t_static, a_static);
+	printf("mode=adaptive_official applications_per_input=%.1f (counted, not timed: the official batch computes "
+	       "every row until its last row halts)\n", a_nocompact);
 	model_close(&md);
 	tu_rmtree(tmp);
 	free(tmp);
 	free(path);
 	free(in);
+	return 0;
+}
+
+struct random_rows {
+	uint64_t n;
+	int L, V;
+};
+
+static int fill_random(void *user, int row, int32_t *input, int32_t *label, int32_t *puzzle_id, trmx_error *err)
+{
+	struct random_rows *d = user;
+	for (int i = 0; i < d->L; i++) {
+		input[i] = 1 + (int32_t)(wg_mix64(d->n++) % (uint64_t)(d->V - 1));
+		label[i] = 1 + (int32_t)(wg_mix64(d->n++) % (uint64_t)(d->V - 1));
+	}
+	*puzzle_id = 0;
+	return 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+	if (argc != 5)
+		return fprintf(stderr, "usage: bench_trm train W BATCH STEPS\n"), 2;
+	trmx_weights *w;
+	trmx_config *arch;
+	trmx_trainer *t;
+	trmx_error err;
+	int B = atoi(argv[3]), steps = atoi(argv[4]);
+	if (trmx_weights_open(&w, argv[2], &err) < 0 || trmx_config_from_metadata(&arch, w, &err) < 0)
+		die(&err);
+	trmx_trainer_options o = TRMX_TRAINER_OPTIONS_INIT;
+	o.batch_size = B;
+	o.total_steps = steps + 2;
+	if (trmx_trainer_new(&t, trmx_config_engine(arch), arch, w, &o, &err) < 0)
+		die(&err);
+	trmx_model_info info;
+	trmx_model_info_get(trmx_trainer_model(t), &info);
+	struct random_rows d = { 1, info.seq_len, info.vocab_size };
+	double *dt = calloc((size_t)steps, sizeof *dt);
+	for (int i = 0; i < steps + 2; i++) {
+		double t0 = now();
+		if (trmx_trainer_step(t, fill_random, &d, NULL, &err) < 0)
+			die(&err);
+		if (i >= 2)
+			dt[i - 2] = now() - t0;
+	}
+	double med = median(dt, (size_t)steps);
+	printf("engine=trmx batch=%d threads=%d step_median_s=%.6f steps_per_s=%.4f params=%lld\n", B,
+	       trmx_get_threads(), med, 1.0 / med, (long long)info.num_params);
+	free(dt);
+	trmx_trainer_free(t);
+	trmx_config_free(arch);
+	trmx_weights_free(w);
 	return 0;
 }
 
@@ -395,6 +471,8 @@ int main(int argc, char **argv)
 		return cmd_sgemm(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "halt"))
 		return cmd_halt(argc, argv);
-	fprintf(stderr, "usage: bench_trm gen|run|sgemm|halt ... (see bench/bench_trm.c)\n");
+	if (argc >= 2 && !strcmp(argv[1], "train"))
+		return cmd_train(argc, argv);
+	fprintf(stderr, "usage: bench_trm gen|run|sgemm|halt|train ... (see bench/bench_trm.c)\n");
 	return 2;
 }

@@ -19,7 +19,7 @@ log="$out/bench.log"
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -1; }
 
-for preset in sudoku_mlp tiny128; do
+for preset in sudoku_mlp tiny128 hrm_sudoku; do
 	[ -f "$out/$preset.safetensors" ] || "$B" gen "$preset" 1 "$out/$preset.safetensors"
 done
 
@@ -28,11 +28,11 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
 bench_model() {
-	local preset=$1 title=$2
+	local preset=$1 title=$2 peer=${3:-bench/torch_peer.py} batches=${4:-1 16 64}
 	local w="$out/$preset.safetensors"
 	echo "== $title: $steps ACT steps, fixed halting (per-step medians)"
 	printf '%6s %12s %9s %12s %9s %8s %12s %8s %10s\n' batch "trmx puz/s" "GFLOP/s" "torch puz/s" "GFLOP/s" "ratio" "sgemm GF/s" "of sgemm" "peak RSS"
-	for b in 1 16 64; do
+	for b in $batches; do
 		local reps=1
 		[ "$b" = 1 ] && reps=3
 		local s t g
@@ -43,7 +43,7 @@ bench_model() {
 		tp=$(field puzzles_per_s <"$out/run.txt")
 		tg=$(field gflops <"$out/run.txt")
 		rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out/time.txt")
-		t=$("$PY" bench/torch_peer.py --weights "$w" --batch "$b" --steps "$steps" --reps "$reps" --threads "$threads" | tee -a "$log")
+		t=$("$PY" "$peer" --weights "$w" --batch "$b" --steps "$steps" --reps "$reps" --threads "$threads" | tee -a "$log")
 		local pp pg
 		pp=$(echo "$t" | field puzzles_per_s)
 		pg=$(echo "$t" | field gflops)
@@ -55,9 +55,38 @@ bench_model() {
 
 bench_model sudoku_mlp "TRM-MLP, official Sudoku size (hidden 512, 5,028,866 parameters)"
 bench_model tiny128 "TRM-MLP, tiny (hidden 128, Sudoku 9x9)"
+bench_model hrm_sudoku "HRM, official Sudoku size (hidden 512, 4+4 layers, 27,275,266 parameters)" bench/torch_hrm_peer.py "1 16"
+
+echo "== Training: official step (ACT refills, backward of the last H cycle, AdamATan2, EMA), random data"
+printf '%-12s %6s %14s %14s %8s\n' model batch "trmx steps/s" "torch steps/s" ratio
+for spec in "tiny128 32" "sudoku_mlp 8"; do
+	set -- $spec
+	tsteps=$([ "${BENCH_QUICK:-0}" = 1 ] && echo 3 || echo 10)
+	a=$("$B" train "$out/$1.safetensors" "$2" "$tsteps" | tee -a "$log" | field steps_per_s)
+	p=$("$PY" bench/torch_train_peer.py --weights "$out/$1.safetensors" --batch "$2" --steps "$tsteps" --threads "$threads" | tee -a "$log" | field steps_per_s)
+	awk -v m="$1" -v b="$2" -v a="$a" -v p="$p" 'BEGIN { printf "%-12s %6d %14.3f %14.3f %7.2fx\n", m, b, a, p, a / p }'
+done
+echo
 
 echo "== Adaptive halting with continuous batching (tiny model, Q head calibrated to halt at a spread of steps)"
-"$B" halt "$out/tiny128.safetensors" 1024 64 | tee -a "$log"
+"$B" halt "$out/tiny128.safetensors" 256 32 | tee -a "$log"
 echo
 [ -x "$build/bench/bench_gen" ] && { echo "== Puzzle generators"; "$build/bench/bench_gen" | tee -a "$log"; }
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- The runtime: usage log and dispatch overhead (bench/bench_host.c, docs/REGISTRY.md) ---------
+HB="$build/bench/bench_host"
+if [ -x "$HB" ]; then
+	echo "== Usage log appends (log.db in WAL mode, synchronous=NORMAL; every run with its checker verdict)"
+	hl=$("$HB" log 5000 200000 1000 | tee -a "$log")
+	echo "$hl"
+	echo "$hl" | awk '/^log_batched/ { split($0, a, "runs_per_s="); r = a[2] + 0;
+		printf "target: >= 20000 runs/s batched: %.0f runs/s (%s)\n", r, r >= 20000 ? "met" : "MISSED" }'
+	echo
+	echo "== Dispatch overhead beyond the engine's compute (official Sudoku size, 1 ACT step, medians of 5)"
+	hr=$("$HB" run "$build/trmx" 5 | tee -a "$log")
+	echo "$hr"
+	echo "$hr" | awk '/^trmx_run/ { split($0, a, "overhead_ms="); o = a[2] + 0;
+		printf "target: <= 20 ms for trmx run (process start included): %.1f ms (%s)\n", o, o <= 20 ? "met" : "MISSED" }'
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi

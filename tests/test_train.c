@@ -51,10 +51,18 @@ static trmx_weights *open_fixture(const char *name)
 	char path[512];
 	trmx_weights *w;
 	trmx_error err;
-	snprintf(path, sizeof path, "%s/trm_%s.safetensors", fixture_dir(), name);
+	snprintf(path, sizeof path, "%s/%s.safetensors", fixture_dir(), name);
 	if (trmx_weights_open(&w, path, &err) < 0)
-		fail_msg("%s (regenerate with /usr/bin/python3 tools/gen_grad_fixtures.py)", err.message);
+		fail_msg("%s (regenerate with /usr/bin/python3 tools/gen_grad_fixtures.py or gen_hrm_fixtures.py)",
+			 err.message);
 	return w;
+}
+
+/* The engine of a fixture: its official `name` says HRM or TRM. */
+static const char *fixture_engine(const trmx_weights *w)
+{
+	const char *name = trmx_weights_metadata(w, "name");
+	return name && !strncmp(name, "hrm.", 4) ? "hrm" : "trm";
 }
 
 static const void *tensor_data(const trmx_weights *w, const char *name, trmx_dtype dt)
@@ -85,7 +93,8 @@ static trmx_weights *fixture_weights(trmx_weights *fx, const trmx_config *arch, 
 	trmx_error err;
 	assert_int_equal(sscanf(src, "generated:%llu", &seed), 1);
 	char *path = tu_path(tmp, "w.safetensors");
-	if (wg_write_trm(arch, seed, path, &err) < 0 || trmx_weights_open(&w, path, &err) < 0)
+	if (wg_write_model(arch, !strcmp(fixture_engine(fx), "hrm"), seed, path, &err) < 0 ||
+	    trmx_weights_open(&w, path, &err) < 0)
 		fail_msg("%s", err.message);
 	free(path);
 	return w;
@@ -124,7 +133,7 @@ static void check_grad_fixture(const char *name)
 	o.batch_size = (int)in->shape[0];
 	o.global_batch_size = atof(trmx_weights_metadata(fx, "fixture.global_batch_size"));
 	o.ema = TRMX_EMA_OFF;
-	if (trmx_trainer_new(&t, "trm", arch, w, &o, &err) < 0)
+	if (trmx_trainer_new(&t, fixture_engine(fx), arch, w, &o, &err) < 0)
 		fail_msg("%s", err.message);
 	size_t L = (size_t)in->shape[1], B = (size_t)in->shape[0];
 	int32_t *inputs = malloc(B * L * 4), *labels = malloc(B * L * 4), *pids = malloc(B * 4);
@@ -187,10 +196,12 @@ static void check_grad_fixture(const char *name)
 	free(tmp), free(gpath);
 }
 
-static void test_grad_tiny_mlp(void **state) { check_grad_fixture("grad_tiny_mlp"); }
-static void test_grad_tiny_rope(void **state) { check_grad_fixture("grad_tiny_rope"); }
-static void test_grad_tiny_learned(void **state) { check_grad_fixture("grad_tiny_learned"); }
-static void test_grad_sudoku_mlp(void **state) { check_grad_fixture("grad_sudoku_mlp"); }
+static void test_grad_tiny_mlp(void **state) { check_grad_fixture("trm_grad_tiny_mlp"); }
+static void test_grad_tiny_rope(void **state) { check_grad_fixture("trm_grad_tiny_rope"); }
+static void test_grad_tiny_learned(void **state) { check_grad_fixture("trm_grad_tiny_learned"); }
+static void test_grad_sudoku_mlp(void **state) { check_grad_fixture("trm_grad_sudoku_mlp"); }
+static void test_hrm_grad_tiny(void **state) { check_grad_fixture("hrm_grad_tiny"); }
+static void test_hrm_grad_tiny_learned(void **state) { check_grad_fixture("hrm_grad_tiny_learned"); }
 
 struct steps_data {
 	const trmx_weights *fx;
@@ -239,7 +250,7 @@ static void check_steps_fixture(const char *name)
 	o.lr_min_ratio = atof(trmx_weights_metadata(fx, "opt.lr_min_ratio"));
 	o.total_steps = atol(trmx_weights_metadata(fx, "opt.total_steps"));
 	o.halt_exploration_prob = 0;
-	if (trmx_trainer_new(&t, "trm", arch, fx, &o, &err) < 0)
+	if (trmx_trainer_new(&t, fixture_engine(fx), arch, fx, &o, &err) < 0)
 		fail_msg("%s", err.message);
 	struct steps_data d = { fx, 0, (int)in->shape[1] };
 	const uint8_t *halted = tensor_data(fx, "fixture.halted", TRMX_DTYPE_U8);
@@ -293,8 +304,9 @@ static void check_steps_fixture(const char *name)
 	free(tmp), free(wp), free(ep);
 }
 
-static void test_steps_tiny_mlp(void **state) { check_steps_fixture("steps_tiny_mlp"); }
-static void test_steps_tiny_rope(void **state) { check_steps_fixture("steps_tiny_rope"); }
+static void test_steps_tiny_mlp(void **state) { check_steps_fixture("trm_steps_tiny_mlp"); }
+static void test_steps_tiny_rope(void **state) { check_steps_fixture("trm_steps_tiny_rope"); }
+static void test_hrm_steps_tiny(void **state) { check_steps_fixture("hrm_steps_tiny"); }
 
 /* A deterministic data source: row data from a counter. */
 struct counter_data {
@@ -517,7 +529,8 @@ static void test_train_run(void **state)
 	size_t len;
 	char *metrics = tu_read_file(m, &len), *curve = tu_read_file(c, &len);
 	assert_non_null(metrics), assert_non_null(curve);
-	assert_non_null(strstr(metrics, "steps: 60"));
+	assert_non_null(strstr(metrics, "  steps: 60\n"));
+	assert_non_null(strstr(metrics, "heldout-adaptive:"));
 	assert_non_null(strstr(metrics, "exact_accuracy:"));
 	assert_non_null(strstr(curve, "60,"));
 	/* the exported weights open as a model with the architecture from their metadata */
@@ -567,6 +580,9 @@ int main(void)
 		cmocka_unit_test(test_grad_sudoku_mlp),
 		cmocka_unit_test(test_steps_tiny_mlp),
 		cmocka_unit_test(test_steps_tiny_rope),
+		cmocka_unit_test(test_hrm_grad_tiny),
+		cmocka_unit_test(test_hrm_grad_tiny_learned),
+		cmocka_unit_test(test_hrm_steps_tiny),
 		cmocka_unit_test(test_options_errors),
 		cmocka_unit_test(test_official_init),
 		cmocka_unit_test(test_resume_is_exact),

@@ -1,7 +1,8 @@
 /*
- * test_trm.c — the TRM engine against the PyTorch reference fixtures (tests/fixtures/trm_*.safetensors,
- * written by tools/gen_fixtures.py), adaptive halting with continuous batching, weight and
- * architecture validation, parameter counts.
+ * test_trm.c — the TRM and HRM engines against the PyTorch reference fixtures
+ * (tests/fixtures/trm_*.safetensors from tools/gen_fixtures.py, hrm_*.safetensors from
+ * tools/gen_hrm_fixtures.py), adaptive halting with continuous batching, weight and architecture
+ * validation, parameter counts.
  *
  * Tolerance: every ACT step's logits and Q logits within 1e-4 absolute of the float64 reference.
  */
@@ -53,15 +54,24 @@ static void *copy_tensor(const trmx_weights *w, const char *name, trmx_dtype dt)
 	return p;
 }
 
+/* The engine of a fixture: its official `name` says HRM or TRM. */
+static bool fixture_is_hrm(const trmx_weights *w)
+{
+	const char *name = trmx_weights_metadata(w, "name");
+	return name && !strncmp(name, "hrm.", 4);
+}
+
 static void fixture_open(struct fixture *f, const char *name)
 {
 	char path[512];
 	trmx_error err;
 	memset(f, 0, sizeof *f);
-	snprintf(path, sizeof path, "%s/trm_%s.safetensors", fixture_dir(), name);
+	snprintf(path, sizeof path, "%s/%s.safetensors", fixture_dir(), name);
 	if (trmx_weights_open(&f->file, path, &err) < 0)
-		fail_msg("%s (regenerate with /usr/bin/python3 tools/gen_fixtures.py)", err.message);
+		fail_msg("%s (regenerate with /usr/bin/python3 tools/gen_fixtures.py or gen_hrm_fixtures.py)",
+			 err.message);
 	assert_int_equal(trmx_config_from_metadata(&f->arch, f->file, &err), 0);
+	bool hrm = fixture_is_hrm(f->file);
 	const char *src = trmx_weights_metadata(f->file, "fixture.weights");
 	assert_non_null(src);
 	if (!strcmp(src, "inline")) {
@@ -71,11 +81,11 @@ static void fixture_open(struct fixture *f, const char *name)
 		assert_int_equal(sscanf(src, "generated:%llu", &seed), 1);
 		f->tmp = tu_tmpdir();
 		snprintf(path, sizeof path, "%s/weights.safetensors", f->tmp);
-		if (wg_write_trm(f->arch, seed, path, &err) < 0)
+		if (wg_write_model(f->arch, hrm, seed, path, &err) < 0)
 			fail_msg("%s", err.message);
 		assert_int_equal(trmx_weights_open(&f->weights, path, &err), 0);
 	}
-	if (trmx_model_open(&f->model, "trm", f->arch, f->weights, NULL, &err) < 0)
+	if (trmx_model_open(&f->model, hrm ? "hrm" : "trm", f->arch, f->weights, NULL, &err) < 0)
 		fail_msg("%s", err.message);
 	trmx_model_info_get(f->model, &f->info);
 	const trmx_tensor_view *in = trmx_weights_find(f->file, "fixture.inputs");
@@ -176,12 +186,15 @@ static void check_fixture(const char *name)
 	fixture_close(&f);
 }
 
-static void test_tiny_mlp(void **state) { check_fixture("tiny_mlp"); }
-static void test_tiny_rope(void **state) { check_fixture("tiny_rope"); }
-static void test_tiny_learned(void **state) { check_fixture("tiny_learned"); }
-static void test_tiny_nopuzzle(void **state) { check_fixture("tiny_nopuzzle"); }
-static void test_sudoku_mlp(void **state) { check_fixture("sudoku_mlp"); }
-static void test_arc_att(void **state) { check_fixture("arc_att"); }
+static void test_tiny_mlp(void **state) { check_fixture("trm_tiny_mlp"); }
+static void test_tiny_rope(void **state) { check_fixture("trm_tiny_rope"); }
+static void test_tiny_learned(void **state) { check_fixture("trm_tiny_learned"); }
+static void test_tiny_nopuzzle(void **state) { check_fixture("trm_tiny_nopuzzle"); }
+static void test_sudoku_mlp(void **state) { check_fixture("trm_sudoku_mlp"); }
+static void test_arc_att(void **state) { check_fixture("trm_arc_att"); }
+static void test_hrm_tiny(void **state) { check_fixture("hrm_tiny"); }
+static void test_hrm_tiny_learned(void **state) { check_fixture("hrm_tiny_learned"); }
+static void test_hrm_sudoku(void **state) { check_fixture("hrm_sudoku"); }
 
 /* Adaptive halting: every row stops at the first step its Q head says halt, and continuous
  * batching (3 slots for 8 inputs, refilled as rows halt) gives each row the same numbers. */
@@ -190,7 +203,7 @@ static void test_adaptive_continuous_batching(void **state)
 	struct fixture f;
 	struct record r;
 	trmx_error err;
-	fixture_open(&f, "tiny_halt");
+	fixture_open(&f, "trm_tiny_halt");
 	assert_non_null(f.halt_steps);
 	record_init(&r, &f);
 	int32_t *steps = calloc((size_t)f.B, sizeof *steps);
@@ -542,7 +555,7 @@ static void test_param_counts_and_widths(void **state)
 		for (int k = 0; k < 12; k++)
 			list[k] = (trmx_kv){ kv[k][0], kv[k][1] };
 		trm_config c;
-		assert_int_equal(trm_config_parse(&c, list, 12, NULL), 0);
+		assert_int_equal(trm_config_parse(&c, list, 12, false, NULL), 0);
 		assert_int_equal(c.P, 16);
 		trm_tensor_spec specs[64];
 		size_t n = trm_tensor_specs(&c, specs);
@@ -570,6 +583,9 @@ int main(void)
 		cmocka_unit_test(test_adaptive_continuous_batching),
 		cmocka_unit_test(test_sudoku_mlp),
 		cmocka_unit_test(test_arc_att),
+		cmocka_unit_test(test_hrm_tiny),
+		cmocka_unit_test(test_hrm_tiny_learned),
+		cmocka_unit_test(test_hrm_sudoku),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

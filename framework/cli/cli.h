@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "trmx/trmx.h"
+#include "trmx/host.h" /* the registry, the log and the host (host.h includes the others) */
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -26,6 +27,26 @@ int cmd_verify(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_alias(int argc, char **argv);
+int cmd_bind(int argc, char **argv);
+int cmd_unbind(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_quarantine(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_feedback(int argc, char **argv);
+/* Helpers of the registry commands (cmd_run.c). The plugin folder: `opt`, else $TRMX_PLUGINS, else
+ * the plugins/ folder beside the trmx binary when there is one, else NULL (built-in engines). */
+const char *cli_plugin_dir(const char *opt);
+/* A puzzle's text: the file `arg` names, standard input for "-", else `arg` itself (malloc'd);
+ * prints the error and returns NULL on failure. */
+char *cli_read_text(const char *arg, size_t *len);
+/* Open the registry of --home (or TRMX_HOME); prints the error and returns NULL on failure. */
+trmx_registry *cli_registry_open(const char *home_opt);
 
 /* Print "trmx: <message>" for a failed library call and return CLI_FAIL. */
 int cli_fail(const trmx_error *err);

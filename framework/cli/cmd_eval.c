@@ -18,6 +18,7 @@
 static void help(void)
 {
 	printf("usage: trmx eval --weights W.safetensors --task TASK[:PARAMS] DATASET [options]\n"
+	       "       trmx eval TARGET|CONTEXT|PKG.trmx DATASET [options]\n"
 	       "Run every puzzle of DATASET through the model and report how well it does:\n"
 	       "  exact        puzzles with every labelled cell right (the official exact accuracy)\n"
 	       "  open cells   accuracy on the cells the puzzle left open (Sudoku blanks, maze open\n"
@@ -26,6 +27,10 @@ static void help(void)
 	       "  verdicts     the task's checker on each answer: valid, invalid (by problem), unknown\n"
 	       "  steps        ACT steps used, exact solves had the run stopped after s steps, the\n"
 	       "               Q head's agreement with exactness, and throughput\n"
+	       "The second form evaluates an installed module (a TARGET: MODULE, MODULE@VERSION,\n"
+	       "MODULE@ALIAS, MODULE@sha256:HEX), what a context serves, or a package file, and logs\n"
+	       "every puzzle in TRMX_HOME/log.db as a run (kind eval) with the checker's verdict and\n"
+	       "the data set's expected answer as feedback: an evaluation is a recorded test run.\n"
 	       "DATASET: a CSV (puzzle,solution or source,question,answer,rating), an ARC folder or\n"
 	       "file (its test pairs are the puzzles; demonstrations are context, not puzzles), the\n"
 	       "official built layout (a folder with dataset.json, or with train/ and test/), or a\n"
@@ -35,7 +40,7 @@ static void help(void)
 	       "Options:\n"
 	       "  -w, --weights FILE      safetensors weights (official state-dict names)\n"
 	       "  -c, --config FILE       architecture YAML (default: the weights' __metadata__)\n"
-	       "  -t, --task TASK         the task codec and its parameters (required)\n"
+	       "  -t, --task TASK         the task codec and its parameters (with --weights)\n"
 	       "      --halt MODE         fixed (default: every puzzle runs --steps steps, the official\n"
 	       "                          evaluation), adaptive (stop when the Q head says halt, at\n"
 	       "                          most --steps), or both (two runs, side by side)\n"
@@ -44,6 +49,11 @@ static void help(void)
 	       "  -l, --limit N           the first N puzzles only\n"
 	       "      --split S           test (default), train or all: the built layout's split; ARC\n"
 	       "                          files keep only their test pairs with test\n"
+	       "      --home DIR          TRMX_HOME for a TARGET (default: $TRMX_HOME)\n"
+	       "      --plugins DIR       engine plugins for a TARGET\n"
+	       "      --context C         log the runs under context C\n"
+	       "      --learner ID        the learner the runs are for (pseudonymised; picks a canary arm)\n"
+	       "      --no-log            do not log the runs of a TARGET\n"
 	       "      --json              one JSON object on one line instead of the table\n"
 	       "  -h, --help              this help\n"
 	       "A progress bar goes to standard error when it is a terminal.\n"
@@ -282,9 +292,13 @@ static json_t *run_json(const trmx_eval_result *r)
 }
 
 static int print_json(const char *dataset, const char *weights, const char *task_name, const char *task_params,
-		      const char *split, const trmx_model_info *info, const trmx_eval_result *r, int nr)
+		      const char *split, const trmx_model_info *info, const trmx_eval_result *r, int nr, json_t *extra)
 {
 	json_t *root = json_object(), *runs = json_array();
+	if (extra) {
+		json_object_update(root, extra);
+		json_decref(extra);
+	}
 	json_object_set_new(root, "dataset", json_string(dataset));
 	json_object_set_new(root, "split", json_string(split));
 	json_object_set_new(root, "weights", json_string(weights));
@@ -302,9 +316,139 @@ static int print_json(const char *dataset, const char *weights, const char *task
 	return rc;
 }
 
+/* ---- logging every item (the TARGET form) ------------------------------------------------ */
+
+#define EVLOG_CHUNK 256
+
+/* Items go to the log in transactions of EVLOG_CHUNK runs, each with the checker's verdict and the
+ * data set's expected answer as feedback. */
+struct evlog {
+	trmx_log_db *log;
+	trmx_task *task;
+	const trmx_resolution *res;
+	const char *engine, *task_params, *learner, *context;
+	char batch_id[TRMX_UUID_SIZE];
+	trmx_halt_mode halt;
+	int max_steps;
+	int64_t time_ms;
+	trmx_run_record recs[EVLOG_CHUNK];
+	trmx_feedback_record fbs[2 * EVLOG_CHUNK];
+	char *strs[EVLOG_CHUNK][4]; /* input, output, tokens, expected */
+	size_t n, nf;
+	int64_t runs;
+	bool failed;
+	trmx_error err;
+};
+
+static void evlog_clear(struct evlog *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		for (int k = 0; k < 4; k++) {
+			trmx_task_text_free(e->strs[i][k]);
+			e->strs[i][k] = NULL;
+		}
+	e->n = e->nf = 0;
+}
+
+static int evlog_flush(struct evlog *e)
+{
+	if (!e->n || e->failed)
+		return e->failed ? -1 : 0;
+	int rc = trmx_log_write(e->log, e->recs, e->n, e->fbs, e->nf, NULL, &e->err);
+	e->runs += rc == 0 ? (int64_t)e->n : 0;
+	evlog_clear(e);
+	if (rc < 0)
+		e->failed = true;
+	return rc;
+}
+
+static char *ids_text(const int32_t *t, int L)
+{
+	char *s = malloc((size_t)L * 7 + 1);
+	size_t o = 0;
+	if (!s)
+		return NULL;
+	s[0] = 0;
+	for (int i = 0; i < L; i++)
+		o += (size_t)sprintf(s + o, "%s%d", i ? " " : "", (int)t[i]);
+	return s;
+}
+
+static int log_item(void *user, const trmx_eval_item *it)
+{
+	struct evlog *e = user;
+	if (e->failed)
+		return 1;
+	size_t i = e->n;
+	char **strs = e->strs[i];
+	trmx_run_record *r = &e->recs[i];
+	*r = (trmx_run_record)TRMX_RUN_RECORD_INIT;
+	trmx_uuid7(r->id);
+	if (trmx_task_decode(e->task, it->input, TRMX_TEXT_LINE, &strs[0], NULL) < 0)
+		strs[0] = ids_text(it->input, it->seq_len);
+	if (trmx_task_decode(e->task, it->pred, TRMX_TEXT_LINE, &strs[1], NULL) < 0) {
+		strs[1] = NULL;
+		strs[2] = ids_text(it->pred, it->seq_len);
+	}
+	if (it->labelled && trmx_task_decode(e->task, it->label, TRMX_TEXT_LINE, &strs[3], NULL) < 0)
+		strs[3] = NULL;
+	if (!strs[0]) {
+		e->failed = true;
+		snprintf(e->err.message, sizeof e->err.message, "out of memory");
+		return 1;
+	}
+	r->time_ms = e->time_ms;
+	r->kind = TRMX_RUN_KIND_EVAL;
+	r->batch_id = e->batch_id;
+	r->context = e->context;
+	r->learner = e->learner;
+	r->target = e->res->target;
+	r->module = e->res->module;
+	r->module_version = e->res->module_version;
+	r->digest = e->res->digest;
+	r->alias = e->res->alias[0] ? e->res->alias : NULL;
+	r->arm = e->res->arm;
+	r->engine = e->engine;
+	r->task = e->res->codec;
+	r->task_params = e->task_params;
+	r->input = strs[0];
+	r->output = strs[1];
+	r->output_tokens = strs[2];
+	r->halt = e->halt;
+	r->max_steps = e->max_steps;
+	r->steps = it->steps;
+	r->q_halt = it->q_halt;
+	r->verdict = it->check ? it->check->verdict : TRMX_VERDICT_UNKNOWN;
+	r->problem = it->check && it->check->problem != TRMX_CHECK_NONE ? trmx_check_problem_name(it->check->problem) : NULL;
+	r->status = trmx_run_status_from_reason(it->reason);
+	if (r->verdict != TRMX_VERDICT_UNKNOWN) {
+		trmx_feedback_record *f = &e->fbs[e->nf++];
+		*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
+		f->run_id = r->id;
+		f->time_ms = e->time_ms;
+		f->source = TRMX_FEEDBACK_CHECKER;
+		f->verdict = r->verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
+		f->comment = it->check->message[0] ? it->check->message : NULL;
+	}
+	if (it->labelled) {
+		trmx_feedback_record *f = &e->fbs[e->nf++];
+		*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
+		f->run_id = r->id;
+		f->time_ms = e->time_ms;
+		f->source = TRMX_FEEDBACK_EVAL;
+		f->verdict = it->exact ? TRMX_FEEDBACK_CORRECT : it->open_correct > 0 ? TRMX_FEEDBACK_PARTIAL
+										    : TRMX_FEEDBACK_INCORRECT;
+		f->score = it->open ? (double)it->open_correct / it->open
+				    : it->supervised ? (double)it->correct / it->supervised : 0.0;
+		f->expected = strs[3];
+	}
+	e->n++;
+	return e->n == EVLOG_CHUNK && evlog_flush(e) < 0 ? 1 : 0;
+}
+
 /* ---- the command ------------------------------------------------------------------------ */
 
-enum { OPT_HALT = 256, OPT_SPLIT, OPT_JSON };
+enum { OPT_HALT = 256, OPT_SPLIT, OPT_JSON, OPT_HOME, OPT_PLUGINS, OPT_CONTEXT, OPT_LEARNER, OPT_NOLOG };
 
 int cmd_eval(int argc, char **argv)
 {
@@ -314,13 +458,17 @@ int cmd_eval(int argc, char **argv)
 		{ "steps", required_argument, NULL, 'n' },   { "batch-size", required_argument, NULL, 'b' },
 		{ "limit", required_argument, NULL, 'l' },   { "split", required_argument, NULL, OPT_SPLIT },
 		{ "json", no_argument, NULL, OPT_JSON },     { "help", no_argument, NULL, 'h' },
+		{ "home", required_argument, NULL, OPT_HOME }, { "plugins", required_argument, NULL, OPT_PLUGINS },
+		{ "context", required_argument, NULL, OPT_CONTEXT }, { "learner", required_argument, NULL, OPT_LEARNER },
+		{ "no-log", no_argument, NULL, OPT_NOLOG },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *weights_path = NULL, *config_path = NULL, *dataset_path = NULL, *split_name = "test";
+	const char *home = NULL, *plugins = NULL, *context = NULL, *learner = NULL, *target = NULL;
 	char *task_spec = NULL;
 	long steps = 0, batch = 0, limit = 0;
 	int modes = 1; /* bit 0 fixed, bit 1 adaptive */
-	bool json = false;
+	bool json = false, nolog = false;
 	trmx_split split = TRMX_SPLIT_TEST;
 	int c;
 	opterr = 0;
@@ -364,48 +512,111 @@ int cmd_eval(int argc, char **argv)
 				return cli_usage_error("eval", "--split is test, train or all, not '%s'", optarg);
 			break;
 		case OPT_JSON: json = true; break;
+		case OPT_HOME: home = optarg; break;
+		case OPT_PLUGINS: plugins = optarg; break;
+		case OPT_CONTEXT: context = optarg; break;
+		case OPT_LEARNER: learner = optarg; break;
+		case OPT_NOLOG: nolog = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("eval", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("eval", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (!weights_path && argc - optind == 2)
+		target = argv[optind++];
 	if (optind < argc)
 		dataset_path = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-	if (!weights_path || !task_spec || !dataset_path)
-		return cli_usage_error("eval", "--weights, --task and a DATASET are required");
+	if (target) {
+		if (task_spec || config_path)
+			return cli_usage_error("eval", "--task and --config go with --weights; a TARGET brings its own");
+	} else {
+		if (context || learner || nolog || home || plugins)
+			return cli_usage_error("eval", "--home, --plugins, --context, --learner and --no-log go with a TARGET");
+		if (!weights_path || !task_spec || !dataset_path)
+			return cli_usage_error("eval", "--weights, --task and a DATASET are required (or give TARGET DATASET)");
+	}
 
-	char *spec = strdup(task_spec);
-	if (!spec)
+	char *spec = task_spec ? strdup(task_spec) : NULL;
+	if (task_spec && !spec)
 		return cli_failf("out of memory");
-	const char *task_name, *task_params;
-	split_task(spec, &task_name, &task_params);
+	const char *task_name = NULL, *task_params = NULL;
+	if (spec)
+		split_task(spec, &task_name, &task_params);
 
 	trmx_error err = { 0, "" };
-	trmx_task *task = NULL;
+	trmx_task *own_task = NULL, *task = NULL;
 	trmx_weights *w = NULL;
 	trmx_config *arch = NULL;
-	trmx_model *m = NULL;
+	trmx_model *own_model = NULL, *m = NULL;
 	trmx_dataset *ds = NULL;
+	trmx_host *h = NULL;
+	trmx_lease *lease = NULL;
+	struct evlog *ev = NULL;
+	json_t *batches = NULL;
+	char weights_buf[4200];
 	trmx_eval_result *res = calloc(2, sizeof *res);
 	int rc = CLI_FAIL;
 	if (!res) {
 		rc = cli_failf("out of memory");
 		goto done;
 	}
-	if (trmx_task_open(&task, task_name, task_params, &err) < 0) {
-		if (err.code == TRMX_ENOTFOUND || err.code == TRMX_EINVAL)
-			rc = cli_usage_error("eval", "--task %s: %s", task_spec, err.message);
-		else
+	if (target) {
+		trmx_host_options ho = TRMX_HOST_OPTIONS_INIT;
+		ho.home = home;
+		ho.plugin_dir = cli_plugin_dir(plugins);
+		ho.flags = nolog ? TRMX_HOST_NO_LOG : 0;
+		if (trmx_host_open(&h, &ho, &err) < 0 || trmx_host_acquire(h, target, learner, &lease, &err) < 0) {
 			rc = cli_fail(&err);
-		goto done;
-	}
-	if (trmx_weights_open(&w, weights_path, &err) < 0 ||
-	    (config_path ? trmx_config_load_yaml(&arch, config_path, &err) : trmx_config_from_metadata(&arch, w, &err)) < 0 ||
-	    trmx_model_open(&m, "trm", arch, w, NULL, &err) < 0) {
-		rc = cli_fail(&err);
-		goto done;
+			goto done;
+		}
+		const trmx_resolution *rs = trmx_lease_resolution(lease);
+		if (context && rs->context[0] && strcmp(context, rs->context)) {
+			rc = cli_usage_error("eval", "'%s' is context '%s'; --context %s does not fit", target, rs->context, context);
+			goto done;
+		}
+		m = trmx_lease_model(lease);
+		task = trmx_lease_task(lease);
+		task_name = rs->codec;
+		task_params = trmx_lease_task_params(lease);
+		snprintf(weights_buf, sizeof weights_buf, "%s/weights.safetensors", rs->store_path);
+		weights_path = weights_buf;
+		task_spec = (char *)target;
+		if (!nolog) {
+			trmx_log_db *log = NULL;
+			if (trmx_host_log(h, &log, &err) < 0) {
+				rc = cli_fail(&err);
+				goto done;
+			}
+			if (!(ev = calloc(1, sizeof *ev)) || !(batches = json_array())) {
+				rc = cli_failf("out of memory");
+				goto done;
+			}
+			ev->log = log;
+			ev->task = task;
+			ev->res = rs;
+			ev->engine = trmx_lease_engine(lease);
+			ev->task_params = task_params;
+			ev->learner = trmx_lease_learner(lease);
+			ev->context = context ? context : rs->context[0] ? rs->context : NULL;
+		}
+	} else {
+		if (trmx_task_open(&own_task, task_name, task_params, &err) < 0) {
+			if (err.code == TRMX_ENOTFOUND || err.code == TRMX_EINVAL)
+				rc = cli_usage_error("eval", "--task %s: %s", task_spec, err.message);
+			else
+				rc = cli_fail(&err);
+			goto done;
+		}
+		if (trmx_weights_open(&w, weights_path, &err) < 0 ||
+		    (config_path ? trmx_config_load_yaml(&arch, config_path, &err) : trmx_config_from_metadata(&arch, w, &err)) < 0 ||
+		    trmx_model_open(&own_model, "trm", arch, w, NULL, &err) < 0) {
+			rc = cli_fail(&err);
+			goto done;
+		}
+		m = own_model;
+		task = own_task;
 	}
 	trmx_model_info info;
 	trmx_model_info_get(m, &info);
@@ -438,30 +649,76 @@ int cmd_eval(int argc, char **argv)
 			o.progress = progress;
 			o.progress_user = &bar;
 		}
-		int erc = trmx_eval_run(m, task, ds, &o, NULL, NULL, &res[nr], &err);
+		if (ev) {
+			trmx_uuid7(ev->batch_id);
+			ev->halt = o.halt;
+			ev->max_steps = o.max_steps;
+			ev->time_ms = (int64_t)time(NULL) * 1000;
+		}
+		int erc = trmx_eval_run(m, task, ds, &o, ev ? log_item : NULL, ev, &res[nr], &err);
 		bar_clear(&bar);
+		if (ev && erc == 0 && evlog_flush(ev) < 0)
+			erc = -1;
+		if (ev && ev->failed) {
+			rc = cli_fail(&ev->err);
+			goto done;
+		}
 		if (erc < 0) {
 			rc = cli_fail(&err);
 			goto done;
 		}
+		if (ev)
+			json_array_append_new(batches, json_pack("{s:s,s:s,s:I}", "halt", halt_name(o.halt), "batch_id",
+								 ev->batch_id, "runs", (json_int_t)res[nr].items));
 		nr++;
 	}
+	const trmx_resolution *rs = lease ? trmx_lease_resolution(lease) : NULL;
 	if (json) {
-		if (print_json(dataset_path, weights_path, task_name, task_params, split_name, &info, res, nr) < 0) {
+		json_t *extra = NULL;
+		if (rs) {
+			extra = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "target", target, "module", rs->module, "version",
+					  rs->module_version, "digest", rs->digest, "arm", trmx_arm_name(rs->arm), "context",
+					  ev && ev->context ? json_string(ev->context) : json_null(), "logged",
+					  batches ? json_incref(batches) : json_null());
+		}
+		if (print_json(dataset_path, weights_path, task_name, task_params, split_name, &info, res, nr, extra) < 0) {
 			rc = cli_failf("cannot write JSON to standard output");
 			goto done;
 		}
 	} else {
-		print_text(task, task_spec, dataset_path, &info, res, nr);
+		if (rs) {
+			printf("module        %s %s (sha256:%.12s)%s%s, arm %s\n", rs->module, rs->module_version, rs->digest,
+			       ev && ev->context ? ", context " : "", ev && ev->context ? ev->context : "", trmx_arm_name(rs->arm));
+			if (ev) {
+				for (size_t i = 0; i < json_array_size(batches); i++) {
+					json_t *b = json_array_get(batches, i);
+					printf("logged        %lld runs (%s), batch %s\n",
+					       (long long)json_integer_value(json_object_get(b, "runs")),
+					       json_string_value(json_object_get(b, "halt")),
+					       json_string_value(json_object_get(b, "batch_id")));
+				}
+			}
+		}
+		char label[TRMX_TARGET_MAX + TRMX_TASK_PARAM_MAX + 8];
+		if (rs)
+			snprintf(label, sizeof label, "%s%s%s", task_name, task_params && *task_params ? ":" : "",
+				 task_params ? task_params : "");
+		print_text(task, rs ? label : task_spec, dataset_path, &info, res, nr);
 	}
 	rc = fflush(stdout) == 0 && !ferror(stdout) ? CLI_OK : cli_failf("cannot write standard output");
 done:
+	if (ev)
+		evlog_clear(ev);
+	free(ev);
+	json_decref(batches);
 	free(res);
 	trmx_dataset_free(ds);
-	trmx_model_free(m);
+	trmx_lease_free(lease);
+	trmx_host_free(h);
+	trmx_model_free(own_model);
 	trmx_config_free(arch);
 	trmx_weights_free(w);
-	trmx_task_free(task);
+	trmx_task_free(own_task);
 	free(spec);
 	return rc;
 }

@@ -33,6 +33,7 @@ static void help(void)
 	       "  -b, --batch-size N      rows run together (default min(B, 64)); adaptive mode refills\n"
 	       "                          a halted row's slot with the next input\n"
 	       "  -o, --out DIR           output folder (created if missing)\n"
+	       "  -e, --engine NAME       trm or hrm (default: from the config's official `name`, else trm)\n"
 	       "  -h, --help              this help\n");
 }
 
@@ -71,15 +72,15 @@ int cmd_forward(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },   { "puzzle-ids", required_argument, NULL, 'p' },
 		{ "steps", required_argument, NULL, 'n' },   { "halt", required_argument, NULL, 'H' },
 		{ "batch-size", required_argument, NULL, 'b' }, { "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+		{ "engine", required_argument, NULL, 'e' }, { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
 	const char *weights_path = NULL, *config_path = NULL, *input_path = NULL, *pid_path = NULL;
-	const char *out_dir = NULL;
+	const char *out_dir = NULL, *engine = NULL;
 	long steps = 0, batch = 0;
 	trmx_halt_mode halt = TRMX_HALT_FIXED;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "w:c:i:p:n:b:o:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "w:c:i:p:n:b:o:e:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'w': weights_path = optarg; break;
 		case 'c': config_path = optarg; break;
@@ -102,6 +103,7 @@ int cmd_forward(int argc, char **argv)
 			else
 				return cli_usage_error("forward", "--halt is fixed or adaptive, not '%s'", optarg);
 			break;
+		case 'e': engine = optarg; break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_usage_error("forward", "unknown option");
 		}
@@ -122,7 +124,7 @@ int cmd_forward(int argc, char **argv)
 	if (trmx_weights_open(&w, weights_path, &err) < 0 ||
 	    (config_path ? trmx_config_load_yaml(&arch, config_path, &err)
 			 : trmx_config_from_metadata(&arch, w, &err)) < 0 ||
-	    trmx_model_open(&m, "trm", arch, w, NULL, &err) < 0) {
+	    trmx_model_open(&m, engine ? engine : trmx_config_engine(arch), arch, w, NULL, &err) < 0) {
 		rc = cli_fail(&err);
 		goto done;
 	}

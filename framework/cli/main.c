@@ -29,6 +29,18 @@ static const struct command commands[] = {
 	{ "trust", cmd_trust, "manage trusted public keys and the signature policy" },
 	{ "verify", cmd_verify, "check a package: structure, sizes, SHA-256, signature, weights, examples" },
 	{ "version", cmd_version, "print the version of trmx and of its libraries" },
+	{ "install", cmd_install, "install a package into TRMX_HOME: verify, unpack, self-test, record (all or nothing)" },
+	{ "list", cmd_list, "list installed modules, versions, aliases and context bindings" },
+	{ "show", cmd_show, "show a module version or a context: manifest, store, database, usage from the log" },
+	{ "remove", cmd_remove, "remove an installed module version (refused while a context uses it)" },
+	{ "alias", cmd_alias, "set, remove or list aliases: trmx alias set MODULE@ALIAS VERSION" },
+	{ "bind", cmd_bind, "bind a context to a target, optionally with a canary taking a share of learners" },
+	{ "unbind", cmd_unbind, "unbind a context (kept for rollback)" },
+	{ "rollback", cmd_rollback, "put a context back on the binding it had before" },
+	{ "quarantine", cmd_quarantine, "stop dispatching to a module version (or --release it)" },
+	{ "history", cmd_history, "every install, alias, binding and quarantine change: who and when" },
+	{ "run", cmd_run, "run puzzles through an installed module or a context, log each run and its verdict" },
+	{ "feedback", cmd_feedback, "record a verdict on a logged run: correct, incorrect or partial" },
 };
 
 static void usage(FILE *f)

@@ -668,3 +668,10 @@ done:
 	free(text);
 	return rc;
 }
+
+/* The engine an architecture belongs to, from the official config's `name`; see trmx.h. */
+const char *trmx_config_engine(const trmx_config *c)
+{
+	const char *name = c ? trmx_config_get(c, "name") : NULL;
+	return name && !strncmp(name, "hrm.", 4) ? "hrm" : "trm";
+}

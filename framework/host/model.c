@@ -1,19 +1,13 @@
 /*
  * model.c — trmx_model_*: open an engine through the engine ABI on an architecture and a weights
- * file, and dispatch solves to it. The host checks the engine's table before using it.
+ * file, and dispatch solves to it. The host checks the engine's table (engines.c) and keeps its
+ * own copy of it in the model, so an engine built for a shorter table reads as NULL past its end.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host/host_int.h"
-
-/* The engines linked into libtrmx, by name. */
-static const struct {
-	const char *name;
-	trmx_engine_entry_fn entry;
-} builtin_engines[] = {
-	{ "trm", trmx_trm_engine_entry },
-};
 
 static const trmx_tensor_view *host_tensor_find(void *host, const char *name)
 {
@@ -24,24 +18,6 @@ static const trmx_tensor_view *host_tensor_find(void *host, const char *name)
 static void host_log(void *host, trmx_log_level level, const char *message)
 {
 	trmx_log(level, "%s", message);
-}
-
-/* Refuse a table this host cannot use. */
-static int check_engine(const trmx_engine *e, const char *name, trmx_error *err)
-{
-	if (!e)
-		return trmx_error_set(err, TRMX_EVERSION, "engine '%s' does not serve engine ABI %d", name,
-				      TRMX_ENGINE_ABI_VERSION);
-	if (e->abi_version != TRMX_ENGINE_ABI_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "engine '%s' was built for engine ABI %u; this host speaks %d",
-				      name, e->abi_version, TRMX_ENGINE_ABI_VERSION);
-	if (e->struct_size < sizeof(trmx_engine))
-		return trmx_error_set(err, TRMX_EVERSION,
-				      "engine '%s' has a function table of %u bytes; this host needs %zu",
-				      name, e->struct_size, sizeof(trmx_engine));
-	if (!e->open || !e->solve || !e->close || !e->info)
-		return trmx_error_set(err, TRMX_EVERSION, "engine '%s' lacks a required function", name);
-	return 0;
 }
 
 int trmx_model_open(trmx_model **out, const char *engine, const trmx_config *arch,
@@ -55,18 +31,41 @@ int trmx_model_open(trmx_model **out, const char *engine, const trmx_config *arc
 	return trmx_model_open_flags(out, engine, arch, weights, 0, err);
 }
 
+int trmx_model_open_engine(trmx_model **out, const trmx_engine *engine, const trmx_config *arch,
+			   const trmx_weights *weights, const trmx_model_options *opts, trmx_error *err)
+{
+	if (!weights || !engine)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_open_engine: missing argument");
+	if (opts && opts->version != TRMX_MODEL_OPTIONS_VERSION)
+		return trmx_error_set(err, TRMX_EVERSION, "model options version %u is not %d", opts->version,
+				      TRMX_MODEL_OPTIONS_VERSION);
+	return host_model_open_table(out, engine, engine->name ? engine->name : "engine", arch, weights, 0, err);
+}
+
 int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_config *arch,
 			  const trmx_weights *weights, uint32_t flags, trmx_error *err)
 {
 	if (!out || !engine || !arch)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_open: missing argument");
-	const trmx_engine *e = NULL;
-	for (size_t i = 0; i < sizeof builtin_engines / sizeof *builtin_engines; i++)
-		if (!strcmp(builtin_engines[i].name, engine))
-			e = builtin_engines[i].entry(TRMX_ENGINE_ABI_VERSION);
-	if (!e && strcmp(engine, "trm"))
-		return trmx_error_set(err, TRMX_ENOTFOUND, "no engine named '%s' (available: trm)", engine);
-	int rc = check_engine(e, engine, err);
+	bool known = false;
+	const trmx_engine *e = host_builtin_engine(engine, &known);
+	if (!known) {
+		char names[256];
+		host_builtin_names(names, sizeof names);
+		return trmx_error_set(err, TRMX_ENOTFOUND, "no engine named '%s' (available: %s)", engine, names);
+	}
+	return host_model_open_table(out, e, engine, arch, weights, flags, err);
+}
+
+int host_model_open_table(trmx_model **out, const trmx_engine *e, const char *name, const trmx_config *arch,
+			  const trmx_weights *weights, uint32_t flags, trmx_error *err)
+{
+	if (!out || !arch)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_open: missing argument");
+	char where[128];
+	snprintf(where, sizeof where, "engine '%s'", name);
+	trmx_engine table;
+	int rc = trmx_engine_check(e, where, &table, err);
 	if (rc < 0)
 		return rc;
 
@@ -79,7 +78,8 @@ int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_confi
 	}
 	for (size_t i = 0; i < n; i++)
 		trmx_config_at(arch, i, &kv[i].key, &kv[i].value);
-	m->engine = e;
+	m->table = table;
+	m->engine = &m->table;
 	m->weights = weights;
 	m->services = (trmx_host_services){ .abi_version = TRMX_ENGINE_ABI_VERSION,
 					    .struct_size = sizeof(trmx_host_services),
@@ -88,7 +88,7 @@ int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_confi
 					    .tensor_find = host_tensor_find,
 					    .threads = trmx_get_threads() };
 	trmx_engine_open_args args = { sizeof args, kv, n, &m->services, flags };
-	if ((rc = e->open(&m->state, &args, err)) < 0)
+	if ((rc = m->engine->open(&m->state, &args, err)) < 0)
 		goto fail;
 	m->weights = NULL; /* engines keep what they need; the caller's weights stay theirs */
 	if ((rc = trmx_config_new(&m->arch, err)) < 0)
@@ -100,7 +100,7 @@ int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_confi
 	*out = m;
 	return 0;
 fail_state:
-	e->close(m->state);
+	m->engine->close(m->state);
 	trmx_config_free(m->arch);
 fail:
 	free(kv);

@@ -60,7 +60,7 @@ static double now(void)
 /* ---- config access -------------------------------------------------------------------------- */
 
 static const char *const known_keys[] = {
-	"name", "out", "task.codec",
+	"name", "out", "engine", "task.codec",
 	"data.source", "data.file", "data.split", "data.pool", "data.difficulty", "data.min_path",
 	"data.augment", "data.seed", "data.curriculum.blanks_start", "data.curriculum.steps",
 	"train.batch_size", "train.steps", "train.lr", "train.lr_min_ratio", "train.lr_cycles",
@@ -526,7 +526,10 @@ static int checkpoint(struct run *r, trmx_error *err)
 	if (rc == 0) {
 		snprintf(state, sizeof state, "%016llx%016llx%016llx%016llx", (unsigned long long)r->rng.s[0],
 			 (unsigned long long)r->rng.s[1], (unsigned long long)r->rng.s[2], (unsigned long long)r->rng.s[3]);
+		char elapsed[32];
+		snprintf(elapsed, sizeof elapsed, "%.3f", now() - r->t0);
 		if ((rc = trmx_config_set(extra, "data_rng", state, err)) == 0 &&
+		    (rc = trmx_config_set(extra, "elapsed_seconds", elapsed, err)) == 0 &&
 		    (rc = trmx_trainer_save(r->t, path, extra, err)) == 0) {
 			trmx_train_progress p = { .event = TRMX_TRAIN_EVENT_CHECKPOINT, .step = trmx_trainer_steps(r->t),
 						  .message = path };
@@ -554,7 +557,12 @@ static int resume(struct run *r, trmx_error *err)
 				part[16] = '\0';
 				r->rng.s[i] = strtoull(part, NULL, 16);
 			}
-			info(r, "resumed from %s at step %ld", path, trmx_trainer_steps(r->t));
+			double elapsed = 0;
+			const char *e = trmx_config_get(extra, "elapsed_seconds");
+			if (e && trmx_parse_double(e, &elapsed) && elapsed > 0)
+				r->t0 = now() - elapsed; /* durations count the time before the stop too */
+			info(r, "resumed from %s at step %ld (%.0f s of training before)", path, trmx_trainer_steps(r->t),
+			     elapsed);
 		}
 	}
 	trmx_config_free(extra);
@@ -562,20 +570,24 @@ static int resume(struct run *r, trmx_error *err)
 	return rc;
 }
 
-static void yaml_result(FILE *f, const char *name, const trmx_eval_result *e)
+/* One held-out set in the manifest's metrics form (docs/FORMAT.md). */
+static void yaml_result(FILE *f, const char *name, const char *set, const trmx_eval_result *e)
 {
-	fprintf(f, "    %s:\n", name);
-	fprintf(f, "      exact_accuracy: %.4f\n", e->exact_accuracy);
-	fprintf(f, "      token_accuracy: %.4f\n", e->token_accuracy);
-	fprintf(f, "      open_accuracy: %.4f\n", e->open_accuracy);
-	fprintf(f, "      mean_steps: %.3f\n", e->mean_steps);
-	fprintf(f, "      items: %lld\n", (long long)e->items);
-	if (e->halt == TRMX_HALT_FIXED) {
-		fprintf(f, "      exact_at_steps: {");
+	fprintf(f, "  %s:\n", name);
+	fprintf(f, "    exact_accuracy: %.4f\n", e->exact_accuracy);
+	fprintf(f, "    token_accuracy: %.4f\n", e->token_accuracy);
+	fprintf(f, "    mean_steps: %.3f\n", e->mean_steps);
+	fprintf(f, "    count: %lld\n", (long long)e->items);
+	fprintf(f, "    halt: %s\n", e->halt == TRMX_HALT_FIXED ? "fixed" : "adaptive");
+	fprintf(f, "    max_steps: %d\n", e->max_steps);
+	fprintf(f, "    x-open-accuracy: %.4f\n", e->open_accuracy);
+	fprintf(f, "    x-set: \"%s\"\n", set ? set : "");
+	if (e->halt == TRMX_HALT_FIXED && e->labelled) {
+		fprintf(f, "    x-exact-at-steps: {");
 		int caps[] = { 1, 2, 4, 8, 16, 32 };
 		bool first = true;
 		for (size_t i = 0; i < sizeof caps / sizeof *caps; i++)
-			if (caps[i] <= e->max_steps && e->labelled) {
+			if (caps[i] <= e->max_steps) {
 				fprintf(f, "%s%d: %.4f", first ? "" : ", ", caps[i],
 					(double)e->exact_by_cap[caps[i]] / (double)e->labelled);
 				first = false;
@@ -614,22 +626,21 @@ static int write_metrics(struct run *r, double seconds, bool time_limited, trmx_
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	}
 	cpu_name(cpu, sizeof cpu);
-	fprintf(f, "# written by trmx train from %s\n", r->path);
+	fprintf(f, "# written by trmx train from %s: the manifest's training: and metrics: (docs/FORMAT.md)\n",
+		r->path);
 	fprintf(f, "training:\n");
-	fprintf(f, "  data: \"%s\"\n", r->data_desc ? r->data_desc : "");
-	fprintf(f, "  augment: %s\n", r->augment ? "true" : "false");
+	fprintf(f, "  dataset: \"%s\"\n", r->data_desc ? r->data_desc : "");
 	fprintf(f, "  steps: %ld\n", trmx_trainer_steps(r->t));
-	fprintf(f, "  planned_steps: %ld\n", r->o.total_steps);
-	fprintf(f, "  batch_size: %d\n", r->o.batch_size);
 	fprintf(f, "  seed: %llu\n", (unsigned long long)r->o.seed);
-	fprintf(f, "  duration_seconds: %.0f\n", seconds);
-	fprintf(f, "  time_limited: %s\n", time_limited ? "true" : "false");
 	fprintf(f, "  hardware: \"%s, %d threads\"\n", cpu, trmx_get_threads());
+	fprintf(f, "  duration: %.0f\n", seconds);
+	fprintf(f, "  x-batch-size: %d\n", r->o.batch_size);
+	fprintf(f, "  x-planned-steps: %ld\n", r->o.total_steps);
+	fprintf(f, "  x-time-limited: %s\n", time_limited ? "true" : "false");
+	fprintf(f, "  x-augment: %s\n", r->augment ? "true" : "false");
 	fprintf(f, "metrics:\n");
-	fprintf(f, "  heldout:\n");
-	fprintf(f, "    set: \"%s\"\n", r->eval_desc ? r->eval_desc : "");
-	yaml_result(f, "fixed", &r->last_fixed);
-	yaml_result(f, "adaptive", &r->last_adaptive);
+	yaml_result(f, "heldout-fixed", r->eval_desc, &r->last_fixed);
+	yaml_result(f, "heldout-adaptive", r->eval_desc, &r->last_adaptive);
 	fclose(f);
 	rc = trmx_write_file_atomic(path, text, len, err);
 	free(text);
@@ -732,15 +743,26 @@ int trmx_train_run(const char *config_path, const trmx_train_run_options *opts, 
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (mkdir(r.out, 0755) != 0 && errno != EEXIST) {
-		rc = trmx_error_set(err, TRMX_EIO, "cannot create %s: %s", r.out, strerror(errno));
-		goto done;
+	for (char *p = r.out + 1;; p++) { /* mkdir -p */
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		int mk = mkdir(r.out, 0755);
+		*p = c;
+		if (mk != 0 && errno != EEXIST) {
+			rc = trmx_error_set(err, TRMX_EIO, "cannot create %s: %s", r.out, strerror(errno));
+			goto done;
+		}
+		if (c == '\0')
+			break;
 	}
 	if ((rc = open_task(&r, err)) < 0)
 		goto done;
 	if (r.ro->init && (rc = trmx_weights_open(&init, r.ro->init, err)) < 0)
 		goto done;
-	if ((rc = trmx_trainer_new(&r.t, "trm", r.arch, init, &r.o, err)) < 0) {
+	const char *engine = get_str(&r, "engine", "trm");
+	if ((rc = trmx_trainer_new(&r.t, engine, r.arch, init, &r.o, err)) < 0) {
 		trmx_error_prefix(err, "%s", config_path);
 		goto done;
 	}
@@ -753,8 +775,8 @@ int trmx_train_run(const char *config_path, const trmx_train_run_options *opts, 
 				    config_path, r.L, trmx_task_vocab_size(r.task), mi.seq_len, mi.vocab_size);
 		goto done;
 	}
-	info(&r, "model: %lld parameters, %.2f GFLOP per sequence per ACT step", (long long)mi.num_params,
-	     mi.flops_per_step / 1e9);
+	info(&r, "model: %s engine, %lld parameters, %.2f GFLOP per sequence per ACT step", engine,
+	     (long long)mi.num_params, mi.flops_per_step / 1e9);
 	if ((rc = load_pool(&r, err)) < 0 || (rc = load_eval(&r, err)) < 0)
 		goto done;
 	info(&r, "training data: %s (%lld examples%s)", r.data_desc ? r.data_desc : "?", (long long)r.pool_n,

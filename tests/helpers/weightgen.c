@@ -42,12 +42,17 @@ void wg_fill(float *dst, size_t n, const char *short_name, uint64_t seed, double
 
 double wg_gain(const char *short_name)
 {
-	if (strncmp(short_name, "L_level.", 8))
+	if (strncmp(short_name, "L_level.", 8) && strncmp(short_name, "H_level.", 8))
 		return 1.0;
 	return strstr(short_name, ".mlp_t.") ? WG_MLP_T_GAIN : WG_LAYER_GAIN;
 }
 
 int wg_write_trm(const trmx_config *arch, uint64_t seed, const char *path, trmx_error *err)
+{
+	return wg_write_model(arch, false, seed, path, err);
+}
+
+int wg_write_model(const trmx_config *arch, bool hrm, uint64_t seed, const char *path, trmx_error *err)
 {
 	size_t nkv = trmx_config_count(arch);
 	trmx_kv *kv = calloc(nkv ? nkv : 1, sizeof *kv);
@@ -60,7 +65,7 @@ int wg_write_trm(const trmx_config *arch, uint64_t seed, const char *path, trmx_
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	for (size_t i = 0; i < nkv; i++)
 		trmx_config_at(arch, i, &kv[i].key, &kv[i].value);
-	if ((rc = trm_config_parse(&cfg, kv, nkv, err)) < 0)
+	if ((rc = trm_config_parse(&cfg, kv, nkv, hrm, err)) < 0)
 		goto done;
 	size_t n = trm_tensor_specs(&cfg, NULL);
 	specs = calloc(n, sizeof *specs);
@@ -74,6 +79,9 @@ int wg_write_trm(const trmx_config *arch, uint64_t seed, const char *path, trmx_
 	for (size_t i = 0; i < nkv; i++)
 		if (!strchr(kv[i].key, '.') && (rc = trmx_weights_writer_set_metadata(wr, kv[i].key, kv[i].value, err)) < 0)
 			goto done;
+	if (hrm && !trmx_config_get(arch, "name") && /* official HRM configs name their model */
+	    (rc = trmx_weights_writer_set_metadata(wr, "name", "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1", err)) < 0)
+		goto done;
 	for (size_t i = 0; i < n; i++) {
 		size_t numel = (size_t)specs[i].shape[0] * (specs[i].ndim == 2 ? (size_t)specs[i].shape[1] : 1);
 		char full[128];

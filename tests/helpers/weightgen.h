@@ -14,11 +14,12 @@
  * be matched to 1e-4; at these gains the recursion contracts and still changes the logits by
  * O(0.1-1) per step.
  */
-#define WG_LAYER_GAIN 0.5  /* L_level self_attn.* and mlp.* */
+#define WG_LAYER_GAIN 0.5  /* L_level and H_level self_attn.* and mlp.* */
 #define WG_MLP_T_GAIN 0.25 /* L_level mlp_t.* */
 #ifndef TRMX_TEST_WEIGHTGEN_H
 #define TRMX_TEST_WEIGHTGEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,7 @@ double wg_gain(const char *short_name);
 /* Write every tensor the trm architecture `arch` needs, generated from `seed`, as F32 under the
  * full official names ("model.inner." + short name), with `arch` as __metadata__. */
 int wg_write_trm(const trmx_config *arch, uint64_t seed, const char *path, trmx_error *err);
+/* The same for the trm (hrm false) or hrm engine's architecture. */
+int wg_write_model(const trmx_config *arch, bool hrm, uint64_t seed, const char *path, trmx_error *err);
 
 #endif

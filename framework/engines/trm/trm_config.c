@@ -11,7 +11,7 @@
 
 /* Keys an official arch config carries that inference does not use. */
 static const char *const ignored_keys[] = {
-	"name", "batch_size", "H_layers", "halt_exploration_prob", "forward_dtype", "no_ACT_continue",
+	"name", "batch_size", "halt_exploration_prob", "forward_dtype",
 	"format", /* safetensors metadata written by torch/safetensors */
 };
 
@@ -68,18 +68,26 @@ static int get_double(const trmx_kv *kv, size_t n, const char *key, bool require
 	return 0;
 }
 
-static bool known_key(const char *key)
+static bool known_key(const char *key, bool hrm)
 {
 	static const char *const used[] = {
 		"seq_len",	   "vocab_size",      "num_puzzle_identifiers", "hidden_size",
 		"num_heads",	   "expansion",	      "L_layers",		"H_cycles",
-		"L_cycles",	   "puzzle_emb_ndim", "puzzle_emb_len",		"pos_encodings",
-		"rope_theta",	   "rms_norm_eps",    "mlp_t",			"halt_max_steps",
+		"L_cycles",	   "puzzle_emb_ndim", "pos_encodings",		"rope_theta",
+		"rms_norm_eps",	   "halt_max_steps",
 	};
+	/* TRM: mlp_t and puzzle_emb_len are its own; H_layers and no_ACT_continue are carried and
+	 * ignored. HRM: H_layers sizes its H_level. */
+	static const char *const trm_only[] = { "mlp_t", "puzzle_emb_len", "H_layers", "no_ACT_continue" };
 	if (strchr(key, '.'))
 		return true; /* namespaced: loss.name, fixture.steps, trmx.* */
 	for (size_t i = 0; i < sizeof used / sizeof *used; i++)
 		if (!strcmp(key, used[i]))
+			return true;
+	if (hrm && !strcmp(key, "H_layers"))
+		return true;
+	for (size_t i = 0; !hrm && i < sizeof trm_only / sizeof *trm_only; i++)
+		if (!strcmp(key, trm_only[i]))
 			return true;
 	for (size_t i = 0; i < sizeof ignored_keys / sizeof *ignored_keys; i++)
 		if (!strcmp(key, ignored_keys[i]))
@@ -87,17 +95,19 @@ static bool known_key(const char *key)
 	return false;
 }
 
-int trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, trmx_error *err)
+int trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, bool hrm, trmx_error *err)
 {
+	const char *engine = hrm ? "hrm" : "trm";
 	trm_config c;
 	int rc;
 	memset(&c, 0, sizeof c);
+	c.hrm = hrm;
 	for (size_t i = 0; i < n; i++)
-		if (!known_key(kv[i].key))
+		if (!known_key(kv[i].key, hrm))
 			return trmx_error_set(err, TRMX_EINVAL,
-					      "architecture: unknown key '%s' (the trm engine reads the "
-					      "official TRM config keys)",
-					      kv[i].key);
+					      "architecture: unknown key '%s' (the %s engine reads the "
+					      "official %s config keys)",
+					      kv[i].key, engine, hrm ? "HRM" : "TRM");
 	if ((rc = get_int(kv, n, "seq_len", true, 0, 1, TRMX_ARCH_SEQ_LEN_MAX, &c.seq_len, err)) < 0 ||
 	    (rc = get_int(kv, n, "vocab_size", true, 0, 2, TRMX_ARCH_VOCAB_MAX, &c.vocab_size, err)) < 0 ||
 	    (rc = get_int(kv, n, "num_puzzle_identifiers", false, 1, 1, TRMX_ARCH_PUZZLE_IDS_MAX,
@@ -116,9 +126,12 @@ int trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, trmx_error *e
 	    (rc = get_double(kv, n, "rms_norm_eps", false, 1e-5, 0.0, 1.0, &c.rms_norm_eps, err)) < 0)
 		return rc;
 
+	if (hrm && (rc = get_int(kv, n, "H_layers", true, 0, 1, TRMX_ARCH_LAYERS_MAX, &c.H_layers, err)) < 0)
+		return rc;
 	/* The official default puzzle_emb_len is 16; with no puzzle embedding that default would
-	 * break the official model, so an absent key then means 0. */
-	int def_len = c.puzzle_emb_ndim > 0 ? 16 : 0;
+	 * break the official model, so an absent key then means 0. HRM has no such key: its prefix
+	 * is ceil(puzzle_emb_ndim / hidden_size) slots. */
+	int def_len = c.puzzle_emb_ndim > 0 && !hrm ? 16 : 0;
 	if ((rc = get_int(kv, n, "puzzle_emb_len", false, def_len, 0, 4096, &c.puzzle_emb_len, err)) < 0)
 		return rc;
 
@@ -138,6 +151,8 @@ int trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, trmx_error *e
 	else
 		return trmx_error_set(err, TRMX_EINVAL,
 				      "architecture: 'pos_encodings' is '%s'; the trm engine knows rope, learned and none", pos);
+	if (hrm && c.pos_encodings == TRM_POS_NONE)
+		return trmx_error_set(err, TRMX_EINVAL, "architecture: the hrm engine needs pos_encodings rope or learned");
 
 	int D = c.hidden_size;
 	if (c.puzzle_emb_ndim == 0 && c.puzzle_emb_len != 0)
@@ -184,13 +199,36 @@ static void spec(trm_tensor_spec *s, size_t *n, const char *name, int ndim, int6
 	(*n)++;
 }
 
+/* The blocks of one network (`level` "L_level" or "H_level"), in state-dict order. */
+static void layer_specs(const trm_config *c, trm_tensor_spec *s, size_t *n, const char *level, int layers)
+{
+	int D = c->hidden_size, HD = c->num_heads * c->head_dim;
+	double sd = 1.0 / sqrt((double)D);
+	char name[96];
+	for (int i = 0; i < layers; i++) {
+		if (c->mlp_t) {
+			snprintf(name, sizeof name, "%s.layers.%d.mlp_t.gate_up_proj.weight", level, i);
+			spec(s, n, name, 2, 2 * (int64_t)c->inter_t, c->S, 1.0 / sqrt((double)c->S), true);
+			snprintf(name, sizeof name, "%s.layers.%d.mlp_t.down_proj.weight", level, i);
+			spec(s, n, name, 2, c->S, c->inter_t, 1.0 / sqrt((double)c->inter_t), true);
+		} else {
+			snprintf(name, sizeof name, "%s.layers.%d.self_attn.qkv_proj.weight", level, i);
+			spec(s, n, name, 2, 3 * (int64_t)HD, D, sd, true);
+			snprintf(name, sizeof name, "%s.layers.%d.self_attn.o_proj.weight", level, i);
+			spec(s, n, name, 2, D, HD, 1.0 / sqrt((double)HD), true);
+		}
+		snprintf(name, sizeof name, "%s.layers.%d.mlp.gate_up_proj.weight", level, i);
+		spec(s, n, name, 2, 2 * (int64_t)c->inter, D, sd, true);
+		snprintf(name, sizeof name, "%s.layers.%d.mlp.down_proj.weight", level, i);
+		spec(s, n, name, 2, D, c->inter, 1.0 / sqrt((double)c->inter), true);
+	}
+}
+
 size_t trm_tensor_specs(const trm_config *c, trm_tensor_spec *s)
 {
 	size_t n = 0;
 	int D = c->hidden_size, V = c->vocab_size;
-	int HD = c->num_heads * c->head_dim;
 	double sd = 1.0 / sqrt((double)D);
-	char name[96];
 	spec(s, &n, "H_init", 1, D, 0, 1.0, false);
 	spec(s, &n, "L_init", 1, D, 0, 1.0, false);
 	spec(s, &n, "embed_tokens.embedding_weight", 2, V, D, sd, true);
@@ -201,29 +239,15 @@ size_t trm_tensor_specs(const trm_config *c, trm_tensor_spec *s)
 		spec(s, &n, "puzzle_emb.weights", 2, c->num_puzzle_identifiers, c->puzzle_emb_ndim, sd, false);
 	if (c->pos_encodings == TRM_POS_LEARNED)
 		spec(s, &n, "embed_pos.embedding_weight", 2, c->S, D, sd, true);
-	for (int i = 0; i < c->L_layers; i++) {
-		if (c->mlp_t) {
-			snprintf(name, sizeof name, "L_level.layers.%d.mlp_t.gate_up_proj.weight", i);
-			spec(s, &n, name, 2, 2 * (int64_t)c->inter_t, c->S, 1.0 / sqrt((double)c->S), true);
-			snprintf(name, sizeof name, "L_level.layers.%d.mlp_t.down_proj.weight", i);
-			spec(s, &n, name, 2, c->S, c->inter_t, 1.0 / sqrt((double)c->inter_t), true);
-		} else {
-			snprintf(name, sizeof name, "L_level.layers.%d.self_attn.qkv_proj.weight", i);
-			spec(s, &n, name, 2, 3 * (int64_t)HD, D, sd, true);
-			snprintf(name, sizeof name, "L_level.layers.%d.self_attn.o_proj.weight", i);
-			spec(s, &n, name, 2, D, HD, 1.0 / sqrt((double)HD), true);
-		}
-		snprintf(name, sizeof name, "L_level.layers.%d.mlp.gate_up_proj.weight", i);
-		spec(s, &n, name, 2, 2 * (int64_t)c->inter, D, sd, true);
-		snprintf(name, sizeof name, "L_level.layers.%d.mlp.down_proj.weight", i);
-		spec(s, &n, name, 2, D, c->inter, 1.0 / sqrt((double)c->inter), true);
-	}
+	if (c->hrm)
+		layer_specs(c, s, &n, "H_level", c->H_layers);
+	layer_specs(c, s, &n, "L_level", c->L_layers);
 	return n;
 }
 
 int64_t trm_num_params(const trm_config *c)
 {
-	trm_tensor_spec specs[8 + 4 * TRMX_ARCH_LAYERS_MAX];
+	trm_tensor_spec specs[8 + 8 * TRMX_ARCH_LAYERS_MAX];
 	size_t n = trm_tensor_specs(c, specs);
 	int64_t total = 0;
 	for (size_t i = 0; i < n; i++)

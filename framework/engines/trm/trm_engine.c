@@ -37,8 +37,13 @@ const float **trm_weight_slot(trm_weights *w, const trm_config *cfg, const char 
 	if (!strcmp(name, "puzzle_emb.weights")) return &w->puzzle_emb;
 	if (!strcmp(name, "embed_pos.embedding_weight")) return &w->embed_pos;
 	int i, len = 0;
-	if (sscanf(name, "L_level.layers.%d.%n", &i, &len) == 1 && len > 0 && i >= 0 && i < cfg->L_layers) {
-		trm_layer_weights *l = &w->layers[i];
+	trm_layer_weights *l = NULL;
+	if (sscanf(name, "L_level.layers.%d.%n", &i, &len) == 1 && len > 0 && i >= 0 && i < cfg->L_layers)
+		l = &w->layers[i];
+	else if (cfg->hrm && sscanf(name, "H_level.layers.%d.%n", &i, &len) == 1 && len > 0 && i >= 0 &&
+		 i < cfg->H_layers)
+		l = &w->hlayers[i];
+	if (l) {
 		const char *rest = name + len;
 		if (!strcmp(rest, "self_attn.qkv_proj.weight")) return &l->qkv;
 		if (!strcmp(rest, "self_attn.o_proj.weight")) return &l->o;
@@ -130,32 +135,34 @@ done:
 	return rc;
 }
 
-static void trm_close(void *state)
+void trm_close(void *state)
 {
 	trm_model *m = state;
 	if (!m)
 		return;
 	trm_train_free(m->train);
 	free(m->w.layers);
+	free(m->w.hlayers);
 	free(m->owned);
 	free(m->rope_cos);
 	free(m->rope_sin);
 	free(m);
 }
 
-static int trm_open(void **state, const trmx_engine_open_args *args, trmx_error *err)
+int trm_open_family(void **state, const trmx_engine_open_args *args, bool hrm, trmx_error *err)
 {
 	if (!state || !args || !args->host || !args->host->tensor_find)
-		return trmx_error_set(err, TRMX_EINVAL, "trm engine: open needs the host's tensor lookup");
+		return trmx_error_set(err, TRMX_EINVAL, "%s engine: open needs the host's tensor lookup", hrm ? "hrm" : "trm");
 	trm_model *m = calloc(1, sizeof *m);
 	int rc;
 	if (!m)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the trm engine");
 	m->host = *args->host;
-	if ((rc = trm_config_parse(&m->cfg, args->arch, args->n_arch, err)) < 0)
+	if ((rc = trm_config_parse(&m->cfg, args->arch, args->n_arch, hrm, err)) < 0)
 		goto fail;
 	m->num_params = trm_num_params(&m->cfg);
-	if (!(m->w.layers = calloc((size_t)m->cfg.L_layers, sizeof *m->w.layers))) {
+	if (!(m->w.layers = calloc((size_t)m->cfg.L_layers, sizeof *m->w.layers)) ||
+	    (hrm && !(m->w.hlayers = calloc((size_t)m->cfg.H_layers, sizeof *m->w.hlayers)))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the trm engine");
 		goto fail;
 	}
@@ -189,15 +196,17 @@ static double flops_per_step(const trm_config *c)
 		layer += 6.0 * D * S * c->inter_t;
 	else
 		layer += 2.0 * S * D * 3 * HD + 2.0 * S * HD * D + 4.0 * S * S * HD;
-	double calls = (double)c->H_cycles * (c->L_cycles + 1);
-	return calls * c->L_layers * layer + 2.0 * c->seq_len * D * c->vocab_size + 4.0 * D;
+	/* per ACT step: H_cycles x L_cycles zL updates and H_cycles zH updates */
+	double l_layers = (double)c->H_cycles * c->L_cycles * c->L_layers;
+	double h_layers = (double)c->H_cycles * (c->hrm ? c->H_layers : c->L_layers);
+	return (l_layers + h_layers) * layer + 2.0 * c->seq_len * D * c->vocab_size + 4.0 * D;
 }
 
-static void trm_info(void *state, trmx_model_info *out)
+void trm_info(void *state, trmx_model_info *out)
 {
 	const trm_model *m = state;
 	memset(out, 0, sizeof *out);
-	out->engine = "trm";
+	out->engine = m->cfg.hrm ? "hrm" : "trm";
 	out->seq_len = m->cfg.seq_len;
 	out->vocab_size = m->cfg.vocab_size;
 	out->num_puzzle_identifiers = m->cfg.num_puzzle_identifiers;
@@ -291,15 +300,22 @@ static int check_request(const trm_model *m, const trmx_solve_request *req, trmx
 	return 0;
 }
 
+/* The Q head's halt signal: TRM halts on q_halt > 0 (no_ACT_continue), HRM on q_halt > q_continue. */
+static bool halts(const trm_config *c, float q_halt, float q_continue)
+{
+	return c->hrm ? q_halt > q_continue : q_halt > 0.0f;
+}
+
 /* Continuous batching: slots [0, active) hold rows; a halted row's slot takes the next input, and
  * when inputs run out the last slot moves into the hole so the active rows stay packed. */
-static int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
+int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 {
 	const trm_model *m = state;
 	const trm_config *c = &m->cfg;
 	int rc;
 	if (!m->w.lm_head)
-		return trmx_error_set(err, TRMX_EINVAL, "solve: the model has no weights yet (opened for training without them)");
+		return trmx_error_set(err, TRMX_EINVAL,
+				      "solve: the model has no weights yet (opened for training without them)");
 	if ((rc = check_request(m, req, err)) < 0)
 		return rc;
 	if (req->n == 0)
@@ -340,7 +356,7 @@ static int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err
 			step[r]++;
 			qh[r] = wk.q[2 * r];
 			qc[r] = wk.q[2 * r + 1];
-			halted[r] = step[r] >= limit || (adaptive && qh[r] > 0.0f);
+			halted[r] = step[r] >= limit || (adaptive && halts(c, qh[r], qc[r]));
 		}
 		if (req->on_step) {
 			trmx_step_view v = { active, c->seq_len, c->vocab_size, index, step, halted,
@@ -366,7 +382,7 @@ static int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err
 			if (req->q_continue)
 				req->q_continue[i] = qc[r];
 			if (req->reason)
-				req->reason[i] = (uint8_t)(adaptive && qh[r] > 0.0f ? TRMX_HALT_REASON_Q
+				req->reason[i] = (uint8_t)(adaptive && halts(c, qh[r], qc[r]) ? TRMX_HALT_REASON_Q
 							   : adaptive && limit < c->halt_max_steps ? TRMX_HALT_REASON_BUDGET
 												    : TRMX_HALT_REASON_MAX_STEPS);
 			if (next < req->n) { /* refill the slot with the next input */
@@ -397,6 +413,11 @@ done:
 	trm_work_free(&wk);
 	free(index), free(step), free(halted), free(qh), free(qc);
 	return rc;
+}
+
+static int trm_open(void **state, const trmx_engine_open_args *args, trmx_error *err)
+{
+	return trm_open_family(state, args, false, err);
 }
 
 static const trmx_engine trm_engine = {

@@ -4,6 +4,7 @@
  *   x  = sqrt(D) * [puzzle prefix (P slots) ; E[tokens]]          (learned positions: 0.707106781*(e+Wpos))
  *   per ACT step, H_cycles times:  L_cycles x  zL = net(zL + (zH + x));  then  zH = net(zH + zL)
  *   net = L_layers post-norm blocks: h = rms(h + mixer(h)); h = rms(h + SwiGLU(h))
+ *   (HRM: the zH update runs its own H_level network of H_layers blocks; attention only)
  *   mixer = attention (RoPE optional) or, for mlp_t, a SwiGLU over the sequence axis of h^T
  *   logits = zH[:, P:] . lm_head^T;  (q_halt, q_continue) = zH[:, 0] . q_w^T + q_b
  *
@@ -111,20 +112,20 @@ static void block_forward(const trm_model *m, trm_work *wk, const trm_layer_weig
 	trmx_add_rmsnorm_forward(h_out, io->r2, io->h_mid, io->o, R, D, eps);
 }
 
-void trm_net_forward(const trm_model *m, trm_work *wk, float *h, const float *a, const float *b, int rows,
-		     trm_net_cache *cache)
+void trm_net_forward(const trm_model *m, trm_work *wk, const trm_layer_weights *layers, int nlayers, float *h,
+		     const float *a, const float *b, int rows, trm_net_cache *cache)
 {
 	const trm_config *c = &m->cfg;
 	size_t n = (size_t)rows * c->S * c->hidden_size;
 	trmx_add_inject_forward(h, a, b, n);
 	if (!cache) {
 		struct block_io io = inference_io(wk, h);
-		for (int i = 0; i < c->L_layers; i++)
-			block_forward(m, wk, &m->w.layers[i], h, h, &io, rows);
+		for (int i = 0; i < nlayers; i++)
+			block_forward(m, wk, &layers[i], h, h, &io, rows);
 		return;
 	}
 	memcpy(cache->h0, h, n * sizeof *h);
-	for (int i = 0; i < c->L_layers; i++) {
+	for (int i = 0; i < nlayers; i++) {
 		trm_layer_cache *lc = &cache->layers[i];
 		struct block_io io = inference_io(wk, h);
 		io.h_mid = lc->h_mid;
@@ -139,9 +140,9 @@ void trm_net_forward(const trm_model *m, trm_work *wk, float *h, const float *a,
 			io.ctx = lc->ctx;
 			io.probs = lc->probs;
 		}
-		block_forward(m, wk, &m->w.layers[i], i ? cache->layers[i - 1].h_out : cache->h0, lc->h_out, &io, rows);
+		block_forward(m, wk, &layers[i], i ? cache->layers[i - 1].h_out : cache->h0, lc->h_out, &io, rows);
 	}
-	memcpy(h, cache->layers[c->L_layers - 1].h_out, n * sizeof *h);
+	memcpy(h, cache->layers[nlayers - 1].h_out, n * sizeof *h);
 }
 
 struct heads_job {
@@ -170,14 +171,23 @@ static void heads_rows(void *ctx, size_t lo, size_t hi, int thread)
 	}
 }
 
-void trm_act_step(const trm_model *m, trm_work *wk, int rows)
+void trm_recursion(const trm_model *m, trm_work *wk, int rows, int skip)
 {
 	const trm_config *c = &m->cfg;
+	int nh, todo = c->H_cycles * (c->L_cycles + 1) - skip;
+	const trm_layer_weights *hnet = trm_h_net(&m->w, c, &nh);
 	for (int hc = 0; hc < c->H_cycles; hc++) {
 		for (int lc = 0; lc < c->L_cycles; lc++)
-			trm_net_forward(m, wk, wk->zL, wk->zH, wk->x, rows, NULL);
-		trm_net_forward(m, wk, wk->zH, wk->zL, NULL, rows, NULL);
+			if (todo-- > 0)
+				trm_net_forward(m, wk, m->w.layers, c->L_layers, wk->zL, wk->zH, wk->x, rows, NULL);
+		if (todo-- > 0)
+			trm_net_forward(m, wk, hnet, nh, wk->zH, wk->zL, NULL, rows, NULL);
 	}
+}
+
+void trm_act_step(const trm_model *m, trm_work *wk, int rows)
+{
+	trm_recursion(m, wk, rows, 0);
 	trm_heads(m, wk, rows);
 }
 

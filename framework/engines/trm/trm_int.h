@@ -16,11 +16,12 @@
 typedef enum trm_pos { TRM_POS_NONE = 0, TRM_POS_ROPE, TRM_POS_LEARNED } trm_pos;
 
 typedef struct trm_config {
+	bool hrm;     /* the HRM family: a separate H_level network, HRM's halting and Q target */
 	/* official keys */
 	int seq_len, vocab_size, num_puzzle_identifiers;
 	int hidden_size, num_heads;
 	double expansion;
-	int L_layers, H_cycles, L_cycles;
+	int L_layers, H_layers, H_cycles, L_cycles; /* H_layers: HRM only */
 	int puzzle_emb_ndim, puzzle_emb_len;
 	trm_pos pos_encodings;
 	double rope_theta, rms_norm_eps;
@@ -34,10 +35,10 @@ typedef struct trm_config {
 	int inter_t;  /* SwiGLU width over S (mlp_t only) */
 } trm_config;
 
-/* Parse and check an architecture given as key/value strings. Unknown keys are refused unless the
- * official config carries them for other purposes (listed in trm_config.c) or they hold a dot
- * (namespaced: "loss.name", "fixture.steps"). */
-int trm_config_parse(trm_config *cfg, const trmx_kv *kv, size_t n, trmx_error *err);
+/* Parse and check an architecture given as key/value strings, of the TRM family or (hrm) the
+ * HRM family. Unknown keys are refused unless the official config carries them for other purposes
+ * (listed in trm_config.c) or they hold a dot (namespaced: "loss.name", "fixture.steps"). */
+int trm_config_parse(trm_config *cfg, const trmx_kv *kv, size_t n, bool hrm, trmx_error *err);
 
 /* The SwiGLU width the official code uses: 256 * ceil(round(expansion * h * 2 / 3) / 256). */
 int trm_swiglu_width(double expansion, int h);
@@ -71,8 +72,16 @@ typedef struct trm_weights {
 	const float *puzzle_emb;   /* [num_puzzle_identifiers, ndim] or NULL */
 	const float *embed_pos;    /* [S, D] or NULL */
 	const float *H_init, *L_init; /* [D] */
-	trm_layer_weights *layers; /* [L_layers] */
+	trm_layer_weights *layers; /* [L_layers] L_level (TRM: the one network) */
+	trm_layer_weights *hlayers; /* [H_layers] H_level (HRM only; NULL for TRM) */
 } trm_weights;
+
+/* The network of the zH update: TRM's one network, or HRM's H_level. */
+static inline const trm_layer_weights *trm_h_net(const trm_weights *w, const trm_config *c, int *n)
+{
+	*n = c->hrm ? c->H_layers : c->L_layers;
+	return c->hrm ? w->hlayers : w->layers;
+}
 
 /* Workspaces for up to `cap` rows, sized once (no allocation inside the recursion). */
 typedef struct trm_work {
@@ -126,14 +135,31 @@ void trm_embed(const trm_model *m, trm_work *wk, int first, int rows, const int3
 	       const int32_t *puzzle_ids);
 /* Reset the states of rows [first, first + rows) to H_init / L_init. */
 void trm_reset_state(const trm_model *m, trm_work *wk, int first, int rows);
-/* h = net(h + (a + b)) on rows [0, rows); b may be NULL. With a cache, every intermediate the
- * backward pass needs is kept there (training's gradient cycle). */
-void trm_net_forward(const trm_model *m, trm_work *wk, float *h, const float *a, const float *b, int rows,
-		     trm_net_cache *cache);
+/* h = net(h + (a + b)) on rows [0, rows), net = `nlayers` blocks `layers`; b may be NULL. With a
+ * cache, every intermediate the backward pass needs is kept there (training's gradient part). */
+void trm_net_forward(const trm_model *m, trm_work *wk, const trm_layer_weights *layers, int nlayers, float *h,
+		     const float *a, const float *b, int rows, trm_net_cache *cache);
+/* The recursion of one ACT step, H_cycles x (L_cycles zL updates, one zH update), leaving out
+ * its last `skip` updates (training runs those again with gradient: TRM the whole last cycle,
+ * HRM the last zL and zH updates; trm_grad_updates). */
+void trm_recursion(const trm_model *m, trm_work *wk, int rows, int skip);
+
+/* Updates at the end of an ACT step that training runs with gradient: TRM's last H cycle
+ * (L_cycles + 1), HRM's one-step gradient (2). The last is the zH update, the others zL ones. */
+static inline int trm_grad_updates(const trm_config *c)
+{
+	return c->hrm ? 2 : c->L_cycles + 1;
+}
 /* The LM head, the Q head and the argmax of rows [0, rows) into wk->logits, wk->q, wk->preds. */
 void trm_heads(const trm_model *m, trm_work *wk, int rows);
 /* One ACT step (H_cycles x (L_cycles + 1) network applications) on rows [0, rows), then the heads. */
 void trm_act_step(const trm_model *m, trm_work *wk, int rows);
+
+/* The engine table's functions (trm_engine.c), shared by the trm and hrm tables. */
+int trm_open_family(void **state, const trmx_engine_open_args *args, bool hrm, trmx_error *err);
+void trm_info(void *state, trmx_model_info *out);
+int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err);
+void trm_close(void *state);
 
 /* Training (trm_train.c), the engine table's optional functions. */
 int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *err);

@@ -33,7 +33,7 @@ struct trm_train {
 	float *puzzle_table, *puzzle_grads;
 	trm_weights g;          /* views of the gradients, laid out as the weights */
 	trm_work wk;
-	trm_net_cache *apps;    /* L_cycles + 1 applications of the gradient cycle */
+	trm_net_cache *apps;    /* the trm_grad_updates applications run with gradient */
 	trm_layer_cache *layer_caches;
 	float *cache_mem;
 	float *dz, *dx, *t1, *t2, *t3; /* [B, S, D] */
@@ -41,7 +41,8 @@ struct trm_train {
 	double *row_lm, *row_bce;
 	int32_t *steps, *inputs, *labels, *pids, *tok_right, *tok_sup;
 	uint8_t *halted, *fresh, *correct;
-	float *qh;
+	float *qh, *qc;          /* this step's Q logits, kept across HRM's target forward */
+	float *q_target;         /* HRM: the Q-continue target of each row */
 };
 
 static void *zalloc(size_t n, size_t size)
@@ -59,14 +60,14 @@ void trm_train_free(trm_train *t)
 {
 	if (!t)
 		return;
-	free(t->specs), free(t->g.layers);
+	free(t->specs), free(t->g.layers), free(t->g.hlayers);
 	free(t->params), free(t->grads), free(t->views), free(t->puzzle_table), free(t->puzzle_grads);
 	trm_work_free(&t->wk);
 	free(t->apps), free(t->layer_caches), free(t->cache_mem);
 	free(t->dz), free(t->dx), free(t->t1), free(t->t2), free(t->t3), free(t->dlogits);
 	free(t->row_lm), free(t->row_bce);
 	free(t->steps), free(t->inputs), free(t->labels), free(t->pids), free(t->tok_right), free(t->tok_sup);
-	free(t->halted), free(t->fresh), free(t->correct), free(t->qh);
+	free(t->halted), free(t->fresh), free(t->correct), free(t->qh), free(t->qc), free(t->q_target);
 	free(t);
 }
 
@@ -128,7 +129,8 @@ int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *e
 	t->B = batch;
 	trm_tensor_specs(c, specs);
 	t->views = calloc(nspec, sizeof *t->views);
-	if (!t->views || !(t->g.layers = calloc((size_t)c->L_layers, sizeof *t->g.layers)))
+	if (!t->views || !(t->g.layers = calloc((size_t)c->L_layers, sizeof *t->g.layers)) ||
+	    (c->hrm && !(t->g.hlayers = calloc((size_t)c->H_layers, sizeof *t->g.hlayers))))
 		goto nomem;
 	/* trainable tensors first, then the buffers (H_init, L_init); the puzzle table apart */
 	for (int pass = 0; pass < 2; pass++) {
@@ -171,25 +173,29 @@ int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *e
 	}
 	if ((rc = trm_work_init(&t->wk, m, batch, true, err)) < 0)
 		goto fail;
-	int apps = c->L_cycles + 1;
+	/* caches for the updates run with gradient: zL ones (L_layers blocks), then the zH one */
+	int apps = trm_grad_updates(c), nh;
+	trm_h_net(&m->w, c, &nh);
+	size_t blocks = (size_t)(apps - 1) * c->L_layers + (size_t)nh;
 	size_t per_layer = layer_cache_layout(c, batch, NULL, NULL);
-	size_t h0 = (R * D + 15) / 16 * 16;
+	size_t h0 = (R * D + 15) / 16 * 16, floats = (size_t)apps * h0 + blocks * per_layer;
 	t->apps = calloc((size_t)apps, sizeof *t->apps);
-	t->layer_caches = calloc((size_t)apps * c->L_layers, sizeof *t->layer_caches);
-	t->cache_mem = zalloc((size_t)apps * (h0 + (size_t)c->L_layers * per_layer), sizeof(float));
+	t->layer_caches = calloc(blocks, sizeof *t->layer_caches);
+	t->cache_mem = zalloc(floats, sizeof(float));
 	if (!t->apps || !t->layer_caches || !t->cache_mem) {
-		rc = trmx_error_set(err, TRMX_ENOMEM,
-				    "out of memory for the training caches of %d rows (%zu MB)", batch,
-				    (size_t)apps * (h0 + (size_t)c->L_layers * per_layer) * 4 >> 20);
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory for the training caches of %d rows (%zu MB)",
+				    batch, floats * 4 >> 20);
 		goto fail;
 	}
 	float *p = t->cache_mem;
+	trm_layer_cache *lc = t->layer_caches;
 	for (int a = 0; a < apps; a++) {
+		int n = a == apps - 1 ? nh : c->L_layers;
 		t->apps[a].h0 = p;
 		p += h0;
-		t->apps[a].layers = t->layer_caches + (size_t)a * c->L_layers;
-		for (int l = 0; l < c->L_layers; l++)
-			p += layer_cache_layout(c, batch, p, &t->apps[a].layers[l]);
+		t->apps[a].layers = lc;
+		for (int l = 0; l < n; l++)
+			p += layer_cache_layout(c, batch, p, lc++);
 	}
 	t->dz = zalloc(R * D, 4), t->dx = zalloc(R * D, 4);
 	t->t1 = zalloc(R * D, 4), t->t2 = zalloc(R * D, 4), t->t3 = zalloc(R * D, 4);
@@ -199,10 +205,11 @@ int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *e
 	t->inputs = zalloc((size_t)batch * L, 4), t->labels = zalloc((size_t)batch * L, 4);
 	t->tok_right = zalloc((size_t)batch, 4), t->tok_sup = zalloc((size_t)batch, 4);
 	t->halted = zalloc((size_t)batch, 1), t->fresh = zalloc((size_t)batch, 1);
-	t->correct = zalloc((size_t)batch, 1), t->qh = zalloc((size_t)batch, 4);
+	t->correct = zalloc((size_t)batch, 1), t->qh = zalloc((size_t)batch, 4), t->qc = zalloc((size_t)batch, 4);
+	t->q_target = zalloc((size_t)batch, 4);
 	if (!t->dz || !t->dx || !t->t1 || !t->t2 || !t->t3 || !t->dlogits || !t->row_lm || !t->row_bce ||
 	    !t->steps || !t->pids || !t->inputs || !t->labels || !t->tok_right || !t->tok_sup || !t->halted ||
-	    !t->fresh || !t->correct || !t->qh)
+	    !t->fresh || !t->correct || !t->qh || !t->qc || !t->q_target)
 		goto nomem;
 	memset(t->halted, 1, (size_t)batch);
 	for (int i = 0; i < batch * c->seq_len; i++)
@@ -307,6 +314,17 @@ struct loss_job {
 	float scale; /* 1 / loss_divisor */
 };
 
+/* Binary cross entropy with logits, stable for any q. */
+static double bce_logits(double q, double target)
+{
+	return (q > 0 ? q : 0) - q * target + log1p(exp(-fabs(q)));
+}
+
+static double sigmoid(double q)
+{
+	return 1.0 / (1.0 + exp(-q));
+}
+
 static inline double stablemax_s(double x)
 {
 	return x >= 0 ? x + 1 : 1 / (1 - x + 1e-30);
@@ -354,20 +372,19 @@ static void loss_rows(void *ctx, size_t lo, size_t hi, int thread)
 		t->tok_sup[r] = cnt;
 		t->correct[r] = right == cnt;
 		double q = t->wk.q[2 * r], target = t->correct[r];
-		t->row_bce[r] = (q > 0 ? q : 0) - q * target + log1p(exp(-fabs(q)));
+		t->row_bce[r] = bce_logits(q, target);
 		t->qh[r] = (float)q;
+		t->qc[r] = t->wk.q[2 * r + 1];
 	}
 }
 
 /* ---- backward -------------------------------------------------------------------------------- */
 
 /* dh: gradient of the block's output in, of its input out. */
-static void block_backward(const trm_model *m, trm_train *t, int layer, const trm_layer_cache *lc,
-			   const float *h_in, float *dh, int rows)
+static void block_backward(const trm_model *m, trm_train *t, const trm_layer_weights *w, trm_layer_weights *g,
+			   const trm_layer_cache *lc, const float *h_in, float *dh, int rows)
 {
 	const trm_config *c = &m->cfg;
-	const trm_layer_weights *w = &m->w.layers[layer];
-	trm_layer_weights *g = &t->g.layers[layer];
 	int S = c->S, D = c->hidden_size, I = c->inter, R = rows * S;
 	float *big1 = t->wk.big1, *big2 = t->wk.big2, *dmid = t->t1;
 
@@ -411,11 +428,17 @@ static void block_backward(const trm_model *m, trm_train *t, int layer, const tr
 	}
 }
 
-/* dh: gradient of the network's output in, of its input (state + injection) out. */
-static void net_backward(const trm_model *m, trm_train *t, const trm_net_cache *nc, float *dh, int rows)
+/* dh: gradient of the network's output in, of its input (state + injection) out. The zH update
+ * (`h_update`) runs the H network (HRM's H_level; TRM's one network). */
+static void net_backward(const trm_model *m, trm_train *t, const trm_net_cache *nc, bool h_update, float *dh,
+			 int rows)
 {
-	for (int i = m->cfg.L_layers - 1; i >= 0; i--)
-		block_backward(m, t, i, &nc->layers[i], i ? nc->layers[i - 1].h_out : nc->h0, dh, rows);
+	const trm_config *c = &m->cfg;
+	int n = c->L_layers;
+	const trm_layer_weights *w = h_update ? trm_h_net(&m->w, c, &n) : m->w.layers;
+	trm_layer_weights *g = h_update && c->hrm ? t->g.hlayers : t->g.layers;
+	for (int i = n - 1; i >= 0; i--)
+		block_backward(m, t, &w[i], &g[i], &nc->layers[i], i ? nc->layers[i - 1].h_out : nc->h0, dh, rows);
 }
 
 /* Gradients of the LM and Q heads, and the gradient of zH into t->dz. */
@@ -428,15 +451,18 @@ static void heads_backward(const trm_model *m, trm_train *t, float scale)
 	trmx_gemm(false, false, R, D, V, 1.0f, t->dlogits, V, m->w.lm_head, D, 0.0f, t->dz, D);
 	float *gq = (float *)t->g.q_w, *gb = (float *)t->g.q_b;
 	for (int r = 0; r < B; r++) {
-		double q = t->wk.q[2 * r];
-		float dq = (float)(0.5 * (1.0 / (1.0 + exp(-q)) - t->correct[r]) * scale);
+		/* q_halt's BCE against "all right"; q_continue's against HRM's target (TRM: no loss) */
+		float dq[2] = { (float)(0.5 * (sigmoid(t->qh[r]) - t->correct[r]) * scale),
+				c->hrm ? (float)(0.5 * (sigmoid(t->qc[r]) - t->q_target[r]) * scale) : 0.0f };
 		const float *z = zH + (size_t)r * S * D;
 		float *dz = t->dz + (size_t)r * S * D;
-		for (int d = 0; d < D; d++) {
-			gq[d] += dq * z[d];
-			dz[d] += dq * m->w.q_w[d];
+		for (int k = 0; k < 2; k++) {
+			for (int d = 0; d < D; d++) {
+				gq[(size_t)k * D + d] += dq[k] * z[d];
+				dz[d] += dq[k] * m->w.q_w[(size_t)k * D + d];
+			}
+			gb[k] += dq[k];
 		}
-		gb[0] += dq; /* q_continue has no loss (no_ACT_continue) */
 	}
 }
 
@@ -470,6 +496,35 @@ static void embed_backward(const trm_model *m, trm_train *t)
 			memcpy(t->puzzle_grads + (size_t)r * c->puzzle_emb_ndim, row,
 			       (size_t)c->puzzle_emb_ndim * sizeof(float));
 	}
+}
+
+/* HRM's Q-learning target: one more ACT step without gradient from the new carry gives
+ * (q_halt', q_continue'); target = sigmoid(q_halt') at the row's last step, else
+ * sigmoid(max(q_halt', q_continue')). Returns the summed BCE of q_continue against it. The carry
+ * is copied, so the step's own state is untouched; the step's Q logits were saved in qh / qc. */
+static double q_continue_target(const trm_model *m, trm_train *t)
+{
+	const trm_config *c = &m->cfg;
+	trm_work *wk = &t->wk;
+	size_t n = (size_t)t->B * c->S * c->hidden_size;
+	if (c->halt_max_steps <= 1) { /* the official code computes no target then */
+		memcpy(t->q_target, t->qc, (size_t)t->B * sizeof(float));
+		return 0;
+	}
+	float *zH = wk->zH, *zL = wk->zL;
+	memcpy(t->t1, zH, n * sizeof(float));
+	memcpy(t->t2, zL, n * sizeof(float));
+	wk->zH = t->t1, wk->zL = t->t2;
+	trm_act_step(m, wk, t->B);
+	wk->zH = zH, wk->zL = zL;
+	double loss = 0;
+	for (int r = 0; r < t->B; r++) {
+		double nh = wk->q[2 * r], nc = wk->q[2 * r + 1];
+		bool last = t->steps[r] + 1 >= c->halt_max_steps;
+		t->q_target[r] = (float)sigmoid(last ? nh : (nh > nc ? nh : nc));
+		loss += bce_logits(t->qc[r], t->q_target[r]);
+	}
+	return loss;
 }
 
 static int check_batch(const trm_model *m, const trm_train *t, const trmx_train_batch *b, trmx_error *err)
@@ -527,16 +582,14 @@ int trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *ou
 	}
 	trm_embed(m, wk, 0, B, t->inputs, t->pids);
 
-	/* forward: H_cycles - 1 recursions without gradient, the last one kept for the backward */
-	for (int hc = 0; hc < c->H_cycles - 1; hc++) {
-		for (int lc = 0; lc < c->L_cycles; lc++)
-			trm_net_forward(m, wk, wk->zL, wk->zH, wk->x, B, NULL);
-		trm_net_forward(m, wk, wk->zH, wk->zL, NULL, B, NULL);
-	}
-	for (int lc = 0; lc < c->L_cycles; lc++)
-		trm_net_forward(m, wk, wk->zL, wk->zH, wk->x, B, &t->apps[lc]);
-	/* zH before this update enters the L updates only as a constant injection: nothing to keep */
-	trm_net_forward(m, wk, wk->zH, wk->zL, NULL, B, &t->apps[c->L_cycles]);
+	/* forward: the recursion without gradient, then its last updates again with their caches
+	 * (zL ones, then the zH one); zH before them enters only as a constant injection */
+	int G = trm_grad_updates(c), nh;
+	const trm_layer_weights *hnet = trm_h_net(&m->w, c, &nh);
+	trm_recursion(m, wk, B, G);
+	for (int a = 0; a < G - 1; a++)
+		trm_net_forward(m, wk, m->w.layers, c->L_layers, wk->zL, wk->zH, wk->x, B, &t->apps[a]);
+	trm_net_forward(m, wk, hnet, nh, wk->zH, wk->zL, NULL, B, &t->apps[G - 1]);
 	trm_heads(m, wk, B);
 
 	/* loss */
@@ -544,14 +597,15 @@ int trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *ou
 	struct loss_job lj = { m, t, scale };
 	memset(t->dlogits, 0, R * c->vocab_size * sizeof(float));
 	trmx_parallel_for((size_t)B, trmx_grain(4.0 * c->seq_len * c->vocab_size), loss_rows, &lj);
+	double q_continue_loss = c->hrm ? q_continue_target(m, t) : 0;
 
 	/* backward */
 	memset(t->grads, 0, t->n_trainable * sizeof(float));
 	heads_backward(m, t, scale);
-	net_backward(m, t, &t->apps[c->L_cycles], t->dz, B); /* dz = d(zH0 + zL_n): dzL_n */
+	net_backward(m, t, &t->apps[G - 1], true, t->dz, B); /* dz = d(zH0 + zL): the last zL's gradient */
 	memset(t->dx, 0, R * D * sizeof(float));
-	for (int lc = c->L_cycles - 1; lc >= 0; lc--) {
-		net_backward(m, t, &t->apps[lc], t->dz, B); /* d(zL + (zH0 + x)) */
+	for (int a = G - 2; a >= 0; a--) {
+		net_backward(m, t, &t->apps[a], false, t->dz, B); /* d(zL + (zH0 + x)) */
 		trmx_add_inject_forward(t->dx, t->dz, NULL, R * D);
 	}
 	embed_backward(m, t);
@@ -562,7 +616,7 @@ int trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *ou
 		int s = ++t->steps[r];
 		bool halt = s >= c->halt_max_steps;
 		if (b->act_halting && c->halt_max_steps > 1) {
-			halt = halt || t->qh[r] > 0.0f;
+			halt = halt || (c->hrm ? t->qh[r] > t->qc[r] : t->qh[r] > 0.0f);
 			if (b->explore_u && b->explore_u[r] < b->explore_prob)
 				halt = halt && s >= b->explore_steps[r];
 		}
@@ -570,7 +624,7 @@ int trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *ou
 		lm += t->row_lm[r];
 		bce += t->row_bce[r];
 	}
-	*out = (trmx_train_result){ .loss = lm + 0.5 * bce,
+	*out = (trmx_train_result){ .loss = lm + 0.5 * (bce + q_continue_loss),
 				    .lm_loss = lm,
 				    .q_halt_loss = bce,
 				    .fresh = t->fresh,

@@ -140,6 +140,7 @@ typedef const trmx_engine *(*trmx_engine_entry_fn)(uint32_t host_abi_version);
 
 /* The engines linked into libtrmx. */
 const trmx_engine *trmx_trm_engine_entry(uint32_t host_abi_version);
+const trmx_engine *trmx_hrm_engine_entry(uint32_t host_abi_version);
 
 #ifdef __cplusplus
 }

@@ -115,4 +115,21 @@
 #define TRMX_MANIFEST_METRICS_MAX 64
 #define TRMX_MANIFEST_EXAMPLES_MAX 1024
 
+/* ---- Registry, log and host (registry/, framework/log/, framework/host/; docs/REGISTRY.md) ---- */
+/* A context name (a course item), an alias, a TARGET string, a learner id as given. */
+#define TRMX_CONTEXT_NAME_MAX 256
+#define TRMX_ALIAS_MAX 64
+#define TRMX_TARGET_MAX 256
+#define TRMX_LEARNER_ID_MAX 1024
+/* A module's schema.sql and one of its migrations (bytes), and its numbered migrations. */
+#define TRMX_MODULE_SQL_MAX (1u * 1024u * 1024u)
+#define TRMX_MODULE_MIGRATIONS_MAX 1000
+/* A module's SQL at install: virtual-machine instructions it may run (a recursive query that never
+ * ends is stopped) and the size its database may reach. */
+#define TRMX_MODULE_SQL_OPS_MAX 100000000L
+#define TRMX_MODULE_DB_INSTALL_MAX (64u * 1024u * 1024u)
+/* Inputs of one dispatch (trmx run --batch), a feedback comment, an expected answer. */
+#define TRMX_DISPATCH_INPUTS_MAX 1000000
+#define TRMX_FEEDBACK_TEXT_MAX (64u * 1024u)
+
 #endif

@@ -141,6 +141,9 @@ int trmx_config_load_yaml(trmx_config **out, const char *path, trmx_error *err);
 int trmx_config_load_yaml_all(trmx_config **out, const char *path, trmx_error *err);
 /* Every __metadata__ entry of a weights file. */
 int trmx_config_from_metadata(trmx_config **out, const trmx_weights *w, trmx_error *err);
+/* The engine an architecture is for, read from the official config's `name` key: "hrm" for
+ * HRM's ("hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"), else "trm". Borrowed, static. */
+const char *trmx_config_engine(const trmx_config *c);
 /* Set (replace or append) a key. */
 int trmx_config_set(trmx_config *c, const char *key, const char *value, trmx_error *err);
 /* Value of `key` (borrowed), NULL when absent. */

@@ -1,0 +1,137 @@
+/*
+ * cmd_feedback.c — `trmx feedback RUN_ID --verdict correct|incorrect|partial`: a learner's or an
+ * instructor's verdict on a logged run, with the corrected answer (checked and written in the
+ * codec's one-line form), a score and a comment.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void help(void)
+{
+	printf("usage: trmx feedback RUN_ID --verdict correct|incorrect|partial [options]\n"
+	       "Record a verdict on a logged run (trmx run prints its run id). The corrected answer is\n"
+	       "read with the run's task codec and kept in its one-line form: it becomes training data\n"
+	       "(view `corrections` of log.db).\n"
+	       "Options:\n"
+	       "      --home DIR          TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
+	       "  -v, --verdict V         correct, incorrect or partial (required)\n"
+	       "  -e, --expected ANSWER   the right answer (text, a file, or '-')\n"
+	       "  -s, --score S           a score in [0, 1]\n"
+	       "      --source S          learner or instructor (default instructor)\n"
+	       "  -c, --comment TEXT      a comment\n"
+	       "      --id UUID           the feedback's id (a retry with the same id is recorded once)\n"
+	       "  -h, --help              this help\n");
+}
+
+enum { OPT_HOME = 256, OPT_SOURCE, OPT_ID };
+
+int cmd_feedback(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, OPT_HOME }, { "verdict", required_argument, NULL, 'v' },
+		{ "expected", required_argument, NULL, 'e' },  { "score", required_argument, NULL, 's' },
+		{ "source", required_argument, NULL, OPT_SOURCE }, { "comment", required_argument, NULL, 'c' },
+		{ "id", required_argument, NULL, OPT_ID },     { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home = NULL, *verdict = NULL, *expected = NULL, *comment = NULL, *id = NULL, *source = "instructor";
+	double score = NAN;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":v:e:s:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HOME: home = optarg; break;
+		case 'v': verdict = optarg; break;
+		case 'e': expected = optarg; break;
+		case 's': {
+			char *end;
+			score = strtod(optarg, &end);
+			if (end == optarg || *end || !(score >= 0.0 && score <= 1.0))
+				return cli_usage_error("feedback", "--score is a number in [0, 1], not '%s'", optarg);
+			break;
+		}
+		case OPT_SOURCE: source = optarg; break;
+		case 'c': comment = optarg; break;
+		case OPT_ID: id = optarg; break;
+		case 'h': help(); return CLI_OK;
+		case ':': return cli_usage_error("feedback", "%s needs a value", argv[optind - 1]);
+		default: return cli_usage_error("feedback", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("feedback", "expects one RUN_ID");
+	const char *run_id = argv[optind];
+	trmx_error err = { 0, "" };
+	trmx_feedback_record f = TRMX_FEEDBACK_RECORD_INIT;
+	if (!verdict)
+		return cli_usage_error("feedback", "--verdict is required (correct, incorrect or partial)");
+	if (trmx_feedback_verdict_parse(verdict, &f.verdict, &err) < 0)
+		return cli_usage_error("feedback", "--verdict: %s", err.message);
+	if (trmx_feedback_source_parse(source, &f.source, &err) < 0 ||
+	    (f.source != TRMX_FEEDBACK_LEARNER && f.source != TRMX_FEEDBACK_INSTRUCTOR))
+		return cli_usage_error("feedback", "--source is learner or instructor, not '%s'", source);
+	if (!trmx_uuid_valid(run_id))
+		return cli_usage_error("feedback", "'%s' is not a run id (a UUID)", run_id);
+	if (id && !trmx_uuid_valid(id))
+		return cli_usage_error("feedback", "--id wants a UUID, not '%s'", id);
+
+	char *home_dir = NULL, *text = NULL, *canon = NULL;
+	trmx_log_db *log = NULL;
+	trmx_task *task = NULL;
+	int32_t *buf = NULL;
+	int rc = CLI_FAIL;
+	trmx_run_info run;
+	if (trmx_home_resolve(home, &home_dir, &err) < 0 || trmx_log_open(&log, home_dir, NULL, &err) < 0 ||
+	    trmx_log_run_get(log, run_id, &run, &err) < 0) {
+		rc = cli_fail(&err);
+		goto done;
+	}
+	if (expected) {
+		size_t len = 0;
+		bool has = false;
+		if (!(text = cli_read_text(expected, &len)))
+			goto done;
+		if (trmx_task_open(&task, run.task, run.task_params[0] ? run.task_params : NULL, &err) < 0) {
+			rc = cli_fail(&err);
+			goto done;
+		}
+		int L = trmx_task_seq_len(task);
+		if (!(buf = calloc(2 * (size_t)L, sizeof *buf))) {
+			rc = cli_failf("out of memory");
+			goto done;
+		}
+		if (trmx_task_encode(task, text, len, buf, buf + L, &has, &err) < 0 ||
+		    trmx_task_decode(task, has ? buf + L : buf, TRMX_TEXT_LINE, &canon, &err) < 0) {
+			rc = cli_failf("--expected: %s", err.message);
+			goto done;
+		}
+	}
+	if (id)
+		snprintf(f.id, sizeof f.id, "%s", id);
+	f.run_id = run.id;
+	f.score = score;
+	f.expected = canon;
+	f.comment = comment;
+	size_t added = 0;
+	if (trmx_log_feedback(log, &f, 1, &added, &err) < 0) {
+		rc = cli_fail(&err);
+		goto done;
+	}
+	printf("%s on run %s (%s %s%s%s): %s%s%s\n", added ? "recorded" : "already recorded", run.id, run.module,
+	       run.module_version, run.context[0] ? ", context " : "", run.context, trmx_feedback_verdict_name(f.verdict),
+	       f.source == TRMX_FEEDBACK_LEARNER ? " (learner)" : " (instructor)", canon ? ", expected answer kept" : "");
+	rc = CLI_OK;
+done:
+	trmx_task_text_free(canon);
+	free(buf);
+	trmx_task_free(task);
+	free(text);
+	trmx_log_free(log);
+	free(home_dir);
+	return rc;
+}

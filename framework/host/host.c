@@ -1,0 +1,1049 @@
+/*
+ * host.c — the long-lived host (trmx/host.h): resolve a name through the registry at every
+ * dispatch, keep loaded models by package digest, release those no name resolves to after the
+ * registry changes, encode, solve in one batch, check, log a run and the checker's verdict per
+ * puzzle. Package files named as targets are verified and unpacked into a private temporary
+ * folder, never installed.
+ */
+#define _GNU_SOURCE /* mkdtemp */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/host_int.h"
+#include "log/log_int.h"
+
+#define HOST_MAX_MODELS 8
+#define HOST_NAMES_MAX 16
+
+/* A loaded package. */
+struct served {
+	struct served *next;
+	char digest[TRMX_SHA256_HEX_SIZE];
+	char *dir;                /* the unpacked package */
+	bool temp;                /* dir is our own extraction of a package file: removed on release */
+	trmx_manifest *manifest;
+	trmx_weights *weights;
+	trmx_model *model;
+	trmx_task *task;
+	trmx_plugin *plugin;
+	char engine[TRMX_MANIFEST_NAME_MAX + 32];
+	char *engine_source;
+	char task_params[TRMX_TASK_PARAM_MAX + 1];
+	char *names[HOST_NAMES_MAX]; /* names that resolved to it (kept while they still do) */
+	int leases;
+	uint64_t last_used;
+};
+
+struct trmx_host {
+	char *home, *plugin_dir, *public_key;
+	unsigned flags, verify_flags;
+	bool durable_log;
+	int max_models;
+	trmx_registry *reg;
+	trmx_log_db *log;
+	struct served *models;
+	int64_t generation;
+	bool generation_known;
+	uint64_t tick;
+	trmx_host_stats stats;
+};
+
+struct trmx_lease {
+	trmx_host *host;
+	struct served *s;
+	trmx_resolution res;
+	char learner[TRMX_PSEUDONYM_SIZE];
+};
+
+/* ---- Opening ----------------------------------------------------------------------------------- */
+
+int trmx_host_open(trmx_host **out, const trmx_host_options *opts, trmx_error *err)
+{
+	static const trmx_host_options defaults = TRMX_HOST_OPTIONS_INIT;
+	if (!out)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_open: missing argument");
+	if (!opts)
+		opts = &defaults;
+	if (opts->version != TRMX_HOST_OPTIONS_VERSION)
+		return trmx_error_set(err, TRMX_EVERSION, "host options version %u is not %d", opts->version,
+				      TRMX_HOST_OPTIONS_VERSION);
+	trmx_host *h = trmx_xcalloc(1, sizeof *h);
+	int rc;
+	if (!h) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening a host");
+		goto fail;
+	}
+	if ((rc = trmx_home_resolve(opts->home, &h->home, err)) < 0)
+		goto fail;
+	const char *pd = opts->plugin_dir ? opts->plugin_dir : getenv("TRMX_PLUGINS");
+	if ((pd && *pd && !(h->plugin_dir = trmx_xstrdup(pd))) ||
+	    (opts->public_key && !(h->public_key = trmx_xstrdup(opts->public_key)))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening a host");
+		goto fail;
+	}
+	h->flags = opts->flags;
+	h->verify_flags = opts->verify_flags;
+	h->durable_log = opts->durable_log;
+	h->max_models = opts->max_models > 0 ? opts->max_models : HOST_MAX_MODELS;
+	trmx_registry_options ro = TRMX_REGISTRY_OPTIONS_INIT;
+	ro.actor = opts->actor;
+	if ((rc = trmx_registry_open(&h->reg, h->home, &ro, err)) < 0)
+		goto fail;
+	*out = h;
+	return 0;
+fail:
+	trmx_host_free(h);
+	return rc;
+}
+
+static void served_free(struct served *s)
+{
+	if (!s)
+		return;
+	trmx_task_free(s->task);
+	trmx_model_free(s->model);
+	trmx_plugin_free(s->plugin); /* after the model: the model's code lives in it */
+	trmx_weights_free(s->weights);
+	trmx_manifest_free(s->manifest);
+	if (s->temp && s->dir)
+		trmx_rmtree(s->dir); /* our private extraction of a package file */
+	free(s->dir);
+	free(s->engine_source);
+	for (int i = 0; i < HOST_NAMES_MAX; i++)
+		free(s->names[i]);
+	free(s);
+}
+
+void trmx_host_free(trmx_host *h)
+{
+	if (!h)
+		return;
+	while (h->models) {
+		struct served *s = h->models;
+		h->models = s->next;
+		served_free(s);
+	}
+	trmx_log_free(h->log);
+	trmx_registry_free(h->reg);
+	free(h->home);
+	free(h->plugin_dir);
+	free(h->public_key);
+	free(h);
+}
+
+trmx_registry *trmx_host_registry(trmx_host *h)
+{
+	return h ? h->reg : NULL;
+}
+
+const char *trmx_host_home(const trmx_host *h)
+{
+	return h ? h->home : NULL;
+}
+
+int trmx_host_log(trmx_host *h, trmx_log_db **out, trmx_error *err)
+{
+	if (!h || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_log: missing argument");
+	if (!h->log) {
+		trmx_log_options lo = TRMX_LOG_OPTIONS_INIT;
+		lo.durable = h->durable_log;
+		int rc = trmx_log_open(&h->log, h->home, &lo, err);
+		if (rc < 0)
+			return rc;
+	}
+	*out = h->log;
+	return 0;
+}
+
+void trmx_host_stats_get(const trmx_host *h, trmx_host_stats *out)
+{
+	*out = h->stats;
+	out->models = 0;
+	out->plugins = 0;
+	for (const struct served *s = h->models; s; s = s->next) {
+		out->models++;
+		out->plugins += s->plugin != NULL;
+	}
+}
+
+bool trmx_host_holds(const trmx_host *h, const char *digest)
+{
+	for (const struct served *s = h->models; s; s = s->next)
+		if (!strcmp(s->digest, digest))
+			return true;
+	return false;
+}
+
+int trmx_host_module_exec(trmx_host *h, const char *module, const char *sql, const char *const *params, size_t nparams,
+			  trmx_error *err)
+{
+	if (!h)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_module_exec: missing argument");
+	return trmx_registry_module_exec(h->reg, module, sql, params, nparams, err);
+}
+
+/* ---- Loading ----------------------------------------------------------------------------------- */
+
+/* "k=v,k=v" of a config. */
+static void params_text(const trmx_config *c, char *buf, size_t cap)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < trmx_config_count(c) && o < cap; i++) {
+		const char *k, *v;
+		trmx_config_at(c, i, &k, &v);
+		o += (size_t)snprintf(buf + o, cap - o, "%s%s=%s", i ? "," : "", k, v);
+	}
+}
+
+/* Touch every page of the mapped weights, so that a dispatch's compute is the engine's work and not
+ * the first reading of the file (the load pays for it, once). */
+static void prefault(const trmx_weights *w)
+{
+	volatile unsigned char sink = 0;
+	for (size_t i = 0; i < trmx_weights_count(w); i++) {
+		const trmx_tensor_view *v = trmx_weights_at(w, i);
+		const unsigned char *p = v->data;
+		for (size_t o = 0; o < v->nbytes; o += 4096)
+			sink ^= p[o];
+	}
+	(void)sink;
+}
+
+/* Load the unpacked package in `dir`. */
+static int load_dir(trmx_host *h, const char *dir, const char *digest, bool temp, struct served **out, trmx_error *err)
+{
+	struct served *s = trmx_xcalloc(1, sizeof *s);
+	char *path = NULL;
+	int rc;
+	if (!s || !(s->dir = trmx_xstrdup(dir))) {
+		free(s);
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory loading %s", dir);
+	}
+	s->temp = temp;
+	snprintf(s->digest, sizeof s->digest, "%s", digest);
+	if (!(path = trmx_xasprintf("%s/manifest.yaml", dir))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = trmx_manifest_load(&s->manifest, path, TRMX_MANIFEST_PACKAGE, err)) < 0)
+		goto fail;
+	free(path);
+	if (!(path = trmx_xasprintf("%s/weights.safetensors", dir))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	const char *engine = trmx_manifest_engine_name(s->manifest);
+	if ((rc = trmx_weights_open(&s->weights, path, err)) == 0)
+		prefault(s->weights);
+	if (rc < 0 ||
+	    (rc = host_model_open_named(&s->model, &s->plugin, engine, h->plugin_dir,
+					trmx_manifest_architecture(s->manifest), s->weights, err)) < 0 ||
+	    (rc = trmx_task_open_config(&s->task, trmx_manifest_task_codec(s->manifest),
+					trmx_manifest_task_params(s->manifest), err)) < 0)
+		goto fail;
+	trmx_model_info info;
+	trmx_model_info_get(s->model, &info);
+	if (info.seq_len != trmx_task_seq_len(s->task) || info.vocab_size != trmx_task_vocab_size(s->task)) {
+		rc = trmx_error_set(err, TRMX_ESHAPE, "%s: the codec reads %d tokens over %d symbols, the model %d over %d", dir,
+				    trmx_task_seq_len(s->task), trmx_task_vocab_size(s->task), info.seq_len, info.vocab_size);
+		goto fail;
+	}
+	snprintf(s->engine, sizeof s->engine, "%s %s", s->model->engine->name,
+		 s->model->engine->version ? s->model->engine->version : "?");
+	if (!(s->engine_source = trmx_xstrdup(s->plugin ? trmx_plugin_path(s->plugin) : "built-in"))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	params_text(trmx_manifest_task_params(s->manifest), s->task_params, sizeof s->task_params);
+	free(path);
+	*out = s;
+	return 0;
+fail:
+	free(path);
+	s->temp = false; /* the caller owns a temporary folder until we succeed */
+	served_free(s);
+	return rc;
+}
+
+static struct served *find_served(trmx_host *h, const char *digest)
+{
+	for (struct served *s = h->models; s; s = s->next)
+		if (!strcmp(s->digest, digest))
+			return s;
+	return NULL;
+}
+
+static void unlink_served(trmx_host *h, struct served *s)
+{
+	for (struct served **p = &h->models; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			return;
+		}
+}
+
+static void release(trmx_host *h, struct served *s)
+{
+	unlink_served(h, s);
+	served_free(s);
+	h->stats.releases++;
+}
+
+/* Make room for one more model: drop the least recently used unleased ones. */
+static void make_room(trmx_host *h)
+{
+	for (;;) {
+		size_t n = 0;
+		struct served *lru = NULL;
+		for (struct served *s = h->models; s; s = s->next) {
+			n++;
+			if (!s->leases && (!lru || s->last_used < lru->last_used))
+				lru = s;
+		}
+		if ((int)n < h->max_models || !lru)
+			return;
+		release(h, lru);
+	}
+}
+
+static void remember_name(struct served *s, const char *name)
+{
+	int free_slot = -1;
+	for (int i = 0; i < HOST_NAMES_MAX; i++) {
+		if (s->names[i] && !strcmp(s->names[i], name))
+			return;
+		if (!s->names[i] && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0) { /* full: forget the oldest */
+		free(s->names[0]);
+		memmove(s->names, s->names + 1, (HOST_NAMES_MAX - 1) * sizeof *s->names);
+		free_slot = HOST_NAMES_MAX - 1;
+		s->names[free_slot] = NULL;
+	}
+	s->names[free_slot] = strdup(name);
+}
+
+/* Does `name` still dispatch to `digest` (by its main target, or its canary)? */
+static bool is_package_file(const char *name);
+
+static bool still_serves(trmx_host *h, const char *name, const char *digest)
+{
+	trmx_resolution res;
+	trmx_error e2;
+	if (is_package_file(name))
+		return true; /* a package file named as a target: kept until the least recently used go */
+	if (trmx_registry_resolve(h->reg, name, NULL, &res, &e2) == 0 && !strcmp(res.digest, digest))
+		return true;
+	trmx_binding_info *b = NULL;
+	size_t nb = 0;
+	bool yes = false;
+	if (trmx_registry_bindings(h->reg, name, &b, &nb, &e2) == 0 && nb == 1 && b[0].canary[0]) {
+		trmx_version_info *v = malloc(sizeof *v);
+		if (v && trmx_registry_version(h->reg, b[0].canary, v, &e2) == 0 && !v->quarantined &&
+		    !strcmp(v->digest, digest))
+			yes = true;
+		free(v);
+	}
+	free(b);
+	return yes;
+}
+
+/* After the registry changed: keep the models some name still dispatches to. */
+static void sweep(trmx_host *h)
+{
+	struct served *s = h->models;
+	while (s) {
+		struct served *next = s->next;
+		if (!s->leases) {
+			bool keep = false;
+			for (int i = 0; i < HOST_NAMES_MAX; i++) {
+				if (!s->names[i])
+					continue;
+				if (still_serves(h, s->names[i], s->digest)) {
+					keep = true;
+				} else {
+					free(s->names[i]);
+					s->names[i] = NULL;
+				}
+			}
+			if (!keep)
+				release(h, s);
+		}
+		s = next;
+	}
+}
+
+/* Notice registry changes since the last dispatch. */
+static int check_generation(trmx_host *h, trmx_error *err)
+{
+	int64_t g;
+	int rc = trmx_registry_generation(h->reg, &g, err);
+	if (rc < 0)
+		return rc;
+	if (h->generation_known && g != h->generation)
+		sweep(h);
+	h->generation = g;
+	h->generation_known = true;
+	h->stats.generation = g;
+	return 0;
+}
+
+static bool is_package_file(const char *name)
+{
+	size_t n = strlen(name);
+	struct stat st;
+	return n > 5 && !strcmp(name + n - 5, ".trmx") && stat(name, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A package file: verified against the home's policy, unpacked privately, cached by digest. */
+static int load_package_file(trmx_host *h, const char *path, struct served **out, trmx_resolution *res, bool *loaded,
+			     trmx_error *err)
+{
+	trmx_package *p = NULL;
+	char digest[TRMX_SHA256_HEX_SIZE], *tmp = NULL;
+	int rc;
+	if ((rc = trmx_package_open(&p, path, NULL, err)) < 0 || (rc = trmx_package_digest(p, digest, err)) < 0)
+		goto done;
+	const trmx_manifest *m = trmx_package_manifest(p);
+	struct served *s = find_served(h, digest);
+	if (!s) {
+		trmx_verify_options vo = TRMX_VERIFY_OPTIONS_INIT;
+		vo.home = h->home;
+		vo.public_key = h->public_key;
+		vo.flags = h->verify_flags & TRMX_VERIFY_REQUIRE_SIGNATURE;
+		if ((rc = trmx_package_verify(p, &vo, NULL, err)) < 0)
+			goto done;
+		const char *base = getenv("TMPDIR");
+		if (!(tmp = trmx_xasprintf("%s/trmx-run-XXXXXX", base && *base ? base : "/tmp"))) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto done;
+		}
+		if (!mkdtemp(tmp)) {
+			rc = trmx_error_set(err, TRMX_EIO, "cannot make %s: %s", tmp, strerror(errno));
+			goto done;
+		}
+		if ((rc = trmx_package_extract(p, tmp, err)) < 0) {
+			rmdir(tmp);
+			goto done;
+		}
+		make_room(h);
+		if ((rc = load_dir(h, tmp, digest, true, &s, err)) < 0) {
+			trmx_rmtree(tmp);
+			goto done;
+		}
+		s->next = h->models;
+		h->models = s;
+		h->stats.loads++;
+		*loaded = true;
+	}
+	remember_name(s, path);
+	memset(res, 0, sizeof *res);
+	snprintf(res->target, sizeof res->target, "%s", path);
+	snprintf(res->module, sizeof res->module, "%s", trmx_manifest_name(m));
+	snprintf(res->module_version, sizeof res->module_version, "%s", trmx_manifest_version(m));
+	snprintf(res->digest, sizeof res->digest, "%s", digest);
+	snprintf(res->engine, sizeof res->engine, "%s", trmx_manifest_engine_name(m));
+	snprintf(res->codec, sizeof res->codec, "%s", trmx_manifest_task_codec(m));
+	snprintf(res->codec_params, sizeof res->codec_params, "%s", s->task_params);
+	snprintf(res->store_path, sizeof res->store_path, "%s", s->dir);
+	res->arm = TRMX_ARM_MAIN;
+	res->generation = h->generation;
+	*out = s;
+done:
+	free(tmp);
+	trmx_package_free(p);
+	return rc;
+}
+
+/* Resolve `name` for `learner` (a pseudonym or NULL) and find or load its model. */
+static int acquire(trmx_host *h, const char *name, const char *learner, struct served **out, trmx_resolution *res,
+		   bool *loaded, bool *package_file, trmx_error *err)
+{
+	int rc;
+	*loaded = false;
+	*package_file = false;
+	if ((rc = check_generation(h, err)) < 0)
+		return rc;
+	if (is_package_file(name)) {
+		*package_file = true;
+		rc = load_package_file(h, name, out, res, loaded, err);
+	} else if ((rc = trmx_registry_resolve(h->reg, name, learner, res, err)) == 0) {
+		struct served *s = find_served(h, res->digest);
+		if (!s) {
+			make_room(h);
+			if ((rc = load_dir(h, res->store_path, res->digest, false, &s, err)) < 0)
+				return rc;
+			s->next = h->models;
+			h->models = s;
+			h->stats.loads++;
+			*loaded = true;
+		} else {
+			h->stats.hits++;
+		}
+		remember_name(s, name);
+		*out = s;
+	}
+	if (rc == 0)
+		(*out)->last_used = ++h->tick;
+	return rc;
+}
+
+static int pseudonym(trmx_host *h, const char *learner, char out[TRMX_PSEUDONYM_SIZE], trmx_error *err)
+{
+	out[0] = 0;
+	if (!learner || !*learner)
+		return 0;
+	trmx_log_db *log;
+	int rc = trmx_host_log(h, &log, err);
+	return rc < 0 ? rc : trmx_log_pseudonym(log, learner, out, err);
+}
+
+/* ---- Leases ------------------------------------------------------------------------------------ */
+
+int trmx_host_acquire(trmx_host *h, const char *target, const char *learner, trmx_lease **out, trmx_error *err)
+{
+	if (!h || !target || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_acquire: missing argument");
+	trmx_lease *l = trmx_xcalloc(1, sizeof *l);
+	if (!l)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	bool loaded, pf;
+	int rc = pseudonym(h, learner, l->learner, err);
+	if (rc == 0)
+		rc = acquire(h, target, l->learner[0] ? l->learner : NULL, &l->s, &l->res, &loaded, &pf, err);
+	if (rc < 0) {
+		free(l);
+		return rc;
+	}
+	l->host = h;
+	l->s->leases++;
+	*out = l;
+	return 0;
+}
+
+void trmx_lease_free(trmx_lease *l)
+{
+	if (!l)
+		return;
+	l->s->leases--;
+	free(l);
+}
+
+trmx_model *trmx_lease_model(const trmx_lease *l)
+{
+	return l->s->model;
+}
+
+trmx_task *trmx_lease_task(const trmx_lease *l)
+{
+	return l->s->task;
+}
+
+const trmx_resolution *trmx_lease_resolution(const trmx_lease *l)
+{
+	return &l->res;
+}
+
+const char *trmx_lease_engine(const trmx_lease *l)
+{
+	return l->s->engine;
+}
+
+const char *trmx_lease_learner(const trmx_lease *l)
+{
+	return l->learner[0] ? l->learner : NULL;
+}
+
+const char *trmx_lease_task_params(const trmx_lease *l)
+{
+	return l->s->task_params;
+}
+
+/* ---- Dispatch ---------------------------------------------------------------------------------- */
+
+/* The result with what it owns besides its public fields. */
+struct result {
+	trmx_dispatch_result pub;
+	int32_t *tokens; /* input, answer, label of every run */
+};
+
+void trmx_dispatch_result_free(trmx_dispatch_result *r)
+{
+	if (!r)
+		return;
+	struct result *full = (struct result *)r;
+	for (size_t i = 0; i < r->n; i++) {
+		trmx_run_result *x = &r->runs[i];
+		free(x->error);
+		free(x->input_text);
+		free(x->answer_text);
+		free(x->answer_tokens);
+		free(x->expected_text);
+		trmx_task_text_free(x->input_render);
+		trmx_task_text_free(x->answer_render);
+	}
+	free(r->runs);
+	free(full->tokens);
+	free(full);
+}
+
+/* One puzzle as encoded, before the solve. */
+struct item {
+	size_t text;
+	int64_t line;
+	bool ok, has_label;
+	char *error;     /* why it did not encode */
+	char *raw;       /* the text, cut, when it did not encode */
+};
+
+struct sink_ctx {
+	struct item *items;
+	size_t n, cap;
+	int32_t *tok;    /* [cap, 3, L] */
+	int L;
+	size_t text;
+};
+
+static int grow_items(struct sink_ctx *c, size_t want, trmx_error *err)
+{
+	if (want <= c->cap)
+		return 0;
+	size_t nc = c->cap ? c->cap : 16;
+	while (nc < want)
+		nc *= 2;
+	if (nc > TRMX_DISPATCH_INPUTS_MAX)
+		nc = TRMX_DISPATCH_INPUTS_MAX;
+	if (want > nc)
+		return trmx_error_set(err, TRMX_ELIMIT, "more than TRMX_DISPATCH_INPUTS_MAX (%d) puzzles in one dispatch",
+				      TRMX_DISPATCH_INPUTS_MAX);
+	struct item *ni = trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(c->items, nc * sizeof *ni);
+	if (!ni)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	c->items = ni;
+	int32_t *nt = trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(c->tok, nc * 3 * (size_t)c->L * sizeof *nt);
+	if (!nt)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	c->tok = nt;
+	c->cap = nc;
+	return 0;
+}
+
+static int add_error_item(struct sink_ctx *c, size_t text, const char *raw, size_t len, const char *why, trmx_error *err)
+{
+	int rc = grow_items(c, c->n + 1, err);
+	if (rc < 0)
+		return rc;
+	struct item *it = &c->items[c->n];
+	memset(it, 0, sizeof *it);
+	it->text = text;
+	size_t cut = len > 4096 ? 4096 : len;
+	it->raw = malloc(cut + 1);
+	it->error = strdup(why);
+	if (!it->raw || !it->error) {
+		free(it->raw);
+		free(it->error);
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	}
+	memcpy(it->raw, raw, cut);
+	it->raw[cut] = 0;
+	memset(c->tok + c->n * 3 * (size_t)c->L, 0, 3 * (size_t)c->L * sizeof *c->tok);
+	c->n++;
+	return 0;
+}
+
+static int add_item(struct sink_ctx *c, size_t text, int64_t line, const int32_t *in, const int32_t *label, bool has_label,
+		    trmx_error *err)
+{
+	int rc = grow_items(c, c->n + 1, err);
+	if (rc < 0)
+		return rc;
+	struct item *it = &c->items[c->n];
+	memset(it, 0, sizeof *it);
+	it->text = text;
+	it->line = line;
+	it->ok = true;
+	it->has_label = has_label;
+	int32_t *t = c->tok + c->n * 3 * (size_t)c->L;
+	memcpy(t, in, (size_t)c->L * sizeof *t);
+	if (has_label)
+		memcpy(t + 2 * c->L, label, (size_t)c->L * sizeof *t);
+	else
+		memset(t + 2 * c->L, 0, (size_t)c->L * sizeof *t);
+	c->n++;
+	return 0;
+}
+
+/* Every query puzzle of a text (TRMX_DISPATCH_EACH_PUZZLE). */
+static int sink_add(trmx_task_sink *sink, const trmx_task_example *ex, trmx_error *err)
+{
+	struct sink_ctx *c = sink->user;
+	if (ex->role != TRMX_EXAMPLE_QUERY)
+		return 0;
+	bool has = false;
+	for (int k = 0; ex->label && k < c->L; k++)
+		has |= ex->label[k] != 0;
+	return add_item(c, c->text, ex->line, ex->input, ex->label, has, err);
+}
+
+struct step_ctx {
+	const trmx_dispatch *req;
+	trmx_task *task;
+	double t0;
+	double *done_at; /* [n solved] */
+};
+
+static int on_step(void *user, const trmx_step_view *v)
+{
+	struct step_ctx *c = user;
+	double now = trmx_mono_s();
+	for (int r = 0; r < v->rows; r++)
+		if (v->halted[r])
+			c->done_at[v->input_index[r]] = now;
+	return c->req->on_step ? c->req->on_step(c->req->user, c->task, v) : 0;
+}
+
+static char *tokens_text(const int32_t *t, int L)
+{
+	size_t cap = (size_t)L * 7 + 1, o = 0;
+	char *s = malloc(cap);
+	if (!s)
+		return NULL;
+	s[0] = 0;
+	for (int i = 0; i < L; i++)
+		o += (size_t)snprintf(s + o, cap - o, "%s%d", i ? " " : "", (int)t[i]);
+	return s;
+}
+
+static int check_request(const trmx_dispatch *req, trmx_error *err)
+{
+	if (req->version != TRMX_DISPATCH_VERSION)
+		return trmx_error_set(err, TRMX_EVERSION, "dispatch request version %u is not %d", req->version,
+				      TRMX_DISPATCH_VERSION);
+	if (!req->target || !*req->target)
+		return trmx_error_set(err, TRMX_EINVAL, "a dispatch needs a target");
+	if (!req->n || !req->texts)
+		return trmx_error_set(err, TRMX_EINVAL, "a dispatch needs at least one input");
+	if (req->n > TRMX_DISPATCH_INPUTS_MAX)
+		return trmx_error_set(err, TRMX_ELIMIT, "%zu inputs: more than TRMX_DISPATCH_INPUTS_MAX (%d)", req->n,
+				      TRMX_DISPATCH_INPUTS_MAX);
+	if (req->run_ids && (req->flags & TRMX_DISPATCH_EACH_PUZZLE))
+		return trmx_error_set(err, TRMX_EINVAL, "run ids are given per text, not with TRMX_DISPATCH_EACH_PUZZLE");
+	for (size_t i = 0; req->run_ids && i < req->n; i++)
+		if (!trmx_uuid_valid(req->run_ids[i]))
+			return trmx_error_set(err, TRMX_EINVAL, "run id '%.40s' is not a UUID", req->run_ids[i] ? req->run_ids[i] : "");
+	if ((unsigned)req->kind > TRMX_RUN_KIND_SELFTEST || (unsigned)req->halt > TRMX_HALT_ADAPTIVE)
+		return trmx_error_set(err, TRMX_EINVAL, "a dispatch's kind or halting mode is out of range");
+	if (req->batch_id && !trmx_uuid_valid(req->batch_id))
+		return trmx_error_set(err, TRMX_EINVAL, "batch id '%.40s' is not a UUID", req->batch_id);
+	if (req->max_steps < 0 || req->max_steps > TRMX_SOLVE_STEPS_MAX)
+		return trmx_error_set(err, TRMX_EINVAL, "max_steps %d is not in [0, %d]", req->max_steps, TRMX_SOLVE_STEPS_MAX);
+	if (req->batch_size < 0 || req->batch_size > TRMX_SOLVE_BATCH_MAX)
+		return trmx_error_set(err, TRMX_EINVAL, "batch_size %d is not in [0, %d]", req->batch_size, TRMX_SOLVE_BATCH_MAX);
+	if (req->context) {
+		int rc = trmx_context_check(req->context, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static double ms_since(double t)
+{
+	return (trmx_mono_s() - t) * 1000.0;
+}
+
+int trmx_host_dispatch(trmx_host *h, const trmx_dispatch *req, trmx_dispatch_result **out, trmx_error *err)
+{
+	if (!h || !req || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_dispatch: missing argument");
+	int rc = check_request(req, err);
+	if (rc < 0)
+		return rc;
+	double t0 = trmx_mono_s(), t;
+	int64_t now_ms = trmx_now_ms();
+	struct result *res = trmx_xcalloc(1, sizeof *res);
+	struct sink_ctx sc = { 0 };
+	int32_t *in = NULL, *preds = NULL, *steps = NULL;
+	float *qh = NULL, *qc = NULL;
+	uint8_t *reason = NULL;
+	double *done_at = NULL;
+	trmx_run_record *recs = NULL;
+	trmx_feedback_record *fbs = NULL;
+	struct served *s = NULL;
+	if (!res)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	trmx_dispatch_result *r = &res->pub;
+	h->stats.dispatches++;
+
+	/* resolve and load */
+	if ((rc = pseudonym(h, req->learner, r->learner, err)) < 0 ||
+	    (rc = acquire(h, req->target, r->learner[0] ? r->learner : NULL, &s, &r->resolution, &r->loaded,
+			  &r->package_file, err)) < 0)
+		goto fail;
+	s->leases++; /* held through this dispatch */
+	if (req->context && r->resolution.context[0] && strcmp(req->context, r->resolution.context)) {
+		rc = trmx_error_set(err, TRMX_EINVAL, "'%s' is context '%s'; it cannot be logged under context '%s'",
+				    req->target, r->resolution.context, req->context);
+		goto fail;
+	}
+	if (req->context && !r->resolution.context[0])
+		snprintf(r->resolution.context, sizeof r->resolution.context, "%s", req->context);
+	snprintf(r->engine, sizeof r->engine, "%s", s->engine);
+	snprintf(r->engine_source, sizeof r->engine_source, "%s", s->engine_source);
+	snprintf(r->task_params, sizeof r->task_params, "%s", s->task_params);
+	t = trmx_mono_s();
+	if (r->loaded)
+		r->load_ms = (t - t0) * 1000.0;
+	else
+		r->resolve_ms = (t - t0) * 1000.0;
+
+	/* encode */
+	int L = trmx_task_seq_len(s->task);
+	sc.L = L;
+	for (size_t i = 0; i < req->n; i++) {
+		const char *text = req->texts[i] ? req->texts[i] : "";
+		size_t len = req->lens ? req->lens[i] : strlen(text);
+		trmx_error e2 = { 0, "" };
+		if (req->flags & TRMX_DISPATCH_EACH_PUZZLE) {
+			trmx_task_input ti = TRMX_TASK_INPUT_INIT;
+			trmx_task_sink sink = { sink_add, &sc };
+			ti.text = text;
+			ti.len = len;
+			sc.text = i;
+			size_t before = sc.n;
+			int erc = trmx_task_encode_input(s->task, &ti, &sink, &e2);
+			if (erc == TRMX_ENOMEM || erc == TRMX_ELIMIT) {
+				rc = trmx_error_set(err, erc, "%s", e2.message);
+				goto fail;
+			}
+			if (erc < 0) { /* the puzzles before the bad one stay; the text's rest is one error */
+				if ((rc = add_error_item(&sc, i, text, len, e2.message, err)) < 0)
+					goto fail;
+			} else if (sc.n == before && (rc = add_error_item(&sc, i, text, len, "no puzzle in the text", err)) < 0) {
+				goto fail;
+			}
+		} else {
+			if ((rc = grow_items(&sc, sc.n + 1, err)) < 0)
+				goto fail;
+			int32_t *tk = sc.tok + sc.n * 3 * (size_t)L;
+			bool has = false;
+			int erc = trmx_task_encode(s->task, text, len, tk, tk + 2 * L, &has, &e2);
+			if (erc == TRMX_ENOMEM) {
+				rc = trmx_error_set(err, erc, "%s", e2.message);
+				goto fail;
+			}
+			rc = erc < 0 ? add_error_item(&sc, i, text, len, e2.message, err) : add_item(&sc, i, 0, tk, tk + 2 * L, has, err);
+			if (rc < 0)
+				goto fail;
+		}
+	}
+	size_t n = sc.n, nok = 0;
+	for (size_t k = 0; k < n; k++)
+		nok += sc.items[k].ok;
+	if (!(r->runs = trmx_xcalloc(n, sizeof *r->runs)) || !(in = trmx_xcalloc(nok ? nok : 1, (size_t)L * sizeof *in)) ||
+	    !(preds = trmx_xcalloc(nok ? nok : 1, (size_t)L * sizeof *preds)) || !(steps = trmx_xcalloc(nok ? nok : 1, sizeof *steps)) ||
+	    !(qh = trmx_xcalloc(nok ? nok : 1, sizeof *qh)) || !(qc = trmx_xcalloc(nok ? nok : 1, sizeof *qc)) ||
+	    !(reason = trmx_xcalloc(nok ? nok : 1, 1)) || !(done_at = trmx_xcalloc(nok ? nok : 1, sizeof *done_at))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	r->n = n;
+	for (size_t k = 0, j = 0; k < n; k++)
+		if (sc.items[k].ok)
+			memcpy(in + j++ * (size_t)L, sc.tok + k * 3 * (size_t)L, (size_t)L * sizeof *in);
+	t = trmx_mono_s();
+	r->encode_ms = ms_since(t0) - r->resolve_ms - r->load_ms;
+
+	/* solve */
+	if (nok) {
+		struct step_ctx stc = { req, s->task, t0, done_at };
+		trmx_solve_request sr = TRMX_SOLVE_REQUEST_INIT;
+		sr.n = nok;
+		sr.inputs = in;
+		sr.batch_size = req->batch_size ? req->batch_size : (int)(nok < 64 ? nok : 64);
+		sr.max_steps = req->max_steps;
+		sr.halt = req->halt;
+		sr.on_step = on_step;
+		sr.user = &stc;
+		sr.preds = preds;
+		sr.steps = steps;
+		sr.q_halt = qh;
+		sr.q_continue = qc;
+		sr.reason = reason;
+		if ((rc = trmx_model_solve(s->model, &sr, err)) < 0)
+			goto fail;
+	}
+	double t_solved = trmx_mono_s();
+	r->compute_ms = (t_solved - t) * 1000.0;
+
+	/* decode, check */
+	if (!req->batch_id && n > 1)
+		trmx_uuid7(r->batch_id);
+	else if (req->batch_id)
+		snprintf(r->batch_id, sizeof r->batch_id, "%s", req->batch_id);
+	for (size_t k = 0, j = 0; k < n; k++) {
+		struct item *it = &sc.items[k];
+		trmx_run_result *x = &r->runs[k];
+		x->text = it->text;
+		x->line = it->line;
+		x->seq_len = L;
+		x->check = (trmx_check)TRMX_CHECK_INIT;
+		if (req->run_ids)
+			snprintf(x->run_id, sizeof x->run_id, "%s", req->run_ids[it->text]);
+		else
+			trmx_uuid7(x->run_id);
+		if (!it->ok) {
+			x->status = TRMX_RUN_ERROR;
+			x->error = it->error;
+			x->input_text = it->raw;
+			it->error = it->raw = NULL;
+			x->latency_ms = (t_solved - t0) * 1000.0;
+			x->q_halt = x->q_continue = NAN;
+			x->halt_confidence = NAN;
+			continue;
+		}
+		int32_t *tk = sc.tok + k * 3 * (size_t)L;
+		memcpy(tk + L, preds + j * (size_t)L, (size_t)L * sizeof *tk);
+		x->input = tk;
+		x->answer = tk + L;
+		x->label = it->has_label ? tk + 2 * L : NULL;
+		x->has_label = it->has_label;
+		x->steps = steps[j];
+		x->q_halt = qh[j];
+		x->q_continue = qc[j];
+		x->halt_confidence = 1.0 / (1.0 + exp(-(double)qh[j]));
+		x->reason = (trmx_halt_reason)reason[j];
+		x->status = trmx_run_status_from_reason(x->reason);
+		x->latency_ms = ((done_at[j] > 0 ? done_at[j] : t_solved) - t0) * 1000.0;
+		j++;
+		trmx_error e2;
+		if ((rc = trmx_task_decode(s->task, x->input, TRMX_TEXT_LINE, &x->input_text, err)) < 0)
+			goto fail;
+		if (trmx_task_decode(s->task, x->answer, TRMX_TEXT_LINE, &x->answer_text, &e2) < 0)
+			x->answer_text = NULL; /* PAD in a grid: no text */
+		if (x->label && trmx_task_decode(s->task, x->label, TRMX_TEXT_LINE, &x->expected_text, &e2) < 0)
+			x->expected_text = NULL;
+		if (!(x->answer_tokens = tokens_text(x->answer, L))) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto fail;
+		}
+		if ((rc = trmx_task_check(s->task, x->input, x->answer, x->label, &x->check, err)) < 0)
+			goto fail;
+		if (x->label) {
+			int sup = 0, wrong = 0;
+			for (int q = 0; q < L; q++) {
+				sup += x->label[q] != 0;
+				wrong += x->label[q] != 0 && x->answer[q] != x->label[q];
+			}
+			x->matches_label = sup > 0 && wrong == 0;
+		}
+		if (req->render) {
+			trmx_render_options ro = *req->render;
+			ro.highlight = NULL;
+			ro.puzzle = NULL;
+			if ((rc = trmx_task_render(s->task, x->input, &ro, &x->input_render, err)) < 0)
+				goto fail;
+			ro.puzzle = x->input;
+			if ((rc = trmx_task_render(s->task, x->answer, &ro, &x->answer_render, err)) < 0)
+				goto fail;
+		}
+	}
+	res->tokens = sc.tok;
+	sc.tok = NULL;
+	t = trmx_mono_s();
+	r->check_ms = (t - t_solved) * 1000.0;
+
+	/* log */
+	if (!(h->flags & TRMX_HOST_NO_LOG) && !(req->flags & TRMX_DISPATCH_NO_LOG)) {
+		trmx_log_db *log;
+		if ((rc = trmx_host_log(h, &log, err)) < 0)
+			goto fail;
+		if (!(recs = trmx_xcalloc(n, sizeof *recs)) || !(fbs = trmx_xcalloc(n, sizeof *fbs))) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto fail;
+		}
+		size_t nf = 0;
+		const trmx_resolution *rs = &r->resolution;
+		for (size_t k = 0; k < n; k++) {
+			const trmx_run_result *x = &r->runs[k];
+			trmx_run_record *c = &recs[k];
+			*c = (trmx_run_record)TRMX_RUN_RECORD_INIT;
+			memcpy(c->id, x->run_id, sizeof c->id);
+			c->time_ms = now_ms;
+			c->kind = req->kind;
+			c->batch_id = r->batch_id[0] ? r->batch_id : NULL;
+			c->context = rs->context[0] ? rs->context : NULL;
+			c->learner = r->learner[0] ? r->learner : NULL;
+			c->target = rs->target;
+			c->module = rs->module;
+			c->module_version = rs->module_version;
+			c->digest = rs->digest;
+			c->alias = rs->alias[0] ? rs->alias : NULL;
+			c->arm = rs->arm;
+			c->engine = r->engine;
+			c->task = rs->codec;
+			c->task_params = r->task_params;
+			c->input = x->input_text ? x->input_text : "";
+			c->output = x->answer_text;
+			c->output_tokens = x->answer_tokens;
+			c->halt = req->halt;
+			c->max_steps = req->max_steps;
+			c->steps = x->status == TRMX_RUN_ERROR ? -1 : x->steps;
+			c->q_halt = x->status == TRMX_RUN_ERROR ? NAN : (double)x->q_halt;
+			c->verdict = x->check.verdict;
+			c->problem = x->check.problem != TRMX_CHECK_NONE ? trmx_check_problem_name(x->check.problem) : NULL;
+			c->latency_ms = x->latency_ms;
+			c->status = x->status;
+			c->error = x->error;
+			if (x->status != TRMX_RUN_ERROR && x->check.verdict != TRMX_VERDICT_UNKNOWN &&
+			    !(req->flags & TRMX_DISPATCH_NO_CHECKER_FEEDBACK)) {
+				trmx_feedback_record *f = &fbs[nf++];
+				*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
+				trmx_uuid_derived(f->id, "checker", x->run_id); /* a retried run adds no second verdict */
+				f->run_id = x->run_id;
+				f->time_ms = now_ms;
+				f->source = TRMX_FEEDBACK_CHECKER;
+				f->verdict = x->check.verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
+				f->comment = x->check.message[0] ? x->check.message : NULL;
+			}
+		}
+		if ((rc = trmx_log_write(log, recs, n, fbs, nf, &r->logged, err)) < 0)
+			goto fail;
+	}
+	r->log_ms = ms_since(t);
+	r->total_ms = ms_since(t0);
+	s->leases--;
+	s->last_used = ++h->tick;
+	for (size_t k = 0; k < sc.n; k++) {
+		free(sc.items[k].error);
+		free(sc.items[k].raw);
+	}
+	free(sc.items);
+	free(in), free(preds), free(steps), free(qh), free(qc), free(reason), free(done_at);
+	free(recs);
+	free(fbs);
+	*out = r;
+	return 0;
+fail:
+	if (s)
+		s->leases--;
+	for (size_t k = 0; k < sc.n; k++) {
+		free(sc.items[k].error);
+		free(sc.items[k].raw);
+	}
+	free(sc.items);
+	free(sc.tok);
+	free(in), free(preds), free(steps), free(qh), free(qc), free(reason), free(done_at);
+	free(recs);
+	free(fbs);
+	trmx_dispatch_result_free(r);
+	return rc;
+}

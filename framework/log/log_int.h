@@ -1,0 +1,112 @@
+/*
+ * log_int.h — inside the log, the registry and the host: SQLite helpers (open with WAL and a busy
+ * timeout, forward-only migrations on PRAGMA user_version, statements whose failures map to
+ * TRMX_E* codes), the schemas embedded at build time, clocks, and the test-only fault injection
+ * that the install and log tests use. Not installed.
+ */
+#ifndef TRMX_LOG_INT_H
+#define TRMX_LOG_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core_int.h"
+#include "trmx/log.h"
+
+/* ---- Embedded schemas (schemas/registry, schemas/log; registry/embed_sql.sh) ----------------- */
+
+typedef struct trmx_sql_file {
+	int number;       /* the version the file brings the database to */
+	const char *name; /* "0001_log.sql" */
+	const char *text;
+} trmx_sql_file;
+
+const trmx_sql_file *trmx_sql_registry(size_t *n);
+const trmx_sql_file *trmx_sql_log(size_t *n);
+
+/* ---- Fault injection (tests only) ------------------------------------------------------------
+ * A test arms a kind with N: the Nth check of that kind from then on fails (and only that one).
+ * Production code never arms anything; a check then costs one load and one branch. Not
+ * thread-safe: tests arm faults in one thread. */
+typedef enum trmx_fault_kind {
+	TRMX_FAULT_ALLOC = 0, /* an allocation of the registry, log or host */
+	TRMX_FAULT_WRITE,     /* a file-system change: mkdir, write, rename, chmod, unlink, fsync */
+	TRMX_FAULT_SQL,       /* an SQLite statement step or exec */
+	TRMX_FAULT_SELFTEST,  /* one example of an install's self-test */
+	TRMX_FAULT_KINDS
+} trmx_fault_kind;
+
+void trmx_fault_arm(trmx_fault_kind kind, long nth);
+void trmx_fault_disarm(void);
+/* Checks of `kind` seen since it was armed. */
+long trmx_fault_seen(trmx_fault_kind kind);
+/* Count a check; true when this one must fail. */
+bool trmx_fault_hit(trmx_fault_kind kind);
+
+/* Allocation through the fault hook. */
+void *trmx_xmalloc(size_t n);
+void *trmx_xcalloc(size_t n, size_t size);
+char *trmx_xstrdup(const char *s);
+/* asprintf through the fault hook; NULL on failure. */
+char *trmx_xasprintf(const char *fmt, ...) TRMX_PRINTF(1, 2);
+
+/* ---- SQLite ----------------------------------------------------------------------------------- */
+
+/* Open flags of trmx_db_open. */
+#define TRMX_DB_CREATE 1u   /* create the file when absent */
+#define TRMX_DB_DURABLE 2u  /* synchronous=FULL instead of NORMAL */
+#define TRMX_DB_NOWAL 4u    /* keep the rollback journal (module databases copied at install) */
+
+/* Open `path` (TRMX_DB_* flags), set WAL, synchronous, foreign keys and the busy timeout, and
+ * bring the schema to the newest of `files` (each applied in its own IMMEDIATE transaction
+ * with PRAGMA user_version; a database at a higher version than known is TRMX_EVERSION).
+ * `what` names the database in messages ("log.db"). */
+int trmx_db_open(sqlite3 **out, const char *path, const char *what, const trmx_sql_file *files,
+		 size_t nfiles, unsigned flags, int busy_ms, trmx_error *err);
+void trmx_db_close(sqlite3 *db);
+
+/* Map an SQLite result code to a TRMX_E* code and write "what: message" into err. */
+int trmx_db_error(sqlite3 *db, int rc, const char *what, trmx_error *err);
+/* sqlite3_step through the fault hook (a hit returns SQLITE_IOERR without stepping). */
+int trmx_db_step(sqlite3_stmt *st);
+/* Prepare, with the error mapped. */
+int trmx_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, const char *what, trmx_error *err);
+/* Run statements without results (through the fault hook). */
+int trmx_db_exec(sqlite3 *db, const char *sql, const char *what, trmx_error *err);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails and ignores "no transaction"). */
+int trmx_db_begin(sqlite3 *db, const char *what, trmx_error *err);
+int trmx_db_commit(sqlite3 *db, const char *what, trmx_error *err);
+void trmx_db_rollback(sqlite3 *db);
+/* Bind text or NULL. */
+int trmx_db_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* PRAGMA user_version. */
+int trmx_db_user_version(sqlite3 *db, int *out, const char *what, trmx_error *err);
+/* A single integer from `sql` (one row, one column). */
+int trmx_db_int64(sqlite3 *db, const char *sql, int64_t *out, const char *what, trmx_error *err);
+/* Copy column i as text into buf (cut to cap-1 bytes; NULL gives ""). */
+void trmx_db_column_copy(sqlite3_stmt *st, int i, char *buf, size_t cap);
+
+/* A UUID (version 8, RFC 9562) derived from `kind` and `of`: the same pair always gives the same
+ * id, so a record made for another (the checker's verdict on a run) is idempotent with it. */
+void trmx_uuid_derived(char out[TRMX_UUID_SIZE], const char *kind, const char *of);
+
+/* ---- Clocks ------------------------------------------------------------------------------------ */
+
+int64_t trmx_now_ms(void);
+/* Monotonic seconds. */
+double trmx_mono_s(void);
+/* "2025-11-29T09:30:00.123Z" for Unix milliseconds. */
+void trmx_iso_time(int64_t ms, char out[32]);
+
+/* ---- Small file helpers ----------------------------------------------------------------------- */
+
+/* mkdir -p with mode 0755 (through the fault hook). */
+int trmx_mkdirs(const char *path, trmx_error *err);
+/* Remove a tree (folders made writable first, links not followed). Best effort; 0 or -1. */
+int trmx_rmtree(const char *path);
+/* The user this process acts for: $TRMX_ACTOR, else the login name, else "uid:N". */
+void trmx_actor_default(char *buf, size_t cap);
+
+#endif

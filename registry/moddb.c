@@ -1,0 +1,586 @@
+/*
+ * moddb.c — module databases, HOME/data/<module>.db: made from the package's schema.sql at the
+ * first install of a module, brought forward by its migrations/NNNN.sql on upgrade (numbers
+ * above PRAGMA user_version, in order), always under an authorizer that lets the module's SQL
+ * create and use its own tables, indexes, views and triggers in its own database and nothing
+ * else: no ATTACH or DETACH, no PRAGMA but user_version, no temporary or virtual tables, no
+ * transaction control, no VACUUM (INTO), no extension loading; the work and the size a script may
+ * take are capped (limits.h).
+ *
+ * A new database is built in a temporary file and renamed into place just before the registry
+ * commits; migrations run in place after a copy is taken, so that a failed install can put the
+ * database back exactly as it was (moddb_abort).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/package_int.h"
+#include "registry_int.h"
+
+/* ---- The authorizer ---------------------------------------------------------------------------- */
+
+struct guard {
+	char why[256];
+	long ops;
+};
+
+static bool is_main(const char *db)
+{
+	return !db || !strcmp(db, "main");
+}
+
+static int deny(struct guard *g, const char *fmt, const char *a, const char *b)
+{
+	if (!g->why[0])
+		snprintf(g->why, sizeof g->why, fmt, a ? a : "", b ? b : "");
+	return SQLITE_DENY;
+}
+
+static int authorizer(void *user, int action, const char *a3, const char *a4, const char *db, const char *trigger)
+{
+	struct guard *g = user;
+	switch (action) {
+	case SQLITE_ATTACH:
+	case SQLITE_DETACH: return deny(g, "ATTACH and DETACH are not allowed%s%s", NULL, NULL);
+	case SQLITE_PRAGMA:
+		if (a3 && !sqlite3_stricmp(a3, "user_version") && is_main(db))
+			return SQLITE_OK;
+		return deny(g, "PRAGMA %s is not allowed (only PRAGMA user_version)%s", a3, NULL);
+	case SQLITE_FUNCTION:
+		if (a4 && (!sqlite3_stricmp(a4, "load_extension") || !sqlite3_stricmp(a4, "fts3_tokenizer") ||
+			   !sqlite3_stricmp(a4, "readfile") || !sqlite3_stricmp(a4, "writefile")))
+			return deny(g, "the function %s() is not allowed%s", a4, NULL);
+		return SQLITE_OK;
+	case SQLITE_TRANSACTION:
+	case SQLITE_SAVEPOINT:
+		return deny(g, "transaction control is not allowed (the registry runs the script in its own transaction)%s%s",
+			    NULL, NULL);
+	case SQLITE_CREATE_VTABLE:
+	case SQLITE_DROP_VTABLE: return deny(g, "virtual tables are not allowed (%s)%s", a3, NULL);
+	case SQLITE_CREATE_TEMP_INDEX:
+	case SQLITE_CREATE_TEMP_TABLE:
+	case SQLITE_CREATE_TEMP_TRIGGER:
+	case SQLITE_CREATE_TEMP_VIEW:
+	case SQLITE_DROP_TEMP_INDEX:
+	case SQLITE_DROP_TEMP_TABLE:
+	case SQLITE_DROP_TEMP_TRIGGER:
+	case SQLITE_DROP_TEMP_VIEW: return deny(g, "temporary objects are not allowed (%s)%s", a3, NULL);
+	case SQLITE_CREATE_INDEX:
+	case SQLITE_CREATE_TABLE:
+	case SQLITE_CREATE_TRIGGER:
+	case SQLITE_CREATE_VIEW:
+	case SQLITE_DROP_INDEX:
+	case SQLITE_DROP_TABLE:
+	case SQLITE_DROP_TRIGGER:
+	case SQLITE_DROP_VIEW:
+	case SQLITE_ALTER_TABLE:
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+	case SQLITE_READ:
+	case SQLITE_REINDEX:
+	case SQLITE_ANALYZE:
+		if (!is_main(db))
+			return deny(g, "only the module's own database may be used, not '%s' (%s)", db, a3);
+		return SQLITE_OK;
+	case SQLITE_SELECT:
+	case SQLITE_RECURSIVE: return SQLITE_OK;
+	default: return deny(g, "statement kind %s%s is not allowed", a3 ? a3 : "?", NULL);
+	}
+}
+
+static int progress(void *user)
+{
+	struct guard *g = user;
+	g->ops += 1000;
+	if (g->ops > TRMX_MODULE_SQL_OPS_MAX) {
+		if (!g->why[0])
+			snprintf(g->why, sizeof g->why, "the script ran more than TRMX_MODULE_SQL_OPS_MAX (%ld) instructions",
+				 TRMX_MODULE_SQL_OPS_MAX);
+		return 1;
+	}
+	return 0;
+}
+
+/* Skip white space and comments; count lines. */
+static const char *skip_space(const char *p, int *line)
+{
+	for (;;) {
+		while (isspace((unsigned char)*p)) {
+			if (*p == '\n')
+				(*line)++;
+			p++;
+		}
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			p += 2;
+			while (*p && !(p[0] == '*' && p[1] == '/')) {
+				if (*p == '\n')
+					(*line)++;
+				p++;
+			}
+			if (*p)
+				p += 2;
+		} else {
+			return p;
+		}
+	}
+}
+
+/* Statements a module's SQL may be made of, by their first keyword. */
+static bool keyword_allowed(const char *p, char *word, size_t cap)
+{
+	static const char *const ok[] = { "CREATE", "DROP", "ALTER", "INSERT", "UPDATE", "DELETE", "REPLACE",
+					  "SELECT", "WITH", "VALUES", "PRAGMA", "REINDEX", "ANALYZE" };
+	size_t n = 0;
+	while (isalpha((unsigned char)p[n]) && n + 1 < cap) {
+		word[n] = (char)toupper((unsigned char)p[n]);
+		n++;
+	}
+	word[n] = 0;
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+		if (!strcmp(word, ok[i]))
+			return true;
+	return false;
+}
+
+int moddb_exec_guarded(sqlite3 *db, const char *sql, const char *what, trmx_error *err)
+{
+	struct guard g = { "", 0 };
+	const char *p = sql;
+	int line = 1, rc = 0;
+	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
+	sqlite3_set_authorizer(db, authorizer, &g);
+	sqlite3_progress_handler(db, 1000, progress, &g);
+	for (;;) {
+		p = skip_space(p, &line);
+		if (!*p)
+			break;
+		int at = line;
+		char word[16];
+		if (*p == ';') {
+			p++;
+			continue;
+		}
+		if (!keyword_allowed(p, word, sizeof word)) {
+			rc = trmx_error_set(err, TRMX_EFORMAT,
+					    "%s:%d: %s statements are not allowed (a module's SQL may only create and use its own "
+					    "tables and views)", what, at, word[0] ? word : "such");
+			break;
+		}
+		sqlite3_stmt *st = NULL;
+		const char *tail = NULL;
+		int s = sqlite3_prepare_v2(db, p, -1, &st, &tail);
+		if (s != SQLITE_OK) {
+			if (g.why[0])
+				rc = trmx_error_set(err, TRMX_EFORMAT, "%s:%d: %s (a module's SQL may only create and use its own "
+						    "tables and views)", what, at, g.why);
+			else
+				rc = trmx_error_set(err, s == SQLITE_NOMEM ? TRMX_ENOMEM : TRMX_EFORMAT, "%s:%d: %s", what, at,
+						    sqlite3_errmsg(db));
+			break;
+		}
+		while ((s = trmx_db_step(st)) == SQLITE_ROW)
+			;
+		if (s != SQLITE_DONE) {
+			if (g.why[0])
+				rc = trmx_error_set(err, TRMX_EFORMAT, "%s:%d: %s", what, at, g.why);
+			else
+				rc = trmx_db_error(db, s, what, err), trmx_error_prefix(err, "%s:%d", what, at);
+			sqlite3_finalize(st);
+			break;
+		}
+		sqlite3_finalize(st);
+		for (const char *q = p; q < tail; q++)
+			line += *q == '\n';
+		p = tail;
+	}
+	sqlite3_progress_handler(db, 0, NULL, NULL);
+	sqlite3_set_authorizer(db, NULL, NULL);
+	return rc;
+}
+
+int moddb_open(const char *path, sqlite3 **out, trmx_error *err)
+{
+	return trmx_db_open(out, path, "module database", NULL, 0, TRMX_DB_CREATE, 30000, err);
+}
+
+/* ---- Migrations -------------------------------------------------------------------------------- */
+
+struct migration {
+	int number;
+	char *path;
+};
+
+static void migrations_free(struct migration *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].path);
+	free(m);
+}
+
+static int migration_order(const void *a, const void *b)
+{
+	return ((const struct migration *)a)->number - ((const struct migration *)b)->number;
+}
+
+/* The package's migrations/NNNN.sql, in order. */
+static int list_migrations(const char *unpacked, struct migration **out, size_t *n, trmx_error *err)
+{
+	char *dir = trmx_xasprintf("%s/migrations", unpacked);
+	struct migration *arr = NULL;
+	size_t count = 0;
+	int rc = 0;
+	if (!dir)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	DIR *d = opendir(dir);
+	if (!d) {
+		free(dir);
+		*out = NULL;
+		*n = 0;
+		return 0; /* no migrations */
+	}
+	if (!(arr = trmx_xcalloc(TRMX_MODULE_MIGRATIONS_MAX, sizeof *arr))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *s = e->d_name;
+		if (s[0] == '.')
+			continue;
+		if (strlen(s) != 8 || strcmp(s + 4, ".sql") || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+		    !isdigit((unsigned char)s[2]) || !isdigit((unsigned char)s[3]) || !strncmp(s, "0000", 4)) {
+			rc = trmx_error_set(err, TRMX_EFORMAT, "migrations/%s: a migration is named NNNN.sql (0001 to 9999)", s);
+			goto done;
+		}
+		if (count == TRMX_MODULE_MIGRATIONS_MAX) {
+			rc = trmx_error_set(err, TRMX_ELIMIT, "more than TRMX_MODULE_MIGRATIONS_MAX (%d) migrations",
+					    TRMX_MODULE_MIGRATIONS_MAX);
+			goto done;
+		}
+		arr[count].number = atoi(s);
+		if (!(arr[count].path = trmx_xasprintf("%s/%s", dir, s))) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto done;
+		}
+		count++;
+	}
+	qsort(arr, count, sizeof *arr, migration_order);
+done:
+	closedir(d);
+	free(dir);
+	if (rc < 0) {
+		migrations_free(arr, count);
+		return rc;
+	}
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+static int run_file(sqlite3 *db, const char *path, const char *what, trmx_error *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = pkg_read_file(path, TRMX_MODULE_SQL_MAX, "TRMX_MODULE_SQL_MAX", &text, &len, err);
+	if (rc < 0)
+		return rc;
+	if (strlen(text) != len)
+		rc = trmx_error_set(err, TRMX_EFORMAT, "%s: a NUL byte in SQL text", what);
+	else
+		rc = moddb_exec_guarded(db, text, what, err);
+	free(text);
+	return rc;
+}
+
+/* Cap the database's size while a script runs (not persistent). */
+static int cap_size(sqlite3 *db, trmx_error *err)
+{
+	int64_t page = 0;
+	int rc = trmx_db_int64(db, "PRAGMA page_size", &page, "module database", err);
+	if (rc < 0)
+		return rc;
+	char sql[96];
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+		 (long long)(TRMX_MODULE_DB_INSTALL_MAX / (uint64_t)(page > 0 ? page : 4096)));
+	return trmx_db_exec(db, sql, "module database", err);
+}
+
+static int set_version(sqlite3 *db, int v, trmx_error *err)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
+	return trmx_db_exec(db, sql, "module database", err);
+}
+
+static int fsync_dir(const char *dir, trmx_error *err)
+{
+	if (trmx_fault_hit(TRMX_FAULT_WRITE))
+		return trmx_error_set(err, TRMX_EIO, "cannot sync %s: injected fault", dir);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return trmx_error_set(err, TRMX_EIO, "cannot open %s: %s", dir, strerror(errno));
+	int rc = fsync(fd) == 0 ? 0 : trmx_error_set(err, TRMX_EIO, "cannot sync %s: %s", dir, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* A fresh file name beside `final`: final's folder + "/." + base + suffix + XXXXXX, made empty. */
+static char *make_temp(const char *data, const char *module, const char *kind, trmx_error *err)
+{
+	char *p = trmx_xasprintf("%s/.%s.db.%s-XXXXXX", data, module, kind);
+	if (!p) {
+		trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (trmx_fault_hit(TRMX_FAULT_WRITE)) {
+		trmx_error_set(err, TRMX_EIO, "cannot make a file in %s: injected fault", data);
+		free(p);
+		return NULL;
+	}
+	int fd = mkstemp(p);
+	if (fd < 0) {
+		trmx_error_set(err, TRMX_EIO, "cannot make a file in %s: %s", data, strerror(errno));
+		free(p);
+		return NULL;
+	}
+	fchmod(fd, 0644); /* analysts attach module databases: readable like the rest of the home */
+	close(fd);
+	return p;
+}
+
+static void unlink_db(const char *path)
+{
+	char side[4200];
+	unlink(path);
+	snprintf(side, sizeof side, "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-journal", path);
+	unlink(side);
+}
+
+/* Copy database `from` into `to` with the backup API (a consistent snapshot, WAL or not). */
+static int copy_db(sqlite3 *from, const char *to_path, trmx_error *err)
+{
+	sqlite3 *to = NULL;
+	int rc = trmx_db_open(&to, to_path, "module database copy", NULL, 0, TRMX_DB_NOWAL, 30000, err);
+	if (rc < 0)
+		return rc;
+	if (trmx_fault_hit(TRMX_FAULT_WRITE)) {
+		trmx_db_close(to);
+		return trmx_error_set(err, TRMX_EIO, "cannot copy the module database: injected fault");
+	}
+	sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+	if (!b) {
+		rc = trmx_db_error(to, sqlite3_errcode(to), "module database copy", err);
+	} else {
+		int s = sqlite3_backup_step(b, -1);
+		sqlite3_backup_finish(b);
+		rc = s == SQLITE_DONE ? 0 : trmx_db_error(to, s, "module database copy", err);
+	}
+	trmx_db_close(to);
+	return rc;
+}
+
+int moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, struct moddb_plan *plan, trmx_error *err)
+{
+	struct migration *mig = NULL;
+	size_t nmig = 0;
+	sqlite3 *db = NULL;
+	char *schema = NULL;
+	int rc;
+	memset(plan, 0, sizeof *plan);
+	if (!(plan->final_path = trmx_xasprintf("%s/%s.db", r->data, module)) ||
+	    !(schema = trmx_xasprintf("%s/" PKG_SCHEMA, unpacked)))
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if ((rc = list_migrations(unpacked, &mig, &nmig, err)) < 0)
+		goto done;
+	int newest = nmig ? mig[nmig - 1].number : 0;
+	struct stat st;
+	if (stat(plan->final_path, &st) != 0) {
+		/* first install of the module: build its database aside */
+		if (!(plan->tmp_path = make_temp(r->data, module, "new", err))) {
+			rc = err ? err->code : TRMX_EIO;
+			goto done;
+		}
+		if ((rc = trmx_db_open(&db, plan->tmp_path, "module database", NULL, 0, TRMX_DB_NOWAL, 30000, err)) < 0 ||
+		    (rc = cap_size(db, err)) < 0 || (rc = trmx_db_begin(db, "module database", err)) < 0)
+			goto done;
+		if ((rc = run_file(db, schema, PKG_SCHEMA, err)) < 0)
+			goto done;
+		int v = 0;
+		if ((rc = trmx_db_user_version(db, &v, "module database", err)) < 0)
+			goto done;
+		if (v == 0 && newest > 0 && (rc = set_version(db, newest, err)) < 0)
+			goto done;
+		if ((rc = trmx_db_commit(db, "module database", err)) < 0 ||
+		    (rc = trmx_db_exec(db, "PRAGMA journal_mode = WAL", "module database", err)) < 0 ||
+		    (rc = trmx_db_user_version(db, &plan->schema_version, "module database", err)) < 0)
+			goto done;
+		plan->created = true;
+		goto done;
+	}
+	/* an upgrade: the migrations it lacks, in place, after a copy */
+	if ((rc = trmx_db_open(&db, plan->final_path, "module database", NULL, 0, 0, r->busy_ms, err)) < 0)
+		goto done;
+	int have = 0;
+	if ((rc = trmx_db_user_version(db, &have, "module database", err)) < 0)
+		goto done;
+	plan->schema_version = have;
+	if (newest <= have)
+		goto done;
+	if (!(plan->backup_path = make_temp(r->data, module, "before", err))) {
+		rc = err ? err->code : TRMX_EIO;
+		goto done;
+	}
+	if ((rc = copy_db(db, plan->backup_path, err)) < 0 || (rc = cap_size(db, err)) < 0 ||
+	    (rc = trmx_db_begin(db, "module database", err)) < 0)
+		goto done;
+	for (size_t i = 0; i < nmig; i++) {
+		if (mig[i].number <= have)
+			continue;
+		char what[64];
+		snprintf(what, sizeof what, "migrations/%04d.sql", mig[i].number);
+		if ((rc = run_file(db, mig[i].path, what, err)) < 0 || (rc = set_version(db, mig[i].number, err)) < 0)
+			goto done;
+		plan->migrations++;
+	}
+	if ((rc = trmx_db_commit(db, "module database", err)) < 0)
+		goto done;
+	plan->migrated = true;
+	plan->schema_version = newest;
+done:
+	if (db) {
+		trmx_db_rollback(db);
+		trmx_db_close(db);
+	}
+	migrations_free(mig, nmig);
+	free(schema);
+	return rc;
+}
+
+int moddb_place(struct moddb_plan *plan, trmx_error *err)
+{
+	if (!plan->created)
+		return 0;
+	if (trmx_fault_hit(TRMX_FAULT_WRITE))
+		return trmx_error_set(err, TRMX_EIO, "cannot rename %s: injected fault", plan->tmp_path);
+	unlink_db(plan->final_path); /* leftovers of a database removed by hand */
+	if (rename(plan->tmp_path, plan->final_path) != 0)
+		return trmx_error_set(err, TRMX_EIO, "cannot rename %s to %s: %s", plan->tmp_path, plan->final_path,
+				      strerror(errno));
+	plan->placed = true;
+	char *dir = strdup(plan->final_path);
+	if (!dir)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	*strrchr(dir, '/') = 0;
+	int rc = fsync_dir(dir, err);
+	free(dir);
+	return rc;
+}
+
+static void plan_free(struct moddb_plan *plan)
+{
+	free(plan->final_path);
+	free(plan->tmp_path);
+	free(plan->backup_path);
+	memset(plan, 0, sizeof *plan);
+}
+
+void moddb_abort(struct moddb_plan *plan)
+{
+	if (plan->placed)
+		unlink_db(plan->final_path);
+	if (plan->tmp_path)
+		unlink_db(plan->tmp_path);
+	if (plan->migrated && plan->backup_path) {
+		/* put the database back as it was, through SQLite so other connections stay sound */
+		sqlite3 *from = NULL, *to = NULL;
+		trmx_error e2;
+		if (sqlite3_open_v2(plan->backup_path, &from, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+		    trmx_db_open(&to, plan->final_path, "module database", NULL, 0, 0, 30000, &e2) == 0) {
+			sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+			int s = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+			if (b)
+				sqlite3_backup_finish(b);
+			if (s != SQLITE_DONE)
+				trmx_log(TRMX_LOG_ERROR, "cannot restore %s from %s: %s", plan->final_path, plan->backup_path,
+					 sqlite3_errstr(s));
+		} else {
+			trmx_log(TRMX_LOG_ERROR, "cannot restore %s from %s", plan->final_path, plan->backup_path);
+		}
+		sqlite3_close(from);
+		trmx_db_close(to);
+	}
+	if (plan->backup_path)
+		unlink_db(plan->backup_path);
+	plan_free(plan);
+}
+
+void moddb_done(struct moddb_plan *plan)
+{
+	if (plan->backup_path)
+		unlink_db(plan->backup_path);
+	plan_free(plan);
+}
+
+/* ---- Per-run rows ------------------------------------------------------------------------------ */
+
+int trmx_registry_module_exec(trmx_registry *r, const char *module, const char *sql, const char *const *params,
+			      size_t nparams, trmx_error *err)
+{
+	if (!r || !module || !sql || (nparams && !params))
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_module_exec: missing argument");
+	trmx_module_info mi;
+	int rc = trmx_registry_module(r, module, &mi, err);
+	if (rc < 0)
+		return rc;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct guard g = { "", 0 };
+	char what[TRMX_MANIFEST_NAME_MAX + 8];
+	snprintf(what, sizeof what, "%s.db", module);
+	if ((rc = trmx_db_open(&db, mi.db_path, what, NULL, 0, 0, r->busy_ms, err)) < 0)
+		return rc;
+	int line = 1;
+	char word[16];
+	const char *p = skip_space(sql, &line), *tail = NULL;
+	if (!keyword_allowed(p, word, sizeof word)) {
+		rc = trmx_error_set(err, TRMX_EFORMAT, "%s: %s statements are not allowed", what, word[0] ? word : "such");
+		goto done;
+	}
+	sqlite3_set_authorizer(db, authorizer, &g);
+	sqlite3_progress_handler(db, 1000, progress, &g);
+	int s = sqlite3_prepare_v2(db, p, -1, &st, &tail);
+	if (s != SQLITE_OK) {
+		rc = g.why[0] ? trmx_error_set(err, TRMX_EFORMAT, "%s: %s", what, g.why)
+			      : trmx_error_set(err, TRMX_EFORMAT, "%s: %s", what, sqlite3_errmsg(db));
+		goto done;
+	}
+	if (*skip_space(tail, &line)) {
+		rc = trmx_error_set(err, TRMX_EINVAL, "%s: one statement at a time", what);
+		goto done;
+	}
+	for (size_t i = 0; i < nparams; i++)
+		trmx_db_bind_text(st, (int)i + 1, params[i]);
+	while ((s = trmx_db_step(st)) == SQLITE_ROW)
+		;
+	if (s != SQLITE_DONE)
+		rc = g.why[0] ? trmx_error_set(err, TRMX_EFORMAT, "%s: %s", what, g.why) : trmx_db_error(db, s, what, err);
+done:
+	sqlite3_finalize(st);
+	trmx_db_close(db);
+	return rc;
+}

@@ -1,0 +1,135 @@
+#!/bin/bash
+# demo.sh — `make demo`: the main job of trmx, end to end, in a fresh TRMX_HOME (BUILD/demo-home):
+#   1. pack every bundled module that has weights (modules/<name>/; until one has, the test
+#      fixture tests/fixtures/module-sudoku4-tiny, an untrained 4x4 Sudoku model);
+#   2. install them (verified, unpacked into the content-addressed store, each module's own
+#      database made from its schema.sql, its examples run as a self-test);
+#   3. bind a demo course: one context per module, through the alias `champion`;
+#   4. run generated puzzles (trmx gen) through the course for a few learners, one by one and as a
+#      batch: every run is logged with the checker's verdict as feedback;
+#   5. record a learner's feedback, and print a summary from the log's views.
+# Idempotent: every run starts from a fresh home. Usage: tools/demo.sh [BUILD]
+set -eu
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+trmx="$root/$build/trmx"
+home="$root/$build/demo-home"
+work="$root/$build/demo"
+[ -x "$trmx" ] || { echo "demo: $trmx is missing; run make first" >&2; exit 1; }
+[ -d "$home" ] && chmod -R u+w "$home" # the store is read-only
+rm -rf "$home" "$work"
+mkdir -p "$work/packages"
+export TRMX_HOME="$home" TRMX_ACTOR=demo
+# Spinning OpenMP workers cost 10x on a loaded machine (docs/ENGINE.md); sleeping ones cost little.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+say() { printf '\n== %s\n' "$*"; }
+field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" | head -1; }
+
+say "1. Packing the bundled modules"
+pkgs=()
+pack() {
+	local out
+	if out=$("$trmx" pack "$1" -o "$work/packages" 2>&1); then
+		echo "  ${out%%,*}"
+		pkgs+=("${out%%:*}")
+	else
+		echo "  $1: not packed: $out"
+	fi
+}
+for dir in modules/*/; do
+	[ -d "$dir" ] || continue
+	if [ -f "$dir/weights.safetensors" ]; then
+		pack "${dir%/}"
+	else
+		echo "  ${dir%/}: no weights yet (make train-$(basename "$dir")), skipped"
+	fi
+done
+if [ ${#pkgs[@]} -eq 0 ]; then
+	echo "  no bundled module could be packed yet: using the test fixture (an untrained 4x4 Sudoku model)"
+	pack tests/fixtures/module-sudoku4-tiny
+fi
+
+say "2. Installing into $home"
+modules=()
+for p in "${pkgs[@]}"; do
+	if out=$("$trmx" install "$p" 2>&1); then
+		echo "  $out"
+		modules+=("$(echo "$out" | sed -n 's/^installed \([^ ]*\) \([^ ]*\) .*/\1@\2/p')")
+	else
+		echo "  $(basename "$p"): refused: $(echo "$out" | head -n 1)"
+	fi
+done
+[ ${#modules[@]} -gt 0 ] || { echo "demo: nothing could be installed" >&2; exit 1; }
+"$trmx" list | sed 's/^/  /'
+
+say "3. Binding the demo course"
+for mv in "${modules[@]}"; do
+	m=${mv%@*}
+	"$trmx" alias set "$m@champion" "${mv#*@}" | sed 's/^/  /'
+	"$trmx" bind "demo-course/$m" "$m@champion" | sed 's/^/  /'
+done
+
+say "4. Running puzzles through the course"
+runs=()
+for mv in "${modules[@]}"; do
+	m=${mv%@*}
+	ctx="demo-course/$m"
+	info=$("$trmx" show "$m" --json)
+	task=$(echo "$info" | field task)
+	params=$(echo "$info" | field task_params)
+	size=$(echo "$params" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
+	puzzles="$work/$m.csv"
+	case "$task" in
+	sudoku) "$trmx" gen sudoku --size "${size:-9}" -n 8 --seed 7 -o "$puzzles" >/dev/null 2>&1 || : >"$puzzles" ;;
+	maze) "$trmx" gen maze --size "${size:-30}" -n 8 --seed 7 -o "$puzzles" >/dev/null 2>&1 || : >"$puzzles" ;;
+	*) : >"$puzzles" ;;
+	esac
+	if [ ! -s "$puzzles" ]; then # no generator for this task: the module's own examples
+		store=$(echo "$info" | field store)
+		for e in "$store"/examples/*; do
+			case "$e" in *.out.*) ;; *) cp "$e" "$work/" ;; esac
+		done
+		echo "  $m: no generator for task $task; running its examples"
+		set -- "$work"/*
+	else
+		mapfile -t rows < <(tail -n +2 "$puzzles" | cut -d, -f1)
+		set -- "${rows[@]}"
+	fi
+	echo "  $ctx ($task $params): $# puzzles, 4 learners"
+	i=0
+	for p in "$@"; do
+		learner="learner-$((i % 4 + 1))"
+		if [ $i -eq 0 ]; then
+			echo "  -- one run in full: trmx run $ctx PUZZLE --learner $learner"
+			"$trmx" run "$ctx" "$p" --learner "$learner" --color never | sed 's/^/     /' || true
+		fi
+		j=$("$trmx" run "$ctx" "$p" --learner "$learner" --json 2>/dev/null) || true
+		id=$(echo "$j" | field run_id)
+		[ -n "$id" ] && runs+=("$id")
+		printf '  %-10s run %s  %-8s steps %s  version %s (%s arm)\n' "$learner" "$id" "$(echo "$j" | field verdict)" \
+			"$(echo "$j" | sed -n 's/.*"steps":\([0-9]*\).*/\1/p')" "$(echo "$j" | field version)" "$(echo "$j" | field arm)"
+		i=$((i + 1))
+	done
+	if [ -s "$puzzles" ]; then
+		echo "  -- the same puzzles as one batch (engine batching): trmx run $ctx --batch $m.csv"
+		"$trmx" run "$ctx" --batch "$puzzles" --learner learner-5 | tail -n 1 | sed 's/^/     /'
+	fi
+done
+
+say "5. Feedback"
+if [ ${#runs[@]} -gt 0 ]; then
+	"$trmx" feedback "${runs[0]}" --verdict incorrect --source learner --comment "I expected another answer" | sed 's/^/  /'
+fi
+echo "  (and every run above carries the checker's verdict as feedback, source 'checker')"
+
+say "Summary from the log ($home/log.db, views context_summary and version_summary)"
+for mv in "${modules[@]}"; do
+	m=${mv%@*}
+	"$trmx" show "demo-course/$m" | sed 's/^/  /'
+	"$trmx" show "$m" | grep -E '^  (usage|self-test|contexts)' | sed 's/^/  /'
+done
+say "History (append-only)"
+"$trmx" history | sed 's/^/  /'
+echo
+echo "The home stays in $home: try  TRMX_HOME=$home $trmx run demo-course/${modules[0]%@*} PUZZLE"
