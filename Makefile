@@ -45,13 +45,13 @@ ifdef SANITIZE
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-ALL_CFLAGS := -std=gnu11 $(WARN) -fopenmp -fPIC $(ARCHFLAGS) $(CFLAGS) $(SAN_FLAGS) \
+ALL_CFLAGS := -std=gnu11 $(WARN) -pthread -fopenmp-simd -fPIC $(ARCHFLAGS) $(CFLAGS) $(SAN_FLAGS) \
               -Iframework/include -Iframework $(PKG_CFLAGS) $(CPPFLAGS) -MMD -MP
-ALL_LDFLAGS := -fopenmp $(SAN_FLAGS) $(LDFLAGS)
+ALL_LDFLAGS := -pthread $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm -ldl -lpthread
 
 LIB_DIRS := framework/core framework/tensor framework/engines/trm framework/engines/hrm framework/tasks \
-            framework/host framework/log packager registry
+            framework/host framework/log framework/analytics packager registry
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC  := $(wildcard framework/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -152,7 +152,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= manifest safetensors archive
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp $(ARCHFLAGS) \
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp-simd -pthread $(ARCHFLAGS) \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
                 -Iframework/include -Iframework $(PKG_CFLAGS)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
@@ -185,13 +185,15 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 
 # ---- Registry, log, host and engine plugins (docs/REGISTRY.md, docs/ABI.md) ------------------
 # The SQL of schemas/registry/ and schemas/log/ is embedded in the library: registry/embed_sql.sh
-# writes it into BUILD/gen/trmx_sql.h for framework/log/schemas.c. The TRM engine is also built as
-# a plugin, BUILD/plugins/trm.so (plugin.o plus the library objects it needs, every symbol but
-# trmx_engine_entry hidden), which hosts load with dlopen from their plugin folder; each
+# writes it into BUILD/gen/trmx_sql.h for framework/log/schemas.c. Each linked-in engine is also
+# built as a plugin, BUILD/plugins/trm.so and hrm.so (framework/engines/plugin.c compiled for its
+# entry, plus the library objects it needs, every symbol but trmx_engine_entry hidden), which
+# hosts load with dlopen from their plugin folder; each
 # tests/plugins/NAME.c becomes BUILD/tests/plugins/NAME.so for tests/test_host.c (plugins the host
 # must refuse, and a toy third-party engine it must accept).
 SQL_SRC      := $(sort $(wildcard schemas/registry/*.sql schemas/log/*.sql))
-PLUGIN_TRM   := $(BUILD)/plugins/trm.so
+PLUGIN_ENGINES := trm hrm
+PLUGINS      := $(PLUGIN_ENGINES:%=$(BUILD)/plugins/%.so)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
 %/gen/trmx_sql.h: $(SQL_SRC) registry/embed_sql.sh
@@ -203,7 +205,11 @@ $(BUILD)/obj/framework/log/schemas.o: ALL_CFLAGS += -I$(BUILD)/gen
 $(FUZZ_BUILD)/obj/framework/log/schemas.o: $(FUZZ_BUILD)/gen/trmx_sql.h
 $(FUZZ_BUILD)/obj/framework/log/schemas.o: FUZZ_CFLAGS += -I$(FUZZ_BUILD)/gen
 
-$(PLUGIN_TRM): $(BUILD)/obj/framework/engines/trm/plugin.o $(LIBTRMX)
+$(BUILD)/obj/plugins/%.o: framework/engines/plugin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DPLUGIN_ENTRY=trmx_$*_engine_entry -c $< -o $@
+
+$(BUILD)/plugins/%.so: $(BUILD)/obj/plugins/%.o $(LIBTRMX)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(ALL_LDFLAGS) -Wl,--exclude-libs,ALL $< $(LIBTRMX) $(LIBS) -o $@
 
@@ -212,10 +218,10 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c
 	$(CC) -shared $(ALL_CFLAGS) $(ALL_LDFLAGS) $< -o $@
 
 .PHONY: plugins
-plugins: $(PLUGIN_TRM) $(TEST_PLUGINS)
-all: $(PLUGIN_TRM)
-tests test: $(PLUGIN_TRM) $(TEST_PLUGINS)
-demo bench: $(PLUGIN_TRM)
+plugins: $(PLUGINS) $(TEST_PLUGINS)
+all: $(PLUGINS)
+tests test: $(PLUGINS) $(TEST_PLUGINS)
+demo bench: $(PLUGINS)
 
 -include $(wildcard $(FUZZ_LIB_OBJ:.o=.d))
 

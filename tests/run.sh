@@ -3,8 +3,6 @@
 #   tests/run.sh [BUILD]
 set -u
 build=${1:-build}
-# Spinning OpenMP workers cost 10x on a loaded machine (docs/ENGINE.md); sleeping ones cost little.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 cd "$(dirname "$0")/.."
 fail=0
 total=0

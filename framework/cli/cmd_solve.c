@@ -297,7 +297,7 @@ int cmd_solve(int argc, char **argv)
 	}
 	if (trmx_weights_open(&w, weights_path, &err) < 0 ||
 	    (config_path ? trmx_config_load_yaml(&arch, config_path, &err) : trmx_config_from_metadata(&arch, w, &err)) < 0 ||
-	    trmx_model_open(&m, "trm", arch, w, NULL, &err) < 0) {
+	    trmx_model_open(&m, trmx_config_engine(arch), arch, w, NULL, &err) < 0) {
 		rc = cli_fail(&err);
 		goto done;
 	}

@@ -1,5 +1,5 @@
 /*
- * parallel.h — the one threading mechanism of the kernels (OpenMP underneath).
+ * parallel.h — the one threading mechanism of the kernels (a pool of worker threads, parallel.c).
  *
  * trmx_parallel_for splits [0, n) into one contiguous range per thread and runs `fn` on each,
  * with flush-to-zero and denormals-are-zero set in every thread for the call (denormals slow the

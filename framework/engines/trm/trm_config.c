@@ -108,6 +108,14 @@ int trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, bool hrm, trm
 					      "architecture: unknown key '%s' (the %s engine reads the "
 					      "official %s config keys)",
 					      kv[i].key, engine, hrm ? "HRM" : "TRM");
+	/* The official config's `name` says which family the weights belong to (hrm.hrm_act_v1@...,
+	 * recursive_reasoning.trm@...): HRM weights hold an L_level the TRM engine would happily read,
+	 * and compute something else with it. */
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(kv[i].key, "name") && (!strncmp(kv[i].value, "hrm.", 4)) != hrm)
+			return trmx_error_set(err, TRMX_EINVAL,
+					      "architecture: name '%s' is a%s model, not one for the %s engine",
+					      kv[i].value, hrm ? " TRM" : "n HRM", engine);
 	if ((rc = get_int(kv, n, "seq_len", true, 0, 1, TRMX_ARCH_SEQ_LEN_MAX, &c.seq_len, err)) < 0 ||
 	    (rc = get_int(kv, n, "vocab_size", true, 0, 2, TRMX_ARCH_VOCAB_MAX, &c.vocab_size, err)) < 0 ||
 	    (rc = get_int(kv, n, "num_puzzle_identifiers", false, 1, 1, TRMX_ARCH_PUZZLE_IDS_MAX,
