@@ -3,6 +3,10 @@
  * thread split, attention, expf, residual RMSNorm, SwiGLU, RoPE tables, transposes, argmax.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -193,6 +197,92 @@ static void test_parallel_sets_ftz(void **state)
 	assert_true(r2 != 0.0f);
 }
 
+/* ---- the thread pool ------------------------------------------------------------------------ */
+
+/* Every unit of [0, n) is visited exactly once, by a thread index below the thread count. */
+struct cover {
+	unsigned char *hits;
+	_Atomic int bad_thread;
+	int nested; /* > 0: each range also runs a nested parallel_for of this size */
+	_Atomic long nested_sum; /* units the nested call visited */
+};
+
+static void cover_inner(void *ctx, size_t lo, size_t hi, int thread)
+{
+	struct cover *c = ctx;
+	atomic_fetch_add(&c->nested_sum, (long)(hi - lo));
+	(void)thread;
+}
+
+static void cover_range(void *ctx, size_t lo, size_t hi, int thread)
+{
+	struct cover *c = ctx;
+	if (thread < 0 || thread >= trmx_get_threads())
+		atomic_store(&c->bad_thread, 1);
+	for (size_t i = lo; i < hi; i++)
+		c->hits[i]++;
+	if (c->nested) { /* a kernel calling a kernel: runs inline, still exactly once */
+		struct cover in = { 0 };
+		in.nested_sum = 0;
+		trmx_parallel_for((size_t)c->nested, 1, cover_inner, &in);
+		if (in.nested_sum != c->nested)
+			atomic_store(&c->bad_thread, 1);
+	}
+}
+
+static void cover_check(size_t n, size_t grain, int nested)
+{
+	struct cover c = { calloc(n, 1), 0, nested, 0 };
+	trmx_parallel_for(n, grain, cover_range, &c);
+	for (size_t i = 0; i < n; i++)
+		if (c.hits[i] != 1)
+			fail_msg("unit %zu of %zu visited %d times", i, n, c.hits[i]);
+	assert_int_equal(c.bad_thread, 0);
+	free(c.hits);
+}
+
+static void *pool_caller(void *arg)
+{
+	for (int r = 0; r < 300; r++)
+		cover_check(1000 + (size_t)r, 1, 0);
+	return arg;
+}
+
+static void test_pool(void **state)
+{
+	int saved = trmx_get_threads();
+	for (int t = 1; t <= 4; t++) { /* thread-count changes resize the pool */
+		trmx_set_threads(t);
+		for (int r = 0; r < 2000; r++) /* many back-to-back jobs: no lost wake-up or hand-off */
+			cover_check((size_t)(r % 97) + 1, 1, 0);
+		cover_check(100000, 7, 0);
+		cover_check(64, 1, 5);
+	}
+	/* callers on other threads at the same time: one dispatch runs at a time, the rest inline */
+	trmx_set_threads(2);
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, pool_caller, NULL), 0);
+	pool_caller(NULL);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	/* a forked child starts without the parent's workers and makes its own (ThreadSanitizer
+	 * refuses threads after a multi-threaded fork: checked in the other builds) */
+#ifndef __SANITIZE_THREAD__
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (int r = 0; r < 100; r++)
+			cover_check(5000, 1, 0);
+		_exit(0);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#endif
+	cover_check(5000, 1, 0);
+	trmx_set_threads(saved);
+}
+
 /* ---- finite-difference checks of the backward kernels ------------------------------------
  * Each checks the float kernel against central differences of a float64 forward of the same
  * operation, for the scalar loss L = sum(w * out) with random w. */
@@ -370,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_rope_tables_and_rotation),
 		cmocka_unit_test(test_transpose_and_argmax),
 		cmocka_unit_test(test_parallel_sets_ftz),
+		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_rmsnorm_backward_fd),
 		cmocka_unit_test(test_swiglu_backward_fd),
 		cmocka_unit_test(test_rope_backward_fd),
