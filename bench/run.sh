@@ -90,3 +90,18 @@ if [ -x "$HB" ]; then
 		printf "target: <= 20 ms for trmx run (process start included): %.1f ms (%s)\n", o, o <= 20 ? "met" : "MISSED" }'
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
+
+# ---- The analyst layer: `trmx report` on a log of one million runs (bench/bench_report.c) -------
+RB="$build/bench/bench_report"
+if [ -x "$RB" ]; then
+	n=${BENCH_REPORT_RUNS:-1000000}
+	[ "${BENCH_QUICK:-0}" = 1 ] && n=100000
+	rh="$out/report-home-$n"
+	echo "== trmx report on a log of $n runs (20 contexts, 6 versions, 4 canaries, ~1.33 feedback rows a run)"
+	[ -f "$rh/log.db" ] || { rm -rf "$rh"; "$RB" gen "$rh" "$n" | tee -a "$log"; }
+	rr=$("$RB" time "$rh" "$root/$build/trmx" | tee -a "$log")
+	echo "$rr"
+	echo "$rr" | awk '/^trmx_report/ { split($0, a, "text_s="); t = a[2] + 0;
+		printf "target: < 5 s for trmx report on one million runs: %.2f s (%s)\n", t, t < 5 ? "met" : "MISSED" }'
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi

@@ -30,5 +30,22 @@ if [ -x tests/cli/run.sh ]; then
 		fail=$((fail + 1))
 	fi
 fi
+# xAPI statements the tests exported (BUILD/tests/xapi/) and one made here, checked by the
+# independent npm package xapi-validation on Node.js; skipped, and said so, without node or npm.
+if [ -x tools/xapi_validate.sh ]; then
+	"tools/xapi_validate.sh" "$build" >"$build/tests/xapi-validation.log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		total=$((total + 1))
+		echo "PASS  xapi-validation (npm): $(tail -n 1 "$build/tests/xapi-validation.log")"
+	elif [ $rc -eq 77 ]; then
+		echo "SKIP  xapi-validation (npm): $(grep '^SKIP' "$build/tests/xapi-validation.log" | head -n 1)"
+	else
+		total=$((total + 1))
+		echo "FAIL  xapi-validation (npm) (log: $build/tests/xapi-validation.log)"
+		tail -n 30 "$build/tests/xapi-validation.log"
+		fail=$((fail + 1))
+	fi
+fi
 echo "$((total - fail))/$total test programs passed in $(( $(date +%s) - start ))s"
 [ "$fail" -eq 0 ]

@@ -208,7 +208,7 @@ static void test_append_feedback(void **state)
 	assert_string_equal(info.status, "completed");
 	assert_trmx_error(trmx_log_run_get(log, ghost, &info, &err), err, TRMX_ENOTFOUND, "no run");
 	trmx_log_free(log);
-	assert_int_equal(count(f->home, "PRAGMA user_version"), 2);
+	assert_int_equal(count(f->home, "PRAGMA user_version"), 3);
 }
 
 static void test_schema_version(void **state)

@@ -7,7 +7,9 @@
 #   3. bind a demo course: one context per module, through the alias `champion`;
 #   4. run generated puzzles (trmx gen) through the course for a few learners, one by one and as a
 #      batch: every run is logged with the checker's verdict as feedback;
-#   5. record a learner's feedback, and print a summary from the log's views.
+#   5. record a learner's feedback;
+#   6. swap one context from the TRM module sudoku4 to the HRM module sudoku4-hrm and back, and
+#      compare them with trmx report; print a summary from the log's views.
 # Idempotent: every run starts from a fresh home. Usage: tools/demo.sh [BUILD]
 set -eu
 build=${1:-build}
@@ -21,8 +23,6 @@ work="$root/$build/demo"
 rm -rf "$home" "$work"
 mkdir -p "$work/packages"
 export TRMX_HOME="$home" TRMX_ACTOR=demo
-# Spinning OpenMP workers cost 10x on a loaded machine (docs/ENGINE.md); sleeping ones cost little.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 say() { printf '\n== %s\n' "$*"; }
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" | head -1; }
 
@@ -122,6 +122,24 @@ if [ ${#runs[@]} -gt 0 ]; then
 	"$trmx" feedback "${runs[0]}" --verdict incorrect --source learner --comment "I expected another answer" | sed 's/^/  /'
 fi
 echo "  (and every run above carries the checker's verdict as feedback, source 'checker')"
+
+say "6. Swapping engines: one context, a TRM module, then an HRM module, then back"
+has() { printf '%s\n' "${modules[@]}" | grep -qx "$1@.*"; }
+if has sudoku4 && has sudoku4-hrm; then
+	ctx=demo-course/swap
+	"$trmx" gen sudoku --size 4 -n 12 --seed 11 -o "$work/swap.csv" >/dev/null
+	for m in sudoku4 sudoku4-hrm sudoku4; do
+		"$trmx" bind "$ctx" "$m" | sed 's/^/  /'
+		"$trmx" run "$ctx" --batch "$work/swap.csv" --learner learner-6 | tail -n 1 | sed 's/^/     /'
+	done
+	echo "  every run's row in the log names the engine that served it:"
+	"$trmx" sql "SELECT module, version, engine, count(*) AS runs FROM runs WHERE context = '$ctx' GROUP BY 1, 2, 3" |
+		sed 's/^/     /'
+	echo "  -- trmx report --context $ctx"
+	"$trmx" report --context "$ctx" | sed 's/^/     /'
+else
+	echo "  needs both sudoku4 and sudoku4-hrm installed; skipped"
+fi
 
 say "Summary from the log ($home/log.db, views context_summary and version_summary)"
 for mv in "${modules[@]}"; do

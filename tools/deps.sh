@@ -16,6 +16,10 @@ for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-de
 	fi
 done
 command -v cc >/dev/null 2>&1 || need="$need gcc"
+# Node.js and npm: `make test` checks the exported xAPI statements with the npm package
+# xapi-validation (tools/xapi_validate.sh); without them that check is skipped.
+command -v node >/dev/null 2>&1 || need="$need nodejs"
+command -v npm >/dev/null 2>&1 || need="$need npm"
 if [ "${1:-}" = "--bench" ]; then
 	/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need="$need python3-torch python3-numpy"
 	[ -x /usr/bin/time ] || need="$need time"

@@ -39,6 +39,11 @@ int cmd_quarantine(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_feedback(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_erase(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
 /* Helpers of the registry commands (cmd_run.c). The plugin folder: `opt`, else $TRMX_PLUGINS, else
  * the plugins/ folder beside the trmx binary when there is one, else NULL (built-in engines). */
 const char *cli_plugin_dir(const char *opt);

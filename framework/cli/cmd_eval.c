@@ -333,7 +333,7 @@ struct evlog {
 	int64_t time_ms;
 	trmx_run_record recs[EVLOG_CHUNK];
 	trmx_feedback_record fbs[2 * EVLOG_CHUNK];
-	char *strs[EVLOG_CHUNK][4]; /* input, output, tokens, expected */
+	char *strs[EVLOG_CHUNK][5]; /* input, output, tokens, expected, the checker's message */
 	size_t n, nf;
 	int64_t runs;
 	bool failed;
@@ -343,7 +343,7 @@ struct evlog {
 static void evlog_clear(struct evlog *e)
 {
 	for (size_t i = 0; i < e->n; i++)
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < 5; k++) {
 			trmx_task_text_free(e->strs[i][k]);
 			e->strs[i][k] = NULL;
 		}
@@ -428,7 +428,8 @@ static int log_item(void *user, const trmx_eval_item *it)
 		f->time_ms = e->time_ms;
 		f->source = TRMX_FEEDBACK_CHECKER;
 		f->verdict = r->verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
-		f->comment = it->check->message[0] ? it->check->message : NULL;
+		/* the item's check lives for this call only; the row is written at the chunk's flush */
+		f->comment = it->check->message[0] ? (strs[4] = strdup(it->check->message)) : NULL;
 	}
 	if (it->labelled) {
 		trmx_feedback_record *f = &e->fbs[e->nf++];

@@ -41,6 +41,11 @@ static const struct command commands[] = {
 	{ "history", cmd_history, "every install, alias, binding and quarantine change: who and when" },
 	{ "run", cmd_run, "run puzzles through an installed module or a context, log each run and its verdict" },
 	{ "feedback", cmd_feedback, "record a verdict on a logged run: correct, incorrect or partial" },
+	{ "report", cmd_report, "accuracy, steps, latency, calibration, canary verdicts: text, CSV, JSON or HTML" },
+	{ "sql", cmd_sql, "one read-only SQL query over the log, the registry and the module databases" },
+	{ "export", cmd_export, "export the log as xAPI statements, or corrections as a training data set" },
+	{ "erase", cmd_erase, "erase a learner's runs and feedback everywhere (recorded as counts)" },
+	{ "purge", cmd_purge, "delete runs older than a duration, with their feedback (recorded as counts)" },
 };
 
 static void usage(FILE *f)

@@ -152,6 +152,8 @@ static const struct field fields[] = {
 	FLD("training.seed", F_INT, false, -I63, I63, 0),
 	FLD("training.hardware", F_STRING, false, 0, 0, TRMX_MANIFEST_STRING_MAX),
 	FLD("training.duration", F_NUM, false, 0, 1e12, 0),
+	FLD("training.base", F_SHA256, false, 0, 0, 0),
+	FLD("training.corrections_sha256", F_SHA256, false, 0, 0, 0),
 	FLD("training.x-*", F_EXT, false, 0, 0, 0),
 	FLD("metrics", F_MAPOF, false, 0, 0, TRMX_MANIFEST_METRICS_MAX),
 	FLD("metrics.*", F_MAP, false, 0, 0, 0),
@@ -1291,6 +1293,8 @@ static int extract(trmx_manifest *m, trmx_manifest_mode mode, trmx_error *err)
 		m->training.seed = map_int(m, n, "seed", 0);
 		m->training.hardware = map_str(m, n, "hardware");
 		m->training.duration = map_num(m, n, "duration", -1.0);
+		m->training.base = map_str(m, n, "base");
+		m->training.corrections_sha256 = map_str(m, n, "corrections_sha256");
 	}
 	if ((n = map_get(m, root, "metrics"))) {
 		m->nmetrics = n->nkids / 2;

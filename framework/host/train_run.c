@@ -3,6 +3,10 @@
  * its data (generated puzzles or a data set, augmented on the fly, an optional blank-count
  * curriculum), the trainer, held-out evaluations with fixed and adaptive halting on the EMA
  * weights, checkpoints that resume exactly, and the exported weights, metrics and learning curve.
+ * Fine-tuning (docs/TRAINING.md, "Fine-tuning"): starting from a module's weights, with its
+ * architecture, engine and task where the config gives none, and a second pool (data.mix.file,
+ * typically `trmx export dataset`) drawn with probability data.mix.share; metrics.yaml then
+ * records the lineage (training.base, training.corrections_sha256).
  */
 #define _GNU_SOURCE /* asprintf, open_memstream */
 #include <errno.h>
@@ -34,6 +38,12 @@ struct run {
 	/* training data: a pool of examples, sampled with replacement and augmented */
 	int32_t *pool_in, *pool_lab, *pool_pid;
 	int64_t pool_n;
+	/* the mixed-in pool (data.mix.file), drawn with probability mix_share */
+	int32_t *mix_in, *mix_lab, *mix_pid;
+	int64_t mix_n;
+	double mix_share;
+	char *mix_desc;
+	char mix_sha256[TRMX_SHA256_HEX_SIZE];
 	char *data_desc, *eval_desc;
 	trmx_rng rng;
 	bool augment;
@@ -63,6 +73,7 @@ static const char *const known_keys[] = {
 	"name", "out", "engine", "task.codec",
 	"data.source", "data.file", "data.split", "data.pool", "data.difficulty", "data.min_path",
 	"data.augment", "data.seed", "data.curriculum.blanks_start", "data.curriculum.steps",
+	"data.mix.file", "data.mix.share", "data.mix.split",
 	"train.batch_size", "train.steps", "train.lr", "train.lr_min_ratio", "train.lr_cycles",
 	"train.warmup_steps", "train.optimizer", "train.beta1", "train.beta2", "train.weight_decay",
 	"train.adamw_eps", "train.puzzle_emb_lr", "train.puzzle_emb_weight_decay", "train.ema",
@@ -218,12 +229,26 @@ static int read_options(struct run *r, trmx_error *err)
 static int open_task(struct run *r, trmx_error *err)
 {
 	const char *codec = trmx_config_get(r->cfg, "task.codec");
+	const trmx_manifest *parent = r->ro->init_manifest;
 	trmx_config *params = NULL;
 	int rc;
+	if (!codec && parent)
+		codec = trmx_manifest_task_codec(parent);
 	if (!codec)
 		return bad(r, err, "task.codec", "is missing (sudoku, maze, arc or tokens)");
+	if (parent && strcmp(codec, trmx_manifest_task_codec(parent)))
+		return bad(r, err, "task.codec", "differs from the codec of the module fine-tuned from");
 	if ((rc = trmx_config_new(&params, err)) < 0)
 		return rc;
+	if (parent) { /* the parent's parameters, which the config's own may override */
+		const trmx_config *pp = trmx_manifest_task_params(parent);
+		for (size_t i = 0; i < trmx_config_count(pp); i++) {
+			const char *k, *v;
+			trmx_config_at(pp, i, &k, &v);
+			if ((rc = trmx_config_set(params, k, v, err)) < 0)
+				goto done;
+		}
+	}
 	for (size_t i = 0; i < trmx_config_count(r->cfg); i++) {
 		const char *k, *v;
 		trmx_config_at(r->cfg, i, &k, &v);
@@ -337,6 +362,65 @@ static int load_file(struct run *r, const char *key_file, const char *key_split,
 	return rc;
 }
 
+/* Every example of `ds` as int32 arrays (labels: 0 becomes -100, not supervised). */
+static int pool_from(struct run *r, trmx_dataset *ds, int32_t **pin, int32_t **plab, int32_t **ppid, int64_t *pn,
+		     const char *what, trmx_error *err)
+{
+	trmx_dataset_view v;
+	trmx_dataset_view_get(ds, &v);
+	size_t L = (size_t)r->L;
+	int rc = 0;
+	if (!v.examples)
+		return trmx_error_set(err, TRMX_EFORMAT, "%s: %s holds no example", r->path, what);
+	int32_t *in = malloc((size_t)v.examples * L * sizeof(int32_t)), *lab = malloc((size_t)v.examples * L * sizeof(int32_t)),
+		*pid = malloc((size_t)v.examples * sizeof(int32_t));
+	if (!in || !lab || !pid) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory for %lld training examples", (long long)v.examples);
+		goto done;
+	}
+	for (int64_t p = 0; p < v.puzzles; p++)
+		for (int64_t e = v.puzzle_indices[p]; e < v.puzzle_indices[p + 1]; e++)
+			pid[e] = v.puzzle_identifiers[p];
+	for (int64_t i = 0; i < v.examples; i++) {
+		int32_t *l = lab + (size_t)i * L;
+		if ((rc = trmx_dataset_example(ds, i, in + (size_t)i * L, l, err)) < 0)
+			goto done;
+		for (size_t k = 0; k < L; k++)
+			if (l[k] == 0)
+				l[k] = -100;
+	}
+	*pin = in, *plab = lab, *ppid = pid, *pn = v.examples;
+	return 0;
+done:
+	free(in), free(lab), free(pid);
+	return rc;
+}
+
+/* The mixed-in pool: data.mix.file (a CSV such as `trmx export dataset` writes), drawn with
+ * probability data.mix.share; its SHA-256 goes into metrics.yaml as training.corrections_sha256. */
+static int load_mix(struct run *r, trmx_error *err)
+{
+	trmx_dataset *ds = NULL;
+	int rc;
+	if (!trmx_config_get(r->cfg, "data.mix.file")) {
+		if (trmx_config_get(r->cfg, "data.mix.share") || trmx_config_get(r->cfg, "data.mix.split"))
+			return bad(r, err, "data.mix.share", "needs data.mix.file");
+		return 0;
+	}
+	if ((rc = get_double(r, "data.mix.share", 0.5, 0, 1, &r->mix_share, err)) < 0)
+		return rc;
+	char *path = rel_path(r, trmx_config_get(r->cfg, "data.mix.file"));
+	if (!path)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	rc = trmx_sha256_file(path, r->mix_sha256, err);
+	free(path);
+	if (rc < 0 || (rc = load_file(r, "data.mix.file", "data.mix.split", "all", &ds, &r->mix_desc, err)) < 0)
+		return rc;
+	rc = pool_from(r, ds, &r->mix_in, &r->mix_lab, &r->mix_pid, &r->mix_n, "data.mix.file", err);
+	trmx_dataset_free(ds);
+	return rc;
+}
+
 /* The training pool: every example of the data as int32 (labels: 0 becomes -100, not supervised). */
 static int load_pool(struct run *r, trmx_error *err)
 {
@@ -410,10 +494,18 @@ static int fill_row(void *user, int row, int32_t *input, int32_t *label, int32_t
 {
 	struct run *r = user;
 	size_t L = (size_t)r->L;
-	uint64_t i = trmx_rng_next(&r->rng) % (uint64_t)r->pool_n;
-	const int32_t *in = r->pool_in + i * L, *lab = r->pool_lab + i * L;
+	const int32_t *in, *lab;
 	int rc;
-	*puzzle_id = r->pool_pid[i];
+	/* one draw decides the pool only when there is a mix, so a run without one keeps its stream */
+	if (r->mix_n && (double)(trmx_rng_next(&r->rng) >> 11) * 0x1.0p-53 < r->mix_share) {
+		uint64_t i = trmx_rng_next(&r->rng) % (uint64_t)r->mix_n;
+		in = r->mix_in + i * L, lab = r->mix_lab + i * L;
+		*puzzle_id = r->mix_pid[i];
+	} else {
+		uint64_t i = trmx_rng_next(&r->rng) % (uint64_t)r->pool_n;
+		in = r->pool_in + i * L, lab = r->pool_lab + i * L;
+		*puzzle_id = r->pool_pid[i];
+	}
 	if (r->augment && r->kind == KIND_SUDOKU) {
 		trmx_sudoku_shuffle sh;
 		if ((rc = trmx_sudoku_shuffle_random(&r->rng, r->size, &sh, err)) < 0 ||
@@ -629,7 +721,15 @@ static int write_metrics(struct run *r, double seconds, bool time_limited, trmx_
 	fprintf(f, "# written by trmx train from %s: the manifest's training: and metrics: (docs/FORMAT.md)\n",
 		r->path);
 	fprintf(f, "training:\n");
-	fprintf(f, "  dataset: \"%s\"\n", r->data_desc ? r->data_desc : "");
+	if (r->mix_n)
+		fprintf(f, "  dataset: \"%s + %.0f%% %s\"\n", r->data_desc ? r->data_desc : "", 100 * r->mix_share,
+			r->mix_desc ? r->mix_desc : "");
+	else
+		fprintf(f, "  dataset: \"%s\"\n", r->data_desc ? r->data_desc : "");
+	if (r->ro->init_digest)
+		fprintf(f, "  base: %s\n", r->ro->init_digest);
+	if (r->mix_n)
+		fprintf(f, "  corrections_sha256: %s\n", r->mix_sha256);
 	fprintf(f, "  steps: %ld\n", trmx_trainer_steps(r->t));
 	fprintf(f, "  seed: %llu\n", (unsigned long long)r->o.seed);
 	fprintf(f, "  hardware: \"%s, %d threads\"\n", cpu, trmx_get_threads());
@@ -726,9 +826,20 @@ int trmx_train_run(const char *config_path, const trmx_train_run_options *opts, 
 	if (r.ro->version != TRMX_TRAIN_RUN_OPTIONS_VERSION)
 		return trmx_error_set(err, TRMX_EVERSION, "train run options version %u is not %d", r.ro->version,
 				      TRMX_TRAIN_RUN_OPTIONS_VERSION);
+	if (r.ro->init_digest && strlen(r.ro->init_digest) != TRMX_SHA256_HEX_SIZE - 1)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_train_run: init_digest is not a SHA-256 in hex");
 	if ((rc = trmx_config_load_yaml_all(&r.cfg, config_path, err)) < 0 || (rc = read_options(&r, err)) < 0 ||
 	    (rc = trmx_config_new(&r.arch, err)) < 0)
 		goto done;
+	if (r.ro->init_manifest) { /* the parent's architecture first; the config's keys override */
+		const trmx_config *pa = trmx_manifest_architecture(r.ro->init_manifest);
+		for (size_t i = 0; i < trmx_config_count(pa); i++) {
+			const char *k, *v;
+			trmx_config_at(pa, i, &k, &v);
+			if ((rc = trmx_config_set(r.arch, k, v, err)) < 0)
+				goto done;
+		}
+	}
 	for (size_t i = 0; i < trmx_config_count(r.cfg); i++) {
 		const char *k, *v;
 		trmx_config_at(r.cfg, i, &k, &v);
@@ -761,7 +872,7 @@ int trmx_train_run(const char *config_path, const trmx_train_run_options *opts, 
 		goto done;
 	if (r.ro->init && (rc = trmx_weights_open(&init, r.ro->init, err)) < 0)
 		goto done;
-	const char *engine = get_str(&r, "engine", "trm");
+	const char *engine = get_str(&r, "engine", r.ro->init_manifest ? trmx_manifest_engine_name(r.ro->init_manifest) : "trm");
 	if ((rc = trmx_trainer_new(&r.t, engine, r.arch, init, &r.o, err)) < 0) {
 		trmx_error_prefix(err, "%s", config_path);
 		goto done;
@@ -777,10 +888,15 @@ int trmx_train_run(const char *config_path, const trmx_train_run_options *opts, 
 	}
 	info(&r, "model: %s engine, %lld parameters, %.2f GFLOP per sequence per ACT step", engine,
 	     (long long)mi.num_params, mi.flops_per_step / 1e9);
-	if ((rc = load_pool(&r, err)) < 0 || (rc = load_eval(&r, err)) < 0)
+	if ((rc = load_pool(&r, err)) < 0 || (rc = load_mix(&r, err)) < 0 || (rc = load_eval(&r, err)) < 0)
 		goto done;
 	info(&r, "training data: %s (%lld examples%s)", r.data_desc ? r.data_desc : "?", (long long)r.pool_n,
 	     r.augment ? ", augmented" : "");
+	if (r.mix_n)
+		info(&r, "mixed in with probability %.2f: %s (%lld examples, sha256 %.12s)", r.mix_share,
+		     r.mix_desc ? r.mix_desc : "?", (long long)r.mix_n, r.mix_sha256);
+	if (r.ro->init_digest)
+		info(&r, "fine-tuning from the package sha256:%s", r.ro->init_digest);
 	info(&r, "held-out: %s", r.eval_desc ? r.eval_desc : "?");
 	if (r.ro->resume && (rc = resume(&r, err)) < 0)
 		goto done;
@@ -811,5 +927,6 @@ done:
 	trmx_config_free(r.cfg);
 	trmx_config_free(r.arch);
 	free(r.pool_in), free(r.pool_lab), free(r.pool_pid), free(r.data_desc), free(r.eval_desc), free(r.out);
+	free(r.mix_in), free(r.mix_lab), free(r.mix_pid), free(r.mix_desc);
 	return rc;
 }

@@ -126,6 +126,8 @@ typedef struct trmx_manifest_training {
 	bool has_seed;
 	const char *hardware;       /* or NULL */
 	double duration;            /* wall-clock seconds */
+	const char *base;           /* lineage: the SHA-256 of the package fine-tuned from, or NULL */
+	const char *corrections_sha256; /* lineage: the SHA-256 of the corrections mixed in, or NULL */
 } trmx_manifest_training;
 const trmx_manifest_training *trmx_manifest_training_get(const trmx_manifest *m);
 

@@ -148,9 +148,15 @@ typedef struct trmx_train_run_options {
 	long steps;               /* > 0: override train.steps */
 	trmx_train_progress_fn progress;
 	void *user;
+	/* Fine-tuning from a module (version 2): the parent's manifest (borrowed for the call), whose
+	 * architecture, engine and task are used where the config gives none (config keys win, key by
+	 * key), and the parent package's SHA-256, written as the lineage `training.base` into
+	 * metrics.yaml. Both NULL: a training from the config alone. */
+	const trmx_manifest *init_manifest;
+	const char *init_digest;
 } trmx_train_run_options;
-#define TRMX_TRAIN_RUN_OPTIONS_VERSION 1
-#define TRMX_TRAIN_RUN_OPTIONS_INIT { TRMX_TRAIN_RUN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL }
+#define TRMX_TRAIN_RUN_OPTIONS_VERSION 2
+#define TRMX_TRAIN_RUN_OPTIONS_INIT { TRMX_TRAIN_RUN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL }
 
 /* Run the training that `config_path` describes to its end: data, optimizer, held-out evaluations,
  * checkpoints, and finally out_dir/weights.safetensors (the EMA weights, official names, the
