@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -493,6 +494,97 @@ static void test_dispatch(void **state)
 					     "INSERT INTO attempts (run_id, cells_filled) VALUES (?1, ?2)", p, 2, &err), err);
 }
 
+/* ---- Two engines ---------------------------------------------------------------------------------- */
+
+/* The bundled modules/NAME folder (tests run from the repository root or one below). */
+static const char *module_dir(const char *name)
+{
+	static char path[256];
+	struct stat st;
+	snprintf(path, sizeof path, "modules/%s", name);
+	if (stat(path, &st) != 0)
+		snprintf(path, sizeof path, "../modules/%s", name);
+	return path;
+}
+
+/* Issue 8, acceptance 2: the trained TRM module and the trained HRM module, each served by its
+ * engine's .so plugin, in one long-lived host: a context bound to TRM is rebound to HRM, then both
+ * run at once (HRM as canary), then it is back on TRM; every run's log row names the engine and
+ * version that served it. */
+static void test_two_engine_plugins(void **state)
+{
+	struct fx *f = *state;
+	trmx_error err = { 0 };
+	char *plugins = plugin("plugins"), *pkg[2] = { NULL, NULL };
+	static const char *const names[2] = { "sudoku4", "sudoku4-hrm" };
+	trmx_install_options io = TRMX_INSTALL_OPTIONS_INIT;
+	io.plugin_dir = plugins;
+	for (int i = 0; i < 2; i++) {
+		char *out = tu_path(f->dir, names[i]);
+		assert_trmx_ok(trmx_package_pack(module_dir(names[i]), out, NULL, &pkg[i], &err), err);
+		assert_trmx_ok(trmx_registry_install(f->reg, pkg[i], &io, NULL, &err), err);
+		free(out);
+	}
+	trmx_host *h = NULL;
+	trmx_host_options ho = TRMX_HOST_OPTIONS_INIT;
+	ho.home = f->home;
+	ho.plugin_dir = plugins;
+	assert_trmx_ok(trmx_host_open(&h, &ho, &err), err);
+
+	struct {
+		const char *bind, *canary;
+	} phases[] = { { "sudoku4", NULL }, { "sudoku4-hrm", NULL }, { "sudoku4", "sudoku4-hrm" }, { "sudoku4", NULL } };
+	for (size_t ph = 0; ph < sizeof phases / sizeof *phases; ph++) {
+		assert_trmx_ok(trmx_registry_bind(f->reg, "course/swap", phases[ph].bind, phases[ph].canary,
+						  phases[ph].canary ? 0.5 : 0, &err), err);
+		bool seen[2] = { false, false };
+		for (int l = 0; l < 40 && !(seen[0] && seen[1]); l++) {
+			char learner[32];
+			snprintf(learner, sizeof learner, "learner-%zu-%d", ph, l);
+			const char *texts[] = { puzzle };
+			trmx_dispatch d = TRMX_DISPATCH_INIT;
+			d.target = "course/swap";
+			d.learner = learner;
+			d.texts = texts;
+			d.n = 1;
+			trmx_dispatch_result *r = NULL;
+			assert_trmx_ok(trmx_host_dispatch(h, &d, &r, &err), err);
+			bool hrm = !strcmp(r->resolution.module, "sudoku4-hrm");
+			seen[hrm] = true;
+			assert_string_equal(r->engine, hrm ? "hrm 1.0.0" : "trm 1.0.0");
+			const char *src = strrchr(r->engine_source, '/');
+			assert_non_null(src);
+			assert_string_equal(src, hrm ? "/hrm.so" : "/trm.so");
+			if (!hrm) /* the trained TRM module solves it */
+				assert_int_equal(r->runs[0].check.verdict, TRMX_VERDICT_VALID);
+			char sql[256], expect[128];
+			snprintf(sql, sizeof sql, "SELECT module, version, engine, arm FROM runs WHERE id = '%s'",
+				 r->runs[0].run_id);
+			snprintf(expect, sizeof expect, "%s 1.0.0 %s 1.0.0 %s\n", hrm ? "sudoku4-hrm" : "sudoku4", hrm ? "hrm" : "trm",
+				 hrm && phases[ph].canary ? "canary" : "main");
+			char *row = logged(f->home, sql);
+			assert_string_equal(row, expect);
+			free(row);
+			trmx_dispatch_result_free(r);
+			if (!phases[ph].canary)
+				break;
+		}
+		trmx_host_stats hs;
+		trmx_host_stats_get(h, &hs);
+		if (phases[ph].canary) { /* both engines' plugins loaded at once, in this process */
+			assert_true(seen[0] && seen[1]);
+			assert_int_equal(hs.plugins, 2);
+			assert_int_equal(hs.models, 2);
+		} else {
+			assert_int_equal(hs.plugins, 1); /* the other engine's model and plugin released */
+		}
+	}
+	trmx_host_free(h);
+	for (int i = 0; i < 2; i++)
+		free(pkg[i]);
+	free(plugins);
+}
+
 int main(void)
 {
 	find_build();
@@ -504,6 +596,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_swap_other_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canary_arms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_engine_plugins, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
