@@ -81,13 +81,13 @@ if [ -x "$HB" ]; then
 	hl=$("$HB" log 5000 200000 1000 | tee -a "$log")
 	echo "$hl"
 	echo "$hl" | awk '/^log_batched/ { split($0, a, "runs_per_s="); r = a[2] + 0;
-		printf "target: >= 20000 runs/s batched: %.0f runs/s (%s)\n", r, r >= 20000 ? "met" : "MISSED" }'
+		printf "target: >= 20000 runs/s batched: %.0f runs/s (%s)\n", r, (r >= 20000 ? "met" : "MISSED") }'
 	echo
 	echo "== Dispatch overhead beyond the engine's compute (official Sudoku size, 1 ACT step, medians of 5)"
 	hr=$("$HB" run "$build/trmx" 5 | tee -a "$log")
 	echo "$hr"
 	echo "$hr" | awk '/^trmx_run/ { split($0, a, "overhead_ms="); o = a[2] + 0;
-		printf "target: <= 20 ms for trmx run (process start included): %.1f ms (%s)\n", o, o <= 20 ? "met" : "MISSED" }'
+		printf "target: <= 20 ms for trmx run (process start included): %.1f ms (%s)\n", o, (o <= 20 ? "met" : "MISSED") }'
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
@@ -102,6 +102,6 @@ if [ -x "$RB" ]; then
 	rr=$("$RB" time "$rh" "$root/$build/trmx" | tee -a "$log")
 	echo "$rr"
 	echo "$rr" | awk '/^trmx_report/ { split($0, a, "text_s="); t = a[2] + 0;
-		printf "target: < 5 s for trmx report on one million runs: %.2f s (%s)\n", t, t < 5 ? "met" : "MISSED" }'
+		printf "target: < 5 s for trmx report on one million runs: %.2f s (%s)\n", t, (t < 5 ? "met" : "MISSED") }'
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi

@@ -316,7 +316,8 @@ int trmx_package_pack(const char *dir, const char *out, const trmx_pack_options 
 	if (!out || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))) {
 		size_t k = (out ? strlen(out) : 1) + strlen(defname) + 2;
 		if ((outpath = malloc(k)))
-			snprintf(outpath, k, "%s/%s", out ? out : ".", defname);
+			snprintf(outpath, k, "%s%s%s", out ? out : ".", out && *out && out[strlen(out) - 1] == '/' ? "" : "/",
+				 defname);
 	} else {
 		outpath = strdup(out);
 	}
