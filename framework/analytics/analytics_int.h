@@ -22,16 +22,15 @@
 /* HOME/log.db brought to the newest schema (migrations applied), then, with
  * `readonly`, opened again read-only. TRMX_ENOTFOUND when the home has no log.
  * *path_out (may be NULL) gets the path (malloc'd). */
-int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out,
-                trmx_error *err);
+int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out, trmx_error *err);
 
 /* ---- Growable text
  * -------------------------------------------------------------------------- */
 
 typedef struct an_buf {
-  char *s;
-  size_t n, cap;
-  bool failed; /* an allocation failed: the text is cut */
+	char *s;
+	size_t n, cap;
+	bool failed; /* an allocation failed: the text is cut */
 } an_buf;
 
 void an_buf_put(an_buf *b, const char *s);
@@ -47,10 +46,10 @@ void an_buf_free(an_buf *b);
  * the same order: context ("" : IS NULL), module, time at or after since, time
  * before until, kinds. */
 typedef struct an_filter {
-  const char *context, *module;
-  int64_t since_ms, until_ms;
-  unsigned int kinds; /* TRMX_REPORT_KIND_*; 0 or ALL: no condition */
-  char since[32], until[32];
+	const char *context, *module;
+	int64_t since_ms, until_ms;
+	unsigned int kinds; /* TRMX_REPORT_KIND_*; 0 or ALL: no condition */
+	char since[32], until[32];
 } an_filter;
 
 /* Append " AND ..." for every filter to `b` (a WHERE clause must precede:
@@ -64,11 +63,11 @@ int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int first);
  * ------------------------------------------------------------ */
 
 typedef struct an_map {
-  char **keys;
-  size_t *lens;
-  size_t *vals;
-  uint64_t *hashes;
-  size_t cap, n;
+	char **keys;
+	size_t *lens;
+	size_t *vals;
+	uint64_t *hashes;
+	size_t cap, n;
 } an_map;
 
 uint64_t an_hash(const void *data, size_t n);
@@ -91,9 +90,10 @@ void an_xml_text(FILE *f, const char *s);
 void an_buf_xml(an_buf *b, const char *s);
 
 /* The version of a statement's column as text ("" for NULL). */
-static inline const char *an_col(sqlite3_stmt *st, int i) {
-  const unsigned char *s = sqlite3_column_text(st, i);
-  return s ? (const char *)s : "";
+static inline const char *an_col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	return s ? (const char *)s : "";
 }
 
 /* Fail with TRMX_EIO when a stream has an error. */

@@ -17,447 +17,429 @@
 /* ---- Opening the log
  * ------------------------------------------------------------------------ */
 
-int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out,
-                trmx_error *err) {
-  if (!home || !*home || !out)
-    return trmx_error_set(err, TRMX_EINVAL, "no home given");
-  char *path = trmx_xasprintf("%s/log.db", home), *uri = NULL;
-  sqlite3 *db = NULL;
-  int rc;
-  if (!path)
-    return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    rc = trmx_error_set(err, TRMX_ENOTFOUND,
-                        "no usage log at %s (nothing has run in this home)",
-                        path);
-    goto done;
-  }
-  size_t nf;
-  const trmx_sql_file *files = trmx_sql_log(&nf);
-  if ((rc = trmx_db_open(&db, path, "log.db", files, nf, 0, 0, err)) < 0)
-    goto done;
-  if (readonly) {
-    trmx_db_close(db);
-    db = NULL;
-    /* a URI for the read-only mode: '?', '#' and '%' in the path would be read
-     * as URI syntax */
-    if (strpbrk(path, "?#%")) {
-      rc = trmx_error_set(
-          err, TRMX_EINVAL,
-          "%s: a path with '?', '#' or '%%' cannot be opened read-only", path);
-      goto done;
-    }
-    if (!(uri = sqlite3_mprintf("file:%s?mode=ro", path))) {
-      rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-      goto done;
-    }
-    int s = sqlite3_open_v2(
-        uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
-        NULL);
-    if (s != SQLITE_OK) {
-      rc = trmx_db_error(db, s, "log.db", err);
-      goto done;
-    }
-    sqlite3_busy_timeout(db, 30000);
-    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
-    sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, NULL);
-    sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, NULL);
-  }
-  /* a report reads the whole log once: a larger cache than the default 2 MB
-   * helps the join */
-  if ((rc = trmx_db_exec(db, "PRAGMA cache_size = -65536", "log.db", err)) < 0)
-    goto done;
-  *out = db;
-  db = NULL;
-  if (path_out) {
-    *path_out = path;
-    path = NULL;
-  }
-  rc = 0;
+int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out, trmx_error *err)
+{
+	if (!home || !*home || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "no home given");
+	char *path = trmx_xasprintf("%s/log.db", home), *uri = NULL;
+	sqlite3 *db = NULL;
+	int rc;
+	if (!path)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		rc = trmx_error_set(err, TRMX_ENOTFOUND, "no usage log at %s (nothing has run in this home)", path);
+		goto done;
+	}
+	size_t nf;
+	const trmx_sql_file *files = trmx_sql_log(&nf);
+	if ((rc = trmx_db_open(&db, path, "log.db", files, nf, 0, 0, err)) < 0)
+		goto done;
+	if (readonly) {
+		trmx_db_close(db);
+		db = NULL;
+		/* a URI for the read-only mode: '?', '#' and '%' in the path would be read
+		 * as URI syntax */
+		if (strpbrk(path, "?#%")) {
+			rc = trmx_error_set(err, TRMX_EINVAL, "%s: a path with '?', '#' or '%%' cannot be opened read-only",
+					    path);
+			goto done;
+		}
+		if (!(uri = sqlite3_mprintf("file:%s?mode=ro", path))) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto done;
+		}
+		int s = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+		if (s != SQLITE_OK) {
+			rc = trmx_db_error(db, s, "log.db", err);
+			goto done;
+		}
+		sqlite3_busy_timeout(db, 30000);
+		sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+		sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, NULL);
+		sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, NULL);
+	}
+	/* a report reads the whole log once: a larger cache than the default 2 MB
+	 * helps the join */
+	if ((rc = trmx_db_exec(db, "PRAGMA cache_size = -65536", "log.db", err)) < 0)
+		goto done;
+	*out = db;
+	db = NULL;
+	if (path_out) {
+		*path_out = path;
+		path = NULL;
+	}
+	rc = 0;
 done:
-  sqlite3_free(uri);
-  if (db)
-    sqlite3_close(db);
-  free(path);
-  return rc;
+	sqlite3_free(uri);
+	if (db)
+		sqlite3_close(db);
+	free(path);
+	return rc;
 }
 
 /* ---- Growable text
  * -------------------------------------------------------------------------- */
 
-void an_buf_putn(an_buf *b, const char *s, size_t n) {
-  if (b->failed)
-    return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + n + 1)
-      cap *= 2;
-    char *p = trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(b->s, cap);
-    if (!p) {
-      b->failed = true;
-      return;
-    }
-    b->s = p;
-    b->cap = cap;
-  }
-  memcpy(b->s + b->n, s, n);
-  b->n += n;
-  b->s[b->n] = '\0';
+void an_buf_putn(an_buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *p = trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(b->s, cap);
+		if (!p) {
+			b->failed = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = '\0';
 }
 
-void an_buf_put(an_buf *b, const char *s) { an_buf_putn(b, s, strlen(s)); }
-
-void an_buf_printf(an_buf *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  int n = vasprintf(&s, fmt, ap);
-  va_end(ap);
-  if (n < 0) {
-    b->failed = true;
-    return;
-  }
-  an_buf_putn(b, s, (size_t)n);
-  free(s);
+void an_buf_put(an_buf *b, const char *s)
+{
+	an_buf_putn(b, s, strlen(s));
 }
 
-void an_buf_free(an_buf *b) {
-  free(b->s);
-  b->s = NULL;
-  b->n = b->cap = 0;
+void an_buf_printf(an_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->failed = true;
+		return;
+	}
+	an_buf_putn(b, s, (size_t)n);
+	free(s);
+}
+
+void an_buf_free(an_buf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->n = b->cap = 0;
 }
 
 /* ---- Filters
  * -------------------------------------------------------------------------------
  */
 
-void an_filter_sql(an_filter *f, an_buf *b, const char *time_column) {
-  int i = 0;
-  if (f->context)
-    an_buf_printf(b,
-                  *f->context ? " AND r.context = ?%d"
-                              : " AND r.context IS NULL AND ?%d IS NULL",
-                  ++i);
-  if (f->module)
-    an_buf_printf(b, " AND r.module = ?%d", ++i);
-  if (f->since_ms) {
-    trmx_iso_time(f->since_ms, f->since);
-    an_buf_printf(b, " AND %s >= ?%d", time_column, ++i);
-  }
-  if (f->until_ms) {
-    trmx_iso_time(f->until_ms, f->until);
-    an_buf_printf(b, " AND %s < ?%d", time_column, ++i);
-  }
-  unsigned k = f->kinds & TRMX_REPORT_KIND_ALL;
-  if (k && k != TRMX_REPORT_KIND_ALL) {
-    an_buf_put(b, " AND r.kind IN (");
-    const char *sep = "";
-    static const char *const names[] = {"run", "eval", "selftest"};
-    for (int j = 0; j < 3; j++)
-      if (k & (1u << j)) {
-        an_buf_printf(b, "%s'%s'", sep, names[j]);
-        sep = ", ";
-      }
-    an_buf_put(b, ")");
-  }
+void an_filter_sql(an_filter *f, an_buf *b, const char *time_column)
+{
+	int i = 0;
+	if (f->context)
+		an_buf_printf(b, *f->context ? " AND r.context = ?%d" : " AND r.context IS NULL AND ?%d IS NULL", ++i);
+	if (f->module)
+		an_buf_printf(b, " AND r.module = ?%d", ++i);
+	if (f->since_ms) {
+		trmx_iso_time(f->since_ms, f->since);
+		an_buf_printf(b, " AND %s >= ?%d", time_column, ++i);
+	}
+	if (f->until_ms) {
+		trmx_iso_time(f->until_ms, f->until);
+		an_buf_printf(b, " AND %s < ?%d", time_column, ++i);
+	}
+	unsigned k = f->kinds & TRMX_REPORT_KIND_ALL;
+	if (k && k != TRMX_REPORT_KIND_ALL) {
+		an_buf_put(b, " AND r.kind IN (");
+		const char *sep = "";
+		static const char *const names[] = { "run", "eval", "selftest" };
+		for (int j = 0; j < 3; j++)
+			if (k & (1u << j)) {
+				an_buf_printf(b, "%s'%s'", sep, names[j]);
+				sep = ", ";
+			}
+		an_buf_put(b, ")");
+	}
 }
 
-int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int i) {
-  if (f->context)
-    trmx_db_bind_text(st, i++, *f->context ? f->context : NULL);
-  if (f->module)
-    trmx_db_bind_text(st, i++, f->module);
-  if (f->since_ms)
-    trmx_db_bind_text(st, i++, f->since);
-  if (f->until_ms)
-    trmx_db_bind_text(st, i++, f->until);
-  return i;
+int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int i)
+{
+	if (f->context)
+		trmx_db_bind_text(st, i++, *f->context ? f->context : NULL);
+	if (f->module)
+		trmx_db_bind_text(st, i++, f->module);
+	if (f->since_ms)
+		trmx_db_bind_text(st, i++, f->since);
+	if (f->until_ms)
+		trmx_db_bind_text(st, i++, f->until);
+	return i;
 }
 
 /* ---- Map
  * --------------------------------------------------------------------------------------
  */
 
-uint64_t an_hash(const void *data, size_t n) {
-  /* eight bytes at a time, each word mixed in by a multiply (the keys are
-   * pseudonyms and names: short, hashed once or twice per run of a report),
-   * then a final avalanche */
-  const unsigned char *p = data;
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-    p += 8, n -= 8;
-  }
-  uint64_t w = 0;
-  memcpy(&w, p, n);
-  h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  return h;
+uint64_t an_hash(const void *data, size_t n)
+{
+	/* eight bytes at a time, each word mixed in by a multiply (the keys are
+	 * pseudonyms and names: short, hashed once or twice per run of a report),
+	 * then a final avalanche */
+	const unsigned char *p = data;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+		p += 8, n -= 8;
+	}
+	uint64_t w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
 }
 
-size_t an_map_get(const an_map *m, const char *key, size_t n, uint64_t h) {
-  if (!m->cap)
-    return SIZE_MAX;
-  for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-    if (!m->keys[i])
-      return SIZE_MAX;
-    if (m->hashes[i] == h && m->lens[i] == n && !memcmp(m->keys[i], key, n))
-      return m->vals[i];
-  }
+size_t an_map_get(const an_map *m, const char *key, size_t n, uint64_t h)
+{
+	if (!m->cap)
+		return SIZE_MAX;
+	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->keys[i])
+			return SIZE_MAX;
+		if (m->hashes[i] == h && m->lens[i] == n && !memcmp(m->keys[i], key, n))
+			return m->vals[i];
+	}
 }
 
-static int map_grow(an_map *m) {
-  size_t cap = m->cap ? 2 * m->cap : 64;
-  char **keys = trmx_xcalloc(cap, sizeof *keys);
-  size_t *vals = trmx_xcalloc(cap, sizeof *vals),
-         *lens = trmx_xcalloc(cap, sizeof *lens);
-  uint64_t *hashes = trmx_xcalloc(cap, sizeof *hashes);
-  if (!keys || !vals || !hashes || !lens) {
-    free(keys), free(vals), free(hashes), free(lens);
-    return -1;
-  }
-  for (size_t i = 0; i < m->cap; i++) {
-    if (!m->keys[i])
-      continue;
-    size_t j = m->hashes[i] & (cap - 1);
-    while (keys[j])
-      j = (j + 1) & (cap - 1);
-    keys[j] = m->keys[i];
-    vals[j] = m->vals[i];
-    lens[j] = m->lens[i];
-    hashes[j] = m->hashes[i];
-  }
-  free(m->keys), free(m->vals), free(m->hashes), free(m->lens);
-  m->keys = keys;
-  m->lens = lens;
-  m->vals = vals;
-  m->hashes = hashes;
-  m->cap = cap;
-  return 0;
+static int map_grow(an_map *m)
+{
+	size_t cap = m->cap ? 2 * m->cap : 64;
+	char **keys = trmx_xcalloc(cap, sizeof *keys);
+	size_t *vals = trmx_xcalloc(cap, sizeof *vals), *lens = trmx_xcalloc(cap, sizeof *lens);
+	uint64_t *hashes = trmx_xcalloc(cap, sizeof *hashes);
+	if (!keys || !vals || !hashes || !lens) {
+		free(keys), free(vals), free(hashes), free(lens);
+		return -1;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i])
+			continue;
+		size_t j = m->hashes[i] & (cap - 1);
+		while (keys[j])
+			j = (j + 1) & (cap - 1);
+		keys[j] = m->keys[i];
+		vals[j] = m->vals[i];
+		lens[j] = m->lens[i];
+		hashes[j] = m->hashes[i];
+	}
+	free(m->keys), free(m->vals), free(m->hashes), free(m->lens);
+	m->keys = keys;
+	m->lens = lens;
+	m->vals = vals;
+	m->hashes = hashes;
+	m->cap = cap;
+	return 0;
 }
 
-int an_map_put(an_map *m, const char *key, size_t n, uint64_t h, size_t val) {
-  if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m) < 0)
-    return -1;
-  char *k = trmx_xmalloc(n + 1);
-  if (!k)
-    return -1;
-  memcpy(k, key, n);
-  k[n] = '\0';
-  size_t i = h & (m->cap - 1);
-  while (m->keys[i])
-    i = (i + 1) & (m->cap - 1);
-  m->keys[i] = k;
-  m->lens[i] = n;
-  m->vals[i] = val;
-  m->hashes[i] = h;
-  m->n++;
-  return 0;
+int an_map_put(an_map *m, const char *key, size_t n, uint64_t h, size_t val)
+{
+	if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m) < 0)
+		return -1;
+	char *k = trmx_xmalloc(n + 1);
+	if (!k)
+		return -1;
+	memcpy(k, key, n);
+	k[n] = '\0';
+	size_t i = h & (m->cap - 1);
+	while (m->keys[i])
+		i = (i + 1) & (m->cap - 1);
+	m->keys[i] = k;
+	m->lens[i] = n;
+	m->vals[i] = val;
+	m->hashes[i] = h;
+	m->n++;
+	return 0;
 }
 
-void an_map_free(an_map *m) {
-  for (size_t i = 0; i < m->cap; i++)
-    free(m->keys[i]);
-  free(m->keys), free(m->vals), free(m->hashes), free(m->lens);
-  memset(m, 0, sizeof *m);
+void an_map_free(an_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->keys[i]);
+	free(m->keys), free(m->vals), free(m->hashes), free(m->lens);
+	memset(m, 0, sizeof *m);
 }
 
 /* ---- Escaping
  * ---------------------------------------------------------------------------------
  */
 
-void an_csv_field(FILE *f, const char *s) {
-  if (!s)
-    return;
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"')
-      fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
+void an_csv_field(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
 }
 
-static const char *xml_entity(char c) {
-  switch (c) {
-  case '&':
-    return "&amp;";
-  case '<':
-    return "&lt;";
-  case '>':
-    return "&gt;";
-  case '"':
-    return "&quot;";
-  case '\'':
-    return "&#39;";
-  default:
-    return NULL;
-  }
+static const char *xml_entity(char c)
+{
+	switch (c) {
+	case '&': return "&amp;";
+	case '<': return "&lt;";
+	case '>': return "&gt;";
+	case '"': return "&quot;";
+	case '\'': return "&#39;";
+	default: return NULL;
+	}
 }
 
-void an_xml_text(FILE *f, const char *s) {
-  for (; s && *s; s++) {
-    const char *e = xml_entity(*s);
-    unsigned char c = (unsigned char)*s;
-    if (e)
-      fputs(e, f);
-    else if (c < 0x20 && c != '\n' && c != '\t') /* not allowed in XML 1.0 */
-      fputc(' ', f);
-    else
-      fputc(*s, f);
-  }
+void an_xml_text(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		const char *e = xml_entity(*s);
+		unsigned char c = (unsigned char)*s;
+		if (e)
+			fputs(e, f);
+		else if (c < 0x20 && c != '\n' && c != '\t') /* not allowed in XML 1.0 */
+			fputc(' ', f);
+		else
+			fputc(*s, f);
+	}
 }
 
-void an_buf_xml(an_buf *b, const char *s) {
-  for (; s && *s; s++) {
-    const char *e = xml_entity(*s);
-    unsigned char c = (unsigned char)*s;
-    if (e)
-      an_buf_put(b, e);
-    else if (c < 0x20 && c != '\n' && c != '\t')
-      an_buf_putn(b, " ", 1);
-    else
-      an_buf_putn(b, s, 1);
-  }
+void an_buf_xml(an_buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		const char *e = xml_entity(*s);
+		unsigned char c = (unsigned char)*s;
+		if (e)
+			an_buf_put(b, e);
+		else if (c < 0x20 && c != '\n' && c != '\t')
+			an_buf_putn(b, " ", 1);
+		else
+			an_buf_putn(b, s, 1);
+	}
 }
 
-int an_check_stream(FILE *f, const char *what, trmx_error *err) {
-  if (fflush(f) != 0 || ferror(f))
-    return trmx_error_set(err, TRMX_EIO, "cannot write %s: %s", what,
-                          strerror(errno ? errno : EIO));
-  return 0;
+int an_check_stream(FILE *f, const char *what, trmx_error *err)
+{
+	if (fflush(f) != 0 || ferror(f))
+		return trmx_error_set(err, TRMX_EIO, "cannot write %s: %s", what, strerror(errno ? errno : EIO));
+	return 0;
 }
 
 /* ---- Times and durations (report.h)
  * --------------------------------------------------------- */
 
-int trmx_duration_parse(const char *s, int64_t *out, trmx_error *err) {
-  if (!s || !*s || !out)
-    return trmx_error_set(
-        err, TRMX_EINVAL,
-        "a duration is a number and a unit: 30d, 12h, 90m, 2w, 1y");
-  const char *p = s;
-  int64_t total = 0;
-  while (*p) {
-    if (!isdigit((unsigned char)*p))
-      goto bad;
-    char *end;
-    errno = 0;
-    long long v = strtoll(p, &end, 10);
-    int64_t unit;
-    switch (*end) {
-    case 's':
-      unit = 1000;
-      break;
-    case 'm':
-      unit = 60000;
-      break;
-    case 'h':
-      unit = 3600000;
-      break;
-    case 'd':
-      unit = 86400000;
-      break;
-    case 'w':
-      unit = 7 * 86400000LL;
-      break;
-    case 'y':
-      unit = 365 * 86400000LL;
-      break;
-    default:
-      goto bad;
-    }
-    if (errno || v < 0 || v > INT64_MAX / unit || total > INT64_MAX - v * unit)
-      goto bad;
-    total += v * unit;
-    p = end + 1;
-  }
-  if (total <= 0)
-    goto bad;
-  *out = total;
-  return 0;
+int trmx_duration_parse(const char *s, int64_t *out, trmx_error *err)
+{
+	if (!s || !*s || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "a duration is a number and a unit: 30d, 12h, 90m, 2w, 1y");
+	const char *p = s;
+	int64_t total = 0;
+	while (*p) {
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		char *end;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		int64_t unit;
+		switch (*end) {
+		case 's': unit = 1000; break;
+		case 'm': unit = 60000; break;
+		case 'h': unit = 3600000; break;
+		case 'd': unit = 86400000; break;
+		case 'w': unit = 7 * 86400000LL; break;
+		case 'y': unit = 365 * 86400000LL; break;
+		default: goto bad;
+		}
+		if (errno || v < 0 || v > INT64_MAX / unit || total > INT64_MAX - v * unit)
+			goto bad;
+		total += v * unit;
+		p = end + 1;
+	}
+	if (total <= 0)
+		goto bad;
+	*out = total;
+	return 0;
 bad:
-  return trmx_error_set(err, TRMX_EINVAL,
-                        "'%s' is not a duration: a positive number with a unit "
-                        "s, m, h, d, w or y (30d, 12h, 1d12h)",
-                        s);
+	return trmx_error_set(err, TRMX_EINVAL,
+			      "'%s' is not a duration: a positive number with a unit "
+			      "s, m, h, d, w or y (30d, 12h, 1d12h)",
+			      s);
 }
 
-int trmx_time_parse(const char *s, int64_t now_ms, int64_t *out,
-                    trmx_error *err) {
-  if (!s || !out)
-    return trmx_error_set(err, TRMX_EINVAL, "no time given");
-  if (!now_ms)
-    now_ms = trmx_now_ms();
-  if (!strcmp(s, "now")) {
-    *out = now_ms;
-    return 0;
-  }
-  int64_t d;
-  if (*s && isdigit((unsigned char)*s) && strlen(s) < 10 &&
-      trmx_duration_parse(s, &d, NULL) == 0) {
-    *out = now_ms - d;
-    return 0;
-  }
-  /* YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z] */
-  int Y, M, D, h = 0, m = 0, sec = 0, ms = 0, n = 0;
-  if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10)
-    goto bad;
-  const char *p = s + 10;
-  if (*p == 'T' || *p == ' ') {
-    int k = 0;
-    if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5)
-      goto bad;
-    p += 1 + k;
-    if (*p == ':') {
-      if (sscanf(p + 1, "%2d%n", &sec, &k) != 1 || k != 2)
-        goto bad;
-      p += 1 + k;
-      if (*p == '.') {
-        int digits = 0;
-        p++;
-        while (isdigit((unsigned char)*p)) {
-          if (digits < 3)
-            ms = ms * 10 + (*p - '0');
-          digits++;
-          p++;
-        }
-        if (!digits)
-          goto bad;
-        for (; digits < 3; digits++)
-          ms *= 10;
-      }
-    }
-  }
-  if (*p == 'Z')
-    p++;
-  if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-    goto bad;
-  struct tm tm = {.tm_year = Y - 1900,
-                  .tm_mon = M - 1,
-                  .tm_mday = D,
-                  .tm_hour = h,
-                  .tm_min = m,
-                  .tm_sec = sec};
-  time_t t = timegm(&tm);
-  if (t == (time_t)-1)
-    goto bad;
-  *out = (int64_t)t * 1000 + ms;
-  return 0;
+int trmx_time_parse(const char *s, int64_t now_ms, int64_t *out, trmx_error *err)
+{
+	if (!s || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "no time given");
+	if (!now_ms)
+		now_ms = trmx_now_ms();
+	if (!strcmp(s, "now")) {
+		*out = now_ms;
+		return 0;
+	}
+	int64_t d;
+	if (*s && isdigit((unsigned char)*s) && strlen(s) < 10 && trmx_duration_parse(s, &d, NULL) == 0) {
+		*out = now_ms - d;
+		return 0;
+	}
+	/* YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z] */
+	int Y, M, D, h = 0, m = 0, sec = 0, ms = 0, n = 0;
+	if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10)
+		goto bad;
+	const char *p = s + 10;
+	if (*p == 'T' || *p == ' ') {
+		int k = 0;
+		if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5)
+			goto bad;
+		p += 1 + k;
+		if (*p == ':') {
+			if (sscanf(p + 1, "%2d%n", &sec, &k) != 1 || k != 2)
+				goto bad;
+			p += 1 + k;
+			if (*p == '.') {
+				int digits = 0;
+				p++;
+				while (isdigit((unsigned char)*p)) {
+					if (digits < 3)
+						ms = ms * 10 + (*p - '0');
+					digits++;
+					p++;
+				}
+				if (!digits)
+					goto bad;
+				for (; digits < 3; digits++)
+					ms *= 10;
+			}
+		}
+	}
+	if (*p == 'Z')
+		p++;
+	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+		goto bad;
+	struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec };
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		goto bad;
+	*out = (int64_t)t * 1000 + ms;
+	return 0;
 bad:
-  return trmx_error_set(err, TRMX_EINVAL,
-                        "'%s' is not a time: give an ISO 8601 UTC date or time "
-                        "(2025-11-29, 2025-11-29T09:30:00Z), "
-                        "'now', or a duration ago (7d, 12h)",
-                        s);
+	return trmx_error_set(err, TRMX_EINVAL,
+			      "'%s' is not a time: give an ISO 8601 UTC date or time "
+			      "(2025-11-29, 2025-11-29T09:30:00Z), "
+			      "'now', or a duration ago (7d, 12h)",
+			      s);
 }

@@ -15,282 +15,260 @@
 
 /* The runs concerned, as SQL over a schema name (`log` in a module database,
  * `main` in log.db). */
-static char *runs_where(const char *schema, bool by_learner) {
-  return by_learner
-             ? trmx_xasprintf("SELECT id FROM %s.runs WHERE learner = ?1",
-                              schema)
-             : trmx_xasprintf("SELECT id FROM %s.runs WHERE time < ?1", schema);
+static char *runs_where(const char *schema, bool by_learner)
+{
+	return by_learner ? trmx_xasprintf("SELECT id FROM %s.runs WHERE learner = ?1", schema)
+			  : trmx_xasprintf("SELECT id FROM %s.runs WHERE time < ?1", schema);
 }
 
-static bool has_column(sqlite3 *db, const char *table, const char *column) {
-  sqlite3_stmt *st = NULL;
-  bool found = false;
-  char *sql = sqlite3_mprintf(
-      "SELECT 1 FROM pragma_table_info(%Q) WHERE name = %Q", table, column);
-  if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    found = true;
-  sqlite3_finalize(st);
-  sqlite3_free(sql);
-  return found;
+static bool has_column(sqlite3 *db, const char *table, const char *column)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+	char *sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) WHERE name = %Q", table, column);
+	if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		found = true;
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	return found;
 }
 
 /* Run `sql` (bound ?1 = key) counting rows: a DELETE's changes, or a SELECT
  * count(*)'s value. */
-static int count_or_delete(sqlite3 *db, const char *sql, const char *key,
-                           bool dry, int64_t *n, const char *what,
-                           trmx_error *err) {
-  sqlite3_stmt *st = NULL;
-  int rc = trmx_db_prepare(db, sql, &st, what, err), s;
-  if (rc < 0)
-    return rc;
-  trmx_db_bind_text(st, 1, key);
-  s = trmx_db_step(st);
-  if (dry && s == SQLITE_ROW) {
-    *n += sqlite3_column_int64(st, 0);
-    s = SQLITE_DONE;
-  } else if (!dry && s == SQLITE_DONE) {
-    *n += sqlite3_changes(db);
-  }
-  if (s != SQLITE_DONE)
-    rc = trmx_db_error(db, s, what, err);
-  sqlite3_finalize(st);
-  return rc;
+static int count_or_delete(sqlite3 *db, const char *sql, const char *key, bool dry, int64_t *n, const char *what,
+			   trmx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = trmx_db_prepare(db, sql, &st, what, err), s;
+	if (rc < 0)
+		return rc;
+	trmx_db_bind_text(st, 1, key);
+	s = trmx_db_step(st);
+	if (dry && s == SQLITE_ROW) {
+		*n += sqlite3_column_int64(st, 0);
+		s = SQLITE_DONE;
+	} else if (!dry && s == SQLITE_DONE) {
+		*n += sqlite3_changes(db);
+	}
+	if (s != SQLITE_DONE)
+		rc = trmx_db_error(db, s, what, err);
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* One module database: every table with a run_id column (rows of the runs
  * concerned) or, when erasing a learner, a learner column (rows holding the
  * pseudonym). */
-static int erase_module(const char *path, const char *log_path,
-                        const char *name, bool by_learner, const char *key,
-                        bool dry, int64_t *rows, trmx_error *err) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  char **tables = NULL;
-  size_t nt = 0;
-  int rc = 0, s;
-  char *runs = runs_where("log", by_learner), *att = NULL;
-  if (!runs)
-    return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-  if ((s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI,
-                           NULL)) != SQLITE_OK) {
-    rc = trmx_db_error(db, s, name, err);
-    goto done;
-  }
-  sqlite3_busy_timeout(db, 30000);
-  if (strpbrk(log_path, "?#%")) {
-    rc = trmx_error_set(err, TRMX_EINVAL,
-                        "%s: a path with '?', '#' or '%%' cannot be attached",
-                        log_path);
-    goto done;
-  }
-  if (!(att = sqlite3_mprintf("ATTACH 'file:%q?mode=ro' AS log", log_path))) {
-    rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-    goto done;
-  }
-  if ((rc = trmx_db_exec(db, "PRAGMA secure_delete = ON", name, err)) < 0 ||
-      (rc = trmx_db_exec(db, att, name, err)) < 0 ||
-      (rc = trmx_db_prepare(db,
-                            "SELECT name FROM main.sqlite_master WHERE type = "
-                            "'table' AND name NOT LIKE 'sqlite_%' "
-                            "ORDER BY name",
-                            &st, name, err)) < 0)
-    goto done;
-  while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-    char **q = realloc(tables, (nt + 1) * sizeof *q);
-    if (!q || !(q[nt] = trmx_xstrdup(an_col(st, 0)))) {
-      tables = q ? q : tables;
-      rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-      goto done;
-    }
-    tables = q;
-    nt++;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (s != SQLITE_DONE) {
-    rc = trmx_db_error(db, s, name, err);
-    goto done;
-  }
-  if (!dry && (rc = trmx_db_begin(db, name, err)) < 0)
-    goto done;
-  for (size_t i = 0; i < nt && rc == 0; i++) {
-    char *sql = NULL;
-    if (has_column(db, tables[i], "run_id")) {
-      sql =
-          dry ? sqlite3_mprintf(
-                    "SELECT count(*) FROM main.\"%w\" WHERE run_id IN (%s)",
-                    tables[i], runs)
-              : sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE run_id IN (%s)",
-                                tables[i], runs);
-      rc = sql ? count_or_delete(db, sql, key, dry, rows, name, err)
-               : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-      sqlite3_free(sql);
-    }
-    if (rc == 0 && by_learner && has_column(db, tables[i], "learner")) {
-      sql = dry ? sqlite3_mprintf(
-                      "SELECT count(*) FROM main.\"%w\" WHERE learner = ?1",
-                      tables[i])
-                : sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE learner = ?1",
-                                  tables[i]);
-      rc = sql ? count_or_delete(db, sql, key, dry, rows, name, err)
-               : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-      sqlite3_free(sql);
-    }
-  }
-  if (!dry) {
-    if (rc == 0)
-      rc = trmx_db_commit(db, name, err);
-    else
-      trmx_db_rollback(db);
-    if (rc == 0)
-      sqlite3_exec(db, "PRAGMA main.wal_checkpoint(TRUNCATE)", NULL, NULL,
-                   NULL);
-  }
+static int erase_module(const char *path, const char *log_path, const char *name, bool by_learner, const char *key, bool dry,
+			int64_t *rows, trmx_error *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char **tables = NULL;
+	size_t nt = 0;
+	int rc = 0, s;
+	char *runs = runs_where("log", by_learner), *att = NULL;
+	if (!runs)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if ((s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL)) != SQLITE_OK) {
+		rc = trmx_db_error(db, s, name, err);
+		goto done;
+	}
+	sqlite3_busy_timeout(db, 30000);
+	if (strpbrk(log_path, "?#%")) {
+		rc = trmx_error_set(err, TRMX_EINVAL, "%s: a path with '?', '#' or '%%' cannot be attached", log_path);
+		goto done;
+	}
+	if (!(att = sqlite3_mprintf("ATTACH 'file:%q?mode=ro' AS log", log_path))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = trmx_db_exec(db, "PRAGMA secure_delete = ON", name, err)) < 0 ||
+	    (rc = trmx_db_exec(db, att, name, err)) < 0 ||
+	    (rc = trmx_db_prepare(db,
+				  "SELECT name FROM main.sqlite_master WHERE type = "
+				  "'table' AND name NOT LIKE 'sqlite_%' "
+				  "ORDER BY name",
+				  &st, name, err)) < 0)
+		goto done;
+	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
+		char **q = realloc(tables, (nt + 1) * sizeof *q);
+		if (!q || !(q[nt] = trmx_xstrdup(an_col(st, 0)))) {
+			tables = q ? q : tables;
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto done;
+		}
+		tables = q;
+		nt++;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (s != SQLITE_DONE) {
+		rc = trmx_db_error(db, s, name, err);
+		goto done;
+	}
+	if (!dry && (rc = trmx_db_begin(db, name, err)) < 0)
+		goto done;
+	for (size_t i = 0; i < nt && rc == 0; i++) {
+		char *sql = NULL;
+		if (has_column(db, tables[i], "run_id")) {
+			sql = dry ? sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE run_id IN (%s)", tables[i], runs)
+				  : sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE run_id IN (%s)", tables[i], runs);
+			rc = sql ? count_or_delete(db, sql, key, dry, rows, name, err)
+				 : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			sqlite3_free(sql);
+		}
+		if (rc == 0 && by_learner && has_column(db, tables[i], "learner")) {
+			sql = dry ? sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE learner = ?1", tables[i])
+				  : sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE learner = ?1", tables[i]);
+			rc = sql ? count_or_delete(db, sql, key, dry, rows, name, err)
+				 : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			sqlite3_free(sql);
+		}
+	}
+	if (!dry) {
+		if (rc == 0)
+			rc = trmx_db_commit(db, name, err);
+		else
+			trmx_db_rollback(db);
+		if (rc == 0)
+			sqlite3_exec(db, "PRAGMA main.wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	}
 done:
-  sqlite3_finalize(st);
-  for (size_t i = 0; i < nt; i++)
-    free(tables[i]);
-  free(tables);
-  sqlite3_free(att);
-  free(runs);
-  if (db)
-    sqlite3_close(db);
-  return rc;
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < nt; i++)
+		free(tables[i]);
+	free(tables);
+	sqlite3_free(att);
+	free(runs);
+	if (db)
+		sqlite3_close(db);
+	return rc;
 }
 
-static int erase(const char *home, bool by_learner, const char *key,
-                 const char *criterion, bool dry, trmx_erase_result *result,
-                 trmx_error *err) {
-  trmx_erase_result res = {0};
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  char *log_path = NULL, *dir = NULL, *runs = NULL, *sql = NULL;
-  DIR *d = NULL;
-  int rc;
-  /* the log first opened (and migrated) read-write: the erasures table must
-   * exist */
-  if ((rc = an_open_log(home, false, &db, &log_path, err)) < 0)
-    goto done;
-  if (!(dir = trmx_xasprintf("%s/data", home)) ||
-      !(runs = runs_where("main", by_learner))) {
-    rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-    goto done;
-  }
-  if ((d = opendir(dir))) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      size_t n = strlen(e->d_name);
-      if (n < 4 || strcmp(e->d_name + n - 3, ".db") || e->d_name[0] == '.')
-        continue;
-      char *p = trmx_xasprintf("%s/%s", dir, e->d_name);
-      int64_t before = res.module_rows;
-      if (!p) {
-        rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-        goto done;
-      }
-      rc = erase_module(p, log_path, e->d_name, by_learner, key, dry,
-                        &res.module_rows, err);
-      free(p);
-      if (rc < 0)
-        goto done;
-      if (res.module_rows > before)
-        res.databases++;
-    }
-  }
-  if ((rc = trmx_db_exec(db, "PRAGMA secure_delete = ON", "log.db", err)) < 0)
-    goto done;
-  if (!dry && (rc = trmx_db_begin(db, "log.db", err)) < 0)
-    goto done;
-  sql = dry ? trmx_xasprintf(
-                  "SELECT count(*) FROM feedback WHERE run_id IN (%s)", runs)
-            : trmx_xasprintf("DELETE FROM feedback WHERE run_id IN (%s)", runs);
-  if (!sql) {
-    rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-    goto fail;
-  }
-  if ((rc = count_or_delete(db, sql, key, dry, &res.feedback, "log.db", err)) <
-      0)
-    goto fail;
-  free(sql);
-  sql = dry ? trmx_xasprintf("SELECT count(*) FROM (%s)", runs)
-            : trmx_xasprintf(by_learner ? "DELETE FROM runs WHERE learner = ?1"
-                                        : "DELETE FROM runs WHERE time < ?1");
-  if (!sql) {
-    rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-    goto fail;
-  }
-  if ((rc = count_or_delete(db, sql, key, dry, &res.runs, "log.db", err)) < 0)
-    goto fail;
-  if (!dry) {
-    char at[32], actor[128];
-    trmx_iso_time(trmx_now_ms(), at);
-    trmx_actor_default(actor, sizeof actor);
-    if ((rc = trmx_db_prepare(
-             db,
-             "INSERT INTO erasures (at, actor, action, criterion, runs, "
-             "feedback, module_rows, "
-             "databases) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-             &st, "log.db", err)) < 0)
-      goto fail;
-    trmx_db_bind_text(st, 1, at);
-    trmx_db_bind_text(st, 2, actor);
-    trmx_db_bind_text(st, 3, by_learner ? "erase" : "purge");
-    trmx_db_bind_text(st, 4, criterion);
-    sqlite3_bind_int64(st, 5, res.runs);
-    sqlite3_bind_int64(st, 6, res.feedback);
-    sqlite3_bind_int64(st, 7, res.module_rows);
-    sqlite3_bind_int(st, 8, res.databases);
-    int s = trmx_db_step(st);
-    if (s != SQLITE_DONE) {
-      rc = trmx_db_error(db, s, "log.db", err);
-      goto fail;
-    }
-    res.record_id = sqlite3_last_insert_rowid(db);
-    if ((rc = trmx_db_commit(db, "log.db", err)) < 0)
-      goto fail;
-    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-  }
-  if (result)
-    *result = res;
-  rc = 0;
-  goto done;
+static int erase(const char *home, bool by_learner, const char *key, const char *criterion, bool dry,
+		 trmx_erase_result *result, trmx_error *err)
+{
+	trmx_erase_result res = { 0 };
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *log_path = NULL, *dir = NULL, *runs = NULL, *sql = NULL;
+	DIR *d = NULL;
+	int rc;
+	/* the log first opened (and migrated) read-write: the erasures table must
+	 * exist */
+	if ((rc = an_open_log(home, false, &db, &log_path, err)) < 0)
+		goto done;
+	if (!(dir = trmx_xasprintf("%s/data", home)) || !(runs = runs_where("main", by_learner))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((d = opendir(dir))) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			size_t n = strlen(e->d_name);
+			if (n < 4 || strcmp(e->d_name + n - 3, ".db") || e->d_name[0] == '.')
+				continue;
+			char *p = trmx_xasprintf("%s/%s", dir, e->d_name);
+			int64_t before = res.module_rows;
+			if (!p) {
+				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+				goto done;
+			}
+			rc = erase_module(p, log_path, e->d_name, by_learner, key, dry, &res.module_rows, err);
+			free(p);
+			if (rc < 0)
+				goto done;
+			if (res.module_rows > before)
+				res.databases++;
+		}
+	}
+	if ((rc = trmx_db_exec(db, "PRAGMA secure_delete = ON", "log.db", err)) < 0)
+		goto done;
+	if (!dry && (rc = trmx_db_begin(db, "log.db", err)) < 0)
+		goto done;
+	sql = dry ? trmx_xasprintf("SELECT count(*) FROM feedback WHERE run_id IN (%s)", runs)
+		  : trmx_xasprintf("DELETE FROM feedback WHERE run_id IN (%s)", runs);
+	if (!sql) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = count_or_delete(db, sql, key, dry, &res.feedback, "log.db", err)) < 0)
+		goto fail;
+	free(sql);
+	sql = dry ? trmx_xasprintf("SELECT count(*) FROM (%s)", runs)
+		  : trmx_xasprintf(by_learner ? "DELETE FROM runs WHERE learner = ?1" : "DELETE FROM runs WHERE time < ?1");
+	if (!sql) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = count_or_delete(db, sql, key, dry, &res.runs, "log.db", err)) < 0)
+		goto fail;
+	if (!dry) {
+		char at[32], actor[128];
+		trmx_iso_time(trmx_now_ms(), at);
+		trmx_actor_default(actor, sizeof actor);
+		if ((rc = trmx_db_prepare(db,
+					  "INSERT INTO erasures (at, actor, action, criterion, runs, "
+					  "feedback, module_rows, "
+					  "databases) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+					  &st, "log.db", err)) < 0)
+			goto fail;
+		trmx_db_bind_text(st, 1, at);
+		trmx_db_bind_text(st, 2, actor);
+		trmx_db_bind_text(st, 3, by_learner ? "erase" : "purge");
+		trmx_db_bind_text(st, 4, criterion);
+		sqlite3_bind_int64(st, 5, res.runs);
+		sqlite3_bind_int64(st, 6, res.feedback);
+		sqlite3_bind_int64(st, 7, res.module_rows);
+		sqlite3_bind_int(st, 8, res.databases);
+		int s = trmx_db_step(st);
+		if (s != SQLITE_DONE) {
+			rc = trmx_db_error(db, s, "log.db", err);
+			goto fail;
+		}
+		res.record_id = sqlite3_last_insert_rowid(db);
+		if ((rc = trmx_db_commit(db, "log.db", err)) < 0)
+			goto fail;
+		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	}
+	if (result)
+		*result = res;
+	rc = 0;
+	goto done;
 fail:
-  trmx_db_rollback(db);
+	trmx_db_rollback(db);
 done:
-  sqlite3_finalize(st);
-  if (d)
-    closedir(d);
-  free(sql), free(runs), free(dir), free(log_path);
-  if (db)
-    sqlite3_close(db);
-  return rc;
+	sqlite3_finalize(st);
+	if (d)
+		closedir(d);
+	free(sql), free(runs), free(dir), free(log_path);
+	if (db)
+		sqlite3_close(db);
+	return rc;
 }
 
-int trmx_erase_learner(const char *home, const char *pseudonym, bool dry_run,
-                       trmx_erase_result *result, trmx_error *err) {
-  if (!home)
-    return trmx_error_set(err, TRMX_EINVAL, "no home given");
-  bool ok = pseudonym && strlen(pseudonym) == TRMX_PSEUDONYM_SIZE - 1;
-  for (const char *p = pseudonym; ok && *p; p++)
-    ok = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
-  if (!ok)
-    return trmx_error_set(
-        err, TRMX_EINVAL,
-        "'%s' is not a learner pseudonym (64 lowercase hex digits)",
-        pseudonym ? pseudonym : "");
-  return erase(home, true, pseudonym, NULL, dry_run, result, err);
+int trmx_erase_learner(const char *home, const char *pseudonym, bool dry_run, trmx_erase_result *result, trmx_error *err)
+{
+	if (!home)
+		return trmx_error_set(err, TRMX_EINVAL, "no home given");
+	bool ok = pseudonym && strlen(pseudonym) == TRMX_PSEUDONYM_SIZE - 1;
+	for (const char *p = pseudonym; ok && *p; p++)
+		ok = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+	if (!ok)
+		return trmx_error_set(err, TRMX_EINVAL, "'%s' is not a learner pseudonym (64 lowercase hex digits)",
+				      pseudonym ? pseudonym : "");
+	return erase(home, true, pseudonym, NULL, dry_run, result, err);
 }
 
-int trmx_purge_before(const char *home, int64_t before_ms, bool dry_run,
-                      trmx_erase_result *result, trmx_error *err) {
-  if (!home)
-    return trmx_error_set(err, TRMX_EINVAL, "no home given");
-  if (before_ms <= 0)
-    return trmx_error_set(err, TRMX_EINVAL,
-                          "a purge needs a cutoff time after 1970");
-  char cutoff[32], criterion[64];
-  trmx_iso_time(before_ms, cutoff);
-  snprintf(criterion, sizeof criterion, "runs before %s", cutoff);
-  return erase(home, false, cutoff, criterion, dry_run, result, err);
+int trmx_purge_before(const char *home, int64_t before_ms, bool dry_run, trmx_erase_result *result, trmx_error *err)
+{
+	if (!home)
+		return trmx_error_set(err, TRMX_EINVAL, "no home given");
+	if (before_ms <= 0)
+		return trmx_error_set(err, TRMX_EINVAL, "a purge needs a cutoff time after 1970");
+	char cutoff[32], criterion[64];
+	trmx_iso_time(before_ms, cutoff);
+	snprintf(criterion, sizeof criterion, "runs before %s", cutoff);
+	return erase(home, false, cutoff, criterion, dry_run, result, err);
 }

@@ -14,15 +14,15 @@
 #include "trmx/task.h"
 
 #define XAPI_BASE_DEFAULT "https://trmx.invalid"
-#define VERB_ANSWERED "http://adlnet.gov/expapi/verbs/answered"
-#define VERB_REVIEWED "http://id.tincanapi.com/verb/reviewed"
-#define ACTIVITY_TYPE "http://adlnet.gov/expapi/activities/cmi.interaction"
+#define VERB_ANSWERED	  "http://adlnet.gov/expapi/verbs/answered"
+#define VERB_REVIEWED	  "http://id.tincanapi.com/verb/reviewed"
+#define ACTIVITY_TYPE	  "http://adlnet.gov/expapi/activities/cmi.interaction"
 
-void trmx_xapi_statement_id(const char *kind, const char *row_id,
-                            char out[TRMX_UUID_SIZE]) {
-  char k[64];
-  snprintf(k, sizeof k, "xapi-%s", kind ? kind : "");
-  trmx_uuid_derived(out, k, row_id ? row_id : "");
+void trmx_xapi_statement_id(const char *kind, const char *row_id, char out[TRMX_UUID_SIZE])
+{
+	char k[64];
+	snprintf(k, sizeof k, "xapi-%s", kind ? kind : "");
+	trmx_uuid_derived(out, k, row_id ? row_id : "");
 }
 
 /* ---- xAPI
@@ -30,506 +30,448 @@ void trmx_xapi_statement_id(const char *kind, const char *row_id,
  */
 
 /* base + sep + every byte of s outside the IRI-safe set percent-encoded. */
-static char *iri(const char *base, const char *sep, const char *s) {
-  an_buf b = {0};
-  an_buf_put(&b, base);
-  an_buf_put(&b, sep);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-        (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
-      an_buf_putn(&b, (const char *)p, 1);
-    else
-      an_buf_printf(&b, "%%%02X", *p);
-  }
-  if (b.failed) {
-    an_buf_free(&b);
-    return NULL;
-  }
-  return b.s;
+static char *iri(const char *base, const char *sep, const char *s)
+{
+	an_buf b = { 0 };
+	an_buf_put(&b, base);
+	an_buf_put(&b, sep);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
+			an_buf_putn(&b, (const char *)p, 1);
+		else
+			an_buf_printf(&b, "%%%02X", *p);
+	}
+	if (b.failed) {
+		an_buf_free(&b);
+		return NULL;
+	}
+	return b.s;
 }
 
-static json_t *lang(const char *s) { return json_pack("{s:s}", "en-US", s); }
+static json_t *lang(const char *s)
+{
+	return json_pack("{s:s}", "en-US", s);
+}
 
 /* An ISO 8601 duration for milliseconds: "PT0.123S". */
-static json_t *duration(double ms) {
-  char b[64];
-  if (!(ms >= 0) || ms > 1e15)
-    return NULL;
-  snprintf(b, sizeof b, "PT%.3fS", ms / 1000.0);
-  return json_string(b);
+static json_t *duration(double ms)
+{
+	char b[64];
+	if (!(ms >= 0) || ms > 1e15)
+		return NULL;
+	snprintf(b, sizeof b, "PT%.3fS", ms / 1000.0);
+	return json_string(b);
 }
 
-static json_t *account(const char *home_page, const char *name) {
-  return json_pack("{s:s,s:{s:s,s:s}}", "objectType", "Agent", "account",
-                   "homePage", home_page, "name", name);
+static json_t *account(const char *home_page, const char *name)
+{
+	return json_pack("{s:s,s:{s:s,s:s}}", "objectType", "Agent", "account", "homePage", home_page, "name", name);
 }
 
-static int emit(FILE *f, json_t *st, trmx_error *err) {
-  if (!st)
-    return trmx_error_set(err, TRMX_ENOMEM,
-                          "out of memory building an xAPI statement");
-  int rc = json_dumpf(
-      st, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-  json_decref(st);
-  fputc('\n', f);
-  return rc < 0
-             ? trmx_error_set(err, TRMX_EIO, "cannot write an xAPI statement")
-             : 0;
-}
-
-enum {
-  X_ID,
-  X_TIME,
-  X_CONTEXT,
-  X_LEARNER,
-  X_MODULE,
-  X_VERSION,
-  X_DIGEST,
-  X_ARM,
-  X_STEPS,
-  X_CONF,
-  X_LATENCY,
-  X_OUTPUT,
-  X_INPUT,
-  X_STATUS,
-  X_KIND,
-  X_CORRECT,
-  X_SOURCE
-};
-
-static json_t *run_statement(sqlite3_stmt *st, const char *base,
-                             const char *ext, const char *learners) {
-  char sid[TRMX_UUID_SIZE];
-  trmx_xapi_statement_id("run", an_col(st, X_ID), sid);
-  bool has_ctx = sqlite3_column_type(st, X_CONTEXT) != SQLITE_NULL;
-  char *oid = has_ctx ? iri(base, "/contexts/", an_col(st, X_CONTEXT))
-                      : iri(base, "/modules/", an_col(st, X_MODULE));
-  if (!oid)
-    return NULL;
-  json_t *s = json_object(), *obj = json_object(), *def = json_object(),
-         *res = json_object(), *ctx = json_object(), *x = json_object();
-  json_object_set_new(s, "id", json_string(sid));
-  json_object_set_new(
-      s, "actor",
-      account(learners, sqlite3_column_type(st, X_LEARNER) != SQLITE_NULL
-                            ? an_col(st, X_LEARNER)
-                            : "anonymous"));
-  json_object_set_new(
-      s, "verb",
-      json_pack("{s:s,s:o}", "id", VERB_ANSWERED, "display", lang("answered")));
-  json_object_set_new(obj, "objectType", json_string("Activity"));
-  json_object_set_new(obj, "id", json_string(oid));
-  json_object_set_new(
-      def, "name",
-      lang(has_ctx ? an_col(st, X_CONTEXT) : an_col(st, X_MODULE)));
-  json_object_set_new(def, "type", json_string(ACTIVITY_TYPE));
-  json_object_set_new(def, "interactionType", json_string("fill-in"));
-  json_object_set_new(obj, "definition", def);
-  json_object_set_new(s, "object", obj);
-  if (sqlite3_column_type(st, X_CORRECT) != SQLITE_NULL) {
-    bool ok = sqlite3_column_int(st, X_CORRECT) != 0;
-    json_object_set_new(res, "success", json_boolean(ok));
-    json_object_set_new(res, "score",
-                        json_pack("{s:f}", "scaled", ok ? 1.0 : 0.0));
-  }
-  json_object_set_new(res, "completion",
-                      json_boolean(strcmp(an_col(st, X_STATUS), "error") != 0));
-  if (sqlite3_column_type(st, X_LATENCY) != SQLITE_NULL) {
-    json_t *d = duration(sqlite3_column_double(st, X_LATENCY));
-    if (d)
-      json_object_set_new(res, "duration", d);
-  }
-  if (sqlite3_column_type(st, X_OUTPUT) != SQLITE_NULL)
-    json_object_set_new(res, "response", json_string(an_col(st, X_OUTPUT)));
-  json_object_set_new(s, "result", res);
-  char key[512];
-#define EXT(name, value)                                                       \
-  do {                                                                         \
-    snprintf(key, sizeof key, "%s/%s", ext, name);                             \
-    json_object_set_new(x, key, value);                                        \
-  } while (0)
-  EXT("run-id", json_string(an_col(st, X_ID)));
-  EXT("kind", json_string(an_col(st, X_KIND)));
-  EXT("module", json_string(an_col(st, X_MODULE)));
-  EXT("version", json_string(an_col(st, X_VERSION)));
-  EXT("digest", json_string(an_col(st, X_DIGEST)));
-  EXT("arm", json_string(an_col(st, X_ARM)));
-  EXT("steps", sqlite3_column_type(st, X_STEPS) != SQLITE_NULL
-                   ? json_integer(sqlite3_column_int64(st, X_STEPS))
-                   : json_null());
-  EXT("halt-confidence", sqlite3_column_type(st, X_CONF) != SQLITE_NULL
-                             ? json_real(sqlite3_column_double(st, X_CONF))
-                             : json_null());
-  EXT("status", json_string(an_col(st, X_STATUS)));
-  EXT("input", json_string(an_col(st, X_INPUT)));
-  if (sqlite3_column_type(st, X_SOURCE) != SQLITE_NULL)
-    EXT("verdict-source", json_string(an_col(st, X_SOURCE)));
-  json_object_set_new(ctx, "platform", json_string("trmx"));
-  json_object_set_new(ctx, "extensions", x);
-  json_object_set_new(s, "context", ctx);
-  json_object_set_new(s, "timestamp", json_string(an_col(st, X_TIME)));
-  free(oid);
-  return s;
+static int emit(FILE *f, json_t *st, trmx_error *err)
+{
+	if (!st)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory building an xAPI statement");
+	int rc = json_dumpf(st, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	json_decref(st);
+	fputc('\n', f);
+	return rc < 0 ? trmx_error_set(err, TRMX_EIO, "cannot write an xAPI statement") : 0;
 }
 
 enum {
-  F_ID,
-  F_RUN,
-  F_TIME,
-  F_SOURCE,
-  F_VERDICT,
-  F_SCORE,
-  F_EXPECTED,
-  F_COMMENT,
-  F_LEARNER
+	X_ID,
+	X_TIME,
+	X_CONTEXT,
+	X_LEARNER,
+	X_MODULE,
+	X_VERSION,
+	X_DIGEST,
+	X_ARM,
+	X_STEPS,
+	X_CONF,
+	X_LATENCY,
+	X_OUTPUT,
+	X_INPUT,
+	X_STATUS,
+	X_KIND,
+	X_CORRECT,
+	X_SOURCE
 };
 
-static json_t *feedback_statement(sqlite3_stmt *st, const char *base,
-                                  const char *ext, const char *learners) {
-  char sid[TRMX_UUID_SIZE], rid[TRMX_UUID_SIZE], key[512];
-  trmx_xapi_statement_id("feedback", an_col(st, F_ID), sid);
-  trmx_xapi_statement_id("run", an_col(st, F_RUN), rid);
-  const char *source = an_col(st, F_SOURCE), *verdict = an_col(st, F_VERDICT);
-  char sources[512];
-  snprintf(sources, sizeof sources, "%s/sources", base);
-  json_t *s = json_object(), *res = json_object(), *x = json_object(),
-         *rx = json_object();
-  json_object_set_new(s, "id", json_string(sid));
-  bool by_learner = !strcmp(source, "learner") &&
-                    sqlite3_column_type(st, F_LEARNER) != SQLITE_NULL;
-  json_object_set_new(s, "actor",
-                      by_learner ? account(learners, an_col(st, F_LEARNER))
-                                 : account(sources, source));
-  json_object_set_new(
-      s, "verb",
-      json_pack("{s:s,s:o}", "id", VERB_REVIEWED, "display", lang("reviewed")));
-  json_object_set_new(
-      s, "object",
-      json_pack("{s:s,s:s}", "objectType", "StatementRef", "id", rid));
-  json_object_set_new(res, "success",
-                      json_boolean(!strcmp(verdict, "correct")));
-  double score = sqlite3_column_type(st, F_SCORE) != SQLITE_NULL
-                     ? sqlite3_column_double(st, F_SCORE)
-                 : !strcmp(verdict, "correct")   ? 1.0
-                 : !strcmp(verdict, "incorrect") ? 0.0
-                                                 : NAN;
-  if (!isnan(score))
-    json_object_set_new(res, "score",
-                        json_pack("{s:f}", "scaled",
-                                  score < 0   ? 0.0
-                                  : score > 1 ? 1.0
-                                              : score));
-  if (sqlite3_column_type(st, F_EXPECTED) != SQLITE_NULL)
-    json_object_set_new(res, "response", json_string(an_col(st, F_EXPECTED)));
-  snprintf(key, sizeof key, "%s/verdict", ext);
-  json_object_set_new(rx, key, json_string(verdict));
-  if (sqlite3_column_type(st, F_COMMENT) != SQLITE_NULL) {
-    snprintf(key, sizeof key, "%s/comment", ext);
-    json_object_set_new(rx, key, json_string(an_col(st, F_COMMENT)));
-  }
-  json_object_set_new(res, "extensions", rx);
-  json_object_set_new(s, "result", res);
-  snprintf(key, sizeof key, "%s/feedback-id", ext);
-  json_object_set_new(x, key, json_string(an_col(st, F_ID)));
-  snprintf(key, sizeof key, "%s/run-id", ext);
-  json_object_set_new(x, key, json_string(an_col(st, F_RUN)));
-  snprintf(key, sizeof key, "%s/source", ext);
-  json_object_set_new(x, key, json_string(source));
-  /* no context.platform: xAPI allows it only when the object is an Activity */
-  json_object_set_new(s, "context", json_pack("{s:o}", "extensions", x));
-  json_object_set_new(s, "timestamp", json_string(an_col(st, F_TIME)));
-  return s;
+static json_t *run_statement(sqlite3_stmt *st, const char *base, const char *ext, const char *learners)
+{
+	char sid[TRMX_UUID_SIZE];
+	trmx_xapi_statement_id("run", an_col(st, X_ID), sid);
+	bool has_ctx = sqlite3_column_type(st, X_CONTEXT) != SQLITE_NULL;
+	char *oid = has_ctx ? iri(base, "/contexts/", an_col(st, X_CONTEXT)) : iri(base, "/modules/", an_col(st, X_MODULE));
+	if (!oid)
+		return NULL;
+	json_t *s = json_object(), *obj = json_object(), *def = json_object(), *res = json_object(), *ctx = json_object(),
+	       *x = json_object();
+	json_object_set_new(s, "id", json_string(sid));
+	json_object_set_new(
+		s, "actor",
+		account(learners, sqlite3_column_type(st, X_LEARNER) != SQLITE_NULL ? an_col(st, X_LEARNER) : "anonymous"));
+	json_object_set_new(s, "verb", json_pack("{s:s,s:o}", "id", VERB_ANSWERED, "display", lang("answered")));
+	json_object_set_new(obj, "objectType", json_string("Activity"));
+	json_object_set_new(obj, "id", json_string(oid));
+	json_object_set_new(def, "name", lang(has_ctx ? an_col(st, X_CONTEXT) : an_col(st, X_MODULE)));
+	json_object_set_new(def, "type", json_string(ACTIVITY_TYPE));
+	json_object_set_new(def, "interactionType", json_string("fill-in"));
+	json_object_set_new(obj, "definition", def);
+	json_object_set_new(s, "object", obj);
+	if (sqlite3_column_type(st, X_CORRECT) != SQLITE_NULL) {
+		bool ok = sqlite3_column_int(st, X_CORRECT) != 0;
+		json_object_set_new(res, "success", json_boolean(ok));
+		json_object_set_new(res, "score", json_pack("{s:f}", "scaled", ok ? 1.0 : 0.0));
+	}
+	json_object_set_new(res, "completion", json_boolean(strcmp(an_col(st, X_STATUS), "error") != 0));
+	if (sqlite3_column_type(st, X_LATENCY) != SQLITE_NULL) {
+		json_t *d = duration(sqlite3_column_double(st, X_LATENCY));
+		if (d)
+			json_object_set_new(res, "duration", d);
+	}
+	if (sqlite3_column_type(st, X_OUTPUT) != SQLITE_NULL)
+		json_object_set_new(res, "response", json_string(an_col(st, X_OUTPUT)));
+	json_object_set_new(s, "result", res);
+	char key[512];
+#define EXT(name, value)                                                                                                    \
+	do {                                                                                                                \
+		snprintf(key, sizeof key, "%s/%s", ext, name);                                                              \
+		json_object_set_new(x, key, value);                                                                         \
+	} while (0)
+	EXT("run-id", json_string(an_col(st, X_ID)));
+	EXT("kind", json_string(an_col(st, X_KIND)));
+	EXT("module", json_string(an_col(st, X_MODULE)));
+	EXT("version", json_string(an_col(st, X_VERSION)));
+	EXT("digest", json_string(an_col(st, X_DIGEST)));
+	EXT("arm", json_string(an_col(st, X_ARM)));
+	EXT("steps",
+	    sqlite3_column_type(st, X_STEPS) != SQLITE_NULL ? json_integer(sqlite3_column_int64(st, X_STEPS)) : json_null());
+	EXT("halt-confidence",
+	    sqlite3_column_type(st, X_CONF) != SQLITE_NULL ? json_real(sqlite3_column_double(st, X_CONF)) : json_null());
+	EXT("status", json_string(an_col(st, X_STATUS)));
+	EXT("input", json_string(an_col(st, X_INPUT)));
+	if (sqlite3_column_type(st, X_SOURCE) != SQLITE_NULL)
+		EXT("verdict-source", json_string(an_col(st, X_SOURCE)));
+	json_object_set_new(ctx, "platform", json_string("trmx"));
+	json_object_set_new(ctx, "extensions", x);
+	json_object_set_new(s, "context", ctx);
+	json_object_set_new(s, "timestamp", json_string(an_col(st, X_TIME)));
+	free(oid);
+	return s;
+}
+
+enum { F_ID, F_RUN, F_TIME, F_SOURCE, F_VERDICT, F_SCORE, F_EXPECTED, F_COMMENT, F_LEARNER };
+
+static json_t *feedback_statement(sqlite3_stmt *st, const char *base, const char *ext, const char *learners)
+{
+	char sid[TRMX_UUID_SIZE], rid[TRMX_UUID_SIZE], key[512];
+	trmx_xapi_statement_id("feedback", an_col(st, F_ID), sid);
+	trmx_xapi_statement_id("run", an_col(st, F_RUN), rid);
+	const char *source = an_col(st, F_SOURCE), *verdict = an_col(st, F_VERDICT);
+	char sources[512];
+	snprintf(sources, sizeof sources, "%s/sources", base);
+	json_t *s = json_object(), *res = json_object(), *x = json_object(), *rx = json_object();
+	json_object_set_new(s, "id", json_string(sid));
+	bool by_learner = !strcmp(source, "learner") && sqlite3_column_type(st, F_LEARNER) != SQLITE_NULL;
+	json_object_set_new(s, "actor", by_learner ? account(learners, an_col(st, F_LEARNER)) : account(sources, source));
+	json_object_set_new(s, "verb", json_pack("{s:s,s:o}", "id", VERB_REVIEWED, "display", lang("reviewed")));
+	json_object_set_new(s, "object", json_pack("{s:s,s:s}", "objectType", "StatementRef", "id", rid));
+	json_object_set_new(res, "success", json_boolean(!strcmp(verdict, "correct")));
+	double score = sqlite3_column_type(st, F_SCORE) != SQLITE_NULL ? sqlite3_column_double(st, F_SCORE)
+		       : !strcmp(verdict, "correct")		       ? 1.0
+		       : !strcmp(verdict, "incorrect")		       ? 0.0
+								       : NAN;
+	if (!isnan(score))
+		json_object_set_new(res, "score", json_pack("{s:f}", "scaled", score < 0 ? 0.0 : score > 1 ? 1.0 : score));
+	if (sqlite3_column_type(st, F_EXPECTED) != SQLITE_NULL)
+		json_object_set_new(res, "response", json_string(an_col(st, F_EXPECTED)));
+	snprintf(key, sizeof key, "%s/verdict", ext);
+	json_object_set_new(rx, key, json_string(verdict));
+	if (sqlite3_column_type(st, F_COMMENT) != SQLITE_NULL) {
+		snprintf(key, sizeof key, "%s/comment", ext);
+		json_object_set_new(rx, key, json_string(an_col(st, F_COMMENT)));
+	}
+	json_object_set_new(res, "extensions", rx);
+	json_object_set_new(s, "result", res);
+	snprintf(key, sizeof key, "%s/feedback-id", ext);
+	json_object_set_new(x, key, json_string(an_col(st, F_ID)));
+	snprintf(key, sizeof key, "%s/run-id", ext);
+	json_object_set_new(x, key, json_string(an_col(st, F_RUN)));
+	snprintf(key, sizeof key, "%s/source", ext);
+	json_object_set_new(x, key, json_string(source));
+	/* no context.platform: xAPI allows it only when the object is an Activity */
+	json_object_set_new(s, "context", json_pack("{s:o}", "extensions", x));
+	json_object_set_new(s, "timestamp", json_string(an_col(st, F_TIME)));
+	return s;
 }
 
 /* A base IRL: scheme://something, no spaces or quotes, no trailing '/'. */
-static bool base_valid(const char *b) {
-  const char *p = b;
-  if (!((*p | 32) >= 'a' && (*p | 32) <= 'z'))
-    return false;
-  while (*p && *p != ':') {
-    if (!(((*p | 32) >= 'a' && (*p | 32) <= 'z') || (*p >= '0' && *p <= '9') ||
-          strchr("+.-", *p)))
-      return false;
-    p++;
-  }
-  if (strncmp(p, "://", 3) || !p[3])
-    return false;
-  for (p += 3; *p; p++)
-    if ((unsigned char)*p <= ' ' || strchr("\"<>\\^`{|}", *p))
-      return false;
-  return b[strlen(b) - 1] != '/' && strlen(b) < 200;
+static bool base_valid(const char *b)
+{
+	const char *p = b;
+	if (!((*p | 32) >= 'a' && (*p | 32) <= 'z'))
+		return false;
+	while (*p && *p != ':') {
+		if (!(((*p | 32) >= 'a' && (*p | 32) <= 'z') || (*p >= '0' && *p <= '9') || strchr("+.-", *p)))
+			return false;
+		p++;
+	}
+	if (strncmp(p, "://", 3) || !p[3])
+		return false;
+	for (p += 3; *p; p++)
+		if ((unsigned char)*p <= ' ' || strchr("\"<>\\^`{|}", *p))
+			return false;
+	return b[strlen(b) - 1] != '/' && strlen(b) < 200;
 }
 
-int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f,
-                     trmx_export_result *result, trmx_error *err) {
-  trmx_xapi_options defaults = TRMX_XAPI_OPTIONS_INIT;
-  const trmx_xapi_options *o = opts ? opts : &defaults;
-  if (!home || !f)
-    return trmx_error_set(err, TRMX_EINVAL,
-                          "trmx_export_xapi: missing argument");
-  if (o->version != TRMX_XAPI_OPTIONS_VERSION)
-    return trmx_error_set(err, TRMX_EVERSION,
-                          "xAPI options version %u is not %d", o->version,
-                          TRMX_XAPI_OPTIONS_VERSION);
-  const char *base = o->base ? o->base : XAPI_BASE_DEFAULT;
-  if (!base_valid(base))
-    return trmx_error_set(err, TRMX_EINVAL,
-                          "'%s' is not a base IRL for xAPI: "
-                          "scheme://host[/path], no spaces, no trailing '/'",
-                          base);
-  char ext[256], learners[256];
-  snprintf(ext, sizeof ext, "%s/xapi/extensions", base);
-  snprintf(learners, sizeof learners, "%s/learners", base);
-  trmx_export_result res = {0};
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  an_buf sql = {0};
-  an_filter flt = {.context = o->context,
-                   .module = o->module,
-                   .since_ms = o->since_ms,
-                   .until_ms = o->until_ms};
-  int rc, s;
-  if ((rc = an_open_log(home, true, &db, NULL, err)) < 0 ||
-      (rc = trmx_db_exec(db, "BEGIN", "log.db", err)) < 0)
-    goto done;
-  an_buf_put(&sql,
-             "SELECT r.id, r.time, r.context, r.learner, r.module, r.version, "
-             "r.digest, r.arm, r.steps, "
-             "r.halt_confidence, r.latency_ms, r.output, r.input, r.status, "
-             "r.kind, v.correct, v.verdict_source "
-             "FROM runs r JOIN run_verdicts v ON v.run_id = r.id WHERE 1");
-  an_filter_sql(&flt, &sql, "r.time");
-  an_buf_put(&sql, " ORDER BY r.time, r.id");
-  if (sql.failed) {
-    rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-    goto done;
-  }
-  if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
-    goto done;
-  an_filter_bind(&flt, st, 1);
-  while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-    if ((rc = emit(f, run_statement(st, base, ext, learners), err)) < 0)
-      goto done;
-    res.runs++;
-  }
-  if (s != SQLITE_DONE) {
-    rc = trmx_db_error(db, s, "log.db", err);
-    goto done;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  an_buf_free(&sql);
-  an_buf_put(&sql, "SELECT f.id, f.run_id, f.time, f.source, f.verdict, "
-                   "f.score, f.expected, f.comment, r.learner "
-                   "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE 1");
-  an_filter_sql(&flt, &sql, "f.time");
-  an_buf_put(&sql, " ORDER BY f.time, f.id");
-  if (sql.failed) {
-    rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-    goto done;
-  }
-  if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
-    goto done;
-  an_filter_bind(&flt, st, 1);
-  while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-    if ((rc = emit(f, feedback_statement(st, base, ext, learners), err)) < 0)
-      goto done;
-    res.feedback++;
-  }
-  if (s != SQLITE_DONE) {
-    rc = trmx_db_error(db, s, "log.db", err);
-    goto done;
-  }
-  if ((rc = an_check_stream(f, "the xAPI statements", err)) < 0)
-    goto done;
-  if (result)
-    *result = res;
-  rc = 0;
+int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, trmx_export_result *result, trmx_error *err)
+{
+	trmx_xapi_options defaults = TRMX_XAPI_OPTIONS_INIT;
+	const trmx_xapi_options *o = opts ? opts : &defaults;
+	if (!home || !f)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_export_xapi: missing argument");
+	if (o->version != TRMX_XAPI_OPTIONS_VERSION)
+		return trmx_error_set(err, TRMX_EVERSION, "xAPI options version %u is not %d", o->version,
+				      TRMX_XAPI_OPTIONS_VERSION);
+	const char *base = o->base ? o->base : XAPI_BASE_DEFAULT;
+	if (!base_valid(base))
+		return trmx_error_set(err, TRMX_EINVAL,
+				      "'%s' is not a base IRL for xAPI: "
+				      "scheme://host[/path], no spaces, no trailing '/'",
+				      base);
+	char ext[256], learners[256];
+	snprintf(ext, sizeof ext, "%s/xapi/extensions", base);
+	snprintf(learners, sizeof learners, "%s/learners", base);
+	trmx_export_result res = { 0 };
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	an_buf sql = { 0 };
+	an_filter flt = { .context = o->context, .module = o->module, .since_ms = o->since_ms, .until_ms = o->until_ms };
+	int rc, s;
+	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0 || (rc = trmx_db_exec(db, "BEGIN", "log.db", err)) < 0)
+		goto done;
+	an_buf_put(&sql, "SELECT r.id, r.time, r.context, r.learner, r.module, r.version, "
+			 "r.digest, r.arm, r.steps, "
+			 "r.halt_confidence, r.latency_ms, r.output, r.input, r.status, "
+			 "r.kind, v.correct, v.verdict_source "
+			 "FROM runs r JOIN run_verdicts v ON v.run_id = r.id WHERE 1");
+	an_filter_sql(&flt, &sql, "r.time");
+	an_buf_put(&sql, " ORDER BY r.time, r.id");
+	if (sql.failed) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
+		goto done;
+	an_filter_bind(&flt, st, 1);
+	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
+		if ((rc = emit(f, run_statement(st, base, ext, learners), err)) < 0)
+			goto done;
+		res.runs++;
+	}
+	if (s != SQLITE_DONE) {
+		rc = trmx_db_error(db, s, "log.db", err);
+		goto done;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	an_buf_free(&sql);
+	an_buf_put(&sql, "SELECT f.id, f.run_id, f.time, f.source, f.verdict, "
+			 "f.score, f.expected, f.comment, r.learner "
+			 "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE 1");
+	an_filter_sql(&flt, &sql, "f.time");
+	an_buf_put(&sql, " ORDER BY f.time, f.id");
+	if (sql.failed) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
+		goto done;
+	an_filter_bind(&flt, st, 1);
+	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
+		if ((rc = emit(f, feedback_statement(st, base, ext, learners), err)) < 0)
+			goto done;
+		res.feedback++;
+	}
+	if (s != SQLITE_DONE) {
+		rc = trmx_db_error(db, s, "log.db", err);
+		goto done;
+	}
+	if ((rc = an_check_stream(f, "the xAPI statements", err)) < 0)
+		goto done;
+	if (result)
+		*result = res;
+	rc = 0;
 done:
-  sqlite3_finalize(st);
-  an_buf_free(&sql);
-  if (db) {
-    trmx_db_rollback(db);
-    sqlite3_close(db);
-  }
-  return rc;
+	sqlite3_finalize(st);
+	an_buf_free(&sql);
+	if (db) {
+		trmx_db_rollback(db);
+		sqlite3_close(db);
+	}
+	return rc;
 }
 
 /* ---- The training data set
  * ---------------------------------------------------------------------- */
 
 struct row {
-  char *puzzle, *solution, *time;
-  int rank;
+	char *puzzle, *solution, *time;
+	int rank;
 };
 
-static int source_rank(const char *s) {
-  return !strcmp(s, "instructor") ? 0 : !strcmp(s, "eval") ? 1 : 2;
+static int source_rank(const char *s)
+{
+	return !strcmp(s, "instructor") ? 0 : !strcmp(s, "eval") ? 1 : 2;
 }
 
 /* Is `solution` an answer the codec reads for `puzzle` and its checker does not
  * call invalid? */
-static bool answer_ok(trmx_task *t, const char *puzzle, const char *solution,
-                      bool check) {
-  int L = trmx_task_seq_len(t);
-  int32_t *in = malloc((size_t)L * 2 * sizeof *in);
-  bool has = false, ok = false;
-  char *line = trmx_xasprintf("%s,%s\n", puzzle, solution);
-  if (in && line &&
-      trmx_task_encode(t, line, strlen(line), in, in + L, &has, NULL) == 0 &&
-      has) {
-    ok = true;
-    if (check) {
-      trmx_check c = TRMX_CHECK_INIT;
-      ok = trmx_task_check(t, in, in + L, NULL, &c, NULL) == 0 &&
-           c.verdict != TRMX_VERDICT_INVALID;
-    }
-  }
-  free(line);
-  free(in);
-  return ok;
+static bool answer_ok(trmx_task *t, const char *puzzle, const char *solution, bool check)
+{
+	int L = trmx_task_seq_len(t);
+	int32_t *in = malloc((size_t)L * 2 * sizeof *in);
+	bool has = false, ok = false;
+	char *line = trmx_xasprintf("%s,%s\n", puzzle, solution);
+	if (in && line && trmx_task_encode(t, line, strlen(line), in, in + L, &has, NULL) == 0 && has) {
+		ok = true;
+		if (check) {
+			trmx_check c = TRMX_CHECK_INIT;
+			ok = trmx_task_check(t, in, in + L, NULL, &c, NULL) == 0 && c.verdict != TRMX_VERDICT_INVALID;
+		}
+	}
+	free(line);
+	free(in);
+	return ok;
 }
 
-int trmx_export_dataset(const char *home,
-                        const trmx_dataset_export_options *opts, FILE *f,
-                        trmx_export_result *result, trmx_error *err) {
-  if (!home || !opts || !f)
-    return trmx_error_set(err, TRMX_EINVAL,
-                          "trmx_export_dataset: missing argument");
-  if (opts->version != TRMX_DATASET_EXPORT_OPTIONS_VERSION)
-    return trmx_error_set(err, TRMX_EVERSION,
-                          "data set export options version %u is not %d",
-                          opts->version, TRMX_DATASET_EXPORT_OPTIONS_VERSION);
-  if (!opts->module || !*opts->module)
-    return trmx_error_set(err, TRMX_EINVAL,
-                          "a data set export needs a module (--module)");
-  unsigned sources =
-      opts->sources ? opts->sources
-                    : TRMX_EXPORT_FROM_INSTRUCTOR | TRMX_EXPORT_FROM_LEARNER;
-  trmx_export_result res = {0};
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  trmx_task *task = NULL;
-  char task_name[128] = "", params[512] = "";
-  struct row *rows = NULL;
-  size_t n = 0, cap = 0;
-  an_map seen = {0};
-  an_buf sql = {0};
-  an_filter flt = {.module = opts->module,
-                   .since_ms = opts->since_ms,
-                   .until_ms = opts->until_ms};
-  int rc, s;
-  if ((rc = an_open_log(home, true, &db, NULL, err)) < 0)
-    goto done;
-  an_buf_put(&sql, "SELECT r.id, r.task, r.task_params, r.input, f.expected, "
-                   "f.source, f.time "
-                   "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE "
-                   "f.expected IS NOT NULL AND f.source IN (");
-  an_buf_printf(&sql, "'%s', '%s', '%s')",
-                sources & TRMX_EXPORT_FROM_INSTRUCTOR ? "instructor" : "",
-                sources & TRMX_EXPORT_FROM_LEARNER ? "learner" : "",
-                sources & TRMX_EXPORT_FROM_EVAL ? "eval" : "");
-  an_filter_sql(&flt, &sql, "f.time");
-  an_buf_put(&sql, " ORDER BY r.time, r.id, f.time, f.id");
-  if (sql.failed) {
-    rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-    goto done;
-  }
-  if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
-    goto done;
-  an_filter_bind(&flt, st, 1);
-  while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-    const char *puzzle = an_col(st, 3), *sol = an_col(st, 4),
-               *src = an_col(st, 5), *time = an_col(st, 6);
-    res.runs++;
-    if (!task) {
-      snprintf(task_name, sizeof task_name, "%s", an_col(st, 1));
-      snprintf(params, sizeof params, "%s", an_col(st, 2));
-      if ((rc = trmx_task_open(&task, task_name, params, err)) < 0) {
-        trmx_error_prefix(err, "task %s of module %s", task_name, opts->module);
-        goto done;
-      }
-      if (!strcmp(task_name, "arc")) {
-        rc = trmx_error_set(err, TRMX_EINVAL,
-                            "module %s: ARC puzzles do not fit a CSV row; "
-                            "export its corrections with trmx sql",
-                            opts->module);
-        goto done;
-      }
-    } else if (strcmp(task_name, an_col(st, 1)) ||
-               strcmp(params, an_col(st, 2))) {
-      rc = trmx_error_set(err, TRMX_EINVAL,
-                          "module %s ran with different tasks (%s %s and %s "
-                          "%s): export with --since to pick one",
-                          opts->module, task_name, params, an_col(st, 1),
-                          an_col(st, 2));
-      goto done;
-    }
-    if (strpbrk(puzzle, ",\"\r\n") || strpbrk(sol, ",\"\r\n") ||
-        !answer_ok(task, puzzle, sol, opts->check)) {
-      res.rejected++;
-      continue;
-    }
-    int rank = source_rank(src);
-    size_t len = strlen(puzzle);
-    uint64_t h = an_hash(puzzle, len);
-    size_t i = an_map_get(&seen, puzzle, len, h);
-    if (i != SIZE_MAX) {
-      struct row *r = &rows[i];
-      res.duplicates++;
-      if (rank < r->rank || (rank == r->rank && strcmp(time, r->time) >= 0)) {
-        char *a = trmx_xstrdup(sol), *b = trmx_xstrdup(time);
-        if (!a || !b) {
-          free(a), free(b);
-          rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-          goto done;
-        }
-        free(r->solution), free(r->time);
-        r->solution = a, r->time = b, r->rank = rank;
-      }
-      continue;
-    }
-    if (n == cap) {
-      size_t nc = cap ? cap * 2 : 256;
-      struct row *q = realloc(rows, nc * sizeof *q);
-      if (!q) {
-        rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-        goto done;
-      }
-      rows = q, cap = nc;
-    }
-    rows[n] = (struct row){trmx_xstrdup(puzzle), trmx_xstrdup(sol),
-                           trmx_xstrdup(time), rank};
-    if (!rows[n].puzzle || !rows[n].solution || !rows[n].time ||
-        an_map_put(&seen, puzzle, len, h, n) < 0) {
-      free(rows[n].puzzle), free(rows[n].solution), free(rows[n].time);
-      rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-      goto done;
-    }
-    n++;
-  }
-  if (s != SQLITE_DONE) {
-    rc = trmx_db_error(db, s, "log.db", err);
-    goto done;
-  }
-  fputs("puzzle,solution\n", f);
-  for (size_t i = 0; i < n; i++)
-    fprintf(f, "%s,%s\n", rows[i].puzzle, rows[i].solution);
-  if ((rc = an_check_stream(f, "the data set", err)) < 0)
-    goto done;
-  res.rows = (int64_t)n;
-  if (result)
-    *result = res;
-  rc = 0;
+int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opts, FILE *f, trmx_export_result *result,
+			trmx_error *err)
+{
+	if (!home || !opts || !f)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_export_dataset: missing argument");
+	if (opts->version != TRMX_DATASET_EXPORT_OPTIONS_VERSION)
+		return trmx_error_set(err, TRMX_EVERSION, "data set export options version %u is not %d", opts->version,
+				      TRMX_DATASET_EXPORT_OPTIONS_VERSION);
+	if (!opts->module || !*opts->module)
+		return trmx_error_set(err, TRMX_EINVAL, "a data set export needs a module (--module)");
+	unsigned sources = opts->sources ? opts->sources : TRMX_EXPORT_FROM_INSTRUCTOR | TRMX_EXPORT_FROM_LEARNER;
+	trmx_export_result res = { 0 };
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	trmx_task *task = NULL;
+	char task_name[128] = "", params[512] = "";
+	struct row *rows = NULL;
+	size_t n = 0, cap = 0;
+	an_map seen = { 0 };
+	an_buf sql = { 0 };
+	an_filter flt = { .module = opts->module, .since_ms = opts->since_ms, .until_ms = opts->until_ms };
+	int rc, s;
+	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0)
+		goto done;
+	an_buf_put(&sql, "SELECT r.id, r.task, r.task_params, r.input, f.expected, "
+			 "f.source, f.time "
+			 "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE "
+			 "f.expected IS NOT NULL AND f.source IN (");
+	an_buf_printf(&sql, "'%s', '%s', '%s')", sources & TRMX_EXPORT_FROM_INSTRUCTOR ? "instructor" : "",
+		      sources & TRMX_EXPORT_FROM_LEARNER ? "learner" : "", sources & TRMX_EXPORT_FROM_EVAL ? "eval" : "");
+	an_filter_sql(&flt, &sql, "f.time");
+	an_buf_put(&sql, " ORDER BY r.time, r.id, f.time, f.id");
+	if (sql.failed) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
+		goto done;
+	an_filter_bind(&flt, st, 1);
+	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
+		const char *puzzle = an_col(st, 3), *sol = an_col(st, 4), *src = an_col(st, 5), *time = an_col(st, 6);
+		res.runs++;
+		if (!task) {
+			snprintf(task_name, sizeof task_name, "%s", an_col(st, 1));
+			snprintf(params, sizeof params, "%s", an_col(st, 2));
+			if ((rc = trmx_task_open(&task, task_name, params, err)) < 0) {
+				trmx_error_prefix(err, "task %s of module %s", task_name, opts->module);
+				goto done;
+			}
+			if (!strcmp(task_name, "arc")) {
+				rc = trmx_error_set(err, TRMX_EINVAL,
+						    "module %s: ARC puzzles do not fit a CSV row; "
+						    "export its corrections with trmx sql",
+						    opts->module);
+				goto done;
+			}
+		} else if (strcmp(task_name, an_col(st, 1)) || strcmp(params, an_col(st, 2))) {
+			rc = trmx_error_set(err, TRMX_EINVAL,
+					    "module %s ran with different tasks (%s %s and %s "
+					    "%s): export with --since to pick one",
+					    opts->module, task_name, params, an_col(st, 1), an_col(st, 2));
+			goto done;
+		}
+		if (strpbrk(puzzle, ",\"\r\n") || strpbrk(sol, ",\"\r\n") || !answer_ok(task, puzzle, sol, opts->check)) {
+			res.rejected++;
+			continue;
+		}
+		int rank = source_rank(src);
+		size_t len = strlen(puzzle);
+		uint64_t h = an_hash(puzzle, len);
+		size_t i = an_map_get(&seen, puzzle, len, h);
+		if (i != SIZE_MAX) {
+			struct row *r = &rows[i];
+			res.duplicates++;
+			if (rank < r->rank || (rank == r->rank && strcmp(time, r->time) >= 0)) {
+				char *a = trmx_xstrdup(sol), *b = trmx_xstrdup(time);
+				if (!a || !b) {
+					free(a), free(b);
+					rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+					goto done;
+				}
+				free(r->solution), free(r->time);
+				r->solution = a, r->time = b, r->rank = rank;
+			}
+			continue;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			struct row *q = realloc(rows, nc * sizeof *q);
+			if (!q) {
+				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+				goto done;
+			}
+			rows = q, cap = nc;
+		}
+		rows[n] = (struct row){ trmx_xstrdup(puzzle), trmx_xstrdup(sol), trmx_xstrdup(time), rank };
+		if (!rows[n].puzzle || !rows[n].solution || !rows[n].time || an_map_put(&seen, puzzle, len, h, n) < 0) {
+			free(rows[n].puzzle), free(rows[n].solution), free(rows[n].time);
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto done;
+		}
+		n++;
+	}
+	if (s != SQLITE_DONE) {
+		rc = trmx_db_error(db, s, "log.db", err);
+		goto done;
+	}
+	fputs("puzzle,solution\n", f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s,%s\n", rows[i].puzzle, rows[i].solution);
+	if ((rc = an_check_stream(f, "the data set", err)) < 0)
+		goto done;
+	res.rows = (int64_t)n;
+	if (result)
+		*result = res;
+	rc = 0;
 done:
-  for (size_t i = 0; i < n; i++)
-    free(rows[i].puzzle), free(rows[i].solution), free(rows[i].time);
-  free(rows);
-  an_map_free(&seen);
-  an_buf_free(&sql);
-  sqlite3_finalize(st);
-  trmx_task_free(task);
-  if (db)
-    sqlite3_close(db);
-  return rc;
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].puzzle), free(rows[i].solution), free(rows[i].time);
+	free(rows);
+	an_map_free(&seen);
+	an_buf_free(&sql);
+	sqlite3_finalize(st);
+	trmx_task_free(task);
+	if (db)
+		sqlite3_close(db);
+	return rc;
 }

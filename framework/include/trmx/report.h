@@ -66,8 +66,7 @@ extern "C" {
  * "2025-11-29 09:30:00"), "now", or a duration before `now_ms` ("7d": seven
  * days ago; see trmx_duration_parse). now_ms 0: the clock. Errors: TRMX_EINVAL
  * naming the accepted forms. */
-int trmx_time_parse(const char *s, int64_t now_ms, int64_t *out,
-                    trmx_error *err);
+int trmx_time_parse(const char *s, int64_t now_ms, int64_t *out, trmx_error *err);
 /* Parse a duration: a positive number with a unit, s, m (minutes), h, d, w (7
  * d) or y (365 d), or several in a row ("1d12h"). Errors: TRMX_EINVAL. */
 int trmx_duration_parse(const char *s, int64_t *out_ms, trmx_error *err);
@@ -78,15 +77,13 @@ int trmx_duration_parse(const char *s, int64_t *out_ms, trmx_error *err);
 
 /* The Wilson score interval of `correct` successes in `n` trials for the normal
  * quantile `z` (1.959964 for 95 %). n == 0 gives [0, 1]. */
-void trmx_wilson_interval(int64_t correct, int64_t n, double z, double *low,
-                          double *high);
+void trmx_wilson_interval(int64_t correct, int64_t n, double z, double *low, double *high);
 
 typedef enum trmx_canary_verdict {
-  TRMX_CANARY_UNKNOWN =
-      0, /* not yet known: the 95 % intervals overlap (or an arm is unjudged) */
-  TRMX_CANARY_BETTER, /* the canary's interval lies wholly above the champion's
-                       */
-  TRMX_CANARY_WORSE /* the canary's interval lies wholly below the champion's */
+	TRMX_CANARY_UNKNOWN = 0, /* not yet known: the 95 % intervals overlap (or an arm is unjudged) */
+	TRMX_CANARY_BETTER,	 /* the canary's interval lies wholly above the champion's
+				  */
+	TRMX_CANARY_WORSE	 /* the canary's interval lies wholly below the champion's */
 } trmx_canary_verdict;
 /* "not yet known", "better", "worse". */
 const char *trmx_canary_verdict_name(trmx_canary_verdict v);
@@ -101,48 +98,47 @@ const char *trmx_canary_verdict_name(trmx_canary_verdict v);
  * them apart (the same accuracy on both sides, an arm without judged runs); 0
  * when the verdict is known. docs/SCHEMA.md
  * ("Canary verdicts") explains the rule. */
-trmx_canary_verdict trmx_canary_compare(int64_t m_correct, int64_t m_judged,
-                                        int64_t c_correct, int64_t c_judged,
-                                        int64_t *runs_needed);
+trmx_canary_verdict trmx_canary_compare(int64_t m_correct, int64_t m_judged, int64_t c_correct, int64_t c_judged,
+					int64_t *runs_needed);
 
 /* ---- Reports
  * ---------------------------------------------------------------------------------
  */
 
 /* Kinds of runs a report counts (runs.kind). */
-#define TRMX_REPORT_KIND_RUN 1u
-#define TRMX_REPORT_KIND_EVAL 2u
+#define TRMX_REPORT_KIND_RUN	  1u
+#define TRMX_REPORT_KIND_EVAL	  2u
 #define TRMX_REPORT_KIND_SELFTEST 4u
-#define TRMX_REPORT_KIND_ALL 7u
+#define TRMX_REPORT_KIND_ALL	  7u
 
 typedef struct trmx_report_options {
-  unsigned int version;
-  const char
-      *context; /* only this context; NULL: all (runs without a context form the
-                   context ""); "" : only runs without a context */
-  const char *module; /* only this module; NULL: all */
-  int64_t
-      since_ms; /* runs at or after this time (Unix ms); 0: from the first */
-  int64_t until_ms;   /* runs before this time; 0: to the last */
-  unsigned int kinds; /* TRMX_REPORT_KIND_*; 0: all */
-  int bins; /* calibration bins over [0, 1]; 0: 10; at most TRMX_REPORT_BINS_MAX
-             */
+	unsigned int version;
+	const char *context; /* only this context; NULL: all (runs without a context form the
+				context ""); "" : only runs without a context */
+	const char *module;  /* only this module; NULL: all */
+	int64_t since_ms;    /* runs at or after this time (Unix ms); 0: from the first */
+	int64_t until_ms;    /* runs before this time; 0: to the last */
+	unsigned int kinds;  /* TRMX_REPORT_KIND_*; 0: all */
+	int bins;	     /* calibration bins over [0, 1]; 0: 10; at most TRMX_REPORT_BINS_MAX
+			      */
 } trmx_report_options;
 #define TRMX_REPORT_OPTIONS_VERSION 1
-#define TRMX_REPORT_OPTIONS_INIT                                               \
-  { TRMX_REPORT_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0 }
+#define TRMX_REPORT_OPTIONS_INIT                                                                                            \
+	{                                                                                                                   \
+		TRMX_REPORT_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0                                                         \
+	}
 #define TRMX_REPORT_BINS_MAX 100
 
 /* Where a run's verdict came from (see the rule above). */
 typedef enum trmx_verdict_source {
-  TRMX_VERDICT_SOURCE_NONE = 0, /* not judged */
-  TRMX_VERDICT_SOURCE_EXPECTED, /* an expected answer, compared with the run's
-                                   answer */
-  TRMX_VERDICT_SOURCE_INSTRUCTOR,
-  TRMX_VERDICT_SOURCE_EVAL,
-  TRMX_VERDICT_SOURCE_CHECKER,
-  TRMX_VERDICT_SOURCE_LEARNER,
-  TRMX_VERDICT_SOURCES
+	TRMX_VERDICT_SOURCE_NONE = 0, /* not judged */
+	TRMX_VERDICT_SOURCE_EXPECTED, /* an expected answer, compared with the run's
+					 answer */
+	TRMX_VERDICT_SOURCE_INSTRUCTOR,
+	TRMX_VERDICT_SOURCE_EVAL,
+	TRMX_VERDICT_SOURCE_CHECKER,
+	TRMX_VERDICT_SOURCE_LEARNER,
+	TRMX_VERDICT_SOURCES
 } trmx_verdict_source;
 /* "none", "expected", "instructor", "eval", "checker", "learner". */
 const char *trmx_verdict_source_name(trmx_verdict_source s);
@@ -150,73 +146,70 @@ const char *trmx_verdict_source_name(trmx_verdict_source s);
 /* Figures of one module version in one context. Pointers are borrowed from the
  * report. */
 typedef struct trmx_report_group {
-  const char *context; /* "" for runs logged without a context */
-  const char *module, *module_version;
-  const char *digest;   /* the package of the group's newest run */
-  int64_t runs, errors; /* runs, and those with status error */
-  int64_t
-      learners; /* distinct learner pseudonyms (anonymous runs count none) */
-  int64_t judged, correct; /* runs with a verdict, and those correct */
-  int64_t by_source[TRMX_VERDICT_SOURCES]; /* runs by where their verdict came
-                                              from */
-  double accuracy; /* correct / judged; NaN when nothing was judged */
-  double accuracy_low, accuracy_high; /* its 95 % Wilson interval */
-  int64_t steps_runs;                 /* runs with a step count */
-  double mean_steps;                  /* NaN when none */
-  int steps_max; /* the largest step count (the histogram has steps_max + 1
-                    bars) */
-  const int64_t *steps_hist; /* [steps_max + 1]: runs that used s ACT steps */
-  int64_t latency_runs;      /* runs with a latency */
-  double latency_p50,
-      latency_p95;     /* milliseconds, nearest rank; NaN when none */
-  int64_t corrections; /* feedback rows with an expected answer from a learner
-                          or an instructor (not an evaluation's data set) */
-  const char *first_run, *last_run; /* ISO 8601 times */
+	const char *context; /* "" for runs logged without a context */
+	const char *module, *module_version;
+	const char *digest;			 /* the package of the group's newest run */
+	int64_t runs, errors;			 /* runs, and those with status error */
+	int64_t learners;			 /* distinct learner pseudonyms (anonymous runs count none) */
+	int64_t judged, correct;		 /* runs with a verdict, and those correct */
+	int64_t by_source[TRMX_VERDICT_SOURCES]; /* runs by where their verdict came
+						    from */
+	double accuracy;			 /* correct / judged; NaN when nothing was judged */
+	double accuracy_low, accuracy_high;	 /* its 95 % Wilson interval */
+	int64_t steps_runs;			 /* runs with a step count */
+	double mean_steps;			 /* NaN when none */
+	int steps_max;				 /* the largest step count (the histogram has steps_max + 1
+						    bars) */
+	const int64_t *steps_hist;		 /* [steps_max + 1]: runs that used s ACT steps */
+	int64_t latency_runs;			 /* runs with a latency */
+	double latency_p50, latency_p95;	 /* milliseconds, nearest rank; NaN when none */
+	int64_t corrections;			 /* feedback rows with an expected answer from a learner
+						    or an instructor (not an evaluation's data set) */
+	const char *first_run, *last_run;	 /* ISO 8601 times */
 } trmx_report_group;
 
 /* One calibration bin: runs whose halt confidence lies in [from, to) (the last
  * bin includes 1). */
 typedef struct trmx_report_bin {
-  double from, to;
-  int64_t runs;           /* runs with a confidence in the bin */
-  double mean_confidence; /* their mean confidence; NaN when none */
-  int64_t judged, correct;
-  double accuracy; /* correct / judged; NaN when none */
+	double from, to;
+	int64_t runs;		/* runs with a confidence in the bin */
+	double mean_confidence; /* their mean confidence; NaN when none */
+	int64_t judged, correct;
+	double accuracy; /* correct / judged; NaN when none */
 } trmx_report_bin;
 
 /* Accuracy over time: one point per time bucket (a day, an hour or a minute:
  * the report picks the finest that gives a readable chart for its time span;
  * trmx_report_info.bucket). */
 typedef struct trmx_report_point {
-  const char *bucket; /* "2025-11-29", "2025-11-29T09", "2025-11-29T09:30" */
-  int64_t runs, judged, correct;
-  double accuracy; /* NaN when none judged */
+	const char *bucket; /* "2025-11-29", "2025-11-29T09", "2025-11-29T09:30" */
+	int64_t runs, judged, correct;
+	double accuracy; /* NaN when none judged */
 } trmx_report_point;
 
 /* Figures of one module version over every context of the report. */
 typedef struct trmx_report_version {
-  const char *module, *module_version;
-  int64_t runs, judged, correct;
-  double accuracy, accuracy_low, accuracy_high;
-  int64_t steps_runs;
-  double mean_steps;
-  int steps_max;
-  const int64_t *steps_hist; /* [steps_max + 1] */
-  int bins;
-  const trmx_report_bin *calibration; /* [bins] */
-  double ece; /* expected calibration error: sum over bins of judged/J times
-                 |accuracy - mean confidence| (J: judged runs with a
-                 confidence); NaN when J is 0 */
-  size_t points;
-  const trmx_report_point *series; /* [points], oldest first */
+	const char *module, *module_version;
+	int64_t runs, judged, correct;
+	double accuracy, accuracy_low, accuracy_high;
+	int64_t steps_runs;
+	double mean_steps;
+	int steps_max;
+	const int64_t *steps_hist; /* [steps_max + 1] */
+	int bins;
+	const trmx_report_bin *calibration; /* [bins] */
+	double ece;			    /* expected calibration error: sum over bins of judged/J times
+					       |accuracy - mean confidence| (J: judged runs with a
+					       confidence); NaN when J is 0 */
+	size_t points;
+	const trmx_report_point *series; /* [points], oldest first */
 } trmx_report_version;
 
 /* One side of a canary split. */
 typedef struct trmx_report_arm {
-  const char *module, *module_version;
-  int64_t runs, judged, correct;
-  double accuracy, accuracy_low,
-      accuracy_high; /* NaN / [0, 1] when nothing was judged */
+	const char *module, *module_version;
+	int64_t runs, judged, correct;
+	double accuracy, accuracy_low, accuracy_high; /* NaN / [0, 1] when nothing was judged */
 } trmx_report_arm;
 
 /* A context whose log holds canary runs in the report's window: the canary (the
@@ -224,23 +217,22 @@ typedef struct trmx_report_arm {
  * against the champion (the version that served the main arm most recently, its
  * main-arm runs). */
 typedef struct trmx_report_canary {
-  const char *context;
-  trmx_report_arm champion, canary;
-  double
-      difference; /* canary accuracy - champion accuracy; NaN when either is */
-  trmx_canary_verdict verdict;
-  int64_t runs_needed; /* trmx_canary_compare */
+	const char *context;
+	trmx_report_arm champion, canary;
+	double difference; /* canary accuracy - champion accuracy; NaN when either is */
+	trmx_canary_verdict verdict;
+	int64_t runs_needed; /* trmx_canary_compare */
 } trmx_report_canary;
 
 typedef struct trmx_report_info {
-  const char *generated_at; /* ISO 8601 */
-  const char *home;
-  const char *context, *module; /* the filters, or NULL */
-  const char *since, *until;    /* the window as ISO times, or NULL when open */
-  const char *first_run, *last_run; /* of the runs counted, or NULL when none */
-  const char *bucket;               /* "month", "day", "hour" or "minute" */
-  int64_t runs, judged, correct, learners;
-  int bins;
+	const char *generated_at; /* ISO 8601 */
+	const char *home;
+	const char *context, *module;	  /* the filters, or NULL */
+	const char *since, *until;	  /* the window as ISO times, or NULL when open */
+	const char *first_run, *last_run; /* of the runs counted, or NULL when none */
+	const char *bucket;		  /* "month", "day", "hour" or "minute" */
+	int64_t runs, judged, correct, learners;
+	int bins;
 } trmx_report_info;
 
 typedef struct trmx_report trmx_report;
@@ -249,8 +241,7 @@ typedef struct trmx_report trmx_report;
  * report: one pass over the runs in the window with their feedback. Errors:
  * TRMX_ENOTFOUND (no log), TRMX_EINVAL (options), TRMX_EVERSION, TRMX_EIO,
  * TRMX_ENOMEM. */
-int trmx_report_build(trmx_report **out, const char *home,
-                      const trmx_report_options *opts, trmx_error *err);
+int trmx_report_build(trmx_report **out, const char *home, const trmx_report_options *opts, trmx_error *err);
 void trmx_report_free(trmx_report *r);
 
 /* Borrowed views, valid while the report lives. Groups are ordered by context,
@@ -260,23 +251,21 @@ const trmx_report_info *trmx_report_info_get(const trmx_report *r);
 size_t trmx_report_group_count(const trmx_report *r);
 const trmx_report_group *trmx_report_group_at(const trmx_report *r, size_t i);
 size_t trmx_report_version_count(const trmx_report *r);
-const trmx_report_version *trmx_report_version_at(const trmx_report *r,
-                                                  size_t i);
+const trmx_report_version *trmx_report_version_at(const trmx_report *r, size_t i);
 size_t trmx_report_canary_count(const trmx_report *r);
 const trmx_report_canary *trmx_report_canary_at(const trmx_report *r, size_t i);
 
 typedef enum trmx_report_format {
-  TRMX_REPORT_TEXT = 0, /* tables for a terminal */
-  TRMX_REPORT_CSV,      /* one table (RFC 4180, with a header row) */
-  TRMX_REPORT_JSON,     /* one object with every figure */
-  TRMX_REPORT_HTML      /* one self-contained page: tables and three inline SVG
-                           charts      (accuracy per version over time, steps histogram,
-                           calibration      curve); no script, no external reference;
-                           well-formed XML */
+	TRMX_REPORT_TEXT = 0, /* tables for a terminal */
+	TRMX_REPORT_CSV,      /* one table (RFC 4180, with a header row) */
+	TRMX_REPORT_JSON,     /* one object with every figure */
+	TRMX_REPORT_HTML      /* one self-contained page: tables and three inline SVG
+				 charts      (accuracy per version over time, steps histogram,
+				 calibration      curve); no script, no external reference;
+				 well-formed XML */
 } trmx_report_format;
 /* "text", "csv", "json", "html". */
-int trmx_report_format_parse(const char *s, trmx_report_format *out,
-                             trmx_error *err);
+int trmx_report_format_parse(const char *s, trmx_report_format *out, trmx_error *err);
 
 /* The CSV tables: "groups" (default), "versions", "steps", "calibration",
  * "accuracy" (the series), "canary". */
@@ -285,16 +274,15 @@ bool trmx_report_table_valid(const char *table);
 /* Write the report to `f` in `format`; `table` picks the CSV table (NULL:
  * "groups"; ignored for the other formats). Errors: TRMX_EINVAL (an unknown
  * table), TRMX_EIO (a write failed). */
-int trmx_report_write(const trmx_report *r, trmx_report_format format,
-                      const char *table, FILE *f, trmx_error *err);
+int trmx_report_write(const trmx_report *r, trmx_report_format format, const char *table, FILE *f, trmx_error *err);
 
 /* ---- SQL for analysts
  * ---------------------------------------------------------------------- */
 
 typedef enum trmx_sql_format {
-  TRMX_SQL_TABLE = 0, /* aligned columns with a header */
-  TRMX_SQL_CSV,       /* RFC 4180 with a header row */
-  TRMX_SQL_JSON /* one array of objects (integers, reals, strings, null) */
+	TRMX_SQL_TABLE = 0, /* aligned columns with a header */
+	TRMX_SQL_CSV,	    /* RFC 4180 with a header row */
+	TRMX_SQL_JSON	    /* one array of objects (integers, reals, strings, null) */
 } trmx_sql_format;
 int trmx_sql_format_parse(const char *s, trmx_sql_format *out, trmx_error *err);
 
@@ -307,66 +295,65 @@ int trmx_sql_format_parse(const char *s, trmx_sql_format *out, trmx_error *err);
  * load_extension() are refused. *rows (may be NULL) gets the rows written.
  * Errors: TRMX_EINVAL (not one statement, not read-only, an SQL error with
  * SQLite's message), TRMX_ENOTFOUND (no log), TRMX_EIO. */
-int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format,
-                   FILE *f, int64_t *rows, trmx_error *err);
+int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, FILE *f, int64_t *rows, trmx_error *err);
 
 /* ---- Exports
  * ---------------------------------------------------------------------------------
  */
 
 typedef struct trmx_export_result {
-  int64_t runs; /* xAPI: run statements; data set: runs with an expected answer
-                   read */
-  int64_t feedback;   /* xAPI: feedback statements */
-  int64_t rows;       /* data set: rows written */
-  int64_t duplicates; /* data set: puzzles seen again (the first, best answer is
-                         kept) */
-  int64_t rejected;   /* data set: expected answers the codec cannot read or its
-                         checker   calls invalid for the puzzle */
+	int64_t runs;	    /* xAPI: run statements; data set: runs with an expected answer
+			       read */
+	int64_t feedback;   /* xAPI: feedback statements */
+	int64_t rows;	    /* data set: rows written */
+	int64_t duplicates; /* data set: puzzles seen again (the first, best answer is
+			       kept) */
+	int64_t rejected;   /* data set: expected answers the codec cannot read or its
+			       checker   calls invalid for the puzzle */
 } trmx_export_result;
 
 typedef struct trmx_xapi_options {
-  unsigned int version;
-  int64_t since_ms,
-      until_ms;        /* runs (and feedback) at or after / before; 0: open */
-  const char *context; /* only this context; NULL: all */
-  const char *module;  /* only this module; NULL: all */
-  const char *base; /* the IRL that trmx's IRIs hang from (accounts' homePage,
-                       activities, extensions); NULL: "https://trmx.invalid" */
+	unsigned int version;
+	int64_t since_ms, until_ms; /* runs (and feedback) at or after / before; 0: open */
+	const char *context;	    /* only this context; NULL: all */
+	const char *module;	    /* only this module; NULL: all */
+	const char *base;	    /* the IRL that trmx's IRIs hang from (accounts' homePage,
+				       activities, extensions); NULL: "https://trmx.invalid" */
 } trmx_xapi_options;
 #define TRMX_XAPI_OPTIONS_VERSION 1
-#define TRMX_XAPI_OPTIONS_INIT                                                 \
-  { TRMX_XAPI_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL }
+#define TRMX_XAPI_OPTIONS_INIT                                                                                              \
+	{                                                                                                                   \
+		TRMX_XAPI_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL                                                           \
+	}
 
 /* The id of the statement of a run ("run") or a feedback row ("feedback"): a
  * name-based UUID (version 8, RFC 9562: SHA-256 of "xapi-" KIND and the row's
  * id), so the same row always gives the same statement id. */
-void trmx_xapi_statement_id(const char *kind, const char *row_id,
-                            char out[TRMX_UUID_SIZE]);
+void trmx_xapi_statement_id(const char *kind, const char *row_id, char out[TRMX_UUID_SIZE]);
 
 /* Write xAPI 1.0.3 statements as JSON lines: one per run, then one per feedback
  * row (referring to its run's statement), each in time order. schemas/xapi.md
  * gives the mapping. Errors: TRMX_ENOTFOUND (no log), TRMX_EINVAL, TRMX_EIO,
  * TRMX_ENOMEM. */
-int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f,
-                     trmx_export_result *result, trmx_error *err);
+int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, trmx_export_result *result, trmx_error *err);
 
 /* Sources of expected answers a data set takes. */
 #define TRMX_EXPORT_FROM_INSTRUCTOR 1u
-#define TRMX_EXPORT_FROM_LEARNER 2u
-#define TRMX_EXPORT_FROM_EVAL                                                  \
-  4u /* an evaluation's data set: held-out answers, off by default */
+#define TRMX_EXPORT_FROM_LEARNER    2u
+#define TRMX_EXPORT_FROM_EVAL	    4u /* an evaluation's data set: held-out answers, off by default */
 
 typedef struct trmx_dataset_export_options {
-  unsigned int version;
-  const char *module;         /* required: the module whose runs are exported */
-  int64_t since_ms, until_ms; /* feedback given at or after / before; 0: open */
-  unsigned int sources; /* TRMX_EXPORT_FROM_*; 0: instructor and learner */
-  bool check; /* drop answers the task's checker calls invalid (default on) */
+	unsigned int version;
+	const char *module;	    /* required: the module whose runs are exported */
+	int64_t since_ms, until_ms; /* feedback given at or after / before; 0: open */
+	unsigned int sources;	    /* TRMX_EXPORT_FROM_*; 0: instructor and learner */
+	bool check;		    /* drop answers the task's checker calls invalid (default on) */
 } trmx_dataset_export_options;
 #define TRMX_DATASET_EXPORT_OPTIONS_VERSION 1
-#define TRMX_DATASET_EXPORT_OPTIONS_INIT                                       \
-  { TRMX_DATASET_EXPORT_OPTIONS_VERSION, NULL, 0, 0, 0, true }
+#define TRMX_DATASET_EXPORT_OPTIONS_INIT                                                                                    \
+	{                                                                                                                   \
+		TRMX_DATASET_EXPORT_OPTIONS_VERSION, NULL, 0, 0, 0, true                                                    \
+	}
 
 /* Write every run of `module` that has an expected (corrected) answer as
  * training data: a CSV with the header `puzzle,solution` and one row per
@@ -378,20 +365,19 @@ typedef struct trmx_dataset_export_options {
  * (no module, a codec whose puzzles do not fit a CSV field, runs of the module
  * with different task parameters), TRMX_ENOTFOUND (no log), TRMX_EIO,
  * TRMX_ENOMEM. */
-int trmx_export_dataset(const char *home,
-                        const trmx_dataset_export_options *opts, FILE *f,
-                        trmx_export_result *result, trmx_error *err);
+int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opts, FILE *f, trmx_export_result *result,
+			trmx_error *err);
 
 /* ---- Privacy and retention
  * ------------------------------------------------------------------ */
 
 typedef struct trmx_erase_result {
-  int64_t runs;        /* runs removed from log.db */
-  int64_t feedback;    /* feedback rows removed */
-  int64_t module_rows; /* rows removed from module databases */
-  int databases;       /* module databases that held some */
-  int64_t record_id;   /* the row of log.db's `erasures` that records it; 0 in a
-                          dry run */
+	int64_t runs;	     /* runs removed from log.db */
+	int64_t feedback;    /* feedback rows removed */
+	int64_t module_rows; /* rows removed from module databases */
+	int databases;	     /* module databases that held some */
+	int64_t record_id;   /* the row of log.db's `erasures` that records it; 0 in a
+				dry run */
 } trmx_erase_result;
 
 /* Erase learner `pseudonym` (trmx_log_pseudonym) from HOME: their runs and
@@ -405,14 +391,12 @@ typedef struct trmx_erase_result {
  * own transaction, then log.db in one: an interrupted erase is finished by
  * running it again. Errors: TRMX_EINVAL (not a pseudonym), TRMX_ENOTFOUND (no
  * log), TRMX_EIO, TRMX_ENOMEM. */
-int trmx_erase_learner(const char *home, const char *pseudonym, bool dry_run,
-                       trmx_erase_result *result, trmx_error *err);
+int trmx_erase_learner(const char *home, const char *pseudonym, bool dry_run, trmx_erase_result *result, trmx_error *err);
 
 /* Purge every run older than `before_ms` (Unix ms), with its feedback and the
  * module rows that refer to it, as trmx_erase_learner does; the record names
  * the cutoff. */
-int trmx_purge_before(const char *home, int64_t before_ms, bool dry_run,
-                      trmx_erase_result *result, trmx_error *err);
+int trmx_purge_before(const char *home, int64_t before_ms, bool dry_run, trmx_erase_result *result, trmx_error *err);
 
 #ifdef __cplusplus
 }
