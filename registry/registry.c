@@ -641,12 +641,45 @@ static void *grow(void *arr, size_t *cap, size_t count, size_t size)
 	return p;
 }
 
+/* Step `st` to its end, filling one `size`-byte element per row with fill(r, st, element), into a
+ * malloc'd array (*out, *n; written only on success). Finalizes `st`. */
+typedef void (*row_fill_fn)(const trmx_registry *r, sqlite3_stmt *st, void *element);
+
+static int collect_rows(const trmx_registry *r, sqlite3_stmt *st, size_t size, row_fill_fn fill, const char *what,
+			void **out, size_t *n, trmx_error *err)
+{
+	char *arr = NULL;
+	size_t count = 0, cap = 0;
+	int rc = 0, s;
+	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
+		char *p = grow(arr, &cap, count, size);
+		if (!p) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory listing %s", what);
+			goto done;
+		}
+		arr = p;
+		fill(r, st, arr + size * count++);
+	}
+	if (s != SQLITE_DONE) {
+		rc = trmx_db_error(r->db, s, DB, err);
+		goto done;
+	}
+	*out = arr;
+	*n = count;
+	arr = NULL;
+done:
+	free(arr);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static const char version_cols[] =
 	"SELECT module, version, digest, state, engine, engine_abi, codec, codec_params, description, signature, "
 	"signer, package_bytes, examples, examples_solved, installed_at, installed_by FROM versions ";
 
-static void version_row(const trmx_registry *r, sqlite3_stmt *st, trmx_version_info *v)
+static void version_row(const trmx_registry *r, sqlite3_stmt *st, void *element)
 {
+	trmx_version_info *v = element;
 	memset(v, 0, sizeof *v);
 	trmx_db_column_copy(st, 0, v->module, sizeof v->module);
 	trmx_db_column_copy(st, 1, v->module_version, sizeof v->module_version);
@@ -682,34 +715,19 @@ int trmx_registry_versions(trmx_registry *r, const char *module, trmx_version_in
 	char sql[512];
 	snprintf(sql, sizeof sql, "%s WHERE ?1 IS NULL OR module = ?1", version_cols);
 	sqlite3_stmt *st = NULL;
-	trmx_version_info *arr = NULL;
-	size_t count = 0, cap = 0;
-	int rc = trmx_db_prepare(r->db, sql, &st, DB, err), s;
+	int rc = trmx_db_prepare(r->db, sql, &st, DB, err);
 	if (rc < 0)
 		return rc;
 	trmx_db_bind_text(st, 1, module);
-	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		trmx_version_info *p = grow(arr, &cap, count, sizeof *arr);
-		if (!p) {
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory listing versions");
-			goto done;
-		}
-		arr = p;
-		version_row(r, st, &arr[count++]);
-	}
-	if (s != SQLITE_DONE) {
-		rc = trmx_db_error(r->db, s, DB, err);
-		goto done;
-	}
+	void *arr;
+	size_t count;
+	if ((rc = collect_rows(r, st, sizeof **out, version_row, "versions", &arr, &count, err)) < 0)
+		return rc;
 	if (count)
-		qsort(arr, count, sizeof *arr, version_order);
+		qsort(arr, count, sizeof **out, version_order);
 	*out = arr;
 	*n = count;
-	arr = NULL;
-done:
-	free(arr);
-	sqlite3_finalize(st);
-	return rc;
+	return 0;
 }
 
 int trmx_registry_version(trmx_registry *r, const char *target, trmx_version_info *out, trmx_error *err)
@@ -760,43 +778,42 @@ int trmx_registry_module(trmx_registry *r, const char *module, trmx_module_info 
 	return rc;
 }
 
+static void alias_row(const trmx_registry *r, sqlite3_stmt *st, void *element)
+{
+	trmx_alias_info *x = element;
+	trmx_db_column_copy(st, 0, x->module, sizeof x->module);
+	trmx_db_column_copy(st, 1, x->alias, sizeof x->alias);
+	trmx_db_column_copy(st, 2, x->module_version, sizeof x->module_version);
+	trmx_db_column_copy(st, 3, x->updated_at, sizeof x->updated_at);
+	trmx_db_column_copy(st, 4, x->updated_by, sizeof x->updated_by);
+}
+
 int trmx_registry_aliases(trmx_registry *r, const char *module, trmx_alias_info **out, size_t *n, trmx_error *err)
 {
 	if (!r || !out || !n)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_aliases: missing argument");
 	sqlite3_stmt *st = NULL;
-	trmx_alias_info *arr = NULL;
-	size_t count = 0, cap = 0;
 	int rc = trmx_db_prepare(r->db, "SELECT module, alias, version, updated_at, updated_by FROM aliases "
-				 "WHERE ?1 IS NULL OR module = ?1 ORDER BY module, alias", &st, DB, err), s;
+				 "WHERE ?1 IS NULL OR module = ?1 ORDER BY module, alias", &st, DB, err);
 	if (rc < 0)
 		return rc;
 	trmx_db_bind_text(st, 1, module);
-	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		trmx_alias_info *p = grow(arr, &cap, count, sizeof *arr);
-		if (!p) {
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory listing aliases");
-			goto done;
-		}
-		arr = p;
-		trmx_alias_info *a = &arr[count++];
-		trmx_db_column_copy(st, 0, a->module, sizeof a->module);
-		trmx_db_column_copy(st, 1, a->alias, sizeof a->alias);
-		trmx_db_column_copy(st, 2, a->module_version, sizeof a->module_version);
-		trmx_db_column_copy(st, 3, a->updated_at, sizeof a->updated_at);
-		trmx_db_column_copy(st, 4, a->updated_by, sizeof a->updated_by);
-	}
-	if (s != SQLITE_DONE) {
-		rc = trmx_db_error(r->db, s, DB, err);
-		goto done;
-	}
-	*out = arr;
-	*n = count;
-	arr = NULL;
-done:
-	free(arr);
-	sqlite3_finalize(st);
+	void *arr;
+	if ((rc = collect_rows(r, st, sizeof **out, alias_row, "aliases", &arr, n, err)) == 0)
+		*out = arr;
 	return rc;
+}
+
+static void binding_row(const trmx_registry *r, sqlite3_stmt *st, void *element)
+{
+	trmx_binding_info *x = element;
+	trmx_db_column_copy(st, 0, x->context, sizeof x->context);
+	trmx_db_column_copy(st, 1, x->target, sizeof x->target);
+	trmx_db_column_copy(st, 2, x->canary, sizeof x->canary);
+	x->share = sqlite3_column_double(st, 3);
+	trmx_db_column_copy(st, 4, x->updated_at, sizeof x->updated_at);
+	trmx_db_column_copy(st, 5, x->updated_by, sizeof x->updated_by);
+	x->rollbacks = sqlite3_column_int64(st, 6);
 }
 
 int trmx_registry_bindings(trmx_registry *r, const char *context, trmx_binding_info **out, size_t *n, trmx_error *err)
@@ -804,42 +821,30 @@ int trmx_registry_bindings(trmx_registry *r, const char *context, trmx_binding_i
 	if (!r || !out || !n)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_bindings: missing argument");
 	sqlite3_stmt *st = NULL;
-	trmx_binding_info *arr = NULL;
-	size_t count = 0, cap = 0;
 	int rc = trmx_db_prepare(r->db,
 				 "SELECT context, target, canary, canary_share, updated_at, updated_by, "
 				 "(SELECT count(*) FROM binding_stack s WHERE s.context = b.context) FROM bindings b "
-				 "WHERE ?1 IS NULL OR context = ?1 ORDER BY context", &st, DB, err), s;
+				 "WHERE ?1 IS NULL OR context = ?1 ORDER BY context", &st, DB, err);
 	if (rc < 0)
 		return rc;
 	trmx_db_bind_text(st, 1, context);
-	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		trmx_binding_info *p = grow(arr, &cap, count, sizeof *arr);
-		if (!p) {
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory listing bindings");
-			goto done;
-		}
-		arr = p;
-		trmx_binding_info *b = &arr[count++];
-		trmx_db_column_copy(st, 0, b->context, sizeof b->context);
-		trmx_db_column_copy(st, 1, b->target, sizeof b->target);
-		trmx_db_column_copy(st, 2, b->canary, sizeof b->canary);
-		b->share = sqlite3_column_double(st, 3);
-		trmx_db_column_copy(st, 4, b->updated_at, sizeof b->updated_at);
-		trmx_db_column_copy(st, 5, b->updated_by, sizeof b->updated_by);
-		b->rollbacks = sqlite3_column_int64(st, 6);
-	}
-	if (s != SQLITE_DONE) {
-		rc = trmx_db_error(r->db, s, DB, err);
-		goto done;
-	}
-	*out = arr;
-	*n = count;
-	arr = NULL;
-done:
-	free(arr);
-	sqlite3_finalize(st);
+	void *arr;
+	if ((rc = collect_rows(r, st, sizeof **out, binding_row, "bindings", &arr, n, err)) == 0)
+		*out = arr;
 	return rc;
+}
+
+static void history_row(const trmx_registry *r, sqlite3_stmt *st, void *element)
+{
+	trmx_history_entry *x = element;
+	x->id = sqlite3_column_int64(st, 0);
+	trmx_db_column_copy(st, 1, x->at, sizeof x->at);
+	trmx_db_column_copy(st, 2, x->actor, sizeof x->actor);
+	trmx_db_column_copy(st, 3, x->action, sizeof x->action);
+	trmx_db_column_copy(st, 4, x->subject, sizeof x->subject);
+	trmx_db_column_copy(st, 5, x->old_value, sizeof x->old_value);
+	trmx_db_column_copy(st, 6, x->new_value, sizeof x->new_value);
+	trmx_db_column_copy(st, 7, x->detail, sizeof x->detail);
 }
 
 int trmx_registry_history(trmx_registry *r, const char *subject, int64_t limit, trmx_history_entry **out, size_t *n,
@@ -848,43 +853,17 @@ int trmx_registry_history(trmx_registry *r, const char *subject, int64_t limit, 
 	if (!r || !out || !n)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_history: missing argument");
 	sqlite3_stmt *st = NULL;
-	trmx_history_entry *arr = NULL;
-	size_t count = 0, cap = 0;
 	int rc = trmx_db_prepare(r->db,
 				 "SELECT id, at, actor, action, subject, old, new, detail FROM ("
 				 "SELECT * FROM history WHERE ?1 IS NULL OR subject = ?1 OR subject LIKE ?1 || '@%' "
-				 "ORDER BY id DESC LIMIT ?2) ORDER BY id", &st, DB, err), s;
+				 "ORDER BY id DESC LIMIT ?2) ORDER BY id", &st, DB, err);
 	if (rc < 0)
 		return rc;
 	trmx_db_bind_text(st, 1, subject);
 	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
-	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		trmx_history_entry *p = grow(arr, &cap, count, sizeof *arr);
-		if (!p) {
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory reading the history");
-			goto done;
-		}
-		arr = p;
-		trmx_history_entry *h = &arr[count++];
-		h->id = sqlite3_column_int64(st, 0);
-		trmx_db_column_copy(st, 1, h->at, sizeof h->at);
-		trmx_db_column_copy(st, 2, h->actor, sizeof h->actor);
-		trmx_db_column_copy(st, 3, h->action, sizeof h->action);
-		trmx_db_column_copy(st, 4, h->subject, sizeof h->subject);
-		trmx_db_column_copy(st, 5, h->old_value, sizeof h->old_value);
-		trmx_db_column_copy(st, 6, h->new_value, sizeof h->new_value);
-		trmx_db_column_copy(st, 7, h->detail, sizeof h->detail);
-	}
-	if (s != SQLITE_DONE) {
-		rc = trmx_db_error(r->db, s, DB, err);
-		goto done;
-	}
-	*out = arr;
-	*n = count;
-	arr = NULL;
-done:
-	free(arr);
-	sqlite3_finalize(st);
+	void *arr;
+	if ((rc = collect_rows(r, st, sizeof **out, history_row, "the history", &arr, n, err)) == 0)
+		*out = arr;
 	return rc;
 }
 

@@ -2,7 +2,7 @@
  * test_task_arc.c — the arc codec: the official 30x30 canvas with EOS, the official crop, every
  * input form read back (JSON grid, pair, task, combined file, digit lines), each malformed-input
  * class with its exact code and message, the exact-match checker, colour rendering, and — when
- * /work/shared/data/arc is there — every grid of the public ARC folders round-tripped.
+ * ../shared/data/arc (beside the repository) is there — every grid of the public ARC folders round-tripped.
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -20,7 +20,7 @@
 #include "trmx/task.h"
 
 #define FIXTURES "tests/fixtures/tasks"
-#define SHARED_ARC "/work/shared/data/arc"
+#define SHARED_ARC "../shared/data/arc" /* beside the repository; tests run from its root */
 
 static void expect_fail(int rc, const trmx_error *e, int code, const char *sub)
 {

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """trm_reference.py: an independent PyTorch implementation of the official TRM
-(Tiny Recursive Model) inference, written from /work/shared/TRM-SPEC.md.
+(Tiny Recursive Model) inference, written from TRM-SPEC.md (shared/ beside the repository).
 
 It is the numeric reference for the trmx C engine (tests/fixtures/) and the
 PyTorch peer in benchmarks.

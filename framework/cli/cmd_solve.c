@@ -42,63 +42,6 @@ static void help(void)
 	       "Exit codes: 0 ok (whatever the verdict), 1 failure, 2 usage.\n");
 }
 
-/* The puzzle text: the file `arg` names, standard input for "-", else `arg` itself. */
-static char *read_puzzle(const char *arg, size_t *len)
-{
-	FILE *f = NULL;
-	struct stat st;
-	if (!strcmp(arg, "-")) {
-		f = stdin;
-	} else if (stat(arg, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		if (!(f = fopen(arg, "rb"))) {
-			cli_failf("cannot open %s: %s", arg, strerror(errno));
-			return NULL;
-		}
-	} else {
-		*len = strlen(arg);
-		char *s = strdup(arg);
-		if (!s)
-			cli_failf("out of memory");
-		return s;
-	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (n == cap) {
-			if (cap >= TRMX_TASK_TEXT_MAX) {
-				cli_failf("%s: more than %u bytes (TRMX_TASK_TEXT_MAX)", arg, TRMX_TASK_TEXT_MAX);
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			char *p = realloc(buf, cap * 2);
-			if (!p) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = p;
-			cap *= 2;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				cli_failf("cannot read %s", f == stdin ? "standard input" : arg);
-				free(buf);
-				buf = NULL;
-			}
-			break;
-		}
-	}
-	if (f != stdin)
-		fclose(f);
-	if (!buf)
-		return NULL;
-	*len = n;
-	return buf;
-}
-
 static trmx_color pick_color(const char *when)
 {
 	const char *ct = getenv("COLORTERM"), *term = getenv("TERM"), *no = getenv("NO_COLOR");
@@ -314,7 +257,7 @@ int cmd_solve(int argc, char **argv)
 			       info.num_puzzle_identifiers - 1);
 		goto done;
 	}
-	if (!(text = read_puzzle(puzzle_arg, &len)))
+	if (!(text = cli_read_text(puzzle_arg, &len)))
 		goto done;
 	/* input, label, answer, previous answer: one allocation */
 	if (!(buf = calloc((size_t)L * 4, sizeof *buf)) || !(tr.changed = calloc((size_t)L, 1))) {

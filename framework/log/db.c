@@ -245,8 +245,16 @@ int trmx_db_open(sqlite3 **out, const char *path, const char *what, const trmx_s
 	const char *setup = (flags & TRMX_DB_NOWAL) ? "PRAGMA foreign_keys = ON"
 			    : (flags & TRMX_DB_DURABLE) ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"
 							 : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON";
-	if ((rc = trmx_db_exec(db, setup, what, err)) < 0)
+	/* Switching a fresh file to WAL while other processes open it too can answer SQLITE_BUSY
+	 * without consulting the busy handler: retry for as long as the handler would wait. */
+	int s;
+	double give_up = trmx_mono_s() + (busy_ms > 0 ? busy_ms : 30000) / 1000.0;
+	while ((s = sqlite3_exec(db, setup, NULL, NULL, NULL)) == SQLITE_BUSY && trmx_mono_s() < give_up)
+		usleep(2000);
+	if (s != SQLITE_OK) {
+		rc = trmx_db_error(db, s, what, err);
 		goto fail;
+	}
 	if ((rc = migrate(db, what, files, nfiles, err)) < 0)
 		goto fail;
 	*out = db;
