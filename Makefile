@@ -19,7 +19,8 @@ CFLAGS    ?= -O2 -g
 ARCHFLAGS ?= -march=native
 PREFIX    ?= /usr/local
 
-DEPS_OK := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) $(TEST_PKGS) && echo yes)
+DEPS_OK := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) $(TEST_PKGS) && \
+             command -v node >/dev/null && command -v npm >/dev/null && echo yes)
 
 ifneq ($(DEPS_OK),yes)
 # A library is missing: install it, then run the same target again.
@@ -27,7 +28,7 @@ ifneq ($(DEPS_OK),yes)
 all test check bench demo fuzz install lib cli tests:
 	./tools/deps.sh
 	$(MAKE) $@
-train-%:
+train-% ablation-%:
 	./tools/deps.sh
 	$(MAKE) $@
 deps:
@@ -128,6 +129,12 @@ demo: $(TRMX)
 # metrics and manifest. Hours of CPU for the larger ones: never part of `test`.
 train-%: $(TRMX)
 	./tools/train_module.sh $(BUILD) $*
+
+# The recursion ablation (docs/TRAINING.md): three variants of modules/NAME/train.yaml, each
+# trained for ABLATION_MINUTES of wall time.
+ABLATION_MINUTES ?= 10
+ablation-%: $(TRMX)
+	./tools/ablation.sh $(BUILD) $* $(ABLATION_MINUTES)
 
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_HELPER_SRC) $(wildcard framework/*/*.h framework/*/*/*.h)
