@@ -4,6 +4,8 @@
 # weights.safetensors, metrics.yaml, curve.csv, heldout.txt and manifest.yaml (module.yaml + the
 # architecture of train.yaml + the measured training: and metrics: blocks).
 #   tools/train_module.sh BUILD NAME
+# EVAL_ONLY=1 skips the training (BUILD/train/NAME holds it) and does the rest; HELDOUT_GEN gives
+# `trmx gen` options for the held-out set (default: the level of train.yaml's data.difficulty).
 set -eu
 build=$1
 name=$2
@@ -16,13 +18,20 @@ out="$build/train/$name"
 mkdir -p "$out"
 
 start=$(date +%s)
-"$trmx" train "$mod/train.yaml" --out "$out" ${TRAIN_ARGS:-}
+if [ "${EVAL_ONLY:-0}" = 1 ]; then
+	[ -f "$out/weights.safetensors" ] || { echo "train_module: EVAL_ONLY=1 but $out has no weights" >&2; exit 2; }
+else
+	"$trmx" train "$mod/train.yaml" --out "$out" ${TRAIN_ARGS:-}
+fi
 end=$(date +%s)
 cp "$out/weights.safetensors" "$out/metrics.yaml" "$out/curve.csv" "$mod/"
 
 # held-out evaluation with `trmx eval` (seed 777777: used by no training or in-training evaluation)
 codec=$(awk '/^task:/ {t=1; next} t && /^[a-z]/ {t=0} t && /codec:/ {print $2; exit}' "$mod/train.yaml")
 params=$(awk '/^  params:/ {p=1; next} p && /^  [a-z]/ {p=0} p && /^    [a-z_]+:/ {sub(/^ +/, ""); sub(/: */, "="); printf "%s%s", sep, $0; sep=","}' "$mod/train.yaml")
+# the held-out puzzles are of the level the module trained on (data.difficulty), unless HELDOUT_GEN says
+level=$(awk '/^data:/ {d=1; next} d && /^[a-z]/ {d=0} d && /^  difficulty:/ {print $2; exit}' "$mod/train.yaml")
+[ -z "${HELDOUT_GEN:-}" ] && [ -n "$level" ] && HELDOUT_GEN="--difficulty $level"
 "$trmx" gen "$codec" ${HELDOUT_GEN:-} -n "${HELDOUT_N:-1000}" --seed 777777 -o "$out/heldout.csv" \
 	$(echo "$params" | tr ',' '\n' | sed -n 's/^size=\(.*\)/--size \1/p')
 {
