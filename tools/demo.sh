@@ -81,7 +81,10 @@ for mv in "${modules[@]}"; do
 	size=$(echo "$params" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
 	puzzles="$work/$m.csv"
 	case "$task" in
-	sudoku) "$trmx" gen sudoku --size "${size:-9}" -n 8 --seed 7 -o "$puzzles" >/dev/null 2>&1 || : >"$puzzles" ;;
+	sudoku) # puzzles of the level the module trained on (sudoku9: singles), else any
+		level=$(sed -n 's/^  difficulty: *\([a-z]*\).*/\1/p' "modules/$m/train.yaml" 2>/dev/null | head -n 1)
+		"$trmx" gen sudoku --size "${size:-9}" ${level:+--difficulty "$level"} -n 8 --seed 7 -o "$puzzles" >/dev/null 2>&1 ||
+			: >"$puzzles" ;;
 	maze) "$trmx" gen maze --size "${size:-30}" -n 8 --seed 7 -o "$puzzles" >/dev/null 2>&1 || : >"$puzzles" ;;
 	*) : >"$puzzles" ;;
 	esac
