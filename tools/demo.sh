@@ -15,6 +15,7 @@ set -eu
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. tools/yaml.sh
 trmx="$root/$build/trmx"
 home="$root/$build/demo-home"
 work="$root/$build/demo"
@@ -82,7 +83,8 @@ for mv in "${modules[@]}"; do
 	puzzles="$work/$m.csv"
 	case "$task" in
 	sudoku) # puzzles of the level the module trained on (sudoku9: singles), else any
-		level=$(sed -n 's/^  difficulty: *\([a-z]*\).*/\1/p' "modules/$m/train.yaml" 2>/dev/null | head -n 1)
+		level=""
+		[ ! -f "modules/$m/train.yaml" ] || level=$(yaml_get "modules/$m/train.yaml" data "  difficulty")
 		"$trmx" gen sudoku --size "${size:-9}" ${level:+--difficulty "$level"} -n 8 --seed 7 -o "$puzzles" >/dev/null 2>&1 ||
 			: >"$puzzles" ;;
 	maze) "$trmx" gen maze --size "${size:-30}" -n 8 --seed 7 -o "$puzzles" >/dev/null 2>&1 || : >"$puzzles" ;;

@@ -11,6 +11,7 @@ build=$1
 name=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. tools/yaml.sh
 mod=modules/$name
 trmx="$build/trmx"
 out="$build/train/$name"
@@ -27,10 +28,10 @@ end=$(date +%s)
 cp "$out/weights.safetensors" "$out/metrics.yaml" "$out/curve.csv" "$mod/"
 
 # held-out evaluation with `trmx eval` (seed 777777: used by no training or in-training evaluation)
-codec=$(awk '/^task:/ {t=1; next} t && /^[a-z]/ {t=0} t && /codec:/ {print $2; exit}' "$mod/train.yaml")
+codec=$(yaml_get "$mod/train.yaml" task "  codec")
 params=$(awk '/^  params:/ {p=1; next} p && /^  [a-z]/ {p=0} p && /^    [a-z_]+:/ {sub(/^ +/, ""); sub(/: */, "="); printf "%s%s", sep, $0; sep=","}' "$mod/train.yaml")
 # the held-out puzzles are of the level the module trained on (data.difficulty), unless HELDOUT_GEN says
-level=$(awk '/^data:/ {d=1; next} d && /^[a-z]/ {d=0} d && /^  difficulty:/ {print $2; exit}' "$mod/train.yaml")
+level=$(yaml_get "$mod/train.yaml" data "  difficulty")
 [ -z "${HELDOUT_GEN:-}" ] && [ -n "$level" ] && HELDOUT_GEN="--difficulty $level"
 "$trmx" gen "$codec" ${HELDOUT_GEN:-} -n "${HELDOUT_N:-1000}" --seed 777777 -o "$out/heldout.csv" \
 	$(echo "$params" | tr ',' '\n' | sed -n 's/^size=\(.*\)/--size \1/p')

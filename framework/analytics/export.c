@@ -226,6 +226,44 @@ static bool base_valid(const char *b)
 	return b[strlen(b) - 1] != '/' && strlen(b) < 200;
 }
 
+/* Where the statements go and the IRIs they are built with. */
+struct xapi_ctx {
+	FILE *f;
+	const char *base, *ext, *learners;
+};
+
+typedef json_t *(*statement_fn)(sqlite3_stmt *st, const char *base, const char *ext, const char *learners);
+
+/* Run `select` (ending in "WHERE 1") with the export's filter on `time_col` and `order`, and write
+ * one statement per row; *count counts them. */
+static int emit_rows(sqlite3 *db, an_filter *flt, const char *select, const char *time_col, const char *order,
+		     statement_fn make, const struct xapi_ctx *x, int64_t *count, trmx_error *err)
+{
+	an_buf sql = { 0 };
+	sqlite3_stmt *st = NULL;
+	int rc, s;
+	an_buf_put(&sql, select);
+	an_filter_sql(flt, &sql, time_col);
+	an_buf_put(&sql, order);
+	if (sql.failed) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
+		goto done;
+	an_filter_bind(flt, st, 1);
+	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
+		if ((rc = emit(x->f, make(st, x->base, x->ext, x->learners), err)) < 0)
+			goto done;
+		(*count)++;
+	}
+	rc = s == SQLITE_DONE ? 0 : trmx_db_error(db, s, "log.db", err);
+done:
+	sqlite3_finalize(st);
+	an_buf_free(&sql);
+	return rc;
+}
+
 int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, trmx_export_result *result, trmx_error *err)
 {
 	trmx_xapi_options defaults = TRMX_XAPI_OPTIONS_INIT;
@@ -246,67 +284,30 @@ int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, t
 	snprintf(learners, sizeof learners, "%s/learners", base);
 	trmx_export_result res = { 0 };
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	an_buf sql = { 0 };
 	an_filter flt = { .context = o->context, .module = o->module, .since_ms = o->since_ms, .until_ms = o->until_ms };
-	int rc, s;
+	int rc;
 	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0 || (rc = trmx_db_exec(db, "BEGIN", "log.db", err)) < 0)
 		goto done;
-	an_buf_put(&sql, "SELECT r.id, r.time, r.context, r.learner, r.module, r.version, "
-			 "r.digest, r.arm, r.steps, "
-			 "r.halt_confidence, r.latency_ms, r.output, r.input, r.status, "
-			 "r.kind, v.correct, v.verdict_source "
-			 "FROM runs r JOIN run_verdicts v ON v.run_id = r.id WHERE 1");
-	an_filter_sql(&flt, &sql, "r.time");
-	an_buf_put(&sql, " ORDER BY r.time, r.id");
-	if (sql.failed) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	const struct xapi_ctx x = { f, base, ext, learners };
+	if ((rc = emit_rows(db, &flt,
+			    "SELECT r.id, r.time, r.context, r.learner, r.module, r.version, "
+			    "r.digest, r.arm, r.steps, "
+			    "r.halt_confidence, r.latency_ms, r.output, r.input, r.status, "
+			    "r.kind, v.correct, v.verdict_source "
+			    "FROM runs r JOIN run_verdicts v ON v.run_id = r.id WHERE 1",
+			    "r.time", " ORDER BY r.time, r.id", run_statement, &x, &res.runs, err)) < 0 ||
+	    (rc = emit_rows(db, &flt,
+			    "SELECT f.id, f.run_id, f.time, f.source, f.verdict, "
+			    "f.score, f.expected, f.comment, r.learner "
+			    "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE 1",
+			    "f.time", " ORDER BY f.time, f.id", feedback_statement, &x, &res.feedback, err)) < 0)
 		goto done;
-	}
-	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
-		goto done;
-	an_filter_bind(&flt, st, 1);
-	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		if ((rc = emit(f, run_statement(st, base, ext, learners), err)) < 0)
-			goto done;
-		res.runs++;
-	}
-	if (s != SQLITE_DONE) {
-		rc = trmx_db_error(db, s, "log.db", err);
-		goto done;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	an_buf_free(&sql);
-	an_buf_put(&sql, "SELECT f.id, f.run_id, f.time, f.source, f.verdict, "
-			 "f.score, f.expected, f.comment, r.learner "
-			 "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE 1");
-	an_filter_sql(&flt, &sql, "f.time");
-	an_buf_put(&sql, " ORDER BY f.time, f.id");
-	if (sql.failed) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-		goto done;
-	}
-	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
-		goto done;
-	an_filter_bind(&flt, st, 1);
-	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		if ((rc = emit(f, feedback_statement(st, base, ext, learners), err)) < 0)
-			goto done;
-		res.feedback++;
-	}
-	if (s != SQLITE_DONE) {
-		rc = trmx_db_error(db, s, "log.db", err);
-		goto done;
-	}
 	if ((rc = an_check_stream(f, "the xAPI statements", err)) < 0)
 		goto done;
 	if (result)
 		*result = res;
 	rc = 0;
 done:
-	sqlite3_finalize(st);
-	an_buf_free(&sql);
 	if (db) {
 		trmx_db_rollback(db);
 		sqlite3_close(db);

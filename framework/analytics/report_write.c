@@ -473,6 +473,19 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Where point p of a version's series sits on the accuracy chart: *b moves forward to p's bucket
+ * (a series is in bucket order); false for a point without an accuracy. */
+static bool point_xy(const trmx_report_point *p, const char **buckets, size_t nb, size_t *b, double *x, double *y)
+{
+	while (*b < nb && strcmp(buckets[*b], p->bucket))
+		(*b)++;
+	if (isnan(p->accuracy))
+		return false;
+	*x = ML + (nb > 1 ? PW * (double)*b / (double)(nb - 1) : PW / 2.0);
+	*y = MT + PH - PH * p->accuracy;
+	return true;
+}
+
 /* Accuracy per version over time: one line per version over the union of
  * buckets. */
 static void chart_accuracy(const trmx_report *r, FILE *f)
@@ -512,27 +525,15 @@ static void chart_accuracy(const trmx_report *r, FILE *f)
 		const trmx_report_version *v = trmx_report_version_at(r, i);
 		const char *color = palette[i % PALETTE];
 		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
-		size_t b = 0;
-		for (size_t k = 0; k < v->points; k++) {
-			const trmx_report_point *p = &v->series[k];
-			while (b < nb && strcmp(buckets[b], p->bucket))
-				b++;
-			if (isnan(p->accuracy))
-				continue;
-			double x = ML + (nb > 1 ? PW * (double)b / (double)(nb - 1) : PW / 2.0),
-			       y = MT + PH - PH * p->accuracy;
-			fprintf(f, "%.1f,%.1f ", x, y);
-		}
+		double x, y;
+		for (size_t k = 0, b = 0; k < v->points; k++)
+			if (point_xy(&v->series[k], buckets, nb, &b, &x, &y))
+				fprintf(f, "%.1f,%.1f ", x, y);
 		fprintf(f, "\"/>\n");
-		b = 0;
-		for (size_t k = 0; k < v->points; k++) {
+		for (size_t k = 0, b = 0; k < v->points; k++) {
 			const trmx_report_point *p = &v->series[k];
-			while (b < nb && strcmp(buckets[b], p->bucket))
-				b++;
-			if (isnan(p->accuracy))
+			if (!point_xy(p, buckets, nb, &b, &x, &y))
 				continue;
-			double x = ML + (nb > 1 ? PW * (double)b / (double)(nb - 1) : PW / 2.0),
-			       y = MT + PH - PH * p->accuracy;
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>", x, y, color);
 			an_xml_text(f, v->module_version);
 			fprintf(f, " %s: %.1f%% of %lld judged</title></circle>\n", p->bucket, 100 * p->accuracy,
