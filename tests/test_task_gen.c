@@ -280,9 +280,10 @@ static void test_sudoku_determinism(void **state)
 
 /* ---- Mazes --------------------------------------------------------------------------------- */
 
-static int bfs_len(int S, const char *m)
+/* The moves of a shortest path from S to G, and how many shortest paths there are (capped at 2). */
+static int bfs_len(int S, const char *m, int *paths)
 {
-	int dist[900], q[900], h = 0, t = 0, start = -1, goal = -1;
+	int dist[900], q[900], count[900], h = 0, t = 0, start = -1, goal = -1;
 	for (int i = 0; i < S * S; i++) {
 		dist[i] = -1;
 		if (m[i] == 'S')
@@ -293,18 +294,25 @@ static int bfs_len(int S, const char *m)
 	if (start < 0 || goal < 0)
 		return -2;
 	dist[start] = 0;
+	count[start] = 1;
 	q[t++] = start;
 	while (h < t) {
 		int v = q[h++];
 		int nb[4] = { v - S, v + S, v % S ? v - 1 : -1, v % S < S - 1 ? v + 1 : -1 };
 		for (int k = 0; k < 4; k++) {
 			int w = nb[k];
-			if (w < 0 || w >= S * S || m[w] == '#' || dist[w] >= 0)
+			if (w < 0 || w >= S * S || m[w] == '#')
 				continue;
-			dist[w] = dist[v] + 1;
-			q[t++] = w;
+			if (dist[w] < 0) {
+				dist[w] = dist[v] + 1;
+				count[w] = count[v];
+				q[t++] = w;
+			} else if (dist[w] == dist[v] + 1) {
+				count[w] = count[w] + count[v] > 2 ? 2 : count[w] + count[v];
+			}
 		}
 	}
+	*paths = count[goal];
 	return dist[goal];
 }
 
@@ -334,8 +342,10 @@ static void test_maze_1000(void **state)
 			if (trmx_maze_generate(&rng, &o, maze, sol, &len, &e) < 0)
 				fail_msg("size %d #%d: %s", S, i, e.message);
 			maze[S * S] = sol[S * S] = '\0';
-			/* The length rule, by an independent BFS. */
-			assert_int_equal(bfs_len(S, maze), len);
+			/* The length rule and one shortest path only, by an independent BFS. */
+			int paths = 0;
+			assert_int_equal(bfs_len(S, maze, &paths), len);
+			assert_int_equal(paths, 1);
 			assert_true(len >= min);
 			/* The solution is the maze plus exactly len-1 path cells. */
 			int marks = 0;
@@ -390,12 +400,92 @@ static void test_maze_1000(void **state)
 	assert_memory_equal(sol, s2, 900);
 }
 
+/* The hidden cells of a hinted maze: how many, how many 4-connected groups, and whether one
+ * touches S. */
+static void hidden_cells(int C, const int32_t *hinted, const int32_t *label, int *n, int *groups, bool *at_s)
+{
+	int seen[900] = { 0 }, stack[900];
+	*n = *groups = 0;
+	*at_s = false;
+	for (int v = 0; v < C * C; v++) {
+		bool hidden = label[v] == 5 && hinted[v] != 5;
+		*n += hidden;
+		if (!hidden || seen[v])
+			continue;
+		(*groups)++;
+		int top = 0;
+		stack[top++] = v;
+		seen[v] = 1;
+		while (top > 0) {
+			int u = stack[--top];
+			int nb[4] = { u - C, u + C, u % C ? u - 1 : -1, u % C < C - 1 ? u + 1 : -1 };
+			for (int k = 0; k < 4; k++) {
+				int w = nb[k];
+				if (w < 0 || w >= C * C)
+					continue;
+				*at_s = *at_s || label[w] == 3;
+				if (label[w] == 5 && hinted[w] != 5 && !seen[w]) {
+					seen[w] = 1;
+					stack[top++] = w;
+				}
+			}
+		}
+	}
+}
+
+/* The maze curriculum: all of the path given but one stretch, whose length follows start and f,
+ * at places that vary (sometimes at S); nothing else changes; on a larger canvas too. */
+static void test_maze_hints(void **state)
+{
+	(void)state;
+	static const struct { int size, canvas; } shapes[] = { { 15, 15 }, { 9, 12 } };
+	trmx_error e = { 0, "" };
+	for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+		int S = shapes[k].size, C = shapes[k].canvas, touched_s = 0;
+		char params[48];
+		trmx_task *t = NULL;
+		snprintf(params, sizeof params, "size=%d canvas=%d", S, C);
+		assert_int_equal(trmx_task_open(&t, "maze", params, &e), 0);
+		trmx_maze_gen_options o = TRMX_MAZE_GEN_OPTIONS_INIT;
+		o.size = S;
+		trmx_rng rng, hint_rng;
+		trmx_rng_seed(&rng, 31, (uint64_t)k);
+		trmx_rng_seed(&hint_rng, 32, (uint64_t)k);
+		for (int i = 0; i < 100; i++) {
+			char maze[901], sol[901];
+			int len = -1;
+			assert_int_equal(trmx_maze_generate(&rng, &o, maze, sol, &len, &e), 0);
+			int32_t in[900], label[900], hinted[900];
+			bool has = false;
+			assert_int_equal(trmx_task_encode(t, sol, (size_t)(S * S), in, label, &has, &e), 0);
+			static const double fs[] = { 0.0, 0.5, 1.0 };
+			for (size_t j = 0; j < 3; j++) {
+				memcpy(hinted, in, sizeof(int32_t) * (size_t)(C * C));
+				int n = trmx_maze_hint_path(&hint_rng, C, label, 3, fs[j], hinted);
+				assert_int_equal(n, len - 1);
+				int want = 3 + (int)(fs[j] * (double)(n - 3)), got, groups;
+				bool at_s;
+				hidden_cells(C, hinted, label, &got, &groups, &at_s);
+				assert_int_equal(got, want < n ? want : n);
+				assert_int_equal(groups, got > 0);
+				touched_s += j == 0 && at_s;
+				for (int v = 0; v < C * C; v++)
+					if (hinted[v] != in[v])
+						assert_true(label[v] == 5 && hinted[v] == 5);
+			}
+		}
+		assert_true(touched_s > 0 && touched_s < 50);
+		trmx_task_free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sudoku_1000),
 		cmocka_unit_test(test_sudoku_determinism),
 		cmocka_unit_test(test_maze_1000),
+		cmocka_unit_test(test_maze_hints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

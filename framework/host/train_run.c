@@ -531,12 +531,15 @@ static int fill_row(void *user, int row, int32_t *input, int32_t *label, int32_t
 		memcpy(input, in, L * sizeof *input);
 		memcpy(label, lab, L * sizeof *label);
 	}
-	if (r->kind == KIND_SUDOKU && r->curriculum_steps > 0) {
+	if (r->curriculum_steps == 0)
+		return 0;
+	long step = trmx_trainer_steps(r->t);
+	double f = step >= r->curriculum_steps ? 1.0 : (double)step / (double)r->curriculum_steps;
+	if (r->kind == KIND_MAZE) {
+		trmx_maze_hint_path(&r->rng, r->canvas, label, r->blanks_start, f, input);
+	} else if (r->kind == KIND_SUDOKU) {
 		/* reveal answer cells until at most `allowed` blanks remain */
-		long step = trmx_trainer_steps(r->t);
-		double f = step >= r->curriculum_steps ? 1.0 : (double)step / (double)r->curriculum_steps;
-		int allowed = r->blanks_start + (int)(f * (double)((int)L - r->blanks_start));
-		int blanks = 0;
+		int allowed = r->blanks_start + (int)(f * (double)((int)L - r->blanks_start)), blanks = 0;
 		for (size_t k = 0; k < L; k++)
 			blanks += input[k] == 1;
 		while (blanks > allowed) {

@@ -272,13 +272,16 @@ static int maze_decode(void *state, const int32_t *tokens, trmx_text_style style
 
 static const int DR[4] = { -1, 0, 0, 1 }, DC[4] = { 0, -1, 1, 0 };
 
-/* BFS over non-wall cells of `open` (S x S, 1 = passable) from `from`; dist -1 when unreached. */
-static void bfs(int S, const uint8_t *open, int from, int *dist)
+/* BFS over non-wall cells of `open` (S x S, 1 = passable) from `from`; dist -1 when unreached.
+ * `paths` (may be NULL) gets the number of shortest paths to each cell, capped at 2. */
+static void bfs(int S, const uint8_t *open, int from, int *dist, uint8_t *paths)
 {
 	int queue[CELLS], head = 0, tail = 0;
 	for (int i = 0; i < S * S; i++)
 		dist[i] = -1;
 	dist[from] = 0;
+	if (paths)
+		paths[from] = 1;
 	queue[tail++] = from;
 	while (head < tail) {
 		int v = queue[head++], r = v / S, c = v % S;
@@ -289,7 +292,11 @@ static void bfs(int S, const uint8_t *open, int from, int *dist)
 			int w = rr * S + cc;
 			if (open[w] && dist[w] < 0) {
 				dist[w] = dist[v] + 1;
+				if (paths)
+					paths[w] = paths[v];
 				queue[tail++] = w;
+			} else if (paths && dist[w] == dist[v] + 1) {
+				paths[w] = 2; /* a second way in at the same distance */
 			}
 		}
 	}
@@ -387,7 +394,7 @@ static int maze_check(void *state, const int32_t *puzzle, const int32_t *answer,
 	int dist[CELLS];
 	for (int v = 0; v < S * S; v++)
 		open[v] = maze[v] != T_WALL;
-	bfs(S, open, start, dist);
+	bfs(S, open, start, dist, NULL);
 	out->shortest_length = dist[goal];
 	/* The marked path: degrees first. */
 	uint8_t on[CELLS];
@@ -537,6 +544,37 @@ int trmx_maze_default_min_path(int size)
 	return (111 * size * size + 899) / 900;
 }
 
+int trmx_maze_hint_path(trmx_rng *rng, int canvas, const int32_t *label, int start, double f, int32_t *input)
+{
+	/* The label's path is simple and shortest, so from S each cell has one unvisited path
+	 * neighbour (a second would be a shortcut). */
+	int order[CELLS], n = 0, cur = -1, prev = -1;
+	for (int v = 0; v < canvas * canvas && cur < 0; v++)
+		if (label[v] == T_START)
+			cur = v;
+	while (cur >= 0 && n < CELLS) {
+		int next = -1;
+		for (int k = 0; k < 4 && next < 0; k++) {
+			int rr = cur / canvas + DR[k], cc = cur % canvas + DC[k], w = rr * canvas + cc;
+			if (rr >= 0 && rr < canvas && cc >= 0 && cc < canvas && w != prev && label[w] == T_PATH)
+				next = w;
+		}
+		if (next >= 0)
+			order[n++] = next;
+		prev = cur, cur = next;
+	}
+	int hidden = start + (int)(f * (double)(n - start));
+	if (hidden >= n)
+		return n;
+	if (hidden < 0)
+		hidden = 0;
+	int at = (int)trmx_rng_below(rng, (uint32_t)(n - hidden + 1));
+	for (int i = 0; i < n; i++)
+		if (i < at || i >= at + hidden)
+			input[order[i]] = T_PATH;
+	return n;
+}
+
 int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *maze, char *solution,
 		       int *path_length, trmx_error *err)
 {
@@ -612,10 +650,12 @@ int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *m
 				cand[nopen++] = v;
 		for (int tries = 0; tries < 8; tries++) {
 			int start = cand[trmx_rng_below(rng, (uint32_t)nopen)];
-			bfs(S, open, start, dist);
+			uint8_t paths[CELLS];
+			bfs(S, open, start, dist, paths);
+			/* the goal needs one shortest path: with two, the label would be an arbitrary pick */
 			int far[CELLS], nfar = 0;
 			for (int v = 0; v < S * S; v++) {
-				if (dist[v] >= min_path && dist[v] > 0)
+				if (dist[v] >= min_path && dist[v] > 0 && paths[v] == 1)
 					far[nfar++] = v;
 			}
 			if (nfar == 0)

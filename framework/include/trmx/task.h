@@ -381,12 +381,18 @@ typedef struct trmx_maze_gen_options {
 
 /* Generate a maze: a random spanning tree carved on the cells of even row and column, some inner
  * walls knocked out, the start on a random open cell and the goal on a random open cell at least
- * min_path moves away. `maze` and `solution` are size² chars of "# SG" (and 'o' in the solution:
- * one shortest path). *path_length (may be NULL) gets the shortest path's moves. */
+ * min_path moves away and reached by exactly one shortest path. `maze` and `solution` are size²
+ * chars of "# SG" (and 'o' in the solution: that path). *path_length (may be NULL) gets the shortest path's moves. */
 int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *maze, char *solution,
 		       int *path_length, trmx_error *err);
 /* The default min_path of a size. */
 int trmx_maze_default_min_path(int size);
+/* The maze curriculum of `trmx train` (docs/TRAINING.md): `label` is a solved maze as tokens on a
+ * canvas x canvas grid and `input` the same maze unsolved; mark in `input` every cell of the
+ * label's path except one stretch of min(n, start + f * (n - start)) consecutive cells placed at
+ * random along it (n: the path's cells, f in [0, 1]), so the model connects two nearby ends at
+ * first and the whole path from S to G at f = 1. Returns n (0 when the label has no S). */
+int trmx_maze_hint_path(trmx_rng *rng, int canvas, const int32_t *label, int start, double f, int32_t *input);
 
 /* ---- Augmentations ----------------------------------------------------------------------- */
 
