@@ -382,7 +382,8 @@ typedef struct trmx_maze_gen_options {
 /* Generate a maze: a random spanning tree carved on the cells of even row and column, some inner
  * walls knocked out, the start on a random open cell and the goal on a random open cell at least
  * min_path moves away and reached by exactly one shortest path. `maze` and `solution` are size²
- * chars of "# SG" (and 'o' in the solution: that path). *path_length (may be NULL) gets the shortest path's moves. */
+ * chars of "# SG" (and 'o' in the solution: that path). *path_length (may be NULL) gets the
+ * shortest path's moves. */
 int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *maze, char *solution,
 		       int *path_length, trmx_error *err);
 /* The default min_path of a size. */
