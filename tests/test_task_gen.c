@@ -400,81 +400,70 @@ static void test_maze_1000(void **state)
 	assert_memory_equal(sol, s2, 900);
 }
 
-/* The hidden cells of a hinted maze: how many, how many 4-connected groups, and whether one
- * touches S. */
-static void hidden_cells(int C, const int32_t *hinted, const int32_t *label, int *n, int *groups, bool *at_s)
+/* Distance of every cell from the label's path (S and G too) through open cells, by relaxing all
+ * cells until nothing changes (not the library's breadth-first search); -1 for walls. */
+static void dist_from_path(int C, const int32_t *label, int *dist)
 {
-	int seen[900] = { 0 }, stack[900];
-	*n = *groups = 0;
-	*at_s = false;
-	for (int v = 0; v < C * C; v++) {
-		bool hidden = label[v] == 5 && hinted[v] != 5;
-		*n += hidden;
-		if (!hidden || seen[v])
-			continue;
-		(*groups)++;
-		int top = 0;
-		stack[top++] = v;
-		seen[v] = 1;
-		while (top > 0) {
-			int u = stack[--top];
-			int nb[4] = { u - C, u + C, u % C ? u - 1 : -1, u % C < C - 1 ? u + 1 : -1 };
-			for (int k = 0; k < 4; k++) {
-				int w = nb[k];
-				if (w < 0 || w >= C * C)
-					continue;
-				*at_s = *at_s || label[w] == 3;
-				if (label[w] == 5 && hinted[w] != 5 && !seen[w]) {
-					seen[w] = 1;
-					stack[top++] = w;
-				}
-			}
+	for (int v = 0; v < C * C; v++)
+		dist[v] = label[v] >= 3 ? 0 : label[v] == 2 ? 1 << 20 : -1;
+	for (bool changed = true; changed;) {
+		changed = false;
+		for (int v = 0; v < C * C; v++) {
+			int nb[4] = { v - C, v + C, v % C ? v - 1 : -1, v % C < C - 1 ? v + 1 : -1 };
+			for (int k = 0; k < 4; k++)
+				if (dist[v] > 0 && nb[k] >= 0 && nb[k] < C * C && dist[nb[k]] >= 0 &&
+				    dist[nb[k]] + 1 < dist[v])
+					dist[v] = dist[nb[k]] + 1, changed = true;
 		}
 	}
 }
 
-/* The maze curriculum: all of the path given but one stretch, whose length follows start and f,
- * at places that vary (sometimes at S); nothing else changes; on a larger canvas too. */
-static void test_maze_hints(void **state)
+/* The dead-end curriculum: cells farther from the path than start + f * (D - start) become walls
+ * in input and label alike, nothing else changes, the path alone at start 0 and f = 0. */
+static void test_maze_prune(void **state)
 {
 	(void)state;
 	static const struct { int size, canvas; } shapes[] = { { 15, 15 }, { 9, 12 } };
 	trmx_error e = { 0, "" };
 	for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
-		int S = shapes[k].size, C = shapes[k].canvas, touched_s = 0;
+		int S = shapes[k].size, C = shapes[k].canvas;
 		char params[48];
 		trmx_task *t = NULL;
 		snprintf(params, sizeof params, "size=%d canvas=%d", S, C);
 		assert_int_equal(trmx_task_open(&t, "maze", params, &e), 0);
 		trmx_maze_gen_options o = TRMX_MAZE_GEN_OPTIONS_INIT;
 		o.size = S;
-		trmx_rng rng, hint_rng;
-		trmx_rng_seed(&rng, 31, (uint64_t)k);
-		trmx_rng_seed(&hint_rng, 32, (uint64_t)k);
+		trmx_rng rng;
+		trmx_rng_seed(&rng, 33, (uint64_t)k);
 		for (int i = 0; i < 100; i++) {
 			char maze[901], sol[901];
-			int len = -1;
-			assert_int_equal(trmx_maze_generate(&rng, &o, maze, sol, &len, &e), 0);
-			int32_t in[900], label[900], hinted[900];
+			assert_int_equal(trmx_maze_generate(&rng, &o, maze, sol, NULL, &e), 0);
+			int32_t in[900], label[900], pin[900], plab[900];
+			int dist[900], D = 0;
 			bool has = false;
 			assert_int_equal(trmx_task_encode(t, sol, (size_t)(S * S), in, label, &has, &e), 0);
-			static const double fs[] = { 0.0, 0.5, 1.0 };
+			dist_from_path(C, label, dist);
+			for (int v = 0; v < C * C; v++)
+				D = dist[v] > D ? dist[v] : D;
+			assert_true(D > 0);
+			static const struct { int start; double f; } cases[] = { { 0, 0.0 }, { 2, 0.5 }, { 1, 1.0 } };
 			for (size_t j = 0; j < 3; j++) {
-				memcpy(hinted, in, sizeof(int32_t) * (size_t)(C * C));
-				int n = trmx_maze_hint_path(&hint_rng, C, label, 3, fs[j], hinted);
-				assert_int_equal(n, len - 1);
-				int want = 3 + (int)(fs[j] * (double)(n - 3)), got, groups;
-				bool at_s;
-				hidden_cells(C, hinted, label, &got, &groups, &at_s);
-				assert_int_equal(got, want < n ? want : n);
-				assert_int_equal(groups, got > 0);
-				touched_s += j == 0 && at_s;
-				for (int v = 0; v < C * C; v++)
-					if (hinted[v] != in[v])
-						assert_true(label[v] == 5 && hinted[v] == 5);
+				memcpy(pin, in, sizeof pin);
+				memcpy(plab, label, sizeof plab);
+				assert_int_equal(trmx_maze_prune(C, pin, plab, cases[j].start, cases[j].f), D);
+				int keep = cases[j].start + (int)(cases[j].f * (D - cases[j].start));
+				for (int v = 0; v < C * C; v++) {
+					bool walled = dist[v] > keep;
+					assert_int_equal(pin[v], walled ? 1 : in[v]);
+					assert_int_equal(plab[v], walled ? 1 : label[v]);
+				}
+				if (cases[j].f == 0.0) /* the path alone: no open cell left but the path's */
+					for (int v = 0; v < C * C; v++)
+						assert_true(pin[v] != 2 || plab[v] == 5);
+				if (cases[j].f == 1.0)
+					assert_memory_equal(pin, in, sizeof pin);
 			}
 		}
-		assert_true(touched_s > 0 && touched_s < 50);
 		trmx_task_free(t);
 	}
 }
@@ -485,7 +474,7 @@ int main(void)
 		cmocka_unit_test(test_sudoku_1000),
 		cmocka_unit_test(test_sudoku_determinism),
 		cmocka_unit_test(test_maze_1000),
-		cmocka_unit_test(test_maze_hints),
+		cmocka_unit_test(test_maze_prune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -553,6 +553,7 @@ static void test_train_run(void **state)
 		{ "difficulty: singles", "difficulty: easy", "difficulty 'easy'" },
 		{ "vocab_size: 6", "vocab_size: 7", "vocabulary 6" },
 		{ "codec: sudoku", "codec: chess", "chess" },
+		{ "pool: 300", "pool: 300, curriculum: {size_start: 3, steps: 10}", "'data.curriculum.size_start' applies to generated mazes" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char text[2048];
@@ -566,6 +567,43 @@ static void test_train_run(void **state)
 		assert_true(rc < 0);
 		assert_non_null(strstr(err.message, bad[i].needle));
 	}
+	tu_rmtree(tmp);
+	free(tmp), free(cfg), free(out);
+}
+
+/* The maze size curriculum: 7x7 mazes with 3x3 and 5x5 ones in their corner at first. */
+static void test_train_maze_sizes(void **state)
+{
+	(void)state;
+	static const char *const config =
+		"task: {codec: maze, params: {size: 7}}\n"
+		"data: {pool: 30, curriculum: {size_start: 3, steps: 12}}\n"
+		"arch: {seq_len: 49, vocab_size: 6, hidden_size: 16, num_heads: 2, expansion: 2, L_layers: 1,\n"
+		"       H_cycles: 1, L_cycles: 1, puzzle_emb_ndim: 0, pos_encodings: none, mlp_t: true,\n"
+		"       halt_max_steps: 2}\n"
+		"train: {batch_size: 8, steps: 16, lr: 1e-3, warmup_steps: 2, seed: 3, log_interval: 8}\n"
+		"eval: {interval: 16, size: 8, steps: 2}\n"
+		"checkpoint: {interval: 16}\n";
+	char *tmp = tu_tmpdir(), *cfg = tu_path(tmp, "m.yaml"), *out = tu_path(tmp, "out");
+	trmx_error err;
+	assert_int_equal(tu_write_text(cfg, config), 0);
+	trmx_train_run_options ro = TRMX_TRAIN_RUN_OPTIONS_INIT;
+	ro.out_dir = out;
+	if (trmx_train_run(cfg, &ro, &err) < 0)
+		fail_msg("%s", err.message);
+	char *m = tu_path(out, "metrics.yaml");
+	size_t len;
+	char *metrics = tu_read_file(m, &len);
+	assert_non_null(metrics);
+	assert_non_null(strstr(metrics, "size=7 (and smaller, in its corner)"));
+	free(metrics), free(m);
+	/* a pool with fewer mazes than sizes */
+	char text[1024];
+	snprintf(text, sizeof text, "%s", config);
+	memcpy(strstr(text, "pool: 30"), "pool:  2", 8);
+	assert_int_equal(tu_write_text(cfg, text), 0);
+	assert_true(trmx_train_run(cfg, &ro, &err) < 0);
+	assert_non_null(strstr(err.message, "'data.pool' must hold at least one maze of every size"));
 	tu_rmtree(tmp);
 	free(tmp), free(cfg), free(out);
 }
@@ -588,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_resume_is_exact),
 		cmocka_unit_test(test_checkpoint_errors),
 		cmocka_unit_test(test_train_run),
+		cmocka_unit_test(test_train_maze_sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

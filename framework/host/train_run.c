@@ -49,6 +49,8 @@ struct run {
 	bool augment;
 	int blanks_start;
 	long curriculum_steps;
+	/* the maze size curriculum: example i of the pool is a maze of side sizes[i % nsizes] */
+	int sizes[TRMX_MAZE_SIZE_MAX], nsizes;
 	/* held-out evaluation */
 	trmx_dataset *eval_ds;
 	long eval_interval, ckpt_interval, log_interval;
@@ -73,6 +75,7 @@ static const char *const known_keys[] = {
 	"name", "out", "engine", "task.codec",
 	"data.source", "data.file", "data.split", "data.pool", "data.difficulty", "data.min_path",
 	"data.augment", "data.seed", "data.curriculum.blanks_start", "data.curriculum.steps",
+	"data.curriculum.size_start",
 	"data.mix.file", "data.mix.share", "data.mix.split",
 	"train.batch_size", "train.steps", "train.lr", "train.lr_min_ratio", "train.lr_cycles",
 	"train.warmup_steps", "train.optimizer", "train.beta1", "train.beta2", "train.weight_decay",
@@ -270,7 +273,7 @@ done:
 }
 
 /* Generated puzzles as CSV text (puzzle,solution,rating), read back through the task's codec. */
-static int generate(struct run *r, const char *difficulty, long n, uint64_t seed, trmx_dataset **out,
+static int generate(struct run *r, const char *difficulty, long n, uint64_t seed, bool sized, trmx_dataset **out,
 		    char **desc, trmx_error *err)
 {
 	char *text = NULL;
@@ -307,19 +310,28 @@ static int generate(struct run *r, const char *difficulty, long n, uint64_t seed
 	} else if (r->kind == KIND_MAZE) {
 		trmx_maze_gen_options go = TRMX_MAZE_GEN_OPTIONS_INIT;
 		long mp;
-		go.size = r->size;
 		if ((rc = get_long(r, "data.min_path", -1, -1, 10000, &mp, err)) < 0)
 			goto done;
-		go.min_path = (int)mp;
 		for (long i = 0; i < n && rc == 0; i++) {
 			char maze[TRMX_MAZE_SIZE_MAX * TRMX_MAZE_SIZE_MAX], sol[sizeof maze];
 			trmx_rng rng;
 			trmx_rng_seed(&rng, seed, (uint64_t)i);
+			/* a smaller maze of the size curriculum sits in the top-left corner, the rest wall */
+			int s = sized && r->nsizes ? r->sizes[i % r->nsizes] : r->size;
+			go.size = s;
+			go.min_path = s < r->size ? trmx_maze_default_min_path(s) : (int)mp;
 			if ((rc = trmx_maze_generate(&rng, &go, maze, sol, NULL, err)) < 0)
 				break;
-			fprintf(f, "%.*s,%.*s\n", r->size * r->size, maze, r->size * r->size, sol);
+			for (int pass = 0; pass < 2; pass++) {
+				const char *g = pass ? sol : maze;
+				for (int y = 0; y < r->size; y++)
+					for (int x = 0; x < r->size; x++)
+						fputc(y < s && x < s ? g[y * s + x] : '#', f);
+				fputc(pass ? '\n' : ',', f);
+			}
 		}
-		if (desc && asprintf(desc, "generated maze size=%d min_path=%ld n=%ld seed=%llu", r->size, mp, n,
+		if (desc && asprintf(desc, "generated maze size=%d%s min_path=%ld n=%ld seed=%llu", r->size,
+				     sized && r->nsizes ? " (and smaller, in its corner)" : "", mp, n,
 				     (unsigned long long)seed) < 0)
 			*desc = NULL;
 	} else {
@@ -426,18 +438,29 @@ static int load_pool(struct run *r, trmx_error *err)
 {
 	const char *src = get_str(r, "data.source", "generate");
 	trmx_dataset *ds = NULL;
-	long n, seed, bs, bsteps;
+	long n, seed, bs, bsteps, ss;
 	int rc;
 	if ((rc = get_long(r, "data.pool", 20000, 1, 10000000, &n, err)) < 0 ||
 	    (rc = get_long(r, "data.seed", 1, 0, 1L << 62, &seed, err)) < 0 ||
 	    (rc = get_long(r, "data.curriculum.blanks_start", 0, 0, 1024, &bs, err)) < 0 ||
 	    (rc = get_long(r, "data.curriculum.steps", 0, 0, 100000000, &bsteps, err)) < 0 ||
+	    (rc = get_long(r, "data.curriculum.size_start", 0, 0, TRMX_MAZE_SIZE_MAX, &ss, err)) < 0 ||
 	    (rc = get_bool(r, "data.augment", true, &r->augment, err)) < 0)
 		return rc;
 	r->blanks_start = (int)bs;
 	r->curriculum_steps = bsteps;
+	if (ss > 0) {
+		if (r->kind != KIND_MAZE || bsteps == 0 || ss < 3 || ss > r->size || strcmp(src, "generate"))
+			return bad(r, err, "data.curriculum.size_start",
+				   "applies to generated mazes with data.curriculum.steps, from 3 to task.params.size");
+		for (int s = (int)ss; s < r->size; s += 2)
+			r->sizes[r->nsizes++] = s;
+		r->sizes[r->nsizes++] = r->size;
+		if (n < r->nsizes)
+			return bad(r, err, "data.pool", "must hold at least one maze of every size of the curriculum");
+	}
 	if (!strcmp(src, "generate"))
-		rc = generate(r, get_str(r, "data.difficulty", "any"), n, (uint64_t)seed, &ds, &r->data_desc, err);
+		rc = generate(r, get_str(r, "data.difficulty", "any"), n, (uint64_t)seed, true, &ds, &r->data_desc, err);
 	else if (!strcmp(src, "file") && trmx_config_get(r->cfg, "data.file"))
 		rc = load_file(r, "data.file", "data.split", "train", &ds, &r->data_desc, err);
 	else
@@ -486,7 +509,7 @@ static int load_eval(struct run *r, trmx_error *err)
 	    (rc = get_long(r, "eval.seed", 1000003, 0, 1L << 62, &seed, err)) < 0)
 		return rc;
 	const char *diff = get_str(r, "eval.difficulty", get_str(r, "data.difficulty", "any"));
-	return generate(r, diff, n, (uint64_t)seed, &r->eval_ds, &r->eval_desc, err);
+	return generate(r, diff, n, (uint64_t)seed, false, &r->eval_ds, &r->eval_desc, err);
 }
 
 /* Give a row a random pool example, augmented, with the curriculum's blanks. */
@@ -502,7 +525,18 @@ static int fill_row(void *user, int row, int32_t *input, int32_t *label, int32_t
 		in = r->mix_in + i * L, lab = r->mix_lab + i * L;
 		*puzzle_id = r->mix_pid[i];
 	} else {
-		uint64_t i = trmx_rng_next(&r->rng) % (uint64_t)r->pool_n;
+		uint64_t i;
+		if (r->nsizes) {
+			/* the size the curriculum is at (each size an equal share of its steps) three times in
+			 * four, else one of the smaller ones */
+			long step = trmx_trainer_steps(r->t);
+			int at = step >= r->curriculum_steps ? r->nsizes - 1 : (int)(step * r->nsizes / r->curriculum_steps);
+			int k = trmx_rng_below(&r->rng, 4) ? at : (int)trmx_rng_below(&r->rng, (uint32_t)at + 1);
+			uint64_t per = (uint64_t)r->pool_n / (uint64_t)r->nsizes;
+			i = (trmx_rng_next(&r->rng) % per) * (uint64_t)r->nsizes + (uint64_t)k;
+		} else {
+			i = trmx_rng_next(&r->rng) % (uint64_t)r->pool_n;
+		}
 		in = r->pool_in + i * L, lab = r->pool_lab + i * L;
 		*puzzle_id = r->pool_pid[i];
 	}
@@ -531,12 +565,12 @@ static int fill_row(void *user, int row, int32_t *input, int32_t *label, int32_t
 		memcpy(input, in, L * sizeof *input);
 		memcpy(label, lab, L * sizeof *label);
 	}
-	if (r->curriculum_steps == 0)
+	if (r->curriculum_steps == 0 || r->nsizes)
 		return 0;
 	long step = trmx_trainer_steps(r->t);
 	double f = step >= r->curriculum_steps ? 1.0 : (double)step / (double)r->curriculum_steps;
 	if (r->kind == KIND_MAZE) {
-		trmx_maze_hint_path(&r->rng, r->canvas, label, r->blanks_start, f, input);
+		trmx_maze_prune(r->canvas, input, label, r->blanks_start, f);
 	} else if (r->kind == KIND_SUDOKU) {
 		/* reveal answer cells until at most `allowed` blanks remain */
 		int allowed = r->blanks_start + (int)(f * (double)((int)L - r->blanks_start)), blanks = 0;

@@ -544,35 +544,30 @@ int trmx_maze_default_min_path(int size)
 	return (111 * size * size + 899) / 900;
 }
 
-int trmx_maze_hint_path(trmx_rng *rng, int canvas, const int32_t *label, int start, double f, int32_t *input)
+int trmx_maze_prune(int canvas, int32_t *input, int32_t *label, int start, double f)
 {
-	/* The label's path is simple and shortest, so from S each cell has one unvisited path
-	 * neighbour (a second would be a shortcut). */
-	int order[CELLS], n = 0, cur = -1, prev = -1;
-	for (int v = 0; v < canvas * canvas && cur < 0; v++)
-		if (label[v] == T_START)
-			cur = v;
-	while (cur >= 0 && n < CELLS) {
-		int next = -1;
-		for (int k = 0; k < 4 && next < 0; k++) {
-			int rr = cur / canvas + DR[k], cc = cur % canvas + DC[k], w = rr * canvas + cc;
-			if (rr >= 0 && rr < canvas && cc >= 0 && cc < canvas && w != prev && label[w] == T_PATH)
-				next = w;
-		}
-		if (next >= 0)
-			order[n++] = next;
-		prev = cur, cur = next;
+	/* breadth-first from every cell of the path (S and G included) over the open cells */
+	int dist[CELLS], queue[CELLS], head = 0, tail = 0, maxd = 0, N = canvas * canvas;
+	for (int v = 0; v < N; v++) {
+		dist[v] = -1;
+		if (label[v] == T_START || label[v] == T_GOAL || label[v] == T_PATH)
+			dist[v] = 0, queue[tail++] = v;
 	}
-	int hidden = start + (int)(f * (double)(n - start));
-	if (hidden >= n)
-		return n;
-	if (hidden < 0)
-		hidden = 0;
-	int at = (int)trmx_rng_below(rng, (uint32_t)(n - hidden + 1));
-	for (int i = 0; i < n; i++)
-		if (i < at || i >= at + hidden)
-			input[order[i]] = T_PATH;
-	return n;
+	while (head < tail) {
+		int v = queue[head++];
+		if (dist[v] > maxd)
+			maxd = dist[v];
+		for (int k = 0; k < 4; k++) {
+			int rr = v / canvas + DR[k], cc = v % canvas + DC[k], w = rr * canvas + cc;
+			if (rr >= 0 && rr < canvas && cc >= 0 && cc < canvas && dist[w] < 0 && label[w] == T_OPEN)
+				dist[w] = dist[v] + 1, queue[tail++] = w;
+		}
+	}
+	int keep = start + (int)(f * (double)(maxd - start));
+	for (int v = 0; v < N; v++)
+		if (dist[v] > keep)
+			input[v] = label[v] = T_WALL;
+	return maxd;
 }
 
 int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *maze, char *solution,

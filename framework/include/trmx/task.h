@@ -389,11 +389,11 @@ int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *m
 /* The default min_path of a size. */
 int trmx_maze_default_min_path(int size);
 /* The maze curriculum of `trmx train` (docs/TRAINING.md): `label` is a solved maze as tokens on a
- * canvas x canvas grid and `input` the same maze unsolved; mark in `input` every cell of the
- * label's path except one stretch of min(n, start + f * (n - start)) consecutive cells placed at
- * random along it (n: the path's cells, f in [0, 1]), so the model connects two nearby ends at
- * first and the whole path from S to G at f = 1. Returns n (0 when the label has no S). */
-int trmx_maze_hint_path(trmx_rng *rng, int canvas, const int32_t *label, int start, double f, int32_t *input);
+ * canvas x canvas grid and `input` the same maze unsolved; wall up, in both, every open cell more
+ * than start + f * (D - start) moves from the label's path (S and G included), where D is the
+ * farthest any open cell is from it, so the model sees the path with short dead ends at first and
+ * the whole maze at f = 1. The path stays the one shortest path. Returns D. */
+int trmx_maze_prune(int canvas, int32_t *input, int32_t *label, int start, double f);
 
 /* ---- Augmentations ----------------------------------------------------------------------- */
 
