@@ -516,15 +516,22 @@ static const char *const run_config =
 	"eval: {interval: 30, size: 50, steps: 4}\n"
 	"checkpoint: {interval: 30}\n";
 
+/* Write `text` to `cfg` and train it into `ro->out_dir`; the run must succeed. */
+static void train_ok(const char *cfg, const char *text, const trmx_train_run_options *ro)
+{
+	trmx_error err;
+	assert_int_equal(tu_write_text(cfg, text), 0);
+	if (trmx_train_run(cfg, ro, &err) < 0)
+		fail_msg("%s", err.message);
+}
+
 static void test_train_run(void **state)
 {
 	char *tmp = tu_tmpdir(), *cfg = tu_path(tmp, "t.yaml"), *out = tu_path(tmp, "out");
 	trmx_error err;
-	assert_int_equal(tu_write_text(cfg, run_config), 0);
 	trmx_train_run_options ro = TRMX_TRAIN_RUN_OPTIONS_INIT;
 	ro.out_dir = out;
-	if (trmx_train_run(cfg, &ro, &err) < 0)
-		fail_msg("%s", err.message);
+	train_ok(cfg, run_config, &ro);
 	char *w = tu_path(out, "weights.safetensors"), *m = tu_path(out, "metrics.yaml"), *c = tu_path(out, "curve.csv");
 	size_t len;
 	char *metrics = tu_read_file(m, &len), *curve = tu_read_file(c, &len);
@@ -586,11 +593,9 @@ static void test_train_maze_sizes(void **state)
 		"checkpoint: {interval: 16}\n";
 	char *tmp = tu_tmpdir(), *cfg = tu_path(tmp, "m.yaml"), *out = tu_path(tmp, "out");
 	trmx_error err;
-	assert_int_equal(tu_write_text(cfg, config), 0);
 	trmx_train_run_options ro = TRMX_TRAIN_RUN_OPTIONS_INIT;
 	ro.out_dir = out;
-	if (trmx_train_run(cfg, &ro, &err) < 0)
-		fail_msg("%s", err.message);
+	train_ok(cfg, config, &ro);
 	char *m = tu_path(out, "metrics.yaml");
 	size_t len;
 	char *metrics = tu_read_file(m, &len);
