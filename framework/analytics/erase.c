@@ -4,8 +4,12 @@
  * database. Module databases go first, each in its own transaction, with log.db
  * attached read-only to find the runs; then log.db in one transaction that also
  * appends the record to `erasures` (counts, never content). Deleted content is
- * overwritten (secure_delete) and the write-ahead logs are checkpointed and
- * truncated.
+ * overwritten (secure_delete), each database is then rebuilt (VACUUM) and its
+ * write-ahead log checkpointed and truncated. secure_delete alone was not
+ * enough: CI once found an erased pseudonym in log.db (1 run in dozens; the
+ * file holds exactly the live copies before the erase). secure_delete zeroes a
+ * cell where it lies, but a rebalance in the middle of a DELETE moves cells
+ * not yet deleted and leaves their old bytes in the unused middle of the page.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -31,6 +35,18 @@ static bool has_column(sqlite3 *db, const char *table, const char *column)
 	sqlite3_finalize(st);
 	sqlite3_free(sql);
 	return found;
+}
+
+/* After an erasure committed: rebuild the database so that no freed page or
+ * unused part of a page keeps what was deleted, then move everything out of
+ * the write-ahead log and truncate it. A failure is reported; running the
+ * erasure again (it finds nothing and compacts again) finishes it. */
+static int compact(sqlite3 *db, const char *name, trmx_error *err)
+{
+	int rc = trmx_db_exec(db, "VACUUM main", name, err);
+	if (rc == 0)
+		sqlite3_exec(db, "PRAGMA main.wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	return rc;
 }
 
 /* Run `sql` (bound ?1 = key) counting rows: a DELETE's changes, or a SELECT
@@ -132,7 +148,7 @@ static int erase_module(const char *path, const char *log_path, const char *name
 		else
 			trmx_db_rollback(db);
 		if (rc == 0)
-			sqlite3_exec(db, "PRAGMA main.wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+			rc = compact(db, name, err);
 	}
 done:
 	sqlite3_finalize(st);
@@ -230,7 +246,10 @@ static int erase(const char *home, bool by_learner, const char *key, const char 
 		res.record_id = sqlite3_last_insert_rowid(db);
 		if ((rc = trmx_db_commit(db, "log.db", err)) < 0)
 			goto fail;
-		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+		sqlite3_finalize(st);
+		st = NULL;
+		if ((rc = compact(db, "log.db", err)) < 0)
+			goto done;
 	}
 	if (result)
 		*result = res;
