@@ -131,7 +131,7 @@ train-%: $(TRMX)
 	./tools/train_module.sh $(BUILD) $*
 
 # The recursion ablation (docs/TRAINING.md): three variants of modules/NAME/train.yaml, each
-# trained for ABLATION_MINUTES of wall time.
+# trained for ABLATION_MINUTES of wall time (ABLATION_SIZE=N: on N x N grids).
 ABLATION_MINUTES ?= 10
 ablation-%: $(TRMX)
 	./tools/ablation.sh $(BUILD) $* $(ABLATION_MINUTES)

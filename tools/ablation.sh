@@ -8,6 +8,8 @@
 # Each variant's optimizer steps are set from a 20-step probe of its own speed so that its whole
 # learning-rate schedule fits the budget; train.max_minutes guards the wall time.
 #   tools/ablation.sh BUILD NAME MINUTES
+# ABLATION_SIZE=N trains on N x N grids instead of the module's size (task.params.size and
+# arch.seq_len = N*N; Sudoku and maze), into BUILD/ablation/NAME-N/.
 # Writes BUILD/ablation/NAME/VARIANT/ (config, curve.csv, metrics.yaml) and prints the table.
 set -eu
 build=$1
@@ -17,9 +19,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 trmx="$build/trmx"
 base=modules/$name/train.yaml
-out=$build/ablation/$name
+size=${ABLATION_SIZE:-}
+out=$build/ablation/$name${size:+-$size}
 [ -f "$base" ] || { echo "ablation: $base is missing" >&2; exit 2; }
 case $minutes in '' | *[!0-9]*) echo "ablation: MINUTES must be a whole number, not '$minutes'" >&2; exit 2 ;; esac
+case $size in *[!0-9]*) echo "ablation: ABLATION_SIZE must be a whole number, not '$size'" >&2; exit 2 ;; esac
 mkdir -p "$out"
 
 . tools/yaml.sh
@@ -34,6 +38,10 @@ for v in recursive H1L1 halt1; do
 	mkdir -p "$dir"
 	cfg=$dir/train.yaml
 	grep -v '^ *out:' "$base" > "$cfg"
+	if [ -n "$size" ]; then
+		yaml_set "$cfg" task "    size" "$size"
+		yaml_set "$cfg" arch "  seq_len" "$((size * size))"
+	fi
 	case $v in
 	H1L1) yaml_set "$cfg" arch "  H_cycles" 1; yaml_set "$cfg" arch "  L_cycles" 1 ;;
 	halt1) yaml_set "$cfg" arch "  halt_max_steps" 1 ;;
@@ -59,7 +67,7 @@ for v in recursive H1L1 halt1; do
 	yaml_set "$cfg" train "  max_minutes" "$((minutes + minutes / 4 + 1))"
 	yaml_set "$cfg" eval "  interval" "$steps"
 	yaml_set "$cfg" checkpoint "  interval" "$steps"
-	echo "ablation $name/$v: $per_step s a step, $steps steps in $minutes minutes"
+	echo "ablation $name${size:+ ($size x $size)}/$v: $per_step s a step, $steps steps in $minutes minutes"
 	"$trmx" train "$cfg" --out "$dir" --quiet
 done
 
