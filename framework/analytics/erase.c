@@ -6,10 +6,11 @@
  * appends the record to `erasures` (counts, never content). Deleted content is
  * overwritten (secure_delete), each database is then rebuilt (VACUUM) and its
  * write-ahead log checkpointed and truncated. secure_delete alone was not
- * enough: CI once found an erased pseudonym in log.db (1 run in dozens; the
- * file holds exactly the live copies before the erase). secure_delete zeroes a
- * cell where it lies, but a rebalance in the middle of a DELETE moves cells
- * not yet deleted and leaves their old bytes in the unused middle of the page.
+ * enough: CI once found an erased pseudonym in log.db (the test passed 40 of
+ * 40 runs here; the file holds exactly the live copies before the erase). The
+ * likely cause: secure_delete zeroes a cell where it lies, but a rebalance in
+ * the middle of a DELETE moves cells not yet deleted and leaves their old bytes
+ * in the unused middle of the page.
  */
 #include <dirent.h>
 #include <stdlib.h>
