@@ -24,9 +24,11 @@ out=$build/ablation/$name${size:+-$size}
 [ -f "$base" ] || { echo "ablation: $base is missing" >&2; exit 2; }
 case $minutes in '' | *[!0-9]*) echo "ablation: MINUTES must be a whole number, not '$minutes'" >&2; exit 2 ;; esac
 case $size in *[!0-9]*) echo "ablation: ABLATION_SIZE must be a whole number, not '$size'" >&2; exit 2 ;; esac
-mkdir -p "$out"
 
 . tools/yaml.sh
+[ -z "$size" ] || [ -n "$(yaml_get "$base" task "    size")" ] ||
+	{ echo "ablation: ABLATION_SIZE needs task.params.size in $base" >&2; exit 2; }
+mkdir -p "$out"
 
 base_steps=$(yaml_get "$base" train "  steps")
 base_warmup=$(yaml_get "$base" train "  warmup_steps")

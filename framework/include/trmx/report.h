@@ -386,8 +386,9 @@ typedef struct trmx_erase_result {
  * those runs or a `learner` column holding the pseudonym (the module schema
  * convention, docs/SCHEMA.md). Deleted content is overwritten (secure_delete),
  * each database rebuilt (VACUUM: it needs free disk space of its size) and the
- * write-ahead logs checkpointed and truncated, so no copy stays in the files. Appends a row to `erasures` with the counts and no trace of who was
- * erased. `dry_run`: count only. Module databases are done first, each in its
+ * write-ahead logs checkpointed and truncated, so no copy stays in the files.
+ * Appends a row to `erasures` with the counts and no trace of who was erased.
+ * `dry_run`: count only. Module databases are done first, each in its
  * own transaction, then log.db in one: an interrupted erase is finished by
  * running it again. Errors: TRMX_EINVAL (not a pseudonym), TRMX_ENOTFOUND (no
  * log), TRMX_EIO, TRMX_ENOMEM. */
