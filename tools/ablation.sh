@@ -1,9 +1,11 @@
 #!/bin/sh
 # ablation.sh — `make ablation-NAME`: the recursion ablation of TRM-SPEC.md / the paper at small
 # scale. Trains three variants of modules/NAME/train.yaml for the same wall time each:
-#   recursive  the module's architecture as configured
+#   recursive  the module's architecture as configured, or with H_cycles 2, L_cycles 2 where the
+#              module itself is H1 L1 (maze): the variant must recurse
 #   H1L1       H_cycles 1, L_cycles 1: one pass of the network per supervision step
-#   halt1      halt_max_steps 1: no deep supervision (one supervised step per example)
+#   halt1      halt_max_steps 1: no deep supervision (one supervised step per example), with the
+#              recursive variant's cycles
 # Same parameters (the cycles and the halting limit change no weight), same data, same seed.
 # Each variant's optimizer steps are set from a 20-step probe of its own speed so that its whole
 # learning-rate schedule fits the budget; train.max_minutes guards the wall time.
@@ -33,6 +35,8 @@ mkdir -p "$out"
 base_steps=$(yaml_get "$base" train "  steps")
 base_warmup=$(yaml_get "$base" train "  warmup_steps")
 base_curr=$(yaml_get "$base" data "    steps")
+flat=false
+[ "$(yaml_get "$base" arch "  H_cycles")" = 1 ] && [ "$(yaml_get "$base" arch "  L_cycles")" = 1 ] && flat=true
 
 for v in recursive H1L1 halt1; do
 	dir=$out/$v
@@ -43,6 +47,10 @@ for v in recursive H1L1 halt1; do
 	if [ -n "$size" ]; then
 		yaml_set "$cfg" task "    size" "$size"
 		yaml_set "$cfg" arch "  seq_len" "$((size * size))"
+	fi
+	if $flat && [ "$v" != H1L1 ]; then
+		yaml_set "$cfg" arch "  H_cycles" 2
+		yaml_set "$cfg" arch "  L_cycles" 2
 	fi
 	case $v in
 	H1L1) yaml_set "$cfg" arch "  H_cycles" 1; yaml_set "$cfg" arch "  L_cycles" 1 ;;
