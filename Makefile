@@ -10,7 +10,7 @@
 # The user's CFLAGS, CPPFLAGS and LDFLAGS are kept; SANITIZE=address,undefined adds sanitizers;
 # BUILD=dir moves the output; ARCHFLAGS (default -march=native) picks the instruction set.
 
-PKGS      := sqlite3 yaml-0.1 libarchive openblas libsodium jansson
+PKGS      := sqlite3 yaml-0.1 libarchive openblas libsodium jansson libmicrohttpd
 TEST_PKGS := cmocka
 
 BUILD     ?= build
@@ -52,7 +52,7 @@ ALL_LDFLAGS := -pthread $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm -ldl -lpthread
 
 LIB_DIRS := framework/core framework/tensor framework/engines/trm framework/engines/hrm framework/tasks \
-            framework/host framework/log framework/analytics packager registry
+            framework/host framework/log framework/analytics framework/serve packager registry
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC  := $(wildcard framework/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)

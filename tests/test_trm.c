@@ -198,6 +198,77 @@ static void test_hrm_sudoku(void **state) { check_fixture("hrm_sudoku"); }
 
 /* Adaptive halting: every row stops at the first step its Q head says halt, and continuous
  * batching (3 slots for 8 inputs, refilled as rows halt) gives each row the same numbers. */
+/* Feeding (request version 2): rows arrive while others run (the feed has nothing on every other
+ * call), each with its own halting mode, and every row gets what a version-1 solve of it alone
+ * gives: the same steps and the same answer. */
+struct feed_test {
+	const struct fixture *f;
+	int next, calls, ndone;
+	int32_t steps[64];
+	int32_t preds[64 * 128];
+};
+
+static int test_feed(void *user, int32_t *input, trmx_feed_row *row)
+{
+	struct feed_test *t = user;
+	if (t->next >= t->f->B || t->calls++ % 2)
+		return 0;
+	int i = t->next++;
+	memcpy(input, t->f->inputs + (size_t)i * t->f->info.seq_len, (size_t)t->f->info.seq_len * sizeof *input);
+	*row = (trmx_feed_row){ 100 + i, t->f->pids ? t->f->pids[i] : 0, i % 2 ? 3 : 0,
+				i % 2 ? TRMX_HALT_FIXED : TRMX_HALT_ADAPTIVE };
+	return 1;
+}
+
+static void test_done(void *user, int64_t index, const int32_t *pred, int steps, float q_halt, float q_continue,
+		      trmx_halt_reason reason)
+{
+	struct feed_test *t = user;
+	int i = (int)index - 100;
+	assert_true(i >= 0 && i < t->f->B);
+	t->steps[i] = steps;
+	memcpy(t->preds + (size_t)i * t->f->info.seq_len, pred, (size_t)t->f->info.seq_len * sizeof *pred);
+	t->ndone++;
+}
+
+static void test_feed_continuous(void **state)
+{
+	struct fixture f;
+	trmx_error err;
+	fixture_open(&f, "trm_tiny_halt");
+	assert_true(f.B <= 64 && f.info.seq_len <= 128);
+	struct feed_test t = { &f, 0, 0, 0, { 0 }, { 0 } };
+	trmx_solve_request req = TRMX_SOLVE_REQUEST_INIT;
+	req.batch_size = 3;
+	req.feed = test_feed;
+	req.done = test_done;
+	req.user = &t;
+	/* the feed's gaps end the solve when no row is active: call again until every row ran */
+	while (t.next < f.B)
+		if (trmx_model_solve(f.model, &req, &err) < 0)
+			fail_msg("%s", err.message);
+	assert_int_equal(t.ndone, f.B);
+	for (int i = 0; i < f.B; i++) {
+		trmx_solve_request one = TRMX_SOLVE_REQUEST_INIT;
+		int32_t steps, pred[128];
+		one.n = 1;
+		one.inputs = f.inputs + (size_t)i * f.info.seq_len;
+		one.puzzle_ids = f.pids ? f.pids + i : NULL;
+		one.halt = i % 2 ? TRMX_HALT_FIXED : TRMX_HALT_ADAPTIVE;
+		one.max_steps = i % 2 ? 3 : 0;
+		one.steps = &steps;
+		one.preds = pred;
+		if (trmx_model_solve(f.model, &one, &err) < 0)
+			fail_msg("%s", err.message);
+		assert_int_equal(t.steps[i], steps);
+		assert_int_equal(t.steps[i], i % 2 ? 3 : f.halt_steps[i]);
+		assert_memory_equal(t.preds + (size_t)i * f.info.seq_len, pred, (size_t)f.info.seq_len * sizeof *pred);
+	}
+	req.done = NULL;
+	assert_int_equal(trmx_model_solve(f.model, &req, &err), TRMX_EINVAL);
+	fixture_close(&f);
+}
+
 static void test_adaptive_continuous_batching(void **state)
 {
 	struct fixture f;
@@ -581,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_tiny_learned),
 		cmocka_unit_test(test_tiny_nopuzzle),
 		cmocka_unit_test(test_adaptive_continuous_batching),
+		cmocka_unit_test(test_feed_continuous),
 		cmocka_unit_test(test_sudoku_mlp),
 		cmocka_unit_test(test_arc_att),
 		cmocka_unit_test(test_hrm_tiny),

@@ -8,7 +8,7 @@ need=""
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-dev \
             openblas:libopenblas-dev libsodium:libsodium-dev jansson:libjansson-dev \
-            cmocka:libcmocka-dev; do
+            libmicrohttpd:libmicrohttpd-dev cmocka:libcmocka-dev; do
 	pc=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "$pc"; then

@@ -760,35 +760,123 @@ static double ms_since(double t)
 	return (trmx_mono_s() - t) * 1000.0;
 }
 
-int trmx_host_dispatch(trmx_host *h, const trmx_dispatch *req, trmx_dispatch_result **out, trmx_error *err)
+/* A dispatch between its halves: resolved, loaded and encoded; solved by the host or the caller. */
+struct trmx_staged {
+	struct result *res;
+	struct served *s;      /* leased until finished or freed */
+	struct sink_ctx sc;
+	trmx_dispatch req;     /* the caller's request (its strings are borrowed until finish) */
+	size_t nok;            /* rows to solve: the items that encoded */
+	size_t *row_item;      /* [nok] the item of each row */
+	int32_t *in, *preds, *steps;
+	float *qh, *qc;
+	uint8_t *reason, *solved;
+	double *done_at;
+	char **row_error;      /* [nok] a row failed by the caller, or NULL */
+	double t0, t_encoded;
+	int64_t now_ms;
+};
+
+static void items_free(struct sink_ctx *sc)
+{
+	for (size_t k = 0; k < sc->n; k++) {
+		free(sc->items[k].error);
+		free(sc->items[k].raw);
+	}
+	free(sc->items);
+	free(sc->tok);
+}
+
+void trmx_staged_free(trmx_staged *st)
+{
+	if (!st)
+		return;
+	if (st->s)
+		st->s->leases--;
+	items_free(&st->sc);
+	for (size_t j = 0; st->row_error && j < st->nok; j++)
+		free(st->row_error[j]);
+	free(st->row_error);
+	free(st->row_item);
+	free(st->in), free(st->preds), free(st->steps), free(st->qh), free(st->qc), free(st->reason), free(st->solved);
+	free(st->done_at);
+	trmx_dispatch_result_free(st->res ? &st->res->pub : NULL);
+	free(st);
+}
+
+/* Encode every text of the request into st->sc. */
+static int stage_encode(trmx_staged *st, trmx_error *err)
+{
+	const trmx_dispatch *req = &st->req;
+	struct sink_ctx *sc = &st->sc;
+	int L = trmx_task_seq_len(st->s->task), rc;
+	sc->L = L;
+	for (size_t i = 0; i < req->n; i++) {
+		const char *text = req->texts[i] ? req->texts[i] : "";
+		size_t len = req->lens ? req->lens[i] : strlen(text);
+		trmx_error e2 = { 0, "" };
+		if (req->flags & TRMX_DISPATCH_EACH_PUZZLE) {
+			trmx_task_input ti = TRMX_TASK_INPUT_INIT;
+			trmx_task_sink sink = { sink_add, sc };
+			ti.text = text;
+			ti.len = len;
+			sc->text = i;
+			size_t before = sc->n;
+			int erc = trmx_task_encode_input(st->s->task, &ti, &sink, &e2);
+			if (erc == TRMX_ENOMEM || erc == TRMX_ELIMIT)
+				return trmx_error_set(err, erc, "%s", e2.message);
+			if (erc < 0) { /* the puzzles before the bad one stay; the text's rest is one error */
+				if ((rc = add_error_item(sc, i, text, len, e2.message, err)) < 0)
+					return rc;
+			} else if (sc->n == before && (rc = add_error_item(sc, i, text, len, "no puzzle in the text", err)) < 0) {
+				return rc;
+			}
+		} else {
+			if ((rc = grow_items(sc, sc->n + 1, err)) < 0)
+				return rc;
+			int32_t *tk = sc->tok + sc->n * 3 * (size_t)L;
+			bool has = false;
+			int erc = trmx_task_encode(st->s->task, text, len, tk, tk + 2 * L, &has, &e2);
+			if (erc == TRMX_ENOMEM)
+				return trmx_error_set(err, erc, "%s", e2.message);
+			rc = erc < 0 ? add_error_item(sc, i, text, len, e2.message, err) : add_item(sc, i, 0, tk, tk + 2 * L, has, err);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int trmx_host_stage(trmx_host *h, const trmx_dispatch *req, trmx_staged **out, trmx_error *err)
 {
 	if (!h || !req || !out)
-		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_dispatch: missing argument");
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_stage: missing argument");
 	int rc = check_request(req, err);
 	if (rc < 0)
 		return rc;
-	double t0 = trmx_mono_s(), t;
-	int64_t now_ms = trmx_now_ms();
-	struct result *res = trmx_xcalloc(1, sizeof *res);
-	struct sink_ctx sc = { 0 };
-	int32_t *in = NULL, *preds = NULL, *steps = NULL;
-	float *qh = NULL, *qc = NULL;
-	uint8_t *reason = NULL;
-	double *done_at = NULL;
-	trmx_run_record *recs = NULL;
-	trmx_feedback_record *fbs = NULL;
-	struct served *s = NULL;
-	if (!res)
+	trmx_staged *st = trmx_xcalloc(1, sizeof *st);
+	if (!st || !(st->res = trmx_xcalloc(1, sizeof *st->res))) {
+		free(st);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	trmx_dispatch_result *r = &res->pub;
+	}
+	st->req = *req;
+	st->t0 = trmx_mono_s();
+	st->now_ms = trmx_now_ms();
+	trmx_dispatch_result *r = &st->res->pub;
+	r->kind = req->kind;
+	r->halt = req->halt;
+	r->max_steps = req->max_steps;
+	r->time_ms = st->now_ms;
 	h->stats.dispatches++;
 
 	/* resolve and load */
+	struct served *s = NULL;
 	if ((rc = pseudonym(h, req->learner, r->learner, err)) < 0 ||
 	    (rc = acquire(h, req->target, r->learner[0] ? r->learner : NULL, &s, &r->resolution, &r->loaded,
 			  &r->package_file, err)) < 0)
 		goto fail;
-	s->leases++; /* held through this dispatch */
+	st->s = s;
+	s->leases++; /* held until finished */
 	if (req->context && r->resolution.context[0] && strcmp(req->context, r->resolution.context)) {
 		rc = trmx_error_set(err, TRMX_EINVAL, "'%s' is context '%s'; it cannot be logged under context '%s'",
 				    req->target, r->resolution.context, req->context);
@@ -799,98 +887,136 @@ int trmx_host_dispatch(trmx_host *h, const trmx_dispatch *req, trmx_dispatch_res
 	snprintf(r->engine, sizeof r->engine, "%s", s->engine);
 	snprintf(r->engine_source, sizeof r->engine_source, "%s", s->engine_source);
 	snprintf(r->task_params, sizeof r->task_params, "%s", s->task_params);
-	t = trmx_mono_s();
+	double t = trmx_mono_s();
 	if (r->loaded)
-		r->load_ms = (t - t0) * 1000.0;
+		r->load_ms = (t - st->t0) * 1000.0;
 	else
-		r->resolve_ms = (t - t0) * 1000.0;
+		r->resolve_ms = (t - st->t0) * 1000.0;
 
 	/* encode */
-	int L = trmx_task_seq_len(s->task);
-	sc.L = L;
-	for (size_t i = 0; i < req->n; i++) {
-		const char *text = req->texts[i] ? req->texts[i] : "";
-		size_t len = req->lens ? req->lens[i] : strlen(text);
-		trmx_error e2 = { 0, "" };
-		if (req->flags & TRMX_DISPATCH_EACH_PUZZLE) {
-			trmx_task_input ti = TRMX_TASK_INPUT_INIT;
-			trmx_task_sink sink = { sink_add, &sc };
-			ti.text = text;
-			ti.len = len;
-			sc.text = i;
-			size_t before = sc.n;
-			int erc = trmx_task_encode_input(s->task, &ti, &sink, &e2);
-			if (erc == TRMX_ENOMEM || erc == TRMX_ELIMIT) {
-				rc = trmx_error_set(err, erc, "%s", e2.message);
-				goto fail;
-			}
-			if (erc < 0) { /* the puzzles before the bad one stay; the text's rest is one error */
-				if ((rc = add_error_item(&sc, i, text, len, e2.message, err)) < 0)
-					goto fail;
-			} else if (sc.n == before && (rc = add_error_item(&sc, i, text, len, "no puzzle in the text", err)) < 0) {
-				goto fail;
-			}
-		} else {
-			if ((rc = grow_items(&sc, sc.n + 1, err)) < 0)
-				goto fail;
-			int32_t *tk = sc.tok + sc.n * 3 * (size_t)L;
-			bool has = false;
-			int erc = trmx_task_encode(s->task, text, len, tk, tk + 2 * L, &has, &e2);
-			if (erc == TRMX_ENOMEM) {
-				rc = trmx_error_set(err, erc, "%s", e2.message);
-				goto fail;
-			}
-			rc = erc < 0 ? add_error_item(&sc, i, text, len, e2.message, err) : add_item(&sc, i, 0, tk, tk + 2 * L, has, err);
-			if (rc < 0)
-				goto fail;
-		}
-	}
-	size_t n = sc.n, nok = 0;
+	if ((rc = stage_encode(st, err)) < 0)
+		goto fail;
+	size_t n = st->sc.n, nok = 0, L = (size_t)st->sc.L;
 	for (size_t k = 0; k < n; k++)
-		nok += sc.items[k].ok;
-	if (!(r->runs = trmx_xcalloc(n, sizeof *r->runs)) || !(in = trmx_xcalloc(nok ? nok : 1, (size_t)L * sizeof *in)) ||
-	    !(preds = trmx_xcalloc(nok ? nok : 1, (size_t)L * sizeof *preds)) || !(steps = trmx_xcalloc(nok ? nok : 1, sizeof *steps)) ||
-	    !(qh = trmx_xcalloc(nok ? nok : 1, sizeof *qh)) || !(qc = trmx_xcalloc(nok ? nok : 1, sizeof *qc)) ||
-	    !(reason = trmx_xcalloc(nok ? nok : 1, 1)) || !(done_at = trmx_xcalloc(nok ? nok : 1, sizeof *done_at))) {
+		nok += st->sc.items[k].ok;
+	size_t m = nok ? nok : 1;
+	if (!(r->runs = trmx_xcalloc(n, sizeof *r->runs)) || !(st->in = trmx_xcalloc(m, L * sizeof *st->in)) ||
+	    !(st->preds = trmx_xcalloc(m, L * sizeof *st->preds)) || !(st->steps = trmx_xcalloc(m, sizeof *st->steps)) ||
+	    !(st->qh = trmx_xcalloc(m, sizeof *st->qh)) || !(st->qc = trmx_xcalloc(m, sizeof *st->qc)) ||
+	    !(st->reason = trmx_xcalloc(m, 1)) || !(st->solved = trmx_xcalloc(m, 1)) ||
+	    !(st->done_at = trmx_xcalloc(m, sizeof *st->done_at)) || !(st->row_item = trmx_xcalloc(m, sizeof *st->row_item)) ||
+	    !(st->row_error = trmx_xcalloc(m, sizeof *st->row_error))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto fail;
 	}
 	r->n = n;
+	st->nok = nok;
 	for (size_t k = 0, j = 0; k < n; k++)
-		if (sc.items[k].ok)
-			memcpy(in + j++ * (size_t)L, sc.tok + k * 3 * (size_t)L, (size_t)L * sizeof *in);
-	t = trmx_mono_s();
-	r->encode_ms = ms_since(t0) - r->resolve_ms - r->load_ms;
+		if (st->sc.items[k].ok) {
+			st->row_item[j] = k;
+			memcpy(st->in + j++ * L, st->sc.tok + k * 3 * L, L * sizeof *st->in);
+		}
+	st->t_encoded = trmx_mono_s();
+	r->encode_ms = (st->t_encoded - t) * 1000.0;
+	*out = st;
+	return 0;
+fail:
+	trmx_staged_free(st);
+	return rc;
+}
 
-	/* solve */
-	if (nok) {
-		struct step_ctx stc = { req, s->task, t0, done_at };
-		trmx_solve_request sr = TRMX_SOLVE_REQUEST_INIT;
-		sr.n = nok;
-		sr.inputs = in;
-		sr.batch_size = req->batch_size ? req->batch_size : (int)(nok < 64 ? nok : 64);
-		sr.max_steps = req->max_steps;
-		sr.halt = req->halt;
-		sr.on_step = on_step;
-		sr.user = &stc;
-		sr.preds = preds;
-		sr.steps = steps;
-		sr.q_halt = qh;
-		sr.q_continue = qc;
-		sr.reason = reason;
-		if ((rc = trmx_model_solve(s->model, &sr, err)) < 0)
-			goto fail;
-	}
+size_t trmx_staged_rows(const trmx_staged *st, const int32_t **inputs)
+{
+	if (inputs)
+		*inputs = st->in;
+	return st->nok;
+}
+
+size_t trmx_staged_row_text(const trmx_staged *st, size_t row)
+{
+	return st->sc.items[st->row_item[row]].text;
+}
+
+trmx_model *trmx_staged_model(const trmx_staged *st)
+{
+	return st->s->model;
+}
+
+trmx_task *trmx_staged_task(const trmx_staged *st)
+{
+	return st->s->task;
+}
+
+const trmx_dispatch_result *trmx_staged_result(const trmx_staged *st)
+{
+	return &st->res->pub;
+}
+
+void trmx_staged_set(trmx_staged *st, size_t row, const int32_t *pred, int steps, float q_halt, float q_continue,
+		     trmx_halt_reason reason, double done_at)
+{
+	size_t L = (size_t)st->sc.L;
+	memcpy(st->preds + row * L, pred, L * sizeof *pred);
+	st->steps[row] = steps;
+	st->qh[row] = q_halt;
+	st->qc[row] = q_continue;
+	st->reason[row] = (uint8_t)reason;
+	st->done_at[row] = done_at;
+	st->solved[row] = 1;
+}
+
+int trmx_staged_fail(trmx_staged *st, size_t row, const char *message, trmx_error *err)
+{
+	free(st->row_error[row]);
+	if (!(st->row_error[row] = strdup(message)))
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The host's own solve of a staged dispatch: every row in one batch. */
+static int stage_solve(trmx_staged *st, trmx_error *err)
+{
+	const trmx_dispatch *req = &st->req;
+	if (!st->nok)
+		return 0;
+	struct step_ctx stc = { req, st->s->task, st->t0, st->done_at };
+	trmx_solve_request sr = TRMX_SOLVE_REQUEST_INIT;
+	sr.n = st->nok;
+	sr.inputs = st->in;
+	sr.batch_size = req->batch_size ? req->batch_size : (int)(st->nok < 64 ? st->nok : 64);
+	sr.max_steps = req->max_steps;
+	sr.halt = req->halt;
+	sr.on_step = on_step;
+	sr.user = &stc;
+	sr.preds = st->preds;
+	sr.steps = st->steps;
+	sr.q_halt = st->qh;
+	sr.q_continue = st->qc;
+	sr.reason = st->reason;
+	int rc = trmx_model_solve(st->s->model, &sr, err);
+	if (rc == 0)
+		memset(st->solved, 1, st->nok);
+	return rc;
+}
+
+int trmx_host_finish(trmx_host *h, trmx_staged *st, trmx_dispatch_result **out, trmx_error *err)
+{
+	if (!h || !st || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_finish: missing argument");
+	const trmx_dispatch *req = &st->req;
+	trmx_dispatch_result *r = &st->res->pub;
+	struct sink_ctx *sc = &st->sc;
+	int L = sc->L, rc;
 	double t_solved = trmx_mono_s();
-	r->compute_ms = (t_solved - t) * 1000.0;
+	r->compute_ms = (t_solved - st->t_encoded) * 1000.0;
 
 	/* decode, check */
-	if (!req->batch_id && n > 1)
+	if (!req->batch_id && r->n > 1)
 		trmx_uuid7(r->batch_id);
 	else if (req->batch_id)
 		snprintf(r->batch_id, sizeof r->batch_id, "%s", req->batch_id);
-	for (size_t k = 0, j = 0; k < n; k++) {
-		struct item *it = &sc.items[k];
+	for (size_t k = 0, j = 0; k < r->n; k++) {
+		struct item *it = &sc->items[k];
 		trmx_run_result *x = &r->runs[k];
 		x->text = it->text;
 		x->line = it->line;
@@ -900,42 +1026,54 @@ int trmx_host_dispatch(trmx_host *h, const trmx_dispatch *req, trmx_dispatch_res
 			snprintf(x->run_id, sizeof x->run_id, "%s", req->run_ids[it->text]);
 		else
 			trmx_uuid7(x->run_id);
+		if (it->ok && (st->row_error[j] || !st->solved[j])) { /* failed by the caller, or never solved */
+			it->ok = false;
+			it->error = st->row_error[j] ? st->row_error[j] : strdup("the puzzle was not solved");
+			st->row_error[j++] = NULL;
+			int32_t *tk = sc->tok + k * 3 * (size_t)L;
+			if (!it->error) {
+				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+				goto fail;
+			}
+			if ((rc = trmx_task_decode(st->s->task, tk, TRMX_TEXT_LINE, &it->raw, err)) < 0)
+				goto fail;
+		}
 		if (!it->ok) {
 			x->status = TRMX_RUN_ERROR;
 			x->error = it->error;
 			x->input_text = it->raw;
 			it->error = it->raw = NULL;
-			x->latency_ms = (t_solved - t0) * 1000.0;
+			x->latency_ms = (t_solved - st->t0) * 1000.0;
 			x->q_halt = x->q_continue = NAN;
 			x->halt_confidence = NAN;
 			continue;
 		}
-		int32_t *tk = sc.tok + k * 3 * (size_t)L;
-		memcpy(tk + L, preds + j * (size_t)L, (size_t)L * sizeof *tk);
+		int32_t *tk = sc->tok + k * 3 * (size_t)L;
+		memcpy(tk + L, st->preds + j * (size_t)L, (size_t)L * sizeof *tk);
 		x->input = tk;
 		x->answer = tk + L;
 		x->label = it->has_label ? tk + 2 * L : NULL;
 		x->has_label = it->has_label;
-		x->steps = steps[j];
-		x->q_halt = qh[j];
-		x->q_continue = qc[j];
-		x->halt_confidence = 1.0 / (1.0 + exp(-(double)qh[j]));
-		x->reason = (trmx_halt_reason)reason[j];
+		x->steps = st->steps[j];
+		x->q_halt = st->qh[j];
+		x->q_continue = st->qc[j];
+		x->halt_confidence = 1.0 / (1.0 + exp(-(double)st->qh[j]));
+		x->reason = (trmx_halt_reason)st->reason[j];
 		x->status = trmx_run_status_from_reason(x->reason);
-		x->latency_ms = ((done_at[j] > 0 ? done_at[j] : t_solved) - t0) * 1000.0;
+		x->latency_ms = ((st->done_at[j] > 0 ? st->done_at[j] : t_solved) - st->t0) * 1000.0;
 		j++;
 		trmx_error e2;
-		if ((rc = trmx_task_decode(s->task, x->input, TRMX_TEXT_LINE, &x->input_text, err)) < 0)
+		if ((rc = trmx_task_decode(st->s->task, x->input, TRMX_TEXT_LINE, &x->input_text, err)) < 0)
 			goto fail;
-		if (trmx_task_decode(s->task, x->answer, TRMX_TEXT_LINE, &x->answer_text, &e2) < 0)
+		if (trmx_task_decode(st->s->task, x->answer, TRMX_TEXT_LINE, &x->answer_text, &e2) < 0)
 			x->answer_text = NULL; /* PAD in a grid: no text */
-		if (x->label && trmx_task_decode(s->task, x->label, TRMX_TEXT_LINE, &x->expected_text, &e2) < 0)
+		if (x->label && trmx_task_decode(st->s->task, x->label, TRMX_TEXT_LINE, &x->expected_text, &e2) < 0)
 			x->expected_text = NULL;
 		if (!(x->answer_tokens = tokens_text(x->answer, L))) {
 			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 			goto fail;
 		}
-		if ((rc = trmx_task_check(s->task, x->input, x->answer, x->label, &x->check, err)) < 0)
+		if ((rc = trmx_task_check(st->s->task, x->input, x->answer, x->label, &x->check, err)) < 0)
 			goto fail;
 		if (x->label) {
 			int sup = 0, wrong = 0;
@@ -949,99 +1087,121 @@ int trmx_host_dispatch(trmx_host *h, const trmx_dispatch *req, trmx_dispatch_res
 			trmx_render_options ro = *req->render;
 			ro.highlight = NULL;
 			ro.puzzle = NULL;
-			if ((rc = trmx_task_render(s->task, x->input, &ro, &x->input_render, err)) < 0)
+			if ((rc = trmx_task_render(st->s->task, x->input, &ro, &x->input_render, err)) < 0)
 				goto fail;
 			ro.puzzle = x->input;
-			if ((rc = trmx_task_render(s->task, x->answer, &ro, &x->answer_render, err)) < 0)
+			if ((rc = trmx_task_render(st->s->task, x->answer, &ro, &x->answer_render, err)) < 0)
 				goto fail;
 		}
 	}
-	res->tokens = sc.tok;
-	sc.tok = NULL;
-	t = trmx_mono_s();
-	r->check_ms = (t - t_solved) * 1000.0;
+	st->res->tokens = sc->tok;
+	sc->tok = NULL;
+	r->check_ms = ms_since(t_solved);
+	st->s->last_used = ++h->tick;
+	*out = r;
+	st->res = NULL;
+	trmx_staged_free(st);
+	return 0;
+fail:
+	trmx_staged_free(st);
+	return rc;
+}
 
-	/* log */
+int trmx_dispatch_records(const trmx_dispatch_result *r, unsigned flags, trmx_run_record **recs_out,
+			  trmx_feedback_record **fbs_out, size_t *nf_out, trmx_error *err)
+{
+	size_t n = r->n ? r->n : 1, nf = 0;
+	trmx_run_record *recs = trmx_xcalloc(n, sizeof *recs);
+	trmx_feedback_record *fbs = trmx_xcalloc(n, sizeof *fbs);
+	if (!recs || !fbs) {
+		free(recs);
+		free(fbs);
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	}
+	const trmx_resolution *rs = &r->resolution;
+	for (size_t k = 0; k < r->n; k++) {
+		const trmx_run_result *x = &r->runs[k];
+		trmx_run_record *c = &recs[k];
+		*c = (trmx_run_record)TRMX_RUN_RECORD_INIT;
+		memcpy(c->id, x->run_id, sizeof c->id);
+		c->time_ms = r->time_ms;
+		c->kind = r->kind;
+		c->batch_id = r->batch_id[0] ? r->batch_id : NULL;
+		c->context = rs->context[0] ? rs->context : NULL;
+		c->learner = r->learner[0] ? r->learner : NULL;
+		c->target = rs->target;
+		c->module = rs->module;
+		c->module_version = rs->module_version;
+		c->digest = rs->digest;
+		c->alias = rs->alias[0] ? rs->alias : NULL;
+		c->arm = rs->arm;
+		c->engine = r->engine;
+		c->task = rs->codec;
+		c->task_params = r->task_params;
+		c->input = x->input_text ? x->input_text : "";
+		c->output = x->answer_text;
+		c->output_tokens = x->answer_tokens;
+		c->halt = r->halt;
+		c->max_steps = r->max_steps;
+		c->steps = x->status == TRMX_RUN_ERROR ? -1 : x->steps;
+		c->q_halt = x->status == TRMX_RUN_ERROR ? NAN : (double)x->q_halt;
+		c->verdict = x->check.verdict;
+		c->problem = x->check.problem != TRMX_CHECK_NONE ? trmx_check_problem_name(x->check.problem) : NULL;
+		c->latency_ms = x->latency_ms;
+		c->status = x->status;
+		c->error = x->error;
+		if (x->status != TRMX_RUN_ERROR && x->check.verdict != TRMX_VERDICT_UNKNOWN &&
+		    !(flags & TRMX_DISPATCH_NO_CHECKER_FEEDBACK)) {
+			trmx_feedback_record *f = &fbs[nf++];
+			*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
+			trmx_uuid_derived(f->id, "checker", x->run_id); /* a retried run adds no second verdict */
+			f->run_id = x->run_id;
+			f->time_ms = r->time_ms;
+			f->source = TRMX_FEEDBACK_CHECKER;
+			f->verdict = x->check.verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
+			f->comment = x->check.message[0] ? x->check.message : NULL;
+		}
+	}
+	*recs_out = recs;
+	*fbs_out = fbs;
+	*nf_out = nf;
+	return 0;
+}
+
+int trmx_host_dispatch(trmx_host *h, const trmx_dispatch *req, trmx_dispatch_result **out, trmx_error *err)
+{
+	if (!h || !req || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_dispatch: missing argument");
+	trmx_staged *st = NULL;
+	trmx_dispatch_result *r = NULL;
+	trmx_run_record *recs = NULL;
+	trmx_feedback_record *fbs = NULL;
+	int rc;
+	if ((rc = trmx_host_stage(h, req, &st, err)) < 0)
+		return rc;
+	double t0 = st->t0;
+	if ((rc = stage_solve(st, err)) < 0) {
+		trmx_staged_free(st);
+		return rc;
+	}
+	if ((rc = trmx_host_finish(h, st, &r, err)) < 0)
+		return rc;
+	double t = trmx_mono_s();
 	if (!(h->flags & TRMX_HOST_NO_LOG) && !(req->flags & TRMX_DISPATCH_NO_LOG)) {
 		trmx_log_db *log;
-		if ((rc = trmx_host_log(h, &log, err)) < 0)
-			goto fail;
-		if (!(recs = trmx_xcalloc(n, sizeof *recs)) || !(fbs = trmx_xcalloc(n, sizeof *fbs))) {
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-			goto fail;
-		}
 		size_t nf = 0;
-		const trmx_resolution *rs = &r->resolution;
-		for (size_t k = 0; k < n; k++) {
-			const trmx_run_result *x = &r->runs[k];
-			trmx_run_record *c = &recs[k];
-			*c = (trmx_run_record)TRMX_RUN_RECORD_INIT;
-			memcpy(c->id, x->run_id, sizeof c->id);
-			c->time_ms = now_ms;
-			c->kind = req->kind;
-			c->batch_id = r->batch_id[0] ? r->batch_id : NULL;
-			c->context = rs->context[0] ? rs->context : NULL;
-			c->learner = r->learner[0] ? r->learner : NULL;
-			c->target = rs->target;
-			c->module = rs->module;
-			c->module_version = rs->module_version;
-			c->digest = rs->digest;
-			c->alias = rs->alias[0] ? rs->alias : NULL;
-			c->arm = rs->arm;
-			c->engine = r->engine;
-			c->task = rs->codec;
-			c->task_params = r->task_params;
-			c->input = x->input_text ? x->input_text : "";
-			c->output = x->answer_text;
-			c->output_tokens = x->answer_tokens;
-			c->halt = req->halt;
-			c->max_steps = req->max_steps;
-			c->steps = x->status == TRMX_RUN_ERROR ? -1 : x->steps;
-			c->q_halt = x->status == TRMX_RUN_ERROR ? NAN : (double)x->q_halt;
-			c->verdict = x->check.verdict;
-			c->problem = x->check.problem != TRMX_CHECK_NONE ? trmx_check_problem_name(x->check.problem) : NULL;
-			c->latency_ms = x->latency_ms;
-			c->status = x->status;
-			c->error = x->error;
-			if (x->status != TRMX_RUN_ERROR && x->check.verdict != TRMX_VERDICT_UNKNOWN &&
-			    !(req->flags & TRMX_DISPATCH_NO_CHECKER_FEEDBACK)) {
-				trmx_feedback_record *f = &fbs[nf++];
-				*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
-				trmx_uuid_derived(f->id, "checker", x->run_id); /* a retried run adds no second verdict */
-				f->run_id = x->run_id;
-				f->time_ms = now_ms;
-				f->source = TRMX_FEEDBACK_CHECKER;
-				f->verdict = x->check.verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
-				f->comment = x->check.message[0] ? x->check.message : NULL;
-			}
-		}
-		if ((rc = trmx_log_write(log, recs, n, fbs, nf, &r->logged, err)) < 0)
+		if ((rc = trmx_host_log(h, &log, err)) < 0 ||
+		    (rc = trmx_dispatch_records(r, req->flags, &recs, &fbs, &nf, err)) < 0 ||
+		    (rc = trmx_log_write(log, recs, r->n, fbs, nf, &r->logged, err)) < 0)
 			goto fail;
 	}
 	r->log_ms = ms_since(t);
 	r->total_ms = ms_since(t0);
-	s->leases--;
-	s->last_used = ++h->tick;
-	for (size_t k = 0; k < sc.n; k++) {
-		free(sc.items[k].error);
-		free(sc.items[k].raw);
-	}
-	free(sc.items);
-	free(in), free(preds), free(steps), free(qh), free(qc), free(reason), free(done_at);
 	free(recs);
 	free(fbs);
 	*out = r;
 	return 0;
 fail:
-	if (s)
-		s->leases--;
-	for (size_t k = 0; k < sc.n; k++) {
-		free(sc.items[k].error);
-		free(sc.items[k].raw);
-	}
-	free(sc.items);
-	free(sc.tok);
-	free(in), free(preds), free(steps), free(qh), free(qc), free(reason), free(done_at);
 	free(recs);
 	free(fbs);
 	trmx_dispatch_result_free(r);

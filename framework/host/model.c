@@ -122,9 +122,93 @@ void trmx_model_info_get(const trmx_model *m, trmx_model_info *out)
 	m->engine->info(m->state, out);
 }
 
+/* A fed request on an engine without TRMX_ENGINE_FEED: rounds of up to batch_size inputs, each
+ * run as version-1 solves (one per halting mode and step cap among the round's rows), the step
+ * views' input indices turned back into the caller's. */
+struct round {
+	const trmx_solve_request *req;
+	const int64_t *ids; /* [round rows] the caller's index of each v1 input */
+	int64_t *view_ids;  /* [batch] */
+};
+
+static int round_step(void *user, const trmx_step_view *v)
+{
+	struct round *r = user;
+	for (int i = 0; i < v->rows; i++)
+		r->view_ids[i] = r->ids[v->input_index[i]];
+	trmx_step_view w = *v;
+	w.input_index = r->view_ids;
+	return r->req->on_step(r->req->user, &w);
+}
+
+static int solve_rounds(trmx_model *m, const trmx_solve_request *req, trmx_error *err)
+{
+	trmx_model_info info;
+	trmx_model_info_get(m, &info);
+	size_t cap = req->batch_size ? (size_t)req->batch_size : 64, L = (size_t)info.seq_len;
+	int32_t *in = calloc(cap * L, sizeof *in), *sub = calloc(cap * L, sizeof *sub), *pid = calloc(cap, sizeof *pid);
+	int32_t *preds = calloc(cap * L, sizeof *preds), *steps = calloc(cap, sizeof *steps);
+	float *qh = calloc(cap, sizeof *qh), *qc = calloc(cap, sizeof *qc);
+	uint8_t *reason = calloc(cap, 1), *taken = calloc(cap, 1);
+	int64_t *ids = calloc(cap, sizeof *ids), *view_ids = calloc(cap, sizeof *view_ids);
+	trmx_feed_row *rows = calloc(cap, sizeof *rows);
+	int rc = 0;
+	if (!in || !sub || !pid || !preds || !steps || !qh || !qc || !reason || !taken || !ids || !view_ids || !rows) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory for %zu batch slots", cap);
+		goto done;
+	}
+	for (;;) {
+		size_t n = 0;
+		while (n < cap && req->feed(req->user, in + n * L, &rows[n]))
+			n++;
+		if (!n)
+			break;
+		memset(taken, 0, n);
+		for (size_t first = 0; first < n; first++) {
+			if (taken[first])
+				continue;
+			size_t k = 0; /* every row of the round with first's halting mode and step cap */
+			for (size_t i = first; i < n; i++)
+				if (!taken[i] && rows[i].halt == rows[first].halt && rows[i].max_steps == rows[first].max_steps) {
+					memcpy(sub + k * L, in + i * L, L * sizeof *sub);
+					pid[k] = rows[i].puzzle_id;
+					ids[k++] = rows[i].index;
+					taken[i] = 1;
+				}
+			struct round rd = { req, ids, view_ids };
+			trmx_solve_request v1 = { 1, k, sub, pid, (int)k, rows[first].max_steps ? rows[first].max_steps : req->max_steps,
+						  rows[first].halt, req->on_step ? round_step : NULL, &rd, preds, steps, qh, qc, reason,
+						  NULL, NULL };
+			if ((rc = m->engine->solve(m->state, &v1, err)) < 0)
+				goto done;
+			for (size_t i = 0; i < k; i++)
+				req->done(req->user, ids[i], preds + i * L, steps[i], qh[i], qc[i], (trmx_halt_reason)reason[i]);
+		}
+	}
+done:
+	free(in), free(sub), free(pid), free(preds), free(steps), free(qh), free(qc), free(reason), free(taken);
+	free(ids), free(view_ids), free(rows);
+	return rc;
+}
+
 int trmx_model_solve(trmx_model *m, const trmx_solve_request *req, trmx_error *err)
 {
 	if (!m || !req)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_solve: missing argument");
-	return m->engine->solve(m->state, req, err);
+	if (req->version != 1 && req->version != TRMX_SOLVE_REQUEST_VERSION)
+		return trmx_error_set(err, TRMX_EVERSION, "solve: request version %u is not 1 or %u", req->version,
+				      TRMX_SOLVE_REQUEST_VERSION);
+	if (m->engine->flags & TRMX_ENGINE_FEED)
+		return m->engine->solve(m->state, req, err);
+	if (req->version >= 2 && (!req->feed) != (!req->done))
+		return trmx_error_set(err, TRMX_EINVAL, "solve: feed and done go together");
+	if (req->version >= 2 && req->feed) {
+		if (req->batch_size < 0 || req->batch_size > TRMX_SOLVE_BATCH_MAX)
+			return trmx_error_set(err, TRMX_EINVAL, "solve: batch size %d is outside [0, %d]", req->batch_size,
+					      TRMX_SOLVE_BATCH_MAX);
+		return solve_rounds(m, req, err);
+	}
+	trmx_solve_request v1 = *req; /* an engine without feeding knows version 1 only */
+	v1.version = 1;
+	return m->engine->solve(m->state, &v1, err);
 }

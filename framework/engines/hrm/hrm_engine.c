@@ -28,6 +28,7 @@ static const trmx_engine hrm_engine = {
 	.train_begin = trm_train_begin,
 	.init_weights = trm_init_weights,
 	.train_step = trm_train_step,
+	.flags = TRMX_ENGINE_FEED,
 };
 
 const trmx_engine *trmx_hrm_engine_entry(uint32_t host_abi_version)

@@ -267,13 +267,29 @@ int trm_work_init(trm_work *wk, const trm_model *m, int cap, bool training, trmx
 	return 0;
 }
 
+static int check_tokens(const trm_config *c, const int32_t *in, int32_t puzzle_id, int64_t index, trmx_error *err)
+{
+	for (int t = 0; t < c->seq_len; t++)
+		if (in[t] < 0 || in[t] >= c->vocab_size)
+			return trmx_error_set(err, TRMX_EINVAL,
+					      "solve: input %lld, position %d: token %d is outside the vocabulary [0, %d)",
+					      (long long)index, t, in[t], c->vocab_size);
+	if (puzzle_id < 0 || puzzle_id >= c->num_puzzle_identifiers)
+		return trmx_error_set(err, TRMX_EINVAL, "solve: input %lld: puzzle id %d is outside [0, %d)",
+				      (long long)index, puzzle_id, c->num_puzzle_identifiers);
+	return 0;
+}
+
 static int check_request(const trm_model *m, const trmx_solve_request *req, trmx_error *err)
 {
 	const trm_config *c = &m->cfg;
-	if (!req || req->version != TRMX_SOLVE_REQUEST_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "solve: request version %u is not %u",
+	if (!req || (req->version != 1 && req->version != TRMX_SOLVE_REQUEST_VERSION))
+		return trmx_error_set(err, TRMX_EVERSION, "solve: request version %u is not 1 or %u",
 				      req ? req->version : 0, TRMX_SOLVE_REQUEST_VERSION);
-	if (req->n > 0 && !req->inputs)
+	bool fed = req->version >= 2 && req->feed;
+	if (req->version >= 2 && (!req->feed) != (!req->done))
+		return trmx_error_set(err, TRMX_EINVAL, "solve: feed and done go together");
+	if (!fed && req->n > 0 && !req->inputs)
 		return trmx_error_set(err, TRMX_EINVAL, "solve: no inputs");
 	if (req->batch_size < 0 || req->batch_size > TRMX_SOLVE_BATCH_MAX)
 		return trmx_error_set(err, TRMX_EINVAL, "solve: batch size %d is outside [0, %d]",
@@ -283,19 +299,11 @@ static int check_request(const trm_model *m, const trmx_solve_request *req, trmx
 				      req->max_steps, TRMX_SOLVE_STEPS_MAX);
 	if (req->halt != TRMX_HALT_FIXED && req->halt != TRMX_HALT_ADAPTIVE)
 		return trmx_error_set(err, TRMX_EINVAL, "solve: unknown halting mode %d", (int)req->halt);
-	for (size_t i = 0; i < req->n; i++) {
-		for (int t = 0; t < c->seq_len; t++) {
-			int32_t v = req->inputs[i * (size_t)c->seq_len + t];
-			if (v < 0 || v >= c->vocab_size)
-				return trmx_error_set(err, TRMX_EINVAL,
-						      "solve: input %zu, position %d: token %d is outside the "
-						      "vocabulary [0, %d)",
-						      i, t, v, c->vocab_size);
-		}
-		if (req->puzzle_ids && (req->puzzle_ids[i] < 0 || req->puzzle_ids[i] >= c->num_puzzle_identifiers))
-			return trmx_error_set(err, TRMX_EINVAL,
-					      "solve: input %zu: puzzle id %d is outside [0, %d)", i,
-					      req->puzzle_ids[i], c->num_puzzle_identifiers);
+	for (size_t i = 0; !fed && i < req->n; i++) {
+		int rc = check_tokens(c, req->inputs + i * (size_t)c->seq_len, req->puzzle_ids ? req->puzzle_ids[i] : 0,
+				      (int64_t)i, err);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -306,8 +314,81 @@ static bool halts(const trm_config *c, float q_halt, float q_continue)
 	return c->hrm ? q_halt > q_continue : q_halt > 0.0f;
 }
 
-/* Continuous batching: slots [0, active) hold rows; a halted row's slot takes the next input, and
- * when inputs run out the last slot moves into the hole so the active rows stay packed. */
+/* A version-1 request is fed from its arrays and writes its results into them. */
+struct array_feed {
+	const trmx_solve_request *req;
+	const trm_config *c;
+	size_t next;
+};
+
+static int array_feed(void *user, int32_t *input, trmx_feed_row *row)
+{
+	struct array_feed *a = user;
+	const trmx_solve_request *req = a->req;
+	if (a->next >= req->n)
+		return 0;
+	size_t L = (size_t)a->c->seq_len;
+	memcpy(input, req->inputs + a->next * L, L * sizeof *input);
+	*row = (trmx_feed_row){ (int64_t)a->next, req->puzzle_ids ? req->puzzle_ids[a->next] : 0, 0, req->halt };
+	a->next++;
+	return 1;
+}
+
+static void array_done(void *user, int64_t index, const int32_t *pred, int steps, float q_halt, float q_continue,
+		       trmx_halt_reason reason)
+{
+	struct array_feed *a = user;
+	const trmx_solve_request *req = a->req;
+	size_t i = (size_t)index, L = (size_t)a->c->seq_len;
+	if (req->preds)
+		memcpy(req->preds + i * L, pred, L * sizeof *pred);
+	if (req->steps)
+		req->steps[i] = steps;
+	if (req->q_halt)
+		req->q_halt[i] = q_halt;
+	if (req->q_continue)
+		req->q_continue[i] = q_continue;
+	if (req->reason)
+		req->reason[i] = (uint8_t)reason;
+}
+
+/* Per-slot state of a solve. */
+struct slots {
+	int64_t *index;
+	int32_t *step, *limit;
+	uint8_t *halted, *adaptive;
+	float *qh, *qc;
+};
+
+/* Take the next input into slot r: 1 when there was one, 0 when none, < 0 on a bad input. */
+static int fill_slot(const trm_model *m, trm_work *wk, struct slots *sl, int r, trmx_feed_fn feed, void *user,
+		     const trmx_solve_request *req, int32_t *input, trmx_error *err)
+{
+	const trm_config *c = &m->cfg;
+	trmx_feed_row row = { 0, 0, 0, req->halt };
+	if (!feed(user, input, &row))
+		return 0;
+	int rc = check_tokens(c, input, row.puzzle_id, row.index, err);
+	if (rc == 0 && (row.max_steps < 0 || row.max_steps > TRMX_SOLVE_STEPS_MAX ||
+			(row.halt != TRMX_HALT_FIXED && row.halt != TRMX_HALT_ADAPTIVE)))
+		rc = trmx_error_set(err, TRMX_EINVAL, "solve: input %lld: bad step cap %d or halting mode %d",
+				    (long long)row.index, row.max_steps, (int)row.halt);
+	if (rc < 0)
+		return rc;
+	int cap_steps = row.max_steps ? row.max_steps : req->max_steps;
+	sl->index[r] = row.index;
+	sl->step[r] = 0;
+	sl->halted[r] = 0;
+	sl->limit[r] = cap_steps ? cap_steps : c->halt_max_steps;
+	sl->adaptive[r] = row.halt == TRMX_HALT_ADAPTIVE;
+	trm_embed(m, wk, r, 1, input, &row.puzzle_id);
+	trm_reset_state(m, wk, r, 1);
+	return 1;
+}
+
+/* Continuous batching: slots [0, active) hold rows; before every step the free slots take inputs
+ * from the feed, a halted row's slot takes the next input at once, and when none is waiting the
+ * last slot moves into the hole so the active rows stay packed. */
 int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 {
 	const trm_model *m = state;
@@ -318,100 +399,94 @@ int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 				      "solve: the model has no weights yet (opened for training without them)");
 	if ((rc = check_request(m, req, err)) < 0)
 		return rc;
-	if (req->n == 0)
+	bool fed = req->version >= 2 && req->feed;
+	struct array_feed af = { req, c, 0 };
+	trmx_feed_fn feed = fed ? req->feed : array_feed;
+	trmx_done_fn done = fed ? req->done : array_done;
+	void *fuser = fed ? req->user : &af;
+	if (!fed && req->n == 0)
 		return 0;
 	int cap = req->batch_size ? req->batch_size : 64;
-	if ((size_t)cap > req->n)
+	if (!fed && (size_t)cap > req->n)
 		cap = (int)req->n;
-	int limit = req->max_steps ? req->max_steps : c->halt_max_steps;
-	bool adaptive = req->halt == TRMX_HALT_ADAPTIVE;
 	size_t L = (size_t)c->seq_len, SD = (size_t)c->S * c->hidden_size;
 
 	trm_work wk;
-	int64_t *index = calloc((size_t)cap, sizeof *index);
-	int32_t *step = calloc((size_t)cap, sizeof *step);
-	uint8_t *halted = calloc((size_t)cap, sizeof *halted);
-	float *qh = calloc((size_t)cap, sizeof *qh), *qc = calloc((size_t)cap, sizeof *qc);
-	if (!index || !step || !halted || !qh || !qc) {
-		free(index), free(step), free(halted), free(qh), free(qc);
-		return trmx_error_set(err, TRMX_ENOMEM, "out of memory for %d batch slots", cap);
+	struct slots sl = { calloc((size_t)cap, sizeof(int64_t)), calloc((size_t)cap, sizeof(int32_t)),
+			    calloc((size_t)cap, sizeof(int32_t)), calloc((size_t)cap, 1), calloc((size_t)cap, 1),
+			    calloc((size_t)cap, sizeof(float)), calloc((size_t)cap, sizeof(float)) };
+	int32_t *input = calloc(L, sizeof *input);
+	bool wk_ok = false;
+	if (!sl.index || !sl.step || !sl.limit || !sl.halted || !sl.adaptive || !sl.qh || !sl.qc || !input) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory for %d batch slots", cap);
+		goto done;
 	}
-	if ((rc = trm_work_init(&wk, m, cap, false, err)) < 0) {
-		free(index), free(step), free(halted), free(qh), free(qc);
-		return rc;
-	}
+	if ((rc = trm_work_init(&wk, m, cap, false, err)) < 0)
+		goto done;
+	wk_ok = true;
 
-	size_t next = 0;
 	int active = 0;
-	while (active < cap && next < req->n) {
-		index[active] = (int64_t)next;
-		step[active] = 0;
-		trm_embed(m, &wk, active, 1, req->inputs + next * L, req->puzzle_ids ? req->puzzle_ids + next : NULL);
-		trm_reset_state(m, &wk, active, 1);
-		active++, next++;
-	}
-	while (active > 0) {
+	for (;;) {
+		while (active < cap && (rc = fill_slot(m, &wk, &sl, active, feed, fuser, req, input, err)) > 0)
+			active++;
+		if (rc < 0)
+			goto done;
+		rc = 0;
+		if (active == 0)
+			break;
 		trm_act_step(m, &wk, active);
 		for (int r = 0; r < active; r++) {
-			step[r]++;
-			qh[r] = wk.q[2 * r];
-			qc[r] = wk.q[2 * r + 1];
-			halted[r] = step[r] >= limit || (adaptive && halts(c, qh[r], qc[r]));
+			sl.step[r]++;
+			sl.qh[r] = wk.q[2 * r];
+			sl.qc[r] = wk.q[2 * r + 1];
+			sl.halted[r] = sl.step[r] >= sl.limit[r] || (sl.adaptive[r] && halts(c, sl.qh[r], sl.qc[r]));
 		}
 		if (req->on_step) {
-			trmx_step_view v = { active, c->seq_len, c->vocab_size, index, step, halted,
-					     wk.logits, qh, qc, wk.preds };
+			trmx_step_view v = { active, c->seq_len, c->vocab_size, sl.index, sl.step, sl.halted,
+					     wk.logits, sl.qh, sl.qc, wk.preds };
 			if (req->on_step(req->user, &v)) {
-				rc = trmx_error_set(err, TRMX_ECANCELLED, "solve: stopped by the caller after %zu of %zu inputs were started",
-						    next, req->n);
+				rc = trmx_error_set(err, TRMX_ECANCELLED, "solve: stopped by the caller with %d rows active",
+						    active);
 				goto done;
 			}
 		}
 		for (int r = 0; r < active;) {
-			if (!halted[r]) {
+			if (!sl.halted[r]) {
 				r++;
 				continue;
 			}
-			size_t i = (size_t)index[r];
-			if (req->preds)
-				memcpy(req->preds + i * L, wk.preds + (size_t)r * L, L * sizeof(int32_t));
-			if (req->steps)
-				req->steps[i] = step[r];
-			if (req->q_halt)
-				req->q_halt[i] = qh[r];
-			if (req->q_continue)
-				req->q_continue[i] = qc[r];
-			if (req->reason)
-				req->reason[i] = (uint8_t)(adaptive && halts(c, qh[r], qc[r]) ? TRMX_HALT_REASON_Q
-							   : adaptive && limit < c->halt_max_steps ? TRMX_HALT_REASON_BUDGET
-												    : TRMX_HALT_REASON_MAX_STEPS);
-			if (next < req->n) { /* refill the slot with the next input */
-				index[r] = (int64_t)next;
-				step[r] = 0;
-				halted[r] = 0;
-				trm_embed(m, &wk, r, 1, req->inputs + next * L, req->puzzle_ids ? req->puzzle_ids + next : NULL);
-				trm_reset_state(m, &wk, r, 1);
-				next++;
+			bool q = sl.adaptive[r] && halts(c, sl.qh[r], sl.qc[r]);
+			done(fuser, sl.index[r], wk.preds + (size_t)r * L, sl.step[r], sl.qh[r], sl.qc[r],
+			     q ? TRMX_HALT_REASON_Q
+			       : sl.adaptive[r] && sl.limit[r] < c->halt_max_steps ? TRMX_HALT_REASON_BUDGET
+										   : TRMX_HALT_REASON_MAX_STEPS);
+			if ((rc = fill_slot(m, &wk, &sl, r, feed, fuser, req, input, err)) > 0) { /* refill the slot */
 				r++;
-			} else { /* move the last slot into the hole */
-				int last = --active;
-				if (last != r) {
-					memcpy(wk.x + (size_t)r * SD, wk.x + (size_t)last * SD, SD * sizeof(float));
-					memcpy(wk.zH + (size_t)r * SD, wk.zH + (size_t)last * SD, SD * sizeof(float));
-					memcpy(wk.zL + (size_t)r * SD, wk.zL + (size_t)last * SD, SD * sizeof(float));
-					memcpy(wk.preds + (size_t)r * L, wk.preds + (size_t)last * L, L * sizeof(int32_t));
-					index[r] = index[last];
-					step[r] = step[last];
-					halted[r] = halted[last];
-					qh[r] = qh[last];
-					qc[r] = qc[last];
-				}
+				continue;
+			}
+			if (rc < 0)
+				goto done;
+			int last = --active; /* move the last slot into the hole */
+			if (last != r) {
+				memcpy(wk.x + (size_t)r * SD, wk.x + (size_t)last * SD, SD * sizeof(float));
+				memcpy(wk.zH + (size_t)r * SD, wk.zH + (size_t)last * SD, SD * sizeof(float));
+				memcpy(wk.zL + (size_t)r * SD, wk.zL + (size_t)last * SD, SD * sizeof(float));
+				memcpy(wk.preds + (size_t)r * L, wk.preds + (size_t)last * L, L * sizeof(int32_t));
+				sl.index[r] = sl.index[last];
+				sl.step[r] = sl.step[last];
+				sl.limit[r] = sl.limit[last];
+				sl.halted[r] = sl.halted[last];
+				sl.adaptive[r] = sl.adaptive[last];
+				sl.qh[r] = sl.qh[last];
+				sl.qc[r] = sl.qc[last];
 			}
 		}
 	}
 done:
-	trm_work_free(&wk);
-	free(index), free(step), free(halted), free(qh), free(qc);
+	if (wk_ok)
+		trm_work_free(&wk);
+	free(sl.index), free(sl.step), free(sl.limit), free(sl.halted), free(sl.adaptive), free(sl.qh), free(sl.qc);
+	free(input);
 	return rc;
 }
 
@@ -432,6 +507,7 @@ static const trmx_engine trm_engine = {
 	.train_begin = trm_train_begin,
 	.init_weights = trm_init_weights,
 	.train_step = trm_train_step,
+	.flags = TRMX_ENGINE_FEED,
 };
 
 const trmx_engine *trmx_trm_engine_entry(uint32_t host_abi_version)

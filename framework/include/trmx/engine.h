@@ -134,7 +134,13 @@ typedef struct trmx_engine {
 	int (*train_begin)(void *state, int batch, trmx_train_state *out, trmx_error *err);
 	int (*init_weights)(void *state, uint64_t seed, trmx_error *err);
 	int (*train_step)(void *state, const trmx_train_batch *batch, trmx_train_result *out, trmx_error *err);
+	/* TRMX_ENGINE_* (0 in a table that ends before this field). */
+	uint32_t flags;
 } trmx_engine;
+
+/* solve takes solve requests of version 2 with `feed` (continuous feeding across callers); an
+ * engine without it is only ever given version-1 requests. */
+#define TRMX_ENGINE_FEED 1u
 
 typedef const trmx_engine *(*trmx_engine_entry_fn)(uint32_t host_abi_version);
 

@@ -192,6 +192,11 @@ typedef struct trmx_dispatch_result {
 	size_t logged;                /* rows added to the log (runs and feedback) */
 	/* where the time went, in milliseconds */
 	double resolve_ms, load_ms, encode_ms, compute_ms, check_ms, log_ms, total_ms;
+	/* the request's, for its log records */
+	trmx_run_kind kind;
+	trmx_halt_mode halt;
+	int max_steps;
+	int64_t time_ms;              /* Unix milliseconds when the dispatch began */
 } trmx_dispatch_result;
 
 /* Resolve `req->target`, load (or reuse) its model, run every puzzle in one batch (adaptive
@@ -205,6 +210,43 @@ typedef struct trmx_dispatch_result {
 int trmx_host_dispatch(trmx_host *h, const trmx_dispatch *req, trmx_dispatch_result **out,
 		       trmx_error *err);
 void trmx_dispatch_result_free(trmx_dispatch_result *r);
+
+/* ---- Staged dispatch: a server that runs many requests in shared engine batches --------------- */
+
+/* trmx_host_dispatch in halves: trmx_host_stage resolves the target, loads or reuses its model
+ * (held until the staged dispatch is finished or freed) and encodes the texts; the caller solves
+ * the rows (in a batch shared with other requests: trmx_model_solve with `feed`) and records each
+ * with trmx_staged_set, or fails it with trmx_staged_fail; trmx_host_finish decodes and checks them
+ * into a result, as trmx_host_dispatch would, and frees the staged dispatch. It does not log:
+ * trmx_dispatch_records makes the records that trmx_host_dispatch writes. The host calls need the
+ * host's thread (one at a time); the trmx_staged_* calls may come from the solving thread. The
+ * request's strings must live until trmx_host_finish. */
+typedef struct trmx_staged trmx_staged;
+
+int trmx_host_stage(trmx_host *h, const trmx_dispatch *req, trmx_staged **out, trmx_error *err);
+/* The rows to solve: the puzzles that encoded, [rows, seq_len] token ids (borrowed). */
+size_t trmx_staged_rows(const trmx_staged *st, const int32_t **inputs);
+/* Which text of the request row `row` came from. */
+size_t trmx_staged_row_text(const trmx_staged *st, size_t row);
+/* Borrowed until finished: the model and task, and the result so far (resolution, learner). */
+trmx_model *trmx_staged_model(const trmx_staged *st);
+trmx_task *trmx_staged_task(const trmx_staged *st);
+const trmx_dispatch_result *trmx_staged_result(const trmx_staged *st);
+/* Row `row` was solved: its answer pred[seq_len], steps, Q logits, why it halted, and when
+ * (trmx_mono_s()). */
+void trmx_staged_set(trmx_staged *st, size_t row, const int32_t *pred, int steps, float q_halt, float q_continue,
+		     trmx_halt_reason reason, double done_at);
+/* Row `row` is not solved: its run is an ERROR with `message` (a deadline that passed). A row
+ * neither set nor failed is an ERROR too. */
+int trmx_staged_fail(trmx_staged *st, size_t row, const char *message, trmx_error *err);
+/* Decode and check into *out (free with trmx_dispatch_result_free); frees st, also on failure. */
+int trmx_host_finish(trmx_host *h, trmx_staged *st, trmx_dispatch_result **out, trmx_error *err);
+/* Abandon a staged dispatch (releases its model). */
+void trmx_staged_free(trmx_staged *st);
+/* The log records of a result: a run per puzzle in recs[r->n] and the checker's verdicts in
+ * fbs[*nf] (unless `flags` has TRMX_DISPATCH_NO_CHECKER_FEEDBACK), pointing into r; free both. */
+int trmx_dispatch_records(const trmx_dispatch_result *r, unsigned flags, trmx_run_record **recs,
+			  trmx_feedback_record **fbs, size_t *nf, trmx_error *err);
 
 /* ---- Leases: a model for callers that drive it themselves (evaluations) ------------------------ */
 

@@ -211,6 +211,22 @@ typedef struct trmx_step_view {
 /* Return 0 to go on, non-zero to stop the solve (it then fails with TRMX_ECANCELLED). */
 typedef int (*trmx_step_fn)(void *user, const trmx_step_view *view);
 
+/* Continuous feeding (request version 2), for a server whose puzzles arrive while a batch runs:
+ * before every ACT step the engine fills each free slot by calling `feed`, and it hands every
+ * row that halts to `done`; the solve returns once no row is active and `feed` has none. */
+typedef struct trmx_feed_row {
+	int64_t index;              /* the caller's id of the row: step views' input_index, done's */
+	int32_t puzzle_id;          /* a row of the puzzle table (0 without one) */
+	int max_steps;              /* 0: the request's max_steps */
+	trmx_halt_mode halt;
+} trmx_feed_row;
+/* Write the next input's seq_len token ids into `input` and its row into *row and return 1, or
+ * return 0 when none is waiting now. */
+typedef int (*trmx_feed_fn)(void *user, int32_t *input, trmx_feed_row *row);
+/* Row `index` halted after `steps` steps with answer pred[seq_len] (borrowed for the call). */
+typedef void (*trmx_done_fn)(void *user, int64_t index, const int32_t *pred, int steps, float q_halt,
+			     float q_continue, trmx_halt_reason reason);
+
 typedef struct trmx_solve_request {
 	unsigned int version;
 	size_t n;                   /* inputs */
@@ -227,14 +243,20 @@ typedef struct trmx_solve_request {
 	float *q_halt;              /* [n] q_halt logit at the last step */
 	float *q_continue;          /* [n] */
 	uint8_t *reason;            /* [n] trmx_halt_reason */
+	/* Version 2. With `feed` the inputs come from it (n, inputs, puzzle_ids and the outputs above
+	 * are not read) and each result goes to `done`; batch_size 0 then means 64. */
+	trmx_feed_fn feed;
+	trmx_done_fn done;
 } trmx_solve_request;
-#define TRMX_SOLVE_REQUEST_VERSION 1
-#define TRMX_SOLVE_REQUEST_INIT { TRMX_SOLVE_REQUEST_VERSION, 0, NULL, NULL, 0, 0, TRMX_HALT_FIXED, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define TRMX_SOLVE_REQUEST_VERSION 2
+#define TRMX_SOLVE_REQUEST_INIT { TRMX_SOLVE_REQUEST_VERSION, 0, NULL, NULL, 0, 0, TRMX_HALT_FIXED, NULL, NULL, \
+				  NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
-/* Run the recursion on `req->n` inputs, `batch_size` at a time. In adaptive mode a halted row's
- * slot is refilled with the next input at once (continuous batching). Workspaces are sized once
- * per call; nothing is allocated inside the recursion. Errors: TRMX_EINVAL (token or puzzle id
- * out of range, bad option), TRMX_ENOMEM, TRMX_ECANCELLED. */
+/* Run the recursion on `req->n` inputs (or what `feed` gives), `batch_size` at a time. A halted
+ * row's slot is refilled with the next input at once (continuous batching). Workspaces are sized
+ * once per call; nothing is allocated inside the recursion. An engine that does not take feeding
+ * (engine.h, TRMX_ENGINE_FEED) is fed in rounds: up to batch_size inputs a solve. Errors:
+ * TRMX_EINVAL (token or puzzle id out of range, bad option), TRMX_ENOMEM, TRMX_ECANCELLED. */
 int trmx_model_solve(trmx_model *m, const trmx_solve_request *req, trmx_error *err);
 
 #ifdef __cplusplus
