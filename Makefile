@@ -20,12 +20,13 @@ ARCHFLAGS ?= -march=native
 PREFIX    ?= /usr/local
 
 DEPS_OK := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) $(TEST_PKGS) && \
-             command -v node >/dev/null && command -v npm >/dev/null && echo yes)
+             command -v node >/dev/null && command -v npm >/dev/null && command -v curl >/dev/null && \
+             command -v python3 >/dev/null && command -v promtool >/dev/null && echo yes)
 
 ifneq ($(DEPS_OK),yes)
 # A library is missing: install it, then run the same target again.
 .DEFAULT_GOAL := all
-all test check bench demo fuzz install lib cli tests:
+all test check bench demo valgrind fuzz install lib cli tests:
 	./tools/deps.sh
 	$(MAKE) $@
 train-% ablation-%:
@@ -69,7 +70,7 @@ LIBTRMX := $(BUILD)/libtrmx.a
 TRMX    := $(BUILD)/trmx
 
 .DEFAULT_GOAL := all
-.PHONY: all deps test check bench demo fmt clean install lib cli tests
+.PHONY: all deps test check bench demo valgrind fmt clean install lib cli tests
 
 all: $(TRMX)
 lib: $(LIBTRMX)
@@ -124,6 +125,12 @@ bench: $(TRMX) $(BENCH_BIN)
 
 demo: $(TRMX)
 	./tools/demo.sh $(BUILD)
+
+# trmx serve under valgrind's memcheck through a concurrency load (tools/valgrind_serve.sh); built
+# apart for an instruction set valgrind 3.19 decodes (it stops at AVX-512).
+valgrind:
+	$(MAKE) BUILD=build-vg ARCHFLAGS=-march=x86-64-v3 build-vg/trmx
+	./tools/valgrind_serve.sh build-vg
 
 # Train a bundled module from modules/NAME/train.yaml (docs/TRAINING.md); refreshes its weights,
 # metrics and manifest. Hours of CPU for the larger ones: never part of `test`.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh — run every unit-test binary in BUILD/tests, then the CLI tests; fail if any fails.
+# run.sh — run every unit-test binary in BUILD/tests, then the CLI and HTTP tests; fail if any fails.
 #   tests/run.sh [BUILD]
 set -u
 build=${1:-build}
@@ -30,6 +30,21 @@ if [ -x tests/cli/run.sh ]; then
 		fail=$((fail + 1))
 	fi
 fi
+# HTTP tests: each executable tests/http/*.sh starts its own `trmx serve` on a loopback port and
+# drives it with curl; one test program each, BUILD as its argument, its log in BUILD/tests/.
+for t in tests/http/*.sh; do
+	[ -x "$t" ] || continue
+	total=$((total + 1))
+	name=http-$(basename "$t" .sh)
+	t0=$(date +%s)
+	if "$t" "$build" >"$build/tests/$name.log" 2>&1; then
+		echo "PASS  $name ($(grep -c '^ok' "$build/tests/$name.log") checks, $(( $(date +%s) - t0 ))s)"
+	else
+		echo "FAIL  $name (log: $build/tests/$name.log)"
+		grep -v '^ok' "$build/tests/$name.log" | tail -n 40
+		fail=$((fail + 1))
+	fi
+done
 # xAPI statements the tests exported (BUILD/tests/xapi/) and one made here, checked by the
 # independent npm package xapi-validation on Node.js; skipped, and said so, without node or npm.
 if [ -x tools/xapi_validate.sh ]; then

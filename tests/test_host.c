@@ -206,6 +206,33 @@ static void test_plugins(void **state)
 	free(trm);
 }
 
+struct toy_feed {
+	trmx_staged *st;
+	const int32_t *in;
+	int L;
+	size_t next, done;
+};
+
+static int toy_feed(void *user, int32_t *input, trmx_feed_row *row)
+{
+	struct toy_feed *t = user;
+	if (t->next >= trmx_staged_rows(t->st, NULL))
+		return 0;
+	memcpy(input, t->in + t->next * (size_t)t->L, (size_t)t->L * sizeof *input);
+	*row = (trmx_feed_row){ (int64_t)(1000 + t->next), 0, 0, TRMX_HALT_FIXED };
+	t->next++;
+	return 1;
+}
+
+static void toy_done(void *user, int64_t index, const int32_t *pred, int steps, float q_halt, float q_continue,
+		     trmx_halt_reason reason)
+{
+	struct toy_feed *t = user;
+	assert_true(index >= 1000 && index < 1002);
+	trmx_staged_set(t->st, (size_t)(index - 1000), pred, steps, q_halt, q_continue, reason, 0);
+	t->done++;
+}
+
 /* A module for the toy engine installs and runs through a plugin folder only. */
 static void test_plugin_module(void **state)
 {
@@ -237,6 +264,31 @@ static void test_plugin_module(void **state)
 	assert_string_equal(r->runs[0].answer_text, puzzle);
 	assert_int_equal(r->runs[0].steps, 1);
 	assert_int_equal(r->runs[0].check.verdict, TRMX_VERDICT_INVALID); /* blanks left */
+	trmx_dispatch_result_free(r);
+
+	/* staged, and fed: the toy engine takes no feeding (no TRMX_ENGINE_FEED), so the host feeds
+	 * it in rounds; rows come back through done with the caller's index */
+	const char *three[] = { puzzle, "bad puzzle", puzzle };
+	d.texts = three;
+	d.n = 3;
+	trmx_staged *st = NULL;
+	assert_trmx_ok(trmx_host_stage(h, &d, &st, &err), err);
+	const int32_t *in = NULL;
+	assert_int_equal(trmx_staged_rows(st, &in), 2);
+	assert_int_equal(trmx_staged_row_text(st, 1), 2);
+	struct toy_feed tf = { st, in, trmx_task_seq_len(trmx_staged_task(st)), 0, 0 };
+	trmx_solve_request sr = TRMX_SOLVE_REQUEST_INIT;
+	sr.feed = toy_feed;
+	sr.done = toy_done;
+	sr.user = &tf;
+	assert_trmx_ok(trmx_model_solve(trmx_staged_model(st), &sr, &err), err);
+	assert_int_equal(tf.done, 2);
+	assert_trmx_ok(trmx_host_finish(h, st, &r, &err), err);
+	assert_int_equal(r->n, 3);
+	assert_string_equal(r->runs[0].answer_text, puzzle);
+	assert_int_equal(r->runs[1].status, TRMX_RUN_ERROR);
+	assert_string_equal(r->runs[2].answer_text, puzzle);
+	assert_int_equal(r->runs[2].steps, 1);
 	trmx_dispatch_result_free(r);
 	trmx_host_stats hs;
 	trmx_host_stats_get(h, &hs);

@@ -9,7 +9,9 @@
 #      batch: every run is logged with the checker's verdict as feedback;
 #   5. record a learner's feedback;
 #   6. swap one context from the TRM module sudoku4 to the HRM module sudoku4-hrm and back, and
-#      compare them with trmx report; print a summary from the log's views.
+#      compare them with trmx report;
+#   7. start trmx serve on a free loopback port, solve (JSON and a stream of steps) and give
+#      feedback with curl, stop it; print a summary from the log's views.
 # Idempotent: every run starts from a fresh home. Usage: tools/demo.sh [BUILD]
 set -eu
 build=${1:-build}
@@ -145,6 +147,40 @@ if has sudoku4 && has sudoku4-hrm; then
 else
 	echo "  needs both sudoku4 and sudoku4-hrm installed; skipped"
 fi
+
+say "7. The course over HTTP: trmx serve on a free loopback port, driven with curl"
+m=${modules[0]%@*}
+has sudoku4 && m=sudoku4 # short puzzles read best on a terminal
+ctx=demo-course/$m
+rm -f "$work/port"
+"$trmx" serve --listen 127.0.0.1:0 --port-file "$work/port" 2>"$work/serve.log" &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+[ -s "$work/port" ] || { echo "  trmx serve did not start:"; cat "$work/serve.log"; exit 1; }
+url=http://127.0.0.1:$(cat "$work/port")
+head -n 1 "$work/serve.log" | sed 's/^/  /'
+call() { # show the call, then its answer
+	echo "  \$ curl $(printf '%q ' "$@")"
+	curl -s --max-time 60 "$@" | head -c 1500 | sed 's/^/     /'
+	echo
+}
+puzzle=$(sed -n '2p' "$work/$m.csv" 2>/dev/null | cut -d, -f1)
+[ -n "$puzzle" ] || puzzle=$("$trmx" sql "SELECT input FROM runs WHERE context = '$ctx' LIMIT 1" --format csv | tail -n 1)
+call "$url/healthz"
+call -X POST "$url/v1/contexts/$ctx/solve" -d "{\"puzzle\": \"$puzzle\", \"learner\": \"learner-7\"}"
+rid=$(curl -s --max-time 60 -X POST "$url/v1/contexts/$ctx/solve" -d "{\"puzzle\": \"$puzzle\", \"learner\": \"learner-8\"}" |
+	field run_id)
+call -X POST "$url/v1/contexts/$ctx/solve" -H 'Accept: text/event-stream' -d "{\"puzzle\": \"$puzzle\", \"halt\": \"fixed\", \"max_steps\": 3}"
+call -X POST "$url/v1/runs/$rid/feedback" -d '{"verdict": "incorrect", "source": "learner", "comment": "not what I expected"}'
+call -X POST "$url/v1/contexts/no/such/solve" -d "{\"puzzle\": \"$puzzle\"}"
+kill -TERM $serve_pid
+wait $serve_pid || true
+trap - EXIT
+echo "  the server's access log (standard error), one JSON line a request:"
+sed -n '2,$p' "$work/serve.log" | sed 's/^/     /'
+echo "  the HTTP runs are in the log like the others:"
+"$trmx" sql "SELECT r.id, r.learner IS NOT NULL AS has_learner, r.steps, f.source, f.verdict FROM runs r LEFT JOIN feedback f ON f.run_id = r.id WHERE r.id = '$rid'" | sed 's/^/     /'
 
 say "Summary from the log ($home/log.db, views context_summary and version_summary)"
 for mv in "${modules[@]}"; do

@@ -20,9 +20,15 @@ command -v cc >/dev/null 2>&1 || need="$need gcc"
 # xapi-validation (tools/xapi_validate.sh); without them that check is skipped.
 command -v node >/dev/null 2>&1 || need="$need nodejs"
 command -v npm >/dev/null 2>&1 || need="$need npm"
+# The HTTP tests (tests/http/): curl drives trmx serve, Python 3 runs the load clients and reads
+# log.db, promtool (Debian's prometheus) checks /metrics.
+command -v curl >/dev/null 2>&1 || need="$need curl"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+command -v promtool >/dev/null 2>&1 || need="$need prometheus"
 if [ "${1:-}" = "--bench" ]; then
 	/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need="$need python3-torch python3-numpy"
 	[ -x /usr/bin/time ] || need="$need time"
+	command -v wrk >/dev/null 2>&1 || need="$need wrk" # bench/serve.sh: the load of trmx serve
 fi
 
 [ -z "$need" ] && exit 0

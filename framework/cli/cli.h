@@ -11,6 +11,7 @@
 
 #include "trmx/trmx.h"
 #include "trmx/host.h" /* the registry, the log and the host (host.h includes the others) */
+#include "trmx/tokens.h"
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -44,6 +45,8 @@ int cmd_sql(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_erase(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 /* Helpers of the registry commands (cmd_run.c). The plugin folder: `opt`, else $TRMX_PLUGINS, else
  * the plugins/ folder beside the trmx binary when there is one, else NULL (built-in engines). */
 const char *cli_plugin_dir(const char *opt);

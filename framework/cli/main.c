@@ -46,6 +46,8 @@ static const struct command commands[] = {
 	{ "export", cmd_export, "export the log as xAPI statements, or corrections as a training data set" },
 	{ "erase", cmd_erase, "erase a learner's runs and feedback everywhere (recorded as counts)" },
 	{ "purge", cmd_purge, "delete runs older than a duration, with their feedback (recorded as counts)" },
+	{ "serve", cmd_serve, "serve the home's contexts over HTTP: solve, stream steps, feedback, reports, admin" },
+	{ "token", cmd_token, "add, list or revoke the bearer tokens `trmx serve` accepts" },
 };
 
 static void usage(FILE *f)

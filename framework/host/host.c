@@ -973,6 +973,19 @@ int trmx_staged_fail(trmx_staged *st, size_t row, const char *message, trmx_erro
 	return 0;
 }
 
+int trmx_staged_lease(const trmx_staged *st, trmx_lease **out, trmx_error *err)
+{
+	trmx_lease *l = trmx_xcalloc(1, sizeof *l);
+	if (!l)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	l->s = st->s;
+	l->res = st->res->pub.resolution;
+	snprintf(l->learner, sizeof l->learner, "%s", st->res->pub.learner);
+	l->s->leases++;
+	*out = l;
+	return 0;
+}
+
 /* The host's own solve of a staged dispatch: every row in one batch. */
 static int stage_solve(trmx_staged *st, trmx_error *err)
 {

@@ -222,6 +222,7 @@ void trmx_dispatch_result_free(trmx_dispatch_result *r);
  * host's thread (one at a time); the trmx_staged_* calls may come from the solving thread. The
  * request's strings must live until trmx_host_finish. */
 typedef struct trmx_staged trmx_staged;
+typedef struct trmx_lease trmx_lease;
 
 int trmx_host_stage(trmx_host *h, const trmx_dispatch *req, trmx_staged **out, trmx_error *err);
 /* The rows to solve: the puzzles that encoded, [rows, seq_len] token ids (borrowed). */
@@ -241,6 +242,9 @@ void trmx_staged_set(trmx_staged *st, size_t row, const int32_t *pred, int steps
 int trmx_staged_fail(trmx_staged *st, size_t row, const char *message, trmx_error *err);
 /* Decode and check into *out (free with trmx_dispatch_result_free); frees st, also on failure. */
 int trmx_host_finish(trmx_host *h, trmx_staged *st, trmx_dispatch_result **out, trmx_error *err);
+/* Hold the staged dispatch's model beyond it (a server's queue for the model); free the lease
+ * on the host's thread. */
+int trmx_staged_lease(const trmx_staged *st, trmx_lease **out, trmx_error *err);
 /* Abandon a staged dispatch (releases its model). */
 void trmx_staged_free(trmx_staged *st);
 /* The log records of a result: a run per puzzle in recs[r->n] and the checker's verdicts in
@@ -249,8 +253,6 @@ int trmx_dispatch_records(const trmx_dispatch_result *r, unsigned flags, trmx_ru
 			  trmx_feedback_record **fbs, size_t *nf, trmx_error *err);
 
 /* ---- Leases: a model for callers that drive it themselves (evaluations) ------------------------ */
-
-typedef struct trmx_lease trmx_lease;
 
 /* Resolve `target` (a context, a TARGET or a package file) for `learner` (a raw id or NULL) and
  * hold its model until the lease is freed. */

@@ -132,4 +132,19 @@
 #define TRMX_DISPATCH_INPUTS_MAX 1000000
 #define TRMX_FEEDBACK_TEXT_MAX (64u * 1024u)
 
+/* ---- Server (framework/serve; docs/LIMITS.md) ---- */
+/* The bearer tokens file (trmx/tokens.h; not the "tokens" task codec above): its bytes (1,024
+ * tokens of 64 contexts of 256 bytes take about 18 MB; trmx_tokens_add never writes more), tokens
+ * in it, bytes of a token's name, context patterns of one token. */
+#define TRMX_TOKENS_FILE_MAX (32u * 1024u * 1024u)
+#define TRMX_TOKENS_MAX 1024
+#define TRMX_TOKEN_NAME_MAX 64
+#define TRMX_TOKEN_CONTEXTS_MAX 64
+/* trmx serve: puzzles in one solve request, bytes of an uploaded package (POST
+ * /v1/admin/install; JSON bodies have --max-body), a learner id, a request's deadline. */
+#define TRMX_SERVE_PUZZLES_MAX 1024
+#define TRMX_SERVE_UPLOAD_MAX (1ull << 30)
+#define TRMX_SERVE_LEARNER_MAX 256
+#define TRMX_SERVE_DEADLINE_MAX_MS 600000
+
 #endif
