@@ -31,7 +31,8 @@ static void help(void)
 	       "      --max-body BYTES    largest JSON body (default 1048576)\n"
 	       "      --batch N           engine batch slots (default 64)\n"
 	       "      --threads N         kernel threads (default: every CPU)\n"
-	       "      --plugins DIR       engine plugins (default: $TRMX_PLUGINS, else build/plugins)\n"
+	       "      --plugins DIR       engine plugins (default: $TRMX_PLUGINS, else plugins/ beside the\n"
+	       "                          trmx binary when there is one, else the built-in engines)\n"
 	       "      --port-file FILE    write the port here once listening (for scripts and tests)\n"
 	       "  -q, --quiet             no access log on standard error\n"
 	       "  -h, --help              this help\n");

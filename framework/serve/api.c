@@ -117,6 +117,35 @@ static int fail_err(struct serve_call *call, const trmx_error *err)
 	return fail(call, http_status_of(err->code), "%s", err->message);
 }
 
+/* Is the call's token limited to some contexts? (Such a token sees and changes those only.) */
+static bool token_restricted(struct serve_call *call)
+{
+	trmx_server *s = call->s;
+	bool yes = false;
+	pthread_mutex_lock(&s->tokens_mu);
+	for (size_t i = 0; s->tokens && call->token[0] && i < trmx_tokens_count(s->tokens); i++) {
+		const trmx_token_info *t = trmx_tokens_entry(s->tokens, i);
+		if (!strcmp(t->name, call->token)) {
+			yes = t->ncontexts > 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->tokens_mu);
+	return yes;
+}
+
+/* May the call's token read `context`? */
+static bool may_read(struct serve_call *call, const char *context)
+{
+	trmx_server *s = call->s;
+	if (!call->token[0])
+		return true;
+	pthread_mutex_lock(&s->tokens_mu);
+	bool ok = s->tokens && trmx_tokens_allows(s->tokens, call->token, TRMX_SCOPE_READ, context);
+	pthread_mutex_unlock(&s->tokens_mu);
+	return ok;
+}
+
 /* The body as a JSON object, or a 400. */
 static int body_object(struct serve_call *call, json_t **out)
 {
@@ -244,12 +273,20 @@ static int feedback(struct serve_call *call)
 	int rc = trmx_host_log(s->host, &log, &err);
 	if (rc == 0)
 		rc = trmx_log_run_get(log, call->arg, &run, &err);
+	pthread_mutex_unlock(&s->host_mu);
+	if (rc == TRMX_ENOTFOUND) { /* the log's message names its path: not for the network */
+		st = fail(call, 404, "no run %s in the log", call->arg);
+		goto done;
+	}
 	if (rc < 0) {
-		pthread_mutex_unlock(&s->host_mu);
 		st = fail_err(call, &err);
 		goto done;
 	}
-	pthread_mutex_unlock(&s->host_mu);
+	if (!run.context[0] && token_restricted(call)) {
+		st = fail(call, 403, "token '%s' may give feedback in some contexts only, and run %s has none", call->token,
+			  run.id);
+		goto done;
+	}
 	if ((st = serve_authorize_context(call, TRMX_SCOPE_FEEDBACK, run.context[0] ? run.context : NULL)))
 		goto done;
 	if (expected) { /* the correction, read with the run's codec and kept in its one-line form */
@@ -323,7 +360,8 @@ static int contexts(struct serve_call *call, const char *one)
 	int rc = trmx_registry_bindings(reg, one, &bs, &n, &err);
 	json_t *arr = json_array();
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		json_array_append_new(arr, binding_json(reg, &bs[i]));
+		if (may_read(call, bs[i].context))
+			json_array_append_new(arr, binding_json(reg, &bs[i]));
 	pthread_mutex_unlock(&s->host_mu);
 	free(bs);
 	if (rc < 0) {
@@ -403,7 +441,8 @@ static int history(struct serve_call *call)
 		return fail_err(call, &err);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "id", (json_int_t)hs[i].id, "at",
+		if (strchr(hs[i].subject, '@') || may_read(call, hs[i].subject)) /* a module's, or a context's */
+			json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "id", (json_int_t)hs[i].id, "at",
 						     hs[i].at, "actor", hs[i].actor, "action", hs[i].action, "subject",
 						     hs[i].subject, "old", str_or_null(hs[i].old_value), "new",
 						     str_or_null(hs[i].new_value), "detail", str_or_null(hs[i].detail)));
@@ -423,6 +462,8 @@ static int report(struct serve_call *call)
 	int st;
 	if ((st = serve_authorize_context(call, TRMX_SCOPE_READ, o.context)))
 		return st;
+	if (!o.context && token_restricted(call))
+		return fail(call, 403, "token '%s' may read some contexts only: name one (?context=)", call->token);
 	int64_t now = trmx_now_ms();
 	if ((since && trmx_time_parse(since, now, &o.since_ms, &err) < 0) ||
 	    (until && trmx_time_parse(until, now, &o.until_ms, &err) < 0))
@@ -441,7 +482,12 @@ static int report(struct serve_call *call)
 		free(buf);
 		return fail_err(call, &err);
 	}
-	call->body_text = buf;
+	json_error_t jerr;
+	call->out = json_loadb(buf, len, 0, &jerr); /* compact like every answer, and without the home's path */
+	free(buf);
+	if (!call->out)
+		return fail(call, 500, "the report is not JSON: %s", jerr.text);
+	json_object_del(call->out, "home");
 	return 200;
 }
 
@@ -462,21 +508,12 @@ static int admin_registry(struct serve_call *call, trmx_registry **reg, trmx_err
  * token with no context restriction. */
 static int admin_allowed(struct serve_call *call, const char *context)
 {
-	trmx_server *s = call->s;
 	if (context)
 		return serve_authorize_context(call, TRMX_SCOPE_ADMIN, context);
-	int st = 0;
-	pthread_mutex_lock(&s->tokens_mu);
-	for (size_t i = 0; s->tokens && i < trmx_tokens_count(s->tokens); i++) {
-		const trmx_token_info *t = trmx_tokens_entry(s->tokens, i);
-		if (!strcmp(t->name, call->token) && t->ncontexts) {
-			st = fail(call, 403, "token '%s' may change some contexts only; a change to a module needs an admin "
-					     "token for every context", t->name);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&s->tokens_mu);
-	return st;
+	if (token_restricted(call))
+		return fail(call, 403, "token '%s' may change some contexts only; a change to a module needs an admin "
+				       "token for every context", call->token);
+	return 0;
 }
 
 /* "10%" or 0.1 into [0, 1]. */

@@ -24,10 +24,9 @@ struct serve_call {
 	int status;
 	char why[TRMX_ERROR_MESSAGE_MAX]; /* the message of a status >= 400 */
 	json_t *out;             /* the answer of a status < 400 */
-	char *body_text;         /* or a body that is JSON text already */
 };
 
-/* Run route `route`; returns the HTTP status with call->out, call->body_text or call->why set. */
+/* Run route `route`; returns the HTTP status with call->out or call->why set. */
 int api_handle(struct serve_call *call, enum route route);
 /* 0 when the call's token may use `scope` in `context`, else 401/403 with call->why set. */
 int serve_authorize_context(struct serve_call *call, unsigned scope, const char *context);

@@ -298,7 +298,7 @@ static int on_step(void *user, const trmx_step_view *v)
 		if (!e)
 			continue; /* a step less on the stream; the result still comes */
 		trmx_error e2;
-		e->row = r->row;
+		e->row = trmx_staged_row_text(j->st, r->row); /* the puzzle's index in the request */
 		e->step = v->row_step[i];
 		e->halt_confidence = 1.0 / (1.0 + exp(-(double)v->q_halt[i]));
 		if (trmx_task_decode(j->task, v->preds + (size_t)i * v->seq_len, TRMX_TEXT_LINE, &e->answer, &e2) < 0)
@@ -486,7 +486,7 @@ static void log_jobs(trmx_server *s, struct job *list)
 	if (rc < 0)
 		s->metrics.log_errors++;
 	else
-		s->metrics.runs_logged += nr;
+		s->metrics.rows_inserted += inserted; /* rows new to the log: a retried run id is not counted twice */
 	pthread_mutex_lock(&s->mu);
 	struct job *freeing = NULL;
 	for (struct job *j = list, *next; j; j = next) {

@@ -146,9 +146,9 @@ char *metrics_text(trmx_server *s)
 	fprintf(f, "# HELP trmx_log_write_errors_total Commits of runs to the log that failed.\n"
 		   "# TYPE trmx_log_write_errors_total counter\ntrmx_log_write_errors_total %llu\n",
 		(unsigned long long)m->log_errors);
-	fprintf(f, "# HELP trmx_runs_logged_total Runs committed to the log.\n"
-		   "# TYPE trmx_runs_logged_total counter\ntrmx_runs_logged_total %llu\n",
-		(unsigned long long)m->runs_logged);
+	fprintf(f, "# HELP trmx_log_rows_inserted_total Rows (runs and the checker's verdicts) new to the log.\n"
+		   "# TYPE trmx_log_rows_inserted_total counter\ntrmx_log_rows_inserted_total %llu\n",
+		(unsigned long long)m->rows_inserted);
 	fprintf(f, "# HELP trmx_deadline_expired_total Puzzles failed because their request's deadline passed.\n"
 		   "# TYPE trmx_deadline_expired_total counter\ntrmx_deadline_expired_total %llu\n",
 		(unsigned long long)m->deadline_expired);

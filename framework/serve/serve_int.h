@@ -61,7 +61,7 @@ struct metrics {
 	double latency_sum[ROUTES];
 	uint64_t batch_buckets[BATCH_BUCKETS + 1], steps_buckets[STEPS_BUCKETS + 1];
 	double batch_sum, steps_sum;
-	_Atomic uint64_t log_errors, runs_logged, deadline_expired, queue_full;
+	_Atomic uint64_t log_errors, rows_inserted, deadline_expired, queue_full;
 };
 
 void metrics_init(struct metrics *m);

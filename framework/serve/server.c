@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -38,6 +39,7 @@ struct req {
 	int status;            /* answered with */
 	char token[TRMX_TOKEN_NAME_MAX + 1]; /* the token's name, "" without authentication */
 	bool answered;         /* a response is queued */
+	const char *allow;     /* the Allow header of a 405 */
 	char *body;            /* the JSON body */
 	size_t len, cap, limit;
 	bool too_large;
@@ -87,7 +89,9 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, struct req *r, int s
 	struct MHD_Response *resp = text_response("application/json", text);
 	if (resp && status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"trmx\"");
-	if (resp && (status == 503 || status == 429))
+	if (resp && status == 405 && r->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (resp && status == 503)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	return queue(c, r, status, resp);
 }
@@ -102,7 +106,6 @@ static const char *status_code_name(int status)
 	case 405: return "method_not_allowed";
 	case 409: return "conflict";
 	case 413: return "payload_too_large";
-	case 415: return "unsupported_media_type";
 	case 422: return "unprocessable";
 	case 503: return "unavailable";
 	case 504: return "deadline_exceeded";
@@ -124,16 +127,10 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, struct req *r, int 
 
 static enum MHD_Result reply_method(struct MHD_Connection *c, struct req *r, const char *allow)
 {
-	struct MHD_Response *resp = NULL;
-	char *text = NULL;
-	json_t *b = json_error_body("method_not_allowed", "");
-	json_object_set_new(json_object_get(b, "error"), "message",
-			    json_sprintf("%s is not allowed here; use %s", r->method, allow));
-	text = json_dumps(b, JSON_COMPACT);
-	json_decref(b);
-	if ((resp = text_response("application/json", text)))
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	return queue(c, r, 405, resp);
+	char msg[128];
+	snprintf(msg, sizeof msg, "%s is not allowed here; use %s", r->method, allow);
+	r->allow = allow;
+	return reply_json(c, r, 405, json_error_body("method_not_allowed", msg));
 }
 
 /* ---- Routing ------------------------------------------------------------------------------------- */
@@ -309,6 +306,13 @@ static int solve_parse(trmx_server *s, const char *context, json_t *body, struct
 				snprintf(why, cap, "out of memory");
 				return -1;
 			}
+			for (char *q = j->run_ids[i]; *q; q++) /* one spelling a run: the log keys on the text */
+				*q = (char)tolower((unsigned char)*q);
+			for (size_t k = 0; k < i; k++)
+				if (!strcmp(j->run_ids[k], j->run_ids[i])) {
+					snprintf(why, cap, "run_ids[%zu] repeats run_ids[%zu]", i, k);
+					return -1;
+				}
 		}
 	}
 	json_t *learner = json_object_get(body, "learner");
@@ -603,7 +607,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (r->too_large)
 		return reply_error(c, r, 413, "the body is larger than the %zu bytes taken here", r->limit);
-	struct serve_call call = { s, c, r, r->arg, r->body, r->len, r->upload_path, r->token, 0, "", NULL, NULL };
+	struct serve_call call = { s, c, r, r->arg, r->body, r->len, r->upload_path, r->token, 0, "", NULL };
 	switch (r->route) {
 	case ROUTE_SOLVE: return do_solve(c, r);
 	case ROUTE_METRICS: {
@@ -613,8 +617,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	default: break;
 	}
 	int status = api_handle(&call, r->route);
-	if (call.body_text) /* a body that is JSON already (the report) */
-		return queue(c, r, status, text_response("application/json", call.body_text));
 	if (status >= 400)
 		return reply_error(c, r, status, "%s", call.why);
 	return reply_json(c, r, status, call.out);
@@ -849,8 +851,22 @@ const char *trmx_server_tokens_path(const trmx_server *s)
 
 int trmx_server_reload_tokens(trmx_server *s, trmx_error *err)
 {
-	if (!s->tokens_path)
-		return trmx_error_set(err, TRMX_EINVAL, "the server runs without a tokens file");
+	if (!s->tokens_path) { /* started without one: HOME/tokens.json from now on, once it exists */
+		char *p = NULL;
+		if (asprintf(&p, "%s/tokens.json", s->home) < 0)
+			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		if (access(p, F_OK) != 0) {
+			free(p);
+			return trmx_error_set(err, TRMX_ENOTFOUND, "no tokens file (trmx token add makes HOME/tokens.json)");
+		}
+		s->tokens_path = p;
+		int rc = load_tokens(s, err);
+		if (rc < 0) {
+			free(s->tokens_path);
+			s->tokens_path = NULL;
+		}
+		return rc;
+	}
 	return load_tokens(s, err);
 }
 
@@ -867,14 +883,14 @@ void trmx_server_stop(trmx_server *s)
 	if (s->mhd) {
 		/* stop accepting; answer every request already taken (each waits for its batch) */
 		MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+		if (fd != MHD_INVALID_SOCKET) /* ours now: closed, so new clients are refused at once */
+			close(fd);
 		pthread_mutex_lock(&s->mu);
 		while (s->inflight_requests > 0)
 			pthread_cond_wait(&s->idle_cv, &s->mu);
 		pthread_mutex_unlock(&s->mu);
 		MHD_stop_daemon(s->mhd);
 		s->mhd = NULL;
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
 	}
 	batch_stop(s);
 }
