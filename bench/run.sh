@@ -105,3 +105,7 @@ if [ -x "$RB" ]; then
 		printf "target: < 5 s for trmx report on one million runs: %.2f s (%s)\n", t, (t < 5 ? "met" : "MISSED") }'
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
+
+# ---- The service: trmx serve under load against a PyTorch http.server peer (bench/serve.sh) ------
+echo
+bench/serve.sh "$build" || echo "serve benchmark failed (exit $?)"

@@ -628,8 +628,20 @@ static int install(struct serve_call *call)
 	io.plugin_dir = call->s->opts.plugin_dir;
 	int rc = trmx_registry_install(reg, call->upload, &io, &res, &err);
 	trmx_registry_free(reg);
-	if (rc < 0)
-		return fail_err(call, &err);
+	if (rc < 0) { /* the message names the temporary file: say "the uploaded package" instead */
+		char msg[sizeof err.message];
+		size_t o = 0, ul = strlen(call->upload);
+		for (const char *p = err.message; *p && o + 1 < sizeof msg;) {
+			if (!strncmp(p, call->upload, ul)) {
+				o += (size_t)snprintf(msg + o, sizeof msg - o, "the uploaded package");
+				p += ul;
+			} else {
+				msg[o++] = *p++;
+			}
+		}
+		msg[o < sizeof msg ? o : sizeof msg - 1] = 0;
+		return fail(call, http_status_of(err.code), "%s", msg);
+	}
 	call->out = json_pack("{s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:f,s:b,s:i,s:i}", "module", res.module, "version",
 			      res.module_version, "digest", res.digest, "already", res.already, "examples", res.examples,
 			      "examples_labelled", res.examples_labelled, "examples_solved", res.examples_solved,
