@@ -500,8 +500,9 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const
 	trmx_server *s = r->s;
 	if (ri->route == ROUTE_OTHER)
 		return reply_error(c, r, 404, "no route %s %s (see docs/HTTP.md)", r->method, url);
-	if (strcmp(r->method, ri->method))
-		return reply_method(c, r, ri->method);
+	bool head = !strcmp(r->method, "HEAD") && !strcmp(ri->method, "GET"); /* a GET's headers (RFC 9110) */
+	if (strcmp(r->method, ri->method) && !head)
+		return reply_method(c, r, !strcmp(ri->method, "GET") ? "GET, HEAD" : ri->method);
 	pthread_mutex_lock(&s->mu);
 	bool stopping = s->stopping;
 	pthread_mutex_unlock(&s->mu);
@@ -515,7 +516,7 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const
 	if (ri->route == ROUTE_SOLVE) {
 		trmx_error e2;
 		if (trmx_context_check(r->arg, &e2) < 0)
-			return reply_error(c, r, 404, "no context '%.200s': %s", r->arg, e2.message);
+			return reply_error(c, r, 400, "'%.200s' is not a context name: %s", r->arg, e2.message);
 	}
 	r->limit = ri->route == ROUTE_ADMIN_INSTALL ? TRMX_SERVE_UPLOAD_MAX : s->opts.max_body;
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

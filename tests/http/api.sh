@@ -396,9 +396,12 @@ expect_error "GET on the solve route: 405" 405 method_not_allowed
 truth "the 405 says Allow: POST" eq "$(header Allow)" POST
 req "$TR" DELETE /v1/contexts
 expect_error "DELETE /v1/contexts: 405" 405 method_not_allowed
-truth "the 405 says Allow: GET" eq "$(header Allow)" GET
+truth "the 405 says Allow: GET, HEAD" eq "$(header Allow)" "GET, HEAD"
 post "" /healthz '{}'
 expect_error "POST /healthz: 405" 405 method_not_allowed
+truth "HEAD /healthz: 200 (a GET's headers)" eq "$(curl -s -o /dev/null -I --max-time 10 -w '%{http_code}' "$URL/healthz")" 200
+req "$TS" POST "/v1/contexts/bad@ctx/solve" -d '{"puzzle": "1"}'
+expect_error "a malformed context name: 400" 400 bad_request "not a context name"
 get "$TR" /v2/everything
 expect_error "an unknown route: 404" 404 not_found
 # SSE asked for, but refused before the stream: a plain JSON error
