@@ -98,7 +98,8 @@ for mv in "${modules[@]}"; do
 			case "$e" in *.out.*) ;; *) cp "$e" "$work/" ;; esac
 		done
 		echo "  $m: no generator for task $task; running its examples"
-		set -- "$work"/*
+		set -- # each example file, given as @FILE (a bare argument is puzzle text)
+		for e in "$work"/*; do [ -f "$e" ] && set -- "$@" "@$e"; done
 	else
 		mapfile -t rows < <(tail -n +2 "$puzzles" | cut -d, -f1)
 		set -- "${rows[@]}"

@@ -50,9 +50,11 @@ int cmd_token(int argc, char **argv);
 /* Helpers of the registry commands (cmd_run.c). The plugin folder: `opt`, else $TRMX_PLUGINS, else
  * the plugins/ folder beside the trmx binary when there is one, else NULL (built-in engines). */
 const char *cli_plugin_dir(const char *opt);
-/* A puzzle's text: the file `arg` names, standard input for "-", else `arg` itself (malloc'd);
- * prints the error and returns NULL on failure. */
+/* A puzzle's text (malloc'd): standard input for "-", the file FILE for "@FILE", else `arg`
+ * itself, never a file it happens to name; prints the error and returns NULL on failure. */
 char *cli_read_text(const char *arg, size_t *len);
+/* The file `path` ("-": standard input), at most TRMX_TASK_TEXT_MAX bytes. */
+char *cli_read_file(const char *path, size_t *len);
 /* Open the registry of --home (or TRMX_HOME); prints the error and returns NULL on failure. */
 trmx_registry *cli_registry_open(const char *home_opt);
 

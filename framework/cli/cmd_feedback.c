@@ -19,7 +19,7 @@ static void help(void)
 	       "Options:\n"
 	       "      --home DIR          TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
 	       "  -v, --verdict V         correct, incorrect or partial (required)\n"
-	       "  -e, --expected ANSWER   the right answer (text, a file, or '-')\n"
+	       "  -e, --expected ANSWER   the right answer (text, @FILE, or '-')\n"
 	       "  -s, --score S           a score in [0, 1]\n"
 	       "      --source S          learner or instructor (default instructor)\n"
 	       "  -c, --comment TEXT      a comment\n"

@@ -39,33 +39,17 @@ const char *cli_plugin_dir(const char *opt)
 	return stat(beside, &st) == 0 && S_ISDIR(st.st_mode) ? beside : NULL;
 }
 
-char *cli_read_text(const char *arg, size_t *len)
+/* All of `f` (named `name` in messages), at most TRMX_TASK_TEXT_MAX bytes. */
+static char *read_all(FILE *f, const char *name, size_t *len)
 {
-	FILE *f = NULL;
-	struct stat st;
-	if (!strcmp(arg, "-")) {
-		f = stdin;
-	} else if (stat(arg, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		if (!(f = fopen(arg, "rb"))) {
-			cli_failf("cannot open %s: %s", arg, strerror(errno));
-			return NULL;
-		}
-	} else {
-		*len = strlen(arg);
-		char *s = strdup(arg);
-		if (!s)
-			cli_failf("out of memory");
-		return s;
-	}
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap + 1);
 	while (buf) {
 		if (n == cap) {
 			if (cap >= TRMX_TASK_TEXT_MAX) {
-				cli_failf("%s: more than %u bytes (TRMX_TASK_TEXT_MAX)", arg, TRMX_TASK_TEXT_MAX);
+				cli_failf("%s: more than %u bytes (TRMX_TASK_TEXT_MAX)", name, TRMX_TASK_TEXT_MAX);
 				free(buf);
-				buf = NULL;
-				break;
+				return NULL;
 			}
 			char *p = realloc(buf, cap * 2 + 1);
 			if (!p) {
@@ -80,23 +64,57 @@ char *cli_read_text(const char *arg, size_t *len)
 		n += got;
 		if (got == 0) {
 			if (ferror(f)) {
-				cli_failf("cannot read %s", f == stdin ? "standard input" : arg);
+				cli_failf("cannot read %s", name);
 				free(buf);
-				buf = NULL;
+				return NULL;
 			}
 			break;
 		}
 	}
-	if (f != stdin)
-		fclose(f);
 	if (!buf) {
-		if (errno == ENOMEM)
-			cli_failf("out of memory");
+		cli_failf("out of memory");
 		return NULL;
 	}
 	buf[n] = 0;
 	*len = n;
 	return buf;
+}
+
+char *cli_read_file(const char *path, size_t *len)
+{
+	if (!strcmp(path, "-"))
+		return read_all(stdin, "standard input", len);
+	struct stat st;
+	FILE *f = NULL;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		cli_failf("%s is a folder, not a file", path);
+		return NULL;
+	}
+	if (!(f = fopen(path, "rb"))) {
+		cli_failf("cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *text = read_all(f, path, len);
+	fclose(f);
+	return text;
+}
+
+char *cli_read_text(const char *arg, size_t *len)
+{
+	if (!strcmp(arg, "-"))
+		return read_all(stdin, "standard input", len);
+	if (arg[0] == '@')
+		return cli_read_file(arg + 1, len);
+	/* text is text: a puzzle that happens to name a file is never read from it (it could be the
+	 * home's secret, then logged as the run's input); a hint says how to give a file */
+	struct stat st;
+	if (stat(arg, &st) == 0 && S_ISREG(st.st_mode))
+		fprintf(stderr, "trmx: note: '%s' is read as puzzle text; to read the file, write @%s\n", arg, arg);
+	*len = strlen(arg);
+	char *s = strdup(arg);
+	if (!s)
+		cli_failf("out of memory");
+	return s;
 }
 
 trmx_registry *cli_registry_open(const char *home_opt)
@@ -115,16 +133,16 @@ trmx_registry *cli_registry_open(const char *home_opt)
 /* No blank lines: tests/cli/run.test compares parts of this text. */
 static void help(void)
 {
-	printf("usage: trmx run TARGET|CONTEXT|PKG.trmx PUZZLE|FILE|- [options]\n"
+	printf("usage: trmx run TARGET|CONTEXT|PKG.trmx PUZZLE|@FILE|- [options]\n"
 	       "       trmx run TARGET|CONTEXT|PKG.trmx --batch FILE [options]\n"
 	       "Run puzzles through a module: the one a context is bound to (its canary for learners in\n"
 	       "the canary's share), a TARGET (MODULE, MODULE@VERSION, MODULE@ALIAS, MODULE@sha256:HEX),\n"
 	       "or a package file (verified, not installed: for module authors). Prints the answer, the\n"
 	       "ACT steps used, the halt confidence, the checker's verdict and the run id, and logs the\n"
 	       "run and the checker's verdict in TRMX_HOME/log.db.\n"
-	       "The puzzle is the argument itself (a Sudoku line like 1.3..2..), the file it names, or\n"
-	       "standard input for '-'; --batch FILE runs every puzzle of FILE (a CSV, puzzles one after\n"
-	       "another, an ARC task) in one batch.\n"
+	       "The puzzle is the argument itself (a Sudoku line like 1.3..2..; never a file it happens\n"
+	       "to name), the file FILE for @FILE, or standard input for '-'; --batch FILE runs every\n"
+	       "puzzle of FILE (a CSV, puzzles one after another, an ARC task) in one batch.\n"
 	       "Options:\n"
 	       "      --home DIR          TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
 	       "      --plugins DIR       engine plugins (default: $TRMX_PLUGINS, else plugins/ beside trmx)\n"
@@ -381,7 +399,7 @@ int cmd_run(int argc, char **argv)
 	const char *input = NULL;
 	if (!batch) {
 		if (optind >= argc)
-			return cli_usage_error("run", "which puzzle? give it, a file, or '-' for standard input");
+			return cli_usage_error("run", "which puzzle? give it, @FILE for a file, or '-' for standard input");
 		input = argv[optind++];
 	}
 	if (optind < argc)
@@ -394,7 +412,7 @@ int cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "--run-id wants a UUID, not '%s'", run_id);
 
 	size_t len = 0;
-	char *text = cli_read_text(batch ? batch : input, &len);
+	char *text = batch ? cli_read_file(batch, &len) : cli_read_text(input, &len);
 	if (!text)
 		return CLI_FAIL;
 	trmx_error err = { 0, "" };

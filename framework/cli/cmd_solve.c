@@ -1,5 +1,5 @@
 /*
- * cmd_solve.c — `trmx solve`: one puzzle (given on the command line, in a file, or on standard
+ * cmd_solve.c — `trmx solve`: one puzzle (given on the command line, in @FILE, or on standard
  * input) through weights; draws the answer with the task's renderer and says how many ACT steps
  * ran, how sure the Q head was, and what the checker thinks. --trace draws the answer after every
  * step with the cells that changed highlighted, to watch the model refine it.
@@ -19,10 +19,10 @@
 /* No blank lines: tests/cli/eval.test compares parts of this text. */
 static void help(void)
 {
-	printf("usage: trmx solve --weights W.safetensors --task TASK[:PARAMS] PUZZLE|FILE|- [options]\n"
+	printf("usage: trmx solve --weights W.safetensors --task TASK[:PARAMS] PUZZLE|@FILE|- [options]\n"
 	       "Solve one puzzle and draw the answer. The puzzle is the argument itself (a Sudoku line\n"
-	       "like 1.3..2.., an ARC grid like [[0,1],[1,0]]), the file it names, or standard input\n"
-	       "for '-', in any text the task reads (a CSV row, a grid, an ARC task: its first test\n"
+	       "like 1.3..2.., an ARC grid like [[0,1],[1,0]]), the file FILE for @FILE, or standard\n"
+	       "input for '-', in any text the task reads (a CSV row, a grid, an ARC task: its first test\n"
 	       "pair). When the text holds the answer too, the answer is compared with it.\n"
 	       "Options:\n"
 	       "  -w, --weights FILE      safetensors weights (official state-dict names)\n"
@@ -203,7 +203,7 @@ int cmd_solve(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error("solve", "which puzzle? give it, a file, or '-' for standard input");
+		return cli_usage_error("solve", "which puzzle? give it, @FILE for a file, or '-' for standard input");
 	const char *puzzle_arg = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error("solve", "unexpected argument '%s'", argv[optind]);
