@@ -286,6 +286,7 @@ static int csv_split(const tline *l, const trmx_task_input *in, csv_field *f, in
 					     TRMX_TASK_CSV_FIELDS_MAX);
 		csv_field *fd = &f[n++];
 		memset(fd, 0, sizeof *fd);
+		*nf = n; /* so that the caller frees what an error leaves behind */
 		if (i < l->len && l->p[i] == '"') {
 			size_t start = ++i;
 			bool dq = false;
