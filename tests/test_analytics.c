@@ -847,6 +847,11 @@ static void test_time_and_duration(void **state)
 	assert_trmx_ok(trmx_duration_parse("1d12h", &v, &err), err);
 	assert_int_equal(v, 36 * 3600000LL);
 	assert_trmx_error(trmx_time_parse("yesterday", 0, &v, &err), err, TRMX_EINVAL, "not a time");
+	/* issue 24: no rolling over, no time before the epoch */
+	assert_trmx_error(trmx_time_parse("2025-02-30", 0, &v, &err), err, TRMX_EINVAL, "not a time");
+	assert_trmx_error(trmx_time_parse("2023-02-29", 0, &v, &err), err, TRMX_EINVAL, "not a time");
+	assert_trmx_ok(trmx_time_parse("2024-02-29", 0, &v, &err), err);
+	assert_trmx_error(trmx_time_parse("1000000y", 0, &v, &err), err, TRMX_EINVAL, "before 1970");
 	assert_trmx_error(trmx_duration_parse("30", &v, &err), err, TRMX_EINVAL, "not a duration");
 	assert_trmx_error(trmx_duration_parse("0d", &v, &err), err, TRMX_EINVAL, "not a duration");
 }

@@ -393,6 +393,8 @@ int trmx_time_parse(const char *s, int64_t now_ms, int64_t *out, trmx_error *err
 	}
 	int64_t d;
 	if (*s && isdigit((unsigned char)*s) && strlen(s) < 10 && trmx_duration_parse(s, &d, NULL) == 0) {
+		if (d > now_ms) /* 1000000y ago is no time a log holds */
+			return trmx_error_set(err, TRMX_EINVAL, "'%s' ago is before 1970: give a shorter duration or a date", s);
 		*out = now_ms - d;
 		return 0;
 	}
@@ -432,8 +434,9 @@ int trmx_time_parse(const char *s, int64_t now_ms, int64_t *out, trmx_error *err
 		goto bad;
 	struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec };
 	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		goto bad;
+	struct tm back;
+	if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != D || back.tm_mon != M - 1 || back.tm_year != Y - 1900)
+		goto bad; /* timegm rolls 2025-02-30 over into March: a date that does not exist is refused */
 	*out = (int64_t)t * 1000 + ms;
 	return 0;
 bad:
