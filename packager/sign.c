@@ -38,7 +38,9 @@ int trmx_home_resolve(const char *explicit_home, char **out, trmx_error *err)
 	char *r = NULL;
 	if (!out)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_home_resolve: NULL argument");
-	if (explicit_home && *explicit_home)
+	if (explicit_home && !*explicit_home) /* --home "" is a mistake, not the default home */
+		return trmx_error_set(err, TRMX_EINVAL, "the home is an empty path: give --home a folder, or leave it out");
+	if (explicit_home)
 		r = strdup(explicit_home);
 	else if (env && *env)
 		r = strdup(env);

@@ -198,8 +198,9 @@ int trmx_package_name_check(const char *name, size_t len, trmx_error *err);
 
 /* ---- TRMX_HOME: trust store and policy --------------------------------------------------- */
 
-/* The trmx home folder: `explicit_home` when not NULL, else $TRMX_HOME, else
- * $HOME/.local/share/trmx. *out is malloc'd (free it). The folder need not exist. */
+/* The trmx home folder: `explicit_home` when not NULL (an empty one is TRMX_EINVAL), else
+ * $TRMX_HOME, else $HOME/.local/share/trmx. *out is malloc'd (free it). The folder need not
+ * exist. */
 int trmx_home_resolve(const char *explicit_home, char **out, trmx_error *err);
 
 /* Key ids: the first 8 bytes of the SHA-256 of the Ed25519 public key, 16 hex digits. */
