@@ -79,6 +79,23 @@ int trmx_target_parse(const char *s, trmx_target *out, trmx_error *err)
 	return 0;
 }
 
+/* Invisible format characters that make two names look alike or reorder what a terminal shows:
+ * zero-width and bidi marks (U+200B-U+200F, U+202A-U+202E, U+2060-U+2064, U+2066-U+2069), the
+ * byte-order mark U+FEFF, the soft hyphen U+00AD and the Arabic letter mark U+061C. */
+static bool invisible_at(const unsigned char *p, size_t left)
+{
+	if (left >= 2 && ((p[0] == 0xc2 && p[1] == 0xad) || (p[0] == 0xd8 && p[1] == 0x9c)))
+		return true;
+	if (left < 3)
+		return false;
+	if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+		return true;
+	if (p[0] != 0xe2)
+		return false;
+	return (p[1] == 0x80 && ((p[2] >= 0x8b && p[2] <= 0x8f) || (p[2] >= 0xaa && p[2] <= 0xae))) ||
+	       (p[1] == 0x81 && ((p[2] >= 0xa0 && p[2] <= 0xa4) || (p[2] >= 0xa6 && p[2] <= 0xa9)));
+}
+
 int trmx_context_check(const char *c, trmx_error *err)
 {
 	size_t n = c ? strlen(c) : 0;
@@ -98,6 +115,9 @@ int trmx_context_check(const char *c, trmx_error *err)
 		if (b == '@')
 			return trmx_error_set(err, TRMX_EINVAL, "context '%s': '@' belongs to targets (MODULE@VERSION), "
 					      "not to context names", c);
+		if (invisible_at((const unsigned char *)c + i, n - i))
+			return trmx_error_set(err, TRMX_EINVAL, "a context name may not hold invisible characters (zero-width "
+					      "or bidirectional marks, byte %zu)", i + 1);
 	}
 	return 0;
 }

@@ -84,6 +84,12 @@ static void test_names(void **state)
 	assert_trmx_error(trmx_context_check("a@b", &err), err, TRMX_EINVAL, "'@' belongs to targets");
 	assert_trmx_error(trmx_context_check("-x", &err), err, TRMX_EINVAL, "may not start with '-'");
 	assert_trmx_error(trmx_context_check("a\tb", &err), err, TRMX_EINVAL, "control characters");
+	/* issue 24: names that look like others, or show reordered */
+	assert_trmx_error(trmx_context_check("alge\xe2\x80\x8b" "bra", &err), err, TRMX_EINVAL, "invisible"); /* U+200B */
+	assert_trmx_error(trmx_context_check("unit-\xe2\x80\xae" "3", &err), err, TRMX_EINVAL, "invisible");  /* U+202E */
+	assert_trmx_error(trmx_context_check("\xef\xbb\xbf" "x", &err), err, TRMX_EINVAL, "invisible");        /* BOM */
+	assert_trmx_error(trmx_context_check("a\xe2\x81\xa6" "b", &err), err, TRMX_EINVAL, "invisible");       /* U+2066 */
+	assert_trmx_ok(trmx_context_check("alg\xc3\xa8" "bre/unit\xe2\x80\x94" "3", &err), err); /* è, an em dash */
 	assert_trmx_error(trmx_context_check("", &err), err, TRMX_EINVAL, "empty");
 }
 
