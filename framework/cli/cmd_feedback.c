@@ -83,7 +83,6 @@ int cmd_feedback(int argc, char **argv)
 	char *home_dir = NULL, *text = NULL, *canon = NULL;
 	trmx_log_db *log = NULL;
 	trmx_task *task = NULL;
-	int32_t *buf = NULL;
 	int rc = CLI_FAIL;
 	trmx_run_info run;
 	if (trmx_home_resolve(home, &home_dir, &err) < 0 || trmx_log_open(&log, home_dir, NULL, &err) < 0 ||
@@ -93,20 +92,13 @@ int cmd_feedback(int argc, char **argv)
 	}
 	if (expected) {
 		size_t len = 0;
-		bool has = false;
 		if (!(text = cli_read_text(expected, &len)))
 			goto done;
 		if (trmx_task_open(&task, run.task, run.task_params[0] ? run.task_params : NULL, &err) < 0) {
 			rc = cli_fail(&err);
 			goto done;
 		}
-		int L = trmx_task_seq_len(task);
-		if (!(buf = calloc(2 * (size_t)L, sizeof *buf))) {
-			rc = cli_failf("out of memory");
-			goto done;
-		}
-		if (trmx_task_encode(task, text, len, buf, buf + L, &has, &err) < 0 ||
-		    trmx_task_decode(task, has ? buf + L : buf, TRMX_TEXT_LINE, &canon, &err) < 0) {
+		if (trmx_task_canonical(task, text, len, &canon, &err) < 0) {
 			rc = cli_failf("--expected: %s", err.message);
 			goto done;
 		}
@@ -128,7 +120,6 @@ int cmd_feedback(int argc, char **argv)
 	rc = CLI_OK;
 done:
 	trmx_task_text_free(canon);
-	free(buf);
 	trmx_task_free(task);
 	free(text);
 	trmx_log_free(log);

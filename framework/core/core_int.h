@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "trmx/trmx.h"
 
@@ -53,7 +54,9 @@ bool trmx_utf8_valid(const char *s, size_t n);
 /* Convert n elements of F32/BF16/F16/F64 at `src` (any alignment) to float32; false for other dtypes. */
 bool trmx_to_f32(float *dst, const void *src, trmx_dtype dtype, size_t n);
 
-/* Write `len` bytes to `path` atomically: a temporary file in the same folder, fsync, rename. */
+/* Write `len` bytes to `path` atomically: a temporary file in the same folder, fsync, rename;
+ * the file gets mode 0644, or `mode` (0600 for a private one, never readable on the way). */
 int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_error *err);
+int trmx_write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode, trmx_error *err);
 
 #endif

@@ -2,6 +2,7 @@
  * fileio.c — atomic file writes: a temporary file beside the target, fsync, rename, fsync of the
  * folder, so a reader sees the old file or the new one, never half of one.
  */
+#define _GNU_SOURCE /* mkostemp */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -13,7 +14,7 @@
 
 #include "core_int.h"
 
-int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_error *err)
+int trmx_write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode, trmx_error *err)
 {
 	size_t plen = strlen(path);
 	char *tmp = malloc(plen + 16);
@@ -24,7 +25,7 @@ int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_
 		goto done;
 	}
 	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-	fd = mkstemp(tmp);
+	fd = mkostemp(tmp, O_CLOEXEC); /* made 0600: a private file is never readable on the way */
 	if (fd < 0) {
 		rc = trmx_error_set(err, TRMX_EIO, "cannot create a temporary file beside %s: %s", path,
 				    strerror(errno));
@@ -43,7 +44,7 @@ int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_
 		p += n;
 		left -= (size_t)n;
 	}
-	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
 		rc = trmx_error_set(err, TRMX_EIO, "cannot sync %s: %s", path, strerror(errno));
 		goto done;
 	}
@@ -70,4 +71,9 @@ done:
 	free(tmp);
 	free(dir);
 	return rc;
+}
+
+int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_error *err)
+{
+	return trmx_write_file_atomic_mode(path, data, len, 0644, err);
 }

@@ -774,7 +774,6 @@ struct trmx_staged {
 	double *done_at;
 	char **row_error;      /* [nok] a row failed by the caller, or NULL */
 	double t0, t_encoded;
-	int64_t now_ms;
 };
 
 static void items_free(struct sink_ctx *sc)
@@ -861,12 +860,11 @@ int trmx_host_stage(trmx_host *h, const trmx_dispatch *req, trmx_staged **out, t
 	}
 	st->req = *req;
 	st->t0 = trmx_mono_s();
-	st->now_ms = trmx_now_ms();
 	trmx_dispatch_result *r = &st->res->pub;
 	r->kind = req->kind;
 	r->halt = req->halt;
 	r->max_steps = req->max_steps;
-	r->time_ms = st->now_ms;
+	r->time_ms = trmx_now_ms();
 	h->stats.dispatches++;
 
 	/* resolve and load */

@@ -267,7 +267,6 @@ static int feedback(struct serve_call *call)
 	trmx_log_db *log;
 	trmx_task *task = NULL;
 	char *canon = NULL;
-	int32_t *buf = NULL;
 	size_t added = 0;
 	pthread_mutex_lock(&s->host_mu);
 	int rc = trmx_host_log(s->host, &log, &err);
@@ -290,14 +289,8 @@ static int feedback(struct serve_call *call)
 	if ((st = serve_authorize_context(call, TRMX_SCOPE_FEEDBACK, run.context[0] ? run.context : NULL)))
 		goto done;
 	if (expected) { /* the correction, read with the run's codec and kept in its one-line form */
-		bool has = false;
-		if ((rc = trmx_task_open(&task, run.task, run.task_params[0] ? run.task_params : NULL, &err)) == 0) {
-			int L = trmx_task_seq_len(task);
-			if (!(buf = calloc(2 * (size_t)L, sizeof *buf)))
-				rc = trmx_error_set(&err, TRMX_ENOMEM, "out of memory");
-			else if ((rc = trmx_task_encode(task, expected, strlen(expected), buf, buf + L, &has, &err)) == 0)
-				rc = trmx_task_decode(task, has ? buf + L : buf, TRMX_TEXT_LINE, &canon, &err);
-		}
+		if ((rc = trmx_task_open(&task, run.task, run.task_params[0] ? run.task_params : NULL, &err)) == 0)
+			rc = trmx_task_canonical(task, expected, strlen(expected), &canon, &err);
 		if (rc < 0) {
 			st = fail(call, rc == TRMX_ENOMEM ? 500 : 400, "'expected': %s", err.message);
 			goto fb_done;
@@ -319,7 +312,6 @@ static int feedback(struct serve_call *call)
 	st = added ? 201 : 200;
 fb_done:
 	trmx_task_text_free(canon);
-	free(buf);
 	trmx_task_free(task);
 done:
 	json_decref(b);

@@ -21,7 +21,6 @@ struct serve_call {
 	size_t len;
 	const char *upload;      /* POST /v1/admin/install: the uploaded package's temporary file */
 	const char *token;       /* the token's name, "" without authentication */
-	int status;
 	char why[TRMX_ERROR_MESSAGE_MAX]; /* the message of a status >= 400 */
 	json_t *out;             /* the answer of a status < 400 */
 };

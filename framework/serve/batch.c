@@ -171,7 +171,6 @@ static int enqueue(trmx_server *s, struct job *j, int *status, trmx_error *err)
 		}
 		q->lease = lease;
 		q->model = m;
-		q->seq_len = j->seq_len;
 		struct mqueue **tail = &s->queues; /* at the end: the round robin goes in order */
 		while (*tail)
 			tail = &(*tail)->next;
@@ -448,7 +447,6 @@ static void log_jobs(trmx_server *s, struct job *list)
 		trmx_staged *st = j->st;
 		j->st = NULL;
 		if (trmx_host_finish(s->host, st, &j->res, &err) < 0) {
-			j->error_status = 500;
 			snprintf(j->error, sizeof j->error, "%s", err.message);
 		} else {
 			nrec += j->res->n;
@@ -495,7 +493,6 @@ static void log_jobs(trmx_server *s, struct job *list)
 			j->state = JOB_FAILED;
 		} else if (rc < 0) {
 			j->state = JOB_FAILED;
-			j->error_status = 500;
 			snprintf(j->error, sizeof j->error, "the runs could not be logged, so no answer is given: %s", err.message);
 		} else {
 			j->res->logged = j->res->n;

@@ -454,58 +454,6 @@ done:
 	return rc;
 }
 
-/* Write the file atomically and privately: a 0600 temporary file beside it, fsync, rename,
- * fsync of the folder. (trmx_write_file_atomic makes 0644 files.) */
-static int write_private(const char *path, const char *data, size_t len, trmx_error *err)
-{
-	char *tmp = NULL, *dir = NULL;
-	int rc = 0, fd = -1;
-	if (!(tmp = trmx_xasprintf("%s.tmpXXXXXX", path)) || !(dir = trmx_xstrdup(path))) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory writing %s", path);
-		goto done;
-	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		rc = trmx_error_set(err, TRMX_EIO, "cannot create a temporary file beside %s: %s", path,
-				    strerror(errno));
-		tmp[0] = 0;
-		goto done;
-	}
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = trmx_error_set(err, TRMX_EIO, "cannot write %s: %s", tmp, strerror(errno));
-			goto done;
-		}
-		off += (size_t)n;
-	}
-	if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-		rc = trmx_error_set(err, TRMX_EIO, "cannot sync %s: %s", tmp, strerror(errno));
-		goto done;
-	}
-	int c = close(fd);
-	fd = -1;
-	if (c != 0 || rename(tmp, path) != 0) {
-		rc = trmx_error_set(err, TRMX_EIO, "cannot write %s: %s", path, strerror(errno));
-		goto done;
-	}
-	tmp[0] = 0; /* renamed: nothing to remove */
-	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-done:
-	if (fd >= 0)
-		close(fd);
-	if (tmp && tmp[0])
-		unlink(tmp);
-	free(tmp);
-	free(dir);
-	return rc;
-}
-
 /* The file as it is now, for a change made under the lock; an empty list when there is none. */
 static int load_for_change(trmx_tokens **out, const char *path, bool may_be_missing, trmx_error *err)
 {
@@ -533,7 +481,7 @@ static int save(const trmx_tokens *t, const char *path, trmx_error *err)
 	else if (!(full = trmx_xasprintf("%s\n", text)))
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory writing %s", path);
 	else
-		rc = write_private(path, full, len + 1, err);
+		rc = trmx_write_file_atomic_mode(path, full, len + 1, 0600, err);
 	free(full);
 	free(text);
 	return rc;

@@ -93,6 +93,12 @@ static void histogram(FILE *f, const char *name, const char *labels, const uint6
 		(unsigned long long)cum);
 }
 
+/* A metric without labels: its HELP and TYPE lines and its value. */
+static void single(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, (unsigned long long)v);
+}
+
 char *metrics_text(trmx_server *s)
 {
 	struct metrics *m = &s->metrics;
@@ -134,27 +140,16 @@ char *metrics_text(trmx_server *s)
 		   "# TYPE trmx_run_act_steps histogram\n");
 	histogram(f, "trmx_run_act_steps", "", m->steps_buckets, steps_bounds, STEPS_BUCKETS, m->steps_sum);
 	pthread_mutex_unlock(&m->mu);
-	fprintf(f, "# HELP trmx_queue_depth Puzzles waiting for the engine.\n# TYPE trmx_queue_depth gauge\n"
-		   "trmx_queue_depth %zu\n",
-		queued);
-	fprintf(f, "# HELP trmx_http_requests_in_flight Requests being answered.\n"
-		   "# TYPE trmx_http_requests_in_flight gauge\ntrmx_http_requests_in_flight %d\n",
-		inflight);
-	fprintf(f, "# HELP trmx_models_loaded Models held in memory.\n# TYPE trmx_models_loaded gauge\n"
-		   "trmx_models_loaded %zu\n",
-		hs.models);
-	fprintf(f, "# HELP trmx_log_write_errors_total Commits of runs to the log that failed.\n"
-		   "# TYPE trmx_log_write_errors_total counter\ntrmx_log_write_errors_total %llu\n",
-		(unsigned long long)m->log_errors);
-	fprintf(f, "# HELP trmx_log_rows_inserted_total Rows (runs and the checker's verdicts) new to the log.\n"
-		   "# TYPE trmx_log_rows_inserted_total counter\ntrmx_log_rows_inserted_total %llu\n",
-		(unsigned long long)m->rows_inserted);
-	fprintf(f, "# HELP trmx_deadline_expired_total Puzzles failed because their request's deadline passed.\n"
-		   "# TYPE trmx_deadline_expired_total counter\ntrmx_deadline_expired_total %llu\n",
-		(unsigned long long)m->deadline_expired);
-	fprintf(f, "# HELP trmx_queue_full_total Solve requests refused with 503 because the queue was full.\n"
-		   "# TYPE trmx_queue_full_total counter\ntrmx_queue_full_total %llu\n",
-		(unsigned long long)m->queue_full);
+	single(f, "trmx_queue_depth", "gauge", "Puzzles waiting for the engine.", queued);
+	single(f, "trmx_http_requests_in_flight", "gauge", "Requests being answered.", (uint64_t)inflight);
+	single(f, "trmx_models_loaded", "gauge", "Models held in memory.", hs.models);
+	single(f, "trmx_log_write_errors_total", "counter", "Commits of runs to the log that failed.", m->log_errors);
+	single(f, "trmx_log_rows_inserted_total", "counter", "Rows (runs and the checker's verdicts) new to the log.",
+	       m->rows_inserted);
+	single(f, "trmx_deadline_expired_total", "counter", "Puzzles failed because their request's deadline passed.",
+	       m->deadline_expired);
+	single(f, "trmx_queue_full_total", "counter", "Solve requests refused with 503 because the queue was full.",
+	       m->queue_full);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

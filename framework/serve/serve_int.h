@@ -104,8 +104,7 @@ struct job {
 	enum job_state state;
 	trmx_staged *st;             /* until finished */
 	trmx_dispatch_result *res;   /* once logged */
-	int error_status;            /* JOB_FAILED: the HTTP status and message */
-	char error[TRMX_ERROR_MESSAGE_MAX];
+	char error[TRMX_ERROR_MESSAGE_MAX]; /* JOB_FAILED: why (answered 500) */
 	/* the request, owned */
 	trmx_dispatch req;
 	char *context, *learner;
@@ -129,7 +128,6 @@ struct job {
 struct mqueue {
 	struct mqueue *next;
 	trmx_model *model;
-	int seq_len;
 	struct qrow *head, *tail;
 	size_t n;
 	bool running;                /* the engine thread is solving on it */
@@ -142,7 +140,6 @@ struct trmx_server {
 	char *home, *tokens_path;
 	char url[128];
 	uint16_t port;
-	bool loopback;
 	trmx_host *host;
 	pthread_mutex_t host_mu;
 	trmx_tokens *tokens;         /* NULL: no authentication */

@@ -245,7 +245,7 @@ int serve_authorize_context(struct serve_call *call, unsigned scope, const char 
 /* ---- Solve --------------------------------------------------------------------------------------- */
 
 /* The request's fields into the job. 0, or a message in why. */
-static int solve_parse(trmx_server *s, const char *context, json_t *body, struct job *j, char *why, size_t cap)
+static int solve_parse(const char *context, json_t *body, struct job *j, char *why, size_t cap)
 {
 	static const char *const known[] = { "puzzle", "puzzles", "learner", "halt", "max_steps", "deadline_ms",
 					     "run_id", "run_ids" };
@@ -362,7 +362,6 @@ static int solve_parse(trmx_server *s, const char *context, json_t *body, struct
 	d.run_ids = (const char *const *)j->run_ids;
 	d.kind = TRMX_RUN_KIND_RUN;
 	j->req = d;
-	(void)s;
 	return 0;
 }
 
@@ -407,7 +406,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			sse_set(x, "result", solve_json(x->job->res));
 			x->finished = true;
 		} else if (st == JOB_FAILED) {
-			sse_set(x, "error", json_error_body(status_code_name(x->job->error_status), x->job->error));
+			sse_set(x, "error", json_error_body(status_code_name(500), x->job->error));
 			x->finished = true;
 		} else if (expired) {
 			sse_set(x, "error", json_error_body("deadline_exceeded", "the request's deadline passed before it was solved"));
@@ -453,7 +452,7 @@ static enum MHD_Result do_solve(struct MHD_Connection *c, struct req *r)
 	j->srv = s;
 	j->refs = 1;
 	char why[512];
-	if (solve_parse(s, r->arg, body, j, why, sizeof why) < 0) {
+	if (solve_parse(r->arg, body, j, why, sizeof why) < 0) {
 		json_decref(body);
 		job_release(j);
 		return reply_error(c, r, 400, "%s", why);
@@ -486,7 +485,7 @@ static enum MHD_Result do_solve(struct MHD_Connection *c, struct req *r)
 	if (st == JOB_LOGGED)
 		ok = reply_json(c, r, 200, solve_json(j->res));
 	else if (st == JOB_FAILED)
-		ok = reply_error(c, r, j->error_status ? j->error_status : 500, "%s", j->error);
+		ok = reply_error(c, r, 500, "%s", j->error);
 	else
 		ok = reply_error(c, r, 504, "the request's deadline passed before its puzzles were solved");
 	job_release(j);
@@ -608,7 +607,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (r->too_large)
 		return reply_error(c, r, 413, "the body is larger than the %zu bytes taken here", r->limit);
-	struct serve_call call = { s, c, r, r->arg, r->body, r->len, r->upload_path, r->token, 0, "", NULL };
+	struct serve_call call = { s, c, r, r->arg, r->body, r->len, r->upload_path, r->token, "", NULL };
 	switch (r->route) {
 	case ROUTE_SOLVE: return do_solve(c, r);
 	case ROUTE_METRICS: {
@@ -759,8 +758,9 @@ int trmx_server_start(trmx_server **out, const trmx_server_options *opts, trmx_e
 	int rc;
 	struct sockaddr_storage ss;
 	socklen_t sl;
+	bool loopback = false;
 	if ((rc = trmx_home_resolve(opts->home, &s->home, err)) < 0 ||
-	    (rc = parse_listen(opts->listen ? opts->listen : DEFAULT_LISTEN, &ss, &sl, &s->loopback, err)) < 0)
+	    (rc = parse_listen(opts->listen ? opts->listen : DEFAULT_LISTEN, &ss, &sl, &loopback, err)) < 0)
 		goto fail;
 	if (opts->tokens) {
 		if (!(s->tokens_path = strdup(opts->tokens))) {
@@ -780,7 +780,7 @@ int trmx_server_start(trmx_server **out, const trmx_server_options *opts, trmx_e
 	}
 	if (s->tokens_path && (rc = load_tokens(s, err)) < 0)
 		goto fail;
-	if (!s->tokens_path && !s->loopback) {
+	if (!s->tokens_path && !loopback) {
 		rc = trmx_error_set(err, TRMX_EINVAL,
 				    "refusing to serve %s without bearer tokens: make some (trmx token add) or listen on "
 				    "a loopback address",

@@ -393,6 +393,19 @@ static int decode_fn(trmx_task *t, const void *arg, char *buf, size_t cap, size_
 	return t->codec->decode(t->state, a->tokens, a->style, buf, cap, len, err);
 }
 
+int trmx_task_canonical(trmx_task *t, const char *text, size_t len, char **out, trmx_error *err)
+{
+	int32_t *buf = calloc(2 * (size_t)t->seq_len, sizeof *buf);
+	bool has = false;
+	if (!buf)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	int rc = trmx_task_encode(t, text, len, buf, buf + t->seq_len, &has, err);
+	if (rc == 0)
+		rc = trmx_task_decode(t, has ? buf + t->seq_len : buf, TRMX_TEXT_LINE, out, err);
+	free(buf);
+	return rc;
+}
+
 int trmx_task_decode(trmx_task *t, const int32_t *tokens, trmx_text_style style, char **out,
 		     trmx_error *err)
 {

@@ -62,7 +62,7 @@ check "after 16 clients went away mid-request, 200 more solves are all answered"
 	"[ \$(grep -c '\"status\": 200' '$work/d.jsonl') -eq 200 ]"
 kill -TERM $pid; wait $pid; rc=$?; pid=""
 check "SIGTERM after the concurrency test: exit 0" "[ $rc -eq 0 ]"
-python3 - "$work/c.jsonl" "$H/log.db" "$t0" "$t1" "$work/d.jsonl" <<'PY' || fail=$((fail + 1))
+python3 - "$work/c.jsonl" "$H/log.db" "$t0" "$t1" "$work/d.jsonl" <<'PY'
 import json, sqlite3, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 good = [r for r in recs if r.get("status") == 200]
@@ -87,7 +87,7 @@ for name, c in checks:
     print(("ok - " if c else "not ok - ") + name)
 sys.exit(0 if all(c for _, c in checks) else 1)
 PY
-[ $? -eq 0 ] && pass=$((pass + 4))
+if [ $? -eq 0 ]; then pass=$((pass + 4)); else fail=$((fail + 1)); fi
 
 # ---- SIGKILL mid-load
 start
@@ -96,7 +96,7 @@ lpid=$!
 sleep 2
 kill -9 $pid; wait $pid 2>/dev/null; pid=""
 wait $lpid
-python3 - "$work/k.jsonl" "$H/log.db" <<'PY' || fail=$((fail + 1))
+python3 - "$work/k.jsonl" "$H/log.db" <<'PY'
 import json, sqlite3, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 good = [r["run_id"] for r in recs if r.get("status") == 200]
@@ -113,7 +113,7 @@ for name, c in checks:
     print(("ok - " if c else "not ok - ") + name)
 sys.exit(0 if all(c for _, c in checks) else 1)
 PY
-[ $? -eq 0 ] && pass=$((pass + 3))
+if [ $? -eq 0 ]; then pass=$((pass + 3)); else fail=$((fail + 1)); fi
 
 # ---- SIGTERM mid-load
 start
@@ -125,7 +125,7 @@ kill -TERM $pid; wait $pid; rc=$?; pid=""
 wait $lpid
 check "SIGTERM mid-load: exit 0" "[ $rc -eq 0 ]"
 check "SIGTERM mid-load: it said it stopped" "grep -q 'trmx serve: stopped' '$work/serve.err'"
-python3 - "$work/t.jsonl" "$H/log.db" "$tterm" <<'PY' || fail=$((fail + 1))
+python3 - "$work/t.jsonl" "$H/log.db" "$tterm" <<'PY'
 import json, sqlite3, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 t = float(sys.argv[3])
@@ -142,6 +142,6 @@ for name, c in checks:
     print(("ok - " if c else "not ok - ") + name)
 sys.exit(0 if all(c for _, c in checks) else 1)
 PY
-[ $? -eq 0 ] && pass=$((pass + 2))
+if [ $? -eq 0 ]; then pass=$((pass + 2)); else fail=$((fail + 1)); fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -269,6 +269,11 @@ int trmx_task_encode(trmx_task *t, const char *text, size_t len, int32_t *input,
 int trmx_task_encode_input(trmx_task *t, const trmx_task_input *in, trmx_task_sink *sink,
 			   trmx_error *err);
 
+/* An answer as given (a correction, in any text the task reads) in the codec's one-line form: the
+ * label when the text holds one, else the grid it reads. *out is freed with trmx_task_text_free.
+ * Errors: those of trmx_task_encode, TRMX_ENOMEM. */
+int trmx_task_canonical(trmx_task *t, const char *text, size_t len, char **out, trmx_error *err);
+
 /* Decode `tokens` to text in `style`; *out is NUL-terminated and freed with trmx_task_text_free. */
 int trmx_task_decode(trmx_task *t, const int32_t *tokens, trmx_text_style style, char **out,
 		     trmx_error *err);
