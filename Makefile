@@ -10,7 +10,7 @@
 # The user's CFLAGS, CPPFLAGS and LDFLAGS are kept; SANITIZE=address,undefined adds sanitizers;
 # BUILD=dir moves the output; ARCHFLAGS (default -march=native) picks the instruction set.
 
-PKGS      := sqlite3 yaml-0.1 libarchive openblas libsodium jansson libmicrohttpd
+PKGS      := sqlite3 yaml-0.1 libarchive openblas libsodium jansson libmicrohttpd libcurl openssl
 TEST_PKGS := cmocka
 
 BUILD     ?= build
@@ -20,7 +20,8 @@ ARCHFLAGS ?= -march=native
 PREFIX    ?= /usr/local
 
 DEPS_OK := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) $(TEST_PKGS) && \
-             command -v node >/dev/null && command -v npm >/dev/null && command -v curl >/dev/null && \
+             command -v node >/dev/null && command -v npm >/dev/null && command -v chromium >/dev/null && \
+             command -v curl >/dev/null && \
              command -v python3 >/dev/null && command -v promtool >/dev/null && echo yes)
 
 ifneq ($(DEPS_OK),yes)

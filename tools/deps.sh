@@ -8,7 +8,8 @@ need=""
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-dev \
             openblas:libopenblas-dev libsodium:libsodium-dev jansson:libjansson-dev \
-            libmicrohttpd:libmicrohttpd-dev cmocka:libcmocka-dev; do
+            libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev openssl:libssl-dev \
+            cmocka:libcmocka-dev; do
 	pc=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "$pc"; then
@@ -16,10 +17,12 @@ for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-de
 	fi
 done
 command -v cc >/dev/null 2>&1 || need="$need gcc"
-# Node.js and npm: `make test` checks the exported xAPI statements with the npm package
-# xapi-validation (tools/xapi_validate.sh); without them that check is skipped.
+# Node.js and npm: the tests' npm packages (tests/node: playwright-core, jose, xapi-validation;
+# tools/node_deps.sh) check the exported xAPI statements, drive Debian's chromium headless
+# against the learner's page and the console, and stand in for an LMS and an LRS.
 command -v node >/dev/null 2>&1 || need="$need nodejs"
 command -v npm >/dev/null 2>&1 || need="$need npm"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 # The HTTP tests (tests/http/): curl drives trmx serve, Python 3 runs the load clients and reads
 # log.db, promtool (Debian's prometheus) checks /metrics.
 command -v curl >/dev/null 2>&1 || need="$need curl"

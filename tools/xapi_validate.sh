@@ -3,22 +3,14 @@
 # written by test_analytics and test_loop) and a fresh export of a home made here through the
 # command line, with the independent npm package `xapi-validation` on Node.js.
 #   tools/xapi_validate.sh [BUILD]
-# The package is installed once into BUILD/node (npm, from the registry). Without node or npm,
-# or when the package cannot be had, prints "SKIP: why" and exits 77; a refused statement
-# exits 1. `make deps` installs Debian's nodejs and npm.
+# The package is installed once into BUILD/node (tools/node_deps.sh, pinned by
+# tests/node/package-lock.json); without node or npm it fails: `make deps` installs them.
 set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-skip() { echo "SKIP: $*"; exit 77; }
-command -v node >/dev/null 2>&1 || skip "node is not installed (apt-get install nodejs npm)"
-mods="$root/$build/node/node_modules"
-if [ ! -f "$mods/xapi-validation/package.json" ]; then
-	command -v npm >/dev/null 2>&1 || skip "npm is not installed (apt-get install npm)"
-	mkdir -p "$build/node"
-	timeout 300 npm install --prefix "$build/node" --no-audit --no-fund --silent xapi-validation@2 >"$build/node/npm.log" 2>&1 ||
-		skip "npm could not install xapi-validation (see $build/node/npm.log)"
-fi
+command -v node >/dev/null 2>&1 || { echo "xapi_validate: node is not installed (make deps)" >&2; exit 1; }
+mods=$(tools/node_deps.sh "$build") || exit 1
 trmx="$root/$build/trmx"
 [ -x "$trmx" ] || { echo "xapi_validate: $trmx is missing" >&2; exit 1; }
 # A home of our own: runs with and without a learner or a context, an evaluation, feedback of

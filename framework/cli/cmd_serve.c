@@ -34,6 +34,14 @@ static void help(void)
 	       "      --plugins DIR       engine plugins (default: $TRMX_PLUGINS, else plugins/ beside the\n"
 	       "                          trmx binary when there is one, else the built-in engines)\n"
 	       "      --port-file FILE    write the port here once listening (for scripts and tests)\n"
+	       "      --public-url URL    the URL browsers and LMSs reach this server at, behind a proxy\n"
+	       "                          (LTI's absolute URLs; default: the listen address)\n"
+	       "      --frame-ancestors S who may embed the learner's page in a frame (a CSP source list;\n"
+	       "                          default '*': any course page)\n"
+	       "      --index DIR         also serve the module index in DIR read-only at /index/\n"
+	       "      --xapi-lrs URL      forward xAPI statements to this LRS as they happen (an outbox\n"
+	       "                          in log.db; resent until taken, never twice)\n"
+	       "      --xapi-auth U:P     the LRS's HTTP Basic credentials (default $TRMX_XAPI_AUTH)\n"
 	       "  -q, --quiet             no access log on standard error\n"
 	       "  -h, --help              this help\n");
 }
@@ -43,7 +51,8 @@ static void access_log(void *user, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
-enum { OPT_HOME = 256, OPT_LISTEN, OPT_TOKENS, OPT_QUEUE, OPT_BODY, OPT_BATCH, OPT_THREADS, OPT_PLUGINS, OPT_PORTFILE };
+enum { OPT_HOME = 256, OPT_LISTEN, OPT_TOKENS, OPT_QUEUE, OPT_BODY, OPT_BATCH, OPT_THREADS, OPT_PLUGINS, OPT_PORTFILE,
+       OPT_PUBLIC, OPT_FRAMES, OPT_INDEX, OPT_LRS, OPT_LRS_AUTH };
 
 int cmd_serve(int argc, char **argv)
 {
@@ -53,7 +62,10 @@ int cmd_serve(int argc, char **argv)
 		{ "max-body", required_argument, NULL, OPT_BODY },   { "batch", required_argument, NULL, OPT_BATCH },
 		{ "threads", required_argument, NULL, OPT_THREADS }, { "plugins", required_argument, NULL, OPT_PLUGINS },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE }, { "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },                  { NULL, 0, NULL, 0 },
+		{ "public-url", required_argument, NULL, OPT_PUBLIC }, { "frame-ancestors", required_argument, NULL, OPT_FRAMES },
+		{ "index", required_argument, NULL, OPT_INDEX },     { "xapi-lrs", required_argument, NULL, OPT_LRS },
+		{ "xapi-auth", required_argument, NULL, OPT_LRS_AUTH }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	trmx_server_options o = TRMX_SERVER_OPTIONS_INIT;
 	const char *plugins = NULL, *port_file = NULL;
@@ -89,6 +101,11 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case OPT_PLUGINS: plugins = optarg; break;
 		case OPT_PORTFILE: port_file = optarg; break;
+		case OPT_PUBLIC: o.public_url = optarg; break;
+		case OPT_FRAMES: o.frame_ancestors = optarg; break;
+		case OPT_INDEX: o.index_dir = optarg; break;
+		case OPT_LRS: o.xapi_lrs = optarg; break;
+		case OPT_LRS_AUTH: o.xapi_auth = optarg; break;
 		case 'q': quiet = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("serve", "%s needs a value", argv[optind - 1]);
@@ -97,6 +114,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	if (!o.xapi_auth)
+		o.xapi_auth = getenv("TRMX_XAPI_AUTH");
 	o.plugin_dir = cli_plugin_dir(plugins);
 	if (!quiet)
 		o.access_log = access_log;

@@ -102,6 +102,64 @@ const char *serve_query(struct serve_call *call, const char *key)
 	return v && *v ? v : NULL;
 }
 
+const char *serve_header(struct serve_call *call, const char *name)
+{
+	return MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, name);
+}
+
+struct form {
+	json_t *o;
+	bool bad;
+};
+
+static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+				  const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
+				  size_t size)
+{
+	struct form *f = cls;
+	json_t *old = json_object_get(f->o, key);
+	const char *prev = old ? json_string_value(old) : "";
+	size_t pl = old ? json_string_length(old) : 0;
+	if (off != pl) { /* a repeated key: refused, a form here has each field once */
+		f->bad = true;
+		return MHD_NO;
+	}
+	char *v = malloc(pl + size + 1);
+	if (!v) {
+		f->bad = true;
+		return MHD_NO;
+	}
+	memcpy(v, prev, pl);
+	memcpy(v + pl, data, size);
+	v[pl + size] = 0;
+	json_t *js = json_stringn(v, pl + size);
+	free(v);
+	if (!js || json_object_set_new(f->o, key, js) < 0) {
+		f->bad = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+json_t *serve_form(struct serve_call *call)
+{
+	struct form f = { json_object(), false };
+	if (!f.o)
+		return NULL;
+	if (call->body && call->len) {
+		struct MHD_PostProcessor *pp = MHD_create_post_processor(call->conn, 4096, form_field, &f);
+		if (!pp || MHD_post_process(pp, call->body, call->len) != MHD_YES)
+			f.bad = true;
+		if (pp && MHD_destroy_post_processor(pp) != MHD_YES)
+			f.bad = true;
+	}
+	if (f.bad) {
+		json_decref(f.o);
+		return NULL;
+	}
+	return f.o;
+}
+
 static int fail(struct serve_call *call, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct serve_call *call, int status, const char *fmt, ...)
 {
@@ -242,6 +300,10 @@ static int feedback(struct serve_call *call)
 		st = fail(call, 400, "'source' is \"learner\" or \"instructor\"");
 		goto done;
 	}
+	if (call->session && f.source != TRMX_FEEDBACK_LEARNER) {
+		st = fail(call, 403, "a learner's session gives learner feedback only");
+		goto done;
+	}
 	json_t *score = json_object_get(b, "score");
 	if (score && !json_is_null(score)) {
 		if (!json_is_number(score) || !(json_number_value(score) >= 0 && json_number_value(score) <= 1)) {
@@ -310,6 +372,8 @@ static int feedback(struct serve_call *call)
 			      "verdict", trmx_feedback_verdict_name(f.verdict), "source", trmx_feedback_source_name(f.source),
 			      "expected", str_or_null(canon));
 	st = added ? 201 : 200;
+	if (added)
+		xapi_wake(s);
 fb_done:
 	trmx_task_text_free(canon);
 	trmx_task_free(task);

@@ -5,6 +5,7 @@
 #ifndef TRMX_SERVE_API_H
 #define TRMX_SERVE_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "serve/serve_int.h"
@@ -23,6 +24,16 @@ struct serve_call {
 	const char *token;       /* the token's name, "" without authentication */
 	char why[TRMX_ERROR_MESSAGE_MAX]; /* the message of a status >= 400 */
 	json_t *out;             /* the answer of a status < 400 */
+	const struct session_info *session; /* the call's session (a session token), or NULL */
+	const char *method;      /* "GET", "POST", ... */
+	const char *url;         /* the path, percent-decoded */
+	/* a page, an asset or a redirect instead of JSON (web.c, lti.c, index): */
+	char *page;              /* the body (malloc'd; freed by the server), any status */
+	size_t page_len;
+	const char *page_type;   /* its Content-Type */
+	char *location;          /* with status 302/303: the redirect's target (malloc'd) */
+	const char *csp;         /* Content-Security-Policy; NULL: default-src 'self'; frame-ancestors 'none' */
+	bool cache;              /* may be cached (assets); else Cache-Control: no-store */
 };
 
 /* Run route `route`; returns the HTTP status with call->out or call->why set. */
@@ -31,5 +42,10 @@ int api_handle(struct serve_call *call, enum route route);
 int serve_authorize_context(struct serve_call *call, unsigned scope, const char *context);
 /* A query argument of the call, or NULL. */
 const char *serve_query(struct serve_call *call, const char *key);
+/* A request header, or NULL. */
+const char *serve_header(struct serve_call *call, const char *name);
+/* The fields of an application/x-www-form-urlencoded body (call->body) as a JSON object of
+ * strings (libmicrohttpd's post processor); NULL on a malformed body. */
+json_t *serve_form(struct serve_call *call);
 
 #endif

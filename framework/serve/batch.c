@@ -64,6 +64,7 @@ static void job_free(struct job *j)
 	free(j->context);
 	free(j->learner);
 	free(j->qrows);
+	session_info_clear(&j->session);
 	free(j);
 }
 
@@ -481,10 +482,16 @@ static void log_jobs(trmx_server *s, struct job *list)
 	free(recs);
 	free(fbs);
 
-	if (rc < 0)
+	if (rc < 0) {
 		s->metrics.log_errors++;
-	else
+	} else {
 		s->metrics.rows_inserted += inserted; /* rows new to the log: a retried run id is not counted twice */
+		for (struct job *j = list; j; j = j->log_next)
+			if (j->res && j->has_session && j->session.lti)
+				lti_solved(s, &j->session, j->res); /* queues the score: never waits here */
+		if (inserted)
+			xapi_wake(s);
+	}
 	pthread_mutex_lock(&s->mu);
 	struct job *freeing = NULL;
 	for (struct job *j = list, *next; j; j = next) {

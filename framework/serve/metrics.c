@@ -18,7 +18,8 @@ static const double steps_bounds[STEPS_BUCKETS] = { 1, 2, 3, 4, 6, 8, 12, 16, 32
 static const char *const route_names[ROUTES] = {
 	"solve",      "feedback",       "contexts",         "context",      "modules",   "history",
 	"report",     "admin_bind",     "admin_alias",      "admin_rollback", "admin_quarantine",
-	"admin_install", "healthz",     "readyz",           "metrics",      "other",
+	"admin_install", "healthz",     "readyz",           "metrics",      "page",
+	"lti",        "index",          "other",
 };
 
 const char *route_name(enum route r)

@@ -41,6 +41,9 @@ enum route {
 	ROUTE_HEALTHZ,
 	ROUTE_READYZ,
 	ROUTE_METRICS,
+	ROUTE_PAGE,   /* /learn/{context}, /console, /report, /assets/...: web.c */
+	ROUTE_LTI,    /* /lti/...: lti.c */
+	ROUTE_INDEX,  /* /index/...: a module index, read-only */
 	ROUTE_OTHER,
 	ROUTES
 };
@@ -72,6 +75,32 @@ void metrics_batch(struct metrics *m, int rows);
 void metrics_steps(struct metrics *m, int steps);
 /* The Prometheus text exposition (malloc'd). */
 char *metrics_text(trmx_server *s);
+
+/* ---- Sessions (session.c) ---------------------------------------------------------------------- */
+
+/* A session is a bearer token that a launch (LTI) hands to the learner's page: it may solve and
+ * give learner feedback in one context, as one learner, until it expires. Sessions live in memory
+ * (a restart ends them: the learner launches again). */
+#define SESSION_PREFIX "trmxs_"
+#define SESSION_TOKEN_MAX 64
+#define SESSION_TTL_S (8 * 3600)
+#define SESSIONS_MAX 100000
+
+struct session_info {
+	char context[TRMX_CONTEXT_NAME_MAX + 1];
+	char learner[TRMX_SERVE_LEARNER_MAX + 1];
+	json_t *lti;                 /* the launch's claims the score passback needs, or NULL */
+};
+
+int sessions_init(trmx_server *s);
+void sessions_free(trmx_server *s);
+/* A new session; `lti` is referenced (not stolen). token gets the bearer token. Errors: TRMX_ENOMEM,
+ * TRMX_ELIMIT (SESSIONS_MAX live sessions). */
+int session_new(trmx_server *s, const char *context, const char *learner, json_t *lti,
+		char token[SESSION_TOKEN_MAX + 1], trmx_error *err);
+/* The live session of `token` into *out (out->lti a new reference: session_info_clear), or -1. */
+int session_find(trmx_server *s, const char *token, size_t len, struct session_info *out);
+void session_info_clear(struct session_info *i);
 
 /* ---- Jobs and queues (batch.c) ------------------------------------------------------------------ */
 
@@ -122,6 +151,9 @@ struct job {
 	bool stream;
 	struct event *ev_head, *ev_tail;
 	trmx_task *task;             /* for decoding step answers, while queued */
+	/* a session's solve: its learner, and its LTI claims for the score passback */
+	struct session_info session;
+	bool has_session;
 };
 
 /* A model's queue of rows. */
@@ -160,6 +192,11 @@ struct trmx_server {
 	pthread_t engine_thread, log_thread;
 	bool engine_started, log_started;
 	trmx_log_db *log;            /* the logging thread's own connection */
+	/* the web side */
+	char *public_url;            /* opts.public_url or url, without a trailing slash */
+	struct sessions *sessions;   /* session.c */
+	struct lti *lti;             /* lti.c; NULL until lti_start */
+	struct xapi_fwd *xapi;       /* xapi_fwd.c; NULL without --xapi-lrs */
 };
 
 /* Start and stop the engine and logging threads. */
@@ -177,6 +214,28 @@ void job_release(struct job *j);
 /* For streams: take the next event, waiting at most `timeout_s`; NULL when none (check state). */
 struct event *job_next_event(struct job *j, double timeout_s, enum job_state *state, bool *expired);
 void event_free(struct event *e);
+
+/* ---- The web side: pages (web.c), LTI (lti.c), the xAPI forwarder (xapi_fwd.c) ----------------- */
+
+struct serve_call;
+/* GET /learn/{context}, /console, /report, /assets/...: a page or an asset into call->page. */
+int web_handle(struct serve_call *call);
+/* The learner's page for `context` (malloc'd HTML, *len its length); `session` the bearer token
+ * its calls carry (NULL: the page asks for one). */
+char *web_learn_page(trmx_server *s, const char *context, const char *session, size_t *len);
+/* LTI 1.3 (docs/LMS.md): start reads the home's platforms and tool key; handle answers /lti/...;
+ * solved is called for every logged solve of a session with LTI claims (the score passback). */
+int lti_start(trmx_server *s, trmx_error *err);
+void lti_stop(trmx_server *s);
+int lti_handle(struct serve_call *call);
+void lti_solved(trmx_server *s, const struct session_info *session, const trmx_dispatch_result *res);
+/* The xAPI forwarder: start (with opts.xapi_lrs) runs a thread sending the log's new statements;
+ * wake is called after each commit of runs or feedback. */
+int xapi_start(trmx_server *s, trmx_error *err);
+void xapi_stop(trmx_server *s);
+void xapi_wake(trmx_server *s);
+/* GET /index/...: a file of opts.index_dir. */
+int index_handle(struct serve_call *call);
 
 /* ---- JSON (api.c) ------------------------------------------------------------------------------- */
 

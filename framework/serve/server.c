@@ -45,6 +45,9 @@ struct req {
 	bool too_large;
 	int upload_fd;         /* POST /v1/admin/install: the package, written to a temporary file */
 	char *upload_path;
+	struct session_info session; /* a session token's (has_session) */
+	bool has_session;
+	char *url;             /* the path */
 };
 
 static enum MHD_Result queue(struct MHD_Connection *c, struct req *r, int status, struct MHD_Response *resp)
@@ -141,6 +144,36 @@ struct route_info {
 	unsigned scope;       /* 0: open */
 };
 
+/* A page, an asset or a redirect (call->page, call->location), else the JSON error or answer. */
+static enum MHD_Result reply_page(struct MHD_Connection *c, struct req *r, struct serve_call *call, int status)
+{
+	if (!call->page && !call->location) {
+		if (status >= 400)
+			return reply_error(c, r, status, "%s", call->why);
+		return reply_json(c, r, status, call->out);
+	}
+	json_decref(call->out);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(call->page ? call->page_len : 0, call->page ? call->page : (void *)"",
+								    call->page ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(call->page);
+		free(call->location);
+		return reply_error(c, r, 500, "out of memory");
+	}
+	if (call->page)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, call->page_type ? call->page_type : "text/html; charset=utf-8");
+	if (call->location) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, call->location);
+		free(call->location);
+	}
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				call->csp ? call->csp : "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, call->cache ? "public, max-age=3600" : "no-store");
+	return queue(c, r, status, resp);
+}
+
 /* Match `url` (percent-decoded by libmicrohttpd); *arg gets the context or run id (malloc'd). */
 static int match(const char *url, struct route_info *out, char **arg)
 {
@@ -173,6 +206,22 @@ static int match(const char *url, struct route_info *out, char **arg)
 			return 0;
 		}
 	static const char ctx[] = "/v1/contexts/", runs[] = "/v1/runs/";
+	static const struct {
+		const char *prefix;
+		enum route route;
+		const char *method;
+	} prefixed[] = {
+		{ "/learn/", ROUTE_PAGE, "GET" }, { "/assets/", ROUTE_PAGE, "GET" }, { "/console", ROUTE_PAGE, "GET" },
+		{ "/report", ROUTE_PAGE, "GET" }, { "/lti/", ROUTE_LTI, NULL },     { "/index/", ROUTE_INDEX, "GET" },
+	};
+	for (size_t i = 0; i < sizeof prefixed / sizeof *prefixed; i++) {
+		size_t pl = strlen(prefixed[i].prefix);
+		bool dir = prefixed[i].prefix[pl - 1] == '/';
+		if (dir ? n > pl && !strncmp(url, prefixed[i].prefix, pl) : n == pl && !strncmp(url, prefixed[i].prefix, pl)) {
+			*out = (struct route_info){ prefixed[i].route, prefixed[i].method, 0 };
+			return 0;
+		}
+	}
 	if (!strncmp(url, ctx, sizeof ctx - 1) && n > sizeof ctx - 1) {
 		const char *rest = url + sizeof ctx - 1;
 		size_t rn = n - (sizeof ctx - 1);
@@ -202,11 +251,30 @@ static int authorize(trmx_server *s, struct MHD_Connection *c, struct req *r, un
 {
 	if (!scope)
 		return 0;
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h && !strncasecmp(h, "Bearer ", 7) && !strncmp(h + 7 + strspn(h + 7, " "), SESSION_PREFIX, strlen(SESSION_PREFIX))) {
+		/* a session: its own context, as its learner, solve and learner feedback only */
+		h += 7 + strspn(h + 7, " ");
+		if (!r->has_session) {
+			if (session_find(s, h, strlen(h), &r->session) < 0) {
+				snprintf(why, cap, "the session is not valid (unknown or expired: launch the page again)");
+				return 401;
+			}
+			r->has_session = true;
+		}
+		snprintf(r->token, sizeof r->token, "session");
+		if ((scope != TRMX_SCOPE_SOLVE && scope != TRMX_SCOPE_FEEDBACK && scope != TRMX_SCOPE_READ) || !context ||
+		    strcmp(context, r->session.context)) {
+			snprintf(why, cap, "a session may only solve, read and give feedback in its context '%s'",
+				 r->session.context);
+			return 403;
+		}
+		return 0;
+	}
 	pthread_mutex_lock(&s->tokens_mu);
 	int status = 0;
 	if (!s->tokens)
 		goto done;
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncasecmp(h, "Bearer ", 7)) {
 		snprintf(why, cap, "this route needs a bearer token (Authorization: Bearer TOKEN; trmx token add)");
 		status = 401;
@@ -458,6 +526,17 @@ static enum MHD_Result do_solve(struct MHD_Connection *c, struct req *r)
 		return reply_error(c, r, 400, "%s", why);
 	}
 	json_decref(body);
+	if (r->has_session) { /* the session's learner, whatever the body says */
+		free(j->learner);
+		if (!(j->learner = strdup(r->session.learner))) {
+			job_release(j);
+			return reply_error(c, r, 500, "out of memory");
+		}
+		j->req.learner = j->learner;
+		j->session = r->session;
+		j->session.lti = json_incref(r->session.lti);
+		j->has_session = true;
+	}
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	j->stream = accept && strcasestr(accept, "text/event-stream");
 	trmx_error err = { 0, "" };
@@ -499,9 +578,10 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const
 	trmx_server *s = r->s;
 	if (ri->route == ROUTE_OTHER)
 		return reply_error(c, r, 404, "no route %s %s (see docs/HTTP.md)", r->method, url);
-	bool head = !strcmp(r->method, "HEAD") && !strcmp(ri->method, "GET"); /* a GET's headers (RFC 9110) */
-	if (strcmp(r->method, ri->method) && !head)
-		return reply_method(c, r, !strcmp(ri->method, "GET") ? "GET, HEAD" : ri->method);
+	const char *allowed = ri->method ? ri->method : "GET"; /* NULL: GET or POST */
+	bool head = !strcmp(r->method, "HEAD") && !strcmp(allowed, "GET"); /* a GET's headers (RFC 9110) */
+	if (strcmp(r->method, allowed) && !head && (ri->method || strcmp(r->method, "POST")))
+		return reply_method(c, r, !ri->method ? "GET, HEAD, POST" : !strcmp(allowed, "GET") ? "GET, HEAD" : allowed);
 	pthread_mutex_lock(&s->mu);
 	bool stopping = s->stopping;
 	pthread_mutex_unlock(&s->mu);
@@ -587,6 +667,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		r->upload_fd = -1;
 		snprintf(r->method, sizeof r->method, "%s", method);
 		*con_cls = r;
+		if (!(r->url = strdup(url)))
+			return MHD_NO;
 		pthread_mutex_lock(&s->mu);
 		s->inflight_requests++;
 		pthread_mutex_unlock(&s->mu);
@@ -607,9 +689,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (r->too_large)
 		return reply_error(c, r, 413, "the body is larger than the %zu bytes taken here", r->limit);
-	struct serve_call call = { s, c, r, r->arg, r->body, r->len, r->upload_path, r->token, "", NULL };
+	struct serve_call call = { .s = s, .conn = c, .r = r, .arg = r->arg, .body = r->body, .len = r->len,
+				   .upload = r->upload_path, .token = r->token, .session = r->has_session ? &r->session : NULL,
+				   .method = r->method, .url = r->url };
 	switch (r->route) {
 	case ROUTE_SOLVE: return do_solve(c, r);
+	case ROUTE_PAGE: return reply_page(c, r, &call, web_handle(&call));
+	case ROUTE_LTI: return reply_page(c, r, &call, lti_handle(&call));
+	case ROUTE_INDEX: return reply_page(c, r, &call, index_handle(&call));
 	case ROUTE_METRICS: {
 		struct MHD_Response *resp = text_response("text/plain; version=0.0.4; charset=utf-8", metrics_text(s));
 		return resp ? queue(c, r, 200, resp) : reply_error(c, r, 500, "out of memory");
@@ -656,6 +743,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	}
 	free(r->body);
 	free(r->arg);
+	free(r->url);
+	session_info_clear(&r->session);
 	free(r);
 	*con_cls = NULL;
 	pthread_mutex_lock(&s->mu);
@@ -796,6 +885,12 @@ int trmx_server_start(trmx_server **out, const trmx_server_options *opts, trmx_e
 	trmx_log_db *hl;
 	if ((rc = trmx_host_log(s->host, &hl, err)) < 0 || (rc = batch_start(s, err)) < 0)
 		goto fail;
+	if ((rc = sessions_init(s)) < 0) {
+		trmx_error_set(err, rc, "out of memory");
+		goto fail;
+	}
+	if ((rc = lti_start(s, err)) < 0 || (rc = xapi_start(s, err)) < 0)
+		goto fail;
 	s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 					  (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				  0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -814,6 +909,12 @@ int trmx_server_start(trmx_server **out, const trmx_server_options *opts, trmx_e
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
 	snprintf(s->url, sizeof s->url, ss.ss_family == AF_INET6 ? "http://[%s]:%u" : "http://%s:%u", host, s->port);
+	if (!(s->public_url = strdup(opts->public_url ? opts->public_url : s->url))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t n = strlen(s->public_url); n > 0 && s->public_url[n - 1] == '/'; n--)
+		s->public_url[n - 1] = 0;
 	*out = s;
 	return 0;
 fail:
@@ -894,6 +995,8 @@ void trmx_server_stop(trmx_server *s)
 		s->mhd = NULL;
 	}
 	batch_stop(s);
+	xapi_stop(s);
+	lti_stop(s);
 }
 
 void trmx_server_free(trmx_server *s)
@@ -913,6 +1016,8 @@ void trmx_server_free(trmx_server *s)
 		pthread_cond_destroy(&s->done_cv);
 		pthread_cond_destroy(&s->idle_cv);
 	}
+	sessions_free(s);
+	free(s->public_url);
 	free(s->home);
 	free(s->tokens_path);
 	free(s);

@@ -50,9 +50,20 @@ typedef struct trmx_server_options {
 	int max_connections;        /* 0: 256 */
 	trmx_access_log_fn access_log; /* NULL: none */
 	void *user;
+	/* version 2 */
+	const char *public_url;     /* the URL browsers and LMSs reach it at (behind a proxy); it makes
+				       the absolute URLs of LTI (docs/LMS.md); NULL: the listen URL */
+	const char *frame_ancestors; /* who may frame the learner's page (a CSP frame-ancestors
+				       source list); NULL: "*" (any course page may embed it) */
+	const char *index_dir;      /* a module index served read-only at /index/ (docs/FORMAT.md);
+				       NULL: none */
+	const char *xapi_lrs;       /* an LRS's statements endpoint base to forward xAPI statements
+				       to as they happen (docs/ANALYTICS.md); NULL: none */
+	const char *xapi_auth;      /* its credentials, "USER:PASSWORD" (HTTP Basic) */
 } trmx_server_options;
-#define TRMX_SERVER_OPTIONS_VERSION 1
-#define TRMX_SERVER_OPTIONS_INIT { TRMX_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL }
+#define TRMX_SERVER_OPTIONS_VERSION 2
+#define TRMX_SERVER_OPTIONS_INIT                                                                              \
+	{ TRMX_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /* Open the home's registry and log, load the tokens, bind the address and start serving.
  * Errors: TRMX_EINVAL (a bad address or option; no tokens on an address that is not loopback),
