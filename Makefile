@@ -1,11 +1,14 @@
 # trmx — one Makefile for the library, the `trmx` command, tests, benchmarks and the demo.
 #
-#   make            build build/trmx and build/libtrmx.a
+#   make            build build/trmx, build/libtrmx.a, build/libtrmx.so and the engine plugins;
+#                   never installs packages: names the missing ones and fails (make deps)
+#   make install    PREFIX (/usr/local), DESTDIR: trmx, plugins, headers, the libraries, trmx.pc
 #   make test       build and run every test (installs missing Debian packages first)
 #   make check      the tests under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make bench      benchmarks against PyTorch on CPU and OpenBLAS's sgemm (never gates CI)
 #   make deps       install the Debian packages the build needs
 #   make demo       build, then run the end-to-end demonstration
+#   make serve-demo the demo's home served on 127.0.0.1:8080 (the learner's page, the console)
 #
 # The user's CFLAGS, CPPFLAGS and LDFLAGS are kept; SANITIZE=address,undefined adds sanitizers;
 # BUILD=dir moves the output; ARCHFLAGS (default -march=native) picks the instruction set.
@@ -25,9 +28,14 @@ DEPS_OK := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists 
              command -v python3 >/dev/null && command -v promtool >/dev/null && echo yes)
 
 ifneq ($(DEPS_OK),yes)
-# A library is missing: install it, then run the same target again.
+# Something is missing. Building never installs packages: `tools/deps.sh --check` names what the
+# build lacks and fails (`make deps` installs it); when only the tests' tools are missing the build
+# goes on. The test, demo and benchmark targets install what is missing, then run again.
 .DEFAULT_GOAL := all
-all test check bench demo valgrind fuzz install lib cli tests:
+all install lib cli plugins:
+	@./tools/deps.sh --check
+	$(MAKE) $@ DEPS_OK=yes
+test check bench demo serve-demo valgrind fuzz tests:
 	./tools/deps.sh
 	$(MAKE) $@
 train-% ablation-%:
@@ -62,6 +70,9 @@ TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# web/'s pages, scripts and styles, embedded in the library by tools/embed_web.py (docs/WEB.md)
+WEB_SRC  := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
+LIB_OBJ  += $(BUILD)/obj/gen/web_assets.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -69,12 +80,19 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 LIBTRMX := $(BUILD)/libtrmx.a
 TRMX    := $(BUILD)/trmx
+# The shared library: the same objects, compiled with -fvisibility=hidden, so that it exports only
+# what framework/include/trmx/*.h declare (each wraps its declarations in
+# `#pragma GCC visibility push(default)`; types.h). Its soname carries the major version.
+VERSION := $(shell sed -n 's/^\#define TRMX_VERSION "\(.*\)"/\1/p' framework/include/trmx/trmx.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+LIBTRMX_SO := $(BUILD)/libtrmx.so
+$(LIB_OBJ): ALL_CFLAGS += -fvisibility=hidden
 
 .DEFAULT_GOAL := all
 .PHONY: all deps test check bench demo valgrind fmt clean install lib cli tests
 
-all: $(TRMX)
-lib: $(LIBTRMX)
+all: $(TRMX) $(LIBTRMX_SO)
+lib: $(LIBTRMX) $(LIBTRMX_SO)
 cli: $(TRMX)
 tests: $(TEST_BIN) $(TRMX)
 
@@ -97,6 +115,11 @@ $(LIBTRMX): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
+
+$(LIBTRMX_SO): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libtrmx.so.$(SOMAJOR) -Wl,--no-undefined $^ $(LIBS) -o $@
+	ln -sf libtrmx.so $@.$(SOMAJOR)
 
 $(TRMX): $(CLI_OBJ) $(LIBTRMX)
 	$(CC) $(ALL_LDFLAGS) $(CLI_OBJ) $(LIBTRMX) $(LIBS) -o $@
@@ -127,6 +150,12 @@ bench: $(TRMX) $(BENCH_BIN)
 demo: $(TRMX)
 	./tools/demo.sh $(BUILD)
 
+# The demo's home (made first when missing) served by trmx serve on 127.0.0.1:8080 in the
+# foreground, with the URLs of the learner's page, the console and the report (docs/WEB.md).
+.PHONY: serve-demo
+serve-demo: $(TRMX)
+	./tools/demo.sh $(BUILD) --serve
+
 # trmx serve under valgrind's memcheck through a concurrency load (tools/valgrind_serve.sh); built
 # apart for an instruction set valgrind 3.19 decodes (it stops at AVX-512).
 valgrind:
@@ -147,13 +176,23 @@ ablation-%: $(TRMX)
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_HELPER_SRC) $(wildcard framework/*/*.h framework/*/*/*.h)
 
-install: $(TRMX) $(LIBTRMX)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/trmx
+# PREFIX/bin/trmx, PREFIX/lib/libtrmx.{a,so}, the engine plugins in PREFIX/lib/trmx/plugins (where
+# an installed trmx looks, ../lib/trmx/plugins from itself), the public headers in
+# PREFIX/include/trmx and PREFIX/lib/pkgconfig/trmx.pc (tests/cli/install.test builds against it).
+# The plugins' prerequisites are added in the plugins section below.
+install: $(TRMX) $(LIBTRMX) $(LIBTRMX_SO) tools/trmx.pc.in
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/trmx/plugins \
+		$(DESTDIR)$(PREFIX)/include/trmx
 	install -m 755 $(TRMX) $(DESTDIR)$(PREFIX)/bin/trmx
 	install -m 644 $(LIBTRMX) $(DESTDIR)$(PREFIX)/lib/libtrmx.a
+	install -m 755 $(LIBTRMX_SO) $(DESTDIR)$(PREFIX)/lib/libtrmx.so.$(VERSION)
+	ln -sf libtrmx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtrmx.so.$(SOMAJOR)
+	ln -sf libtrmx.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libtrmx.so
+	install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/trmx/plugins/
 	install -m 644 framework/include/trmx/*.h $(DESTDIR)$(PREFIX)/include/trmx/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' -e 's|@PKGS@|$(PKGS)|g' tools/trmx.pc.in \
-		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/trmx.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@PKGS@|$(PKGS)|g' tools/trmx.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/trmx.pc.tmp
+	mv $(DESTDIR)$(PREFIX)/lib/pkgconfig/trmx.pc.tmp $(DESTDIR)$(PREFIX)/lib/pkgconfig/trmx.pc
 
 clean:
 	rm -rf build build-check
@@ -162,15 +201,16 @@ clean:
 # libFuzzer targets built with clang (clang 14 + libclang-rt-14-dev) under ASan and UBSan, each run
 # for FUZZ_SECONDS on a scratch copy of its committed seed corpus (tests/fuzz/corpus/<name>/; new
 # inputs go to FUZZ_BUILD/corpus/<name>/, the committed corpus is only read).
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="manifest safetensors archive"]
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="manifest safetensors archive index"]
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= manifest safetensors archive
+FUZZ_TARGETS ?= manifest safetensors archive index
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp-simd -pthread $(ARCHFLAGS) \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
                 -Iframework/include -Iframework $(PKG_CFLAGS)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB_OBJ += $(FUZZ_BUILD)/obj/gen/web_assets.o
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz fuzz-build fuzz-clean
@@ -215,6 +255,18 @@ TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildc
 	@mkdir -p $(dir $@)
 	sh registry/embed_sql.sh $@ registry_sql schemas/registry log_sql schemas/log
 
+%/gen/web_assets.c: $(WEB_SRC) tools/embed_web.py
+	@mkdir -p $(dir $@)
+	python3 tools/embed_web.py $@ $(WEB_SRC)
+
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/obj/gen/web_assets.o: $(FUZZ_BUILD)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
 $(BUILD)/obj/framework/log/schemas.o: $(BUILD)/gen/trmx_sql.h
 $(BUILD)/obj/framework/log/schemas.o: ALL_CFLAGS += -I$(BUILD)/gen
 $(FUZZ_BUILD)/obj/framework/log/schemas.o: $(FUZZ_BUILD)/gen/trmx_sql.h
@@ -234,9 +286,9 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c
 
 .PHONY: plugins
 plugins: $(PLUGINS) $(TEST_PLUGINS)
-all: $(PLUGINS)
+all install: $(PLUGINS)
 tests test: $(PLUGINS) $(TEST_PLUGINS)
-demo bench: $(PLUGINS)
+demo serve-demo bench: $(PLUGINS)
 
 -include $(wildcard $(FUZZ_LIB_OBJ:.o=.d))
 

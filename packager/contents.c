@@ -2,7 +2,8 @@
  * contents.c — what a module folder holds, checked against its manifest: the engine and its ABI
  * range, the weights against the architecture (the engine opens on them and checks every
  * tensor's dtype and shape), the task codec against the architecture's sequence length and
- * vocabulary, and every example through the codec and its checker. Used by pack (on the
+ * vocabulary, every example through the codec and its checker, and schema.sql under the
+ * registry's module-SQL guard (trmx_registry_schema_check). Used by pack (on the
  * author's folder) and verify (on an unpacked copy); the registry runs it before installing.
  */
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include "pkg_int.h"
 #include "trmx/engine.h"
+#include "trmx/registry.h"
 #include "trmx/task.h"
 
 struct problems {
@@ -145,6 +147,12 @@ int trmx_package_check_contents(const trmx_manifest *m, const char *dir, trmx_pr
 				"file)", dir, required[i]);
 		free(path);
 	}
+	/* schema.sql, the way install runs it (registry/moddb.c) */
+	char *spath = path_in(dir, PKG_SCHEMA);
+	struct stat sst;
+	if (spath && lstat(spath, &sst) == 0 && S_ISREG(sst.st_mode) && (rc = trmx_registry_schema_check(dir, &e2)) < 0)
+		problem(&p, rc, "%s", e2.message);
+	free(spath);
 	/* The engine and the weights. */
 	const char *engine = trmx_manifest_engine_name(m);
 	if (!trmx_manifest_engine_accepts(m, TRMX_ENGINE_ABI_VERSION))

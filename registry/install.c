@@ -358,6 +358,7 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 	struct moddb_plan plan;
 	struct selftest st;
 	char *tmp = NULL, *final = NULL;
+	int tmp_lock = -1;
 	bool locked = false, moved = false, have_plan = false;
 	int rc;
 	memset(&res, 0, sizeof res);
@@ -387,7 +388,7 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 		goto done;
 
 	/* 2. unpack beside the store and check the contents */
-	if (!(tmp = trmx_xasprintf("%s/install-XXXXXX", r->tmp)) || !(final = reg_store_path(r, res.digest))) {
+	if (!(final = reg_store_path(r, res.digest))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory installing %s", path);
 		goto done;
 	}
@@ -395,16 +396,11 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 		goto done;
 	if (trmx_fault_hit(TRMX_FAULT_WRITE)) {
 		rc = trmx_error_set(err, TRMX_EIO, "cannot make a folder in %s: injected fault", r->tmp);
-		free(tmp);
-		tmp = NULL;
 		goto done;
 	}
-	if (!mkdtemp(tmp)) {
-		rc = trmx_error_set(err, TRMX_EIO, "cannot make a folder in %s: %s", r->tmp, strerror(errno));
-		free(tmp);
-		tmp = NULL;
+	/* locked while this install lives: a killed install's folder is removed by the next one */
+	if ((rc = trmx_tmpdir_locked(r->tmp, "install", &tmp, &tmp_lock, err)) < 0)
 		goto done;
-	}
 	if (trmx_fault_hit(TRMX_FAULT_WRITE)) {
 		rc = trmx_error_set(err, TRMX_EIO, "cannot unpack %s: injected fault", path);
 		goto done;
@@ -484,8 +480,7 @@ done:
 		moddb_done(&plan);
 	if (locked)
 		trmx_db_rollback(r->db);
-	if (tmp)
-		trmx_rmtree(tmp);
+	trmx_tmpdir_release(tmp, tmp_lock);
 	free(tmp);
 	free(final);
 	trmx_package_free(p);

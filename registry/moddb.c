@@ -323,6 +323,26 @@ static int set_version(sqlite3 *db, int v, trmx_error *err)
 	return trmx_db_exec(db, sql, "module database", err);
 }
 
+int trmx_registry_schema_check(const char *dir, trmx_error *err)
+{
+	if (!dir)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_schema_check: NULL argument");
+	char *schema = trmx_xasprintf("%s/" PKG_SCHEMA, dir);
+	if (!schema)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	/* the same guard and the same caps as an install, into a database that lives in memory */
+	sqlite3 *db = NULL;
+	int rc, s = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (s != SQLITE_OK)
+		rc = trmx_error_set(err, s == SQLITE_NOMEM ? TRMX_ENOMEM : TRMX_ERROR, "cannot open a database in memory: %s",
+				    db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
+	else if ((rc = cap_size(db, err)) == 0)
+		rc = run_file(db, schema, PKG_SCHEMA, err);
+	sqlite3_close(db);
+	free(schema);
+	return rc;
+}
+
 static int fsync_dir(const char *dir, trmx_error *err)
 {
 	if (trmx_fault_hit(TRMX_FAULT_WRITE))

@@ -41,12 +41,21 @@ int trmx_registry_open(trmx_registry **out, const char *home, const trmx_registr
 	else
 		trmx_actor_default(r->actor, sizeof r->actor);
 	r->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 30000;
-	if ((rc = trmx_mkdirs(r->store, err)) < 0 || (rc = trmx_mkdirs(r->tmp, err)) < 0 ||
-	    (rc = trmx_mkdirs(r->data, err)) < 0)
+	bool ro = opts && opts->read_only;
+	struct stat st;
+	if (ro && stat(dbpath, &st) != 0) { /* a reader makes no home: a mistyped --home is said so */
+		rc = trmx_error_set(err, TRMX_ENOTFOUND, "no registry at %s: nothing is installed in that home (check --home "
+				    "or $TRMX_HOME)", home);
 		goto fail;
+	}
+	if (!ro && ((rc = trmx_mkdirs(r->store, err)) < 0 || (rc = trmx_mkdirs(r->tmp, err)) < 0 ||
+		    (rc = trmx_mkdirs(r->data, err)) < 0))
+		goto fail;
+	if (!ro) /* what killed installs left (their locks are free) */
+		trmx_tmpdir_sweep(r->tmp, "install");
 	size_t nf;
 	const trmx_sql_file *files = trmx_sql_registry(&nf);
-	if ((rc = trmx_db_open(&r->db, dbpath, DB, files, nf, TRMX_DB_CREATE, r->busy_ms, err)) < 0)
+	if ((rc = trmx_db_open(&r->db, dbpath, DB, files, nf, ro ? TRMX_DB_READONLY : TRMX_DB_CREATE, r->busy_ms, err)) < 0)
 		goto fail;
 	free(dbpath);
 	*out = r;
@@ -164,8 +173,109 @@ static int target_row(trmx_registry *r, const char *target, bool active, struct 
 	return 0;
 }
 
+/* ---- Tasks: a context keeps the task its learners see ---------------------------------------- */
+
+/* Does the parameter list `a` ("size=15,canvas=30") hold every pair of `b`, in any order? */
+static bool params_cover(const char *a, const char *b)
+{
+	const char *p = b;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		bool found = false;
+		for (const char *q = a; *q && !found;) {
+			size_t m = strcspn(q, ",");
+			found = m == n && !strncmp(p, q, n);
+			q += m + (q[m] == ',');
+		}
+		if (!found)
+			return false;
+		p += n + (p[n] == ',');
+	}
+	return true;
+}
+
+/* Two versions solve the same task: the same codec with the same parameters. The parameters are
+ * compared as written (in any order), so "size=9" and a default left out differ; an author keeps
+ * the manifests of one module's versions alike. */
+static bool same_task(const struct reg_version *a, const struct reg_version *b)
+{
+	return !strcmp(a->codec, b->codec) && params_cover(a->codec_params, b->codec_params) &&
+	       params_cover(b->codec_params, a->codec_params);
+}
+
+/* "sudoku with size 9", "maze with size 15, canvas 30", "arc" */
+static void task_text(const struct reg_version *v, char *buf, size_t cap)
+{
+	size_t o = (size_t)snprintf(buf, cap, "%s", v->codec);
+	const char *p = v->codec_params;
+	for (int i = 0; *p && o < cap; i++) {
+		size_t n = strcspn(p, ","), k = strcspn(p, "=");
+		if (k > n)
+			k = n;
+		o += (size_t)snprintf(buf + o, cap - o, "%s%.*s %.*s", i ? ", " : " with ", (int)k, p,
+				      (int)(n > k ? n - k - 1 : 0), p + (n > k ? k + 1 : k));
+		p += n + (*(p + n) == ',');
+	}
+}
+
+/* Refuse `v` (the version `what` names) for `context` unless it solves the task of `now`, the
+ * version the context serves today: learners of the context see that task's puzzles, and a
+ * module for another codec or grid size would fail on every one of them. */
+static int task_check(const char *context, const char *what, const struct reg_version *v,
+		      const struct reg_version *now, trmx_error *err)
+{
+	if (same_task(v, now))
+		return 0;
+	char a[TRMX_TASK_PARAM_MAX + 96], b[TRMX_TASK_PARAM_MAX + 96];
+	task_text(v, a, sizeof a);
+	task_text(now, b, sizeof b);
+	return trmx_error_set(err, TRMX_EINVAL, "%s solves %s; %s serves %s (%s@%s): bind a module for the same task, or "
+			      "--force to change the context's task", what, a, context, b, now->module, now->version);
+}
+
+/* The version a bound context's main target serves now, or false when it serves none (unbound,
+ * or its target no longer resolves: nothing to keep). */
+static bool serving_now(trmx_registry *r, const char *target, struct reg_version *now)
+{
+	trmx_target t;
+	trmx_error e;
+	char a[TRMX_ALIAS_MAX + 1];
+	return trmx_target_parse(target, &t, &e) == 0 && reg_target_version(r, &t, now, a, &e) == 0 && !now->quarantined;
+}
+
+/* Every context that follows MODULE@ALIAS (as its target or its canary) must keep its task when
+ * the alias moves to `v`. */
+static int alias_task_check(trmx_registry *r, const char *subject, const struct reg_version *v, trmx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = trmx_db_prepare(r->db, "SELECT context, target FROM bindings WHERE target = ?1 OR canary = ?1 "
+				 "ORDER BY context", &st, DB, err), s;
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, subject, -1, SQLITE_TRANSIENT);
+	while (rc == 0 && (s = trmx_db_step(st)) == SQLITE_ROW) {
+		char ctx[TRMX_CONTEXT_NAME_MAX + 1], target[TRMX_TARGET_MAX + 1], what[2 * TRMX_TARGET_MAX + 128];
+		struct reg_version now;
+		trmx_db_column_copy(st, 0, ctx, sizeof ctx);
+		trmx_db_column_copy(st, 1, target, sizeof target);
+		snprintf(what, sizeof what, "%s@%s (for %s)", v->module, v->version, subject);
+		if (serving_now(r, target, &now) && (rc = task_check(ctx, what, v, &now, err)) < 0)
+			trmx_error_prefix(err, "cannot move %s: context '%s' follows it", subject, ctx);
+	}
+	if (rc == 0 && s != SQLITE_DONE)
+		rc = trmx_db_error(r->db, s, DB, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int trmx_registry_alias_set(trmx_registry *r, const char *module, const char *alias, const char *version,
 			    trmx_error *err)
+{
+	return trmx_registry_alias_set_ex(r, module, alias, version, 0, err);
+}
+
+int trmx_registry_alias_set_ex(trmx_registry *r, const char *module, const char *alias, const char *version,
+			       unsigned int flags, trmx_error *err)
 {
 	if (!r || !module || !alias || !version)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_alias_set: missing argument");
@@ -203,6 +313,8 @@ int trmx_registry_alias_set(trmx_registry *r, const char *module, const char *al
 		trmx_db_rollback(r->db);
 		return 0;
 	}
+	if (!(flags & TRMX_BIND_FORCE) && (rc = alias_task_check(r, subject, &v, err)) < 0)
+		goto fail;
 	char at[32];
 	trmx_iso_time(trmx_now_ms(), at);
 	if ((rc = run(r, "INSERT INTO aliases (module, alias, version, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -358,6 +470,12 @@ static int binding_put(trmx_registry *r, const char *context, const struct bindi
 int trmx_registry_bind(trmx_registry *r, const char *context, const char *target, const char *canary, double share,
 		       trmx_error *err)
 {
+	return trmx_registry_bind_ex(r, context, target, canary, share, 0, err);
+}
+
+int trmx_registry_bind_ex(trmx_registry *r, const char *context, const char *target, const char *canary, double share,
+			  unsigned int flags, trmx_error *err)
+{
 	if (!r || !context || !target)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_bind: missing argument");
 	int rc = trmx_context_check(context, err);
@@ -392,6 +510,16 @@ int trmx_registry_bind(trmx_registry *r, const char *context, const char *target
 	if (cur.bound && !strcmp(cur.target, nb.target) && !strcmp(cur.canary, nb.canary) && cur.share == nb.share) {
 		trmx_db_rollback(r->db); /* the same binding: not a change */
 		return 0;
+	}
+	if (!(flags & TRMX_BIND_FORCE)) {
+		/* the target keeps the task the context serves now; the canary the target's */
+		struct reg_version now;
+		bool serves = cur.bound && serving_now(r, cur.target, &now);
+		if ((serves && (rc = task_check(context, target, &v, &now, err)) < 0) ||
+		    (canary && (rc = task_check(context, canary, &cv, serves ? &now : &v, err)) < 0)) {
+			trmx_error_prefix(err, "cannot bind '%s'", context);
+			goto fail;
+		}
 	}
 	char old[2 * TRMX_TARGET_MAX + 64], new[2 * TRMX_TARGET_MAX + 64], detail[640];
 	binding_text(&cur, old, sizeof old);

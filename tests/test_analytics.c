@@ -26,6 +26,7 @@
 #include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h, stdint.h */
 
 #include "helpers/testutil.h"
+#include "log/log_int.h"
 #include "trmx/log.h"
 #include "trmx/report.h"
 #include "trmx/trmx.h"
@@ -669,7 +670,7 @@ static void test_sql_read_only(void **state)
 	size_t len = 0;
 	int64_t rows = 0;
 	FILE *fp = open_memstream(&text, &len);
-	assert_trmx_ok(trmx_sql_query(f->home, "SELECT arm, count(*) AS n FROM runs GROUP BY arm ORDER BY arm", TRMX_SQL_CSV,
+	assert_trmx_ok(trmx_sql_query(f->home, "SELECT arm, count(*) AS n FROM runs GROUP BY arm ORDER BY arm", TRMX_SQL_CSV, 0,
 				      fp, &rows, &err),
 		       err);
 	fclose(fp);
@@ -686,12 +687,50 @@ static void test_sql_read_only(void **state)
 					       "SELECT 1; DELETE FROM runs", "PRAGMA journal_mode = DELETE",
 					       "SELECT load_extension('x')", "   " };
 	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
-		int rc = trmx_sql_query(f->home, refused[i], TRMX_SQL_TABLE, stdout, NULL, &err);
+		int rc = trmx_sql_query(f->home, refused[i], TRMX_SQL_TABLE, 0, stdout, NULL, &err);
 		if (rc != TRMX_EINVAL)
 			fail_msg("'%s' was not refused (%d)", refused[i], rc);
 	}
 	sqlite3 *db = open_log(f);
 	assert_int_equal((int64_t)qd(db, "SELECT count(*) FROM runs"), 300);
+	sqlite3_close(db);
+}
+
+/* Issue 24, item 5: no pointer functions, a time limit, a value-size limit, no migration. */
+static void test_sql_limits(void **state)
+{
+	struct fx *f = *state;
+	trmx_error err;
+	FILE *devnull = fopen("/dev/null", "w");
+	assert_non_null(devnull);
+	static const char *const unsafe[] = { "SELECT fts3_tokenizer('simple')", "SELECT hex(FTS3_TOKENIZER('porter'))" };
+	for (size_t i = 0; i < sizeof unsafe / sizeof *unsafe; i++)
+		assert_trmx_error(trmx_sql_query(f->home, unsafe[i], TRMX_SQL_CSV, 0, devnull, NULL, &err), err, TRMX_EINVAL,
+				  "not authorized");
+	double t0 = trmx_mono_s();
+	assert_trmx_error(trmx_sql_query(f->home, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+						  "SELECT count(*) FROM c",
+					 TRMX_SQL_CSV, 300, devnull, NULL, &err),
+			  err, TRMX_ELIMIT, "stopped after");
+	assert_true(trmx_mono_s() - t0 < 5.0);
+	assert_trmx_error(trmx_sql_query(f->home, "SELECT length(zeroblob(1000000000))", TRMX_SQL_CSV, 0, devnull, NULL, &err),
+			  err, TRMX_ELIMIT, "at most");
+	assert_trmx_error(trmx_sql_query(f->home, "SELECT length(replace(hex(zeroblob(9000000)), '0', '00'))", TRMX_SQL_CSV, 0,
+					 devnull, NULL, &err),
+			  err, TRMX_ELIMIT, "at most");
+	fclose(devnull);
+	/* an older log is not migrated by a reader: it says what to run, and leaves the file as it was */
+	sqlite3 *db = open_log(f);
+	int have = (int)qd(db, "PRAGMA user_version");
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_trmx_error(trmx_sql_query(f->home, "SELECT 1", TRMX_SQL_CSV, 0, stdout, NULL, &err), err, TRMX_EVERSION,
+			  "trmx log migrate");
+	db = open_log(f);
+	assert_int_equal((int)qd(db, "PRAGMA user_version"), 1);
+	char *set = sqlite3_mprintf("PRAGMA user_version = %d", have);
+	assert_int_equal(sqlite3_exec(db, set, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(set);
 	sqlite3_close(db);
 }
 
@@ -854,6 +893,13 @@ static void test_time_and_duration(void **state)
 	assert_trmx_error(trmx_time_parse("1000000y", 0, &v, &err), err, TRMX_EINVAL, "before 1970");
 	assert_trmx_error(trmx_duration_parse("30", &v, &err), err, TRMX_EINVAL, "not a duration");
 	assert_trmx_error(trmx_duration_parse("0d", &v, &err), err, TRMX_EINVAL, "not a duration");
+	/* issue 22: min and mo, never a bare m */
+	assert_trmx_ok(trmx_duration_parse("90min", &v, &err), err);
+	assert_int_equal(v, 90 * 60000LL);
+	assert_trmx_ok(trmx_duration_parse("1y6mo2w", &v, &err), err);
+	assert_int_equal(v, (365 + 180 + 14) * 86400000LL);
+	assert_trmx_error(trmx_duration_parse("1m", &v, &err), err, TRMX_EINVAL, "write 1min for minutes or 1mo");
+	assert_trmx_error(trmx_time_parse("30m", 0, &v, &err), err, TRMX_EINVAL, "30min");
 }
 
 int main(int argc, char **argv)
@@ -868,6 +914,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wilson_and_verdicts),
 		cmocka_unit_test_setup_teardown(test_xapi_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_export, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sql_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sql_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase_learner, setup, teardown),
 		cmocka_unit_test(test_time_and_duration),

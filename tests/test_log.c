@@ -124,6 +124,27 @@ static void test_pseudonym(void **state)
 	char *secret = tu_path(f->home, "secret");
 	assert_int_equal(stat(secret, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
+	/* issue 24, item 4: a secret open to others is refused; a lost one is not silently made anew
+	 * once the log holds learners' runs */
+	assert_int_equal(chmod(secret, 0644), 0);
+	assert_trmx_error(trmx_log_open(&log, f->home, NULL, &err), err, TRMX_EINVAL, "chmod 600");
+	assert_int_equal(chmod(secret, 0600), 0);
+	assert_trmx_ok(trmx_log_open(&log, f->home, NULL, &err), err);
+	trmx_run_record r = rec("sudoku4", "1.0.0");
+	r.learner = p1;
+	size_t added = 0;
+	assert_trmx_ok(trmx_log_append(log, &r, 1, &added, &err), err);
+	trmx_log_free(log);
+	char *kept = tu_path(f->home, "secret.kept");
+	assert_int_equal(rename(secret, kept), 0);
+	assert_trmx_error(trmx_log_open(&log, f->home, NULL, &err), err, TRMX_ENOTFOUND, "Restore the file");
+	assert_int_equal(access(secret, F_OK), -1);
+	assert_int_equal(rename(kept, secret), 0);
+	assert_trmx_ok(trmx_log_open(&log, f->home, NULL, &err), err);
+	assert_trmx_ok(trmx_log_pseudonym(log, "alice", p3, &err), err);
+	assert_string_equal(p1, p3);
+	trmx_log_free(log);
+	free(kept);
 	free(secret);
 	/* another installation, another secret */
 	char *other = tu_tmpdir();
@@ -149,6 +170,18 @@ static void test_append_feedback(void **state)
 	assert_trmx_ok(trmx_log_append(log, &r, 1, &added, &err), err);
 	assert_int_equal(added, 0);
 	assert_int_equal(count(f->home, "SELECT count(*) FROM runs"), 1);
+	/* the same id for another request is refused, not dropped while reported logged (issue 24, 7) */
+	trmx_run_record other = r;
+	other.input = "1...4.22.4..3.1.";
+	assert_trmx_error(trmx_log_append(log, &other, 1, &added, &err), err, TRMX_EEXIST, "another request");
+	other = r;
+	other.learner = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	assert_trmx_error(trmx_log_append(log, &other, 1, &added, &err), err, TRMX_EEXIST, "another request");
+	other = r;
+	other.output = "1234341221434312"; /* a retry answered otherwise (a canary's draw) is the same request */
+	assert_trmx_ok(trmx_log_append(log, &other, 1, &added, &err), err);
+	assert_int_equal(added, 0);
+	assert_int_equal(count(f->home, "SELECT count(*) FROM runs WHERE input = '1...4.22.4..3.1.'"), 0);
 	/* batched: 1000 in one transaction */
 	trmx_run_record *many = calloc(1000, sizeof *many);
 	for (int i = 0; i < 1000; i++)
@@ -208,7 +241,52 @@ static void test_append_feedback(void **state)
 	assert_string_equal(info.status, "completed");
 	assert_trmx_error(trmx_log_run_get(log, ghost, &info, &err), err, TRMX_ENOTFOUND, "no run");
 	trmx_log_free(log);
-	assert_int_equal(count(f->home, "PRAGMA user_version"), 3);
+	assert_int_equal(count(f->home, "PRAGMA user_version"), 4);
+}
+
+/* The xAPI outbox's numbering (0004_xapi_outbox.sql): every new run and feedback row gets the next
+ * number in commit order, whatever its id; a retried id gets none; VACUUM (after an erase) and
+ * deletions keep the numbers, and a number is never given twice. */
+static void test_xapi_queue(void **state)
+{
+	struct fx *f = *state;
+	trmx_error err = { 0 };
+	trmx_log_db *log = NULL;
+	size_t added = 0;
+	assert_trmx_ok(trmx_log_open(&log, f->home, NULL, &err), err);
+	trmx_run_record a = rec("sudoku4", "1.0.0"), old = rec("sudoku4", "1.0.0"), v4 = rec("sudoku4", "1.0.0");
+	snprintf(old.id, sizeof old.id, "01890000-0000-7000-8000-0000000000a1"); /* older than any logged */
+	snprintf(v4.id, sizeof v4.id, "00000000-0000-4000-8000-0000000000b2");
+	trmx_feedback_record fb = TRMX_FEEDBACK_RECORD_INIT;
+	fb.run_id = a.id;
+	fb.source = TRMX_FEEDBACK_INSTRUCTOR;
+	assert_trmx_ok(trmx_log_write(log, &a, 1, &fb, 1, &added, &err), err);
+	assert_trmx_ok(trmx_log_append(log, &old, 1, &added, &err), err);
+	assert_trmx_ok(trmx_log_append(log, &old, 1, &added, &err), err); /* a retry: no new number */
+	assert_int_equal(added, 0);
+	assert_trmx_ok(trmx_log_append(log, &v4, 1, &added, &err), err);
+	assert_int_equal(count(f->home, "SELECT count(*) FROM xapi_queue"), 4);
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT seq FROM xapi_queue WHERE kind = 'run' AND row_id = '%s'", old.id);
+	assert_int_equal(count(f->home, sql), 3);
+	assert_int_equal(count(f->home, "SELECT seq FROM xapi_queue WHERE kind = 'feedback'"), 2); /* committed with a */
+	trmx_log_free(log);
+	/* the newest run deleted, VACUUM: numbers stay; the next run gets 5, not 4 */
+	char *path = tu_path(f->home, "log.db");
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = '%s'; VACUUM", v4.id);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(path);
+	assert_trmx_ok(trmx_log_open(&log, f->home, NULL, &err), err);
+	trmx_run_record b = rec("sudoku4", "1.0.0");
+	assert_trmx_ok(trmx_log_append(log, &b, 1, &added, &err), err);
+	trmx_log_free(log);
+	snprintf(sql, sizeof sql, "SELECT seq FROM xapi_queue WHERE row_id = '%s'", b.id);
+	assert_int_equal(count(f->home, sql), 5);
+	snprintf(sql, sizeof sql, "SELECT seq FROM xapi_queue WHERE row_id = '%s'", old.id);
+	assert_int_equal(count(f->home, sql), 3);
 }
 
 static void test_schema_version(void **state)
@@ -377,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_uuid7),
 		cmocka_unit_test_setup_teardown(test_pseudonym, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_feedback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xapi_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),

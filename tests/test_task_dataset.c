@@ -1,5 +1,6 @@
 /*
- * test_task_dataset.c — data sets: CSV text and files (read a line at a time), ARC folders with
+ * test_task_dataset.c — data sets: CSV text and files (read a line at a time; also TSV, and a UTF-8
+ * byte order mark), ARC folders with
  * their splits and puzzle identifiers, a combined ARC file, the official built layout (.npy files
  * written here byte by byte, so the reader is checked against the format, not against our own
  * writer) with its malformed variants, and raw token .npy files.
@@ -176,6 +177,47 @@ static void test_csv_file(void **state)
 	/* Missing file. */
 	snprintf(path, sizeof path, "%s/none.csv", dir);
 	expect_fail(trmx_dataset_load(&ds, t, path, NULL, &e), &e, TRMX_ENOTFOUND, "cannot open");
+	trmx_task_free(t);
+}
+
+/* What spreadsheets save: a UTF-8 byte order mark before the header, CRLF, and tab-separated
+ * files (.tsv; a first row with a tab and no comma); the same puzzles as the plain CSV. */
+static void test_csv_bom_tsv(void **state)
+{
+	const char *dir = *state;
+	trmx_task *t = open_task("sudoku", "size=9");
+	trmx_error e = { 0, "" };
+	trmx_dataset *ds = NULL;
+	trmx_dataset_view v;
+	char path[128], text[600];
+	static const char *const files[][2] = {
+		{ "bom.csv", "\xEF\xBB\xBFpuzzle,solution\r\n%s,%s\r\n" },
+		{ "plain.tsv", "puzzle\tsolution\n%s\t%s\n" },
+		{ "bom.tsv", "\xEF\xBB\xBFsource\tquestion\tanswer\trating\r\nx\t%s\t%s\t0\r\n" },
+		{ "noheader.tsv", "\xEF\xBB\xBF%s\t%s\n" },
+		{ "bom.txt", "\xEF\xBB\xBF%s\n%.0s" },
+	};
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
+		snprintf(text, sizeof text, files[i][1], P9, S9);
+		write_file(path, text);
+		if (trmx_dataset_load(&ds, t, path, NULL, &e) < 0)
+			fail_msg("%s: %s", files[i][0], e.message);
+		trmx_dataset_view_get(ds, &v);
+		assert_int_equal(v.examples, 1);
+		const uint8_t *in = v.inputs, *lab = v.labels;
+		assert_int_equal(in[0], 5 + 1); /* '5', the first cell: ids are digit + 1 */
+		assert_int_equal(lab[0], strstr(files[i][0], ".txt") ? 0 : 5 + 1);
+		trmx_dataset_free(ds);
+		ds = NULL;
+	}
+	/* A quoted TSV field must end at a tab, and the message says so. */
+	snprintf(path, sizeof path, "%s/bad.tsv", dir);
+	snprintf(text, sizeof text, "puzzle\tsolution\n\"%s\"x\t%s\n", P9, S9);
+	write_file(path, text);
+	expect_fail(trmx_dataset_load(&ds, t, path, NULL, &e), &e, TRMX_EFORMAT,
+		    "expected a tab or the end of the line after a quoted field, found 'x'");
+	assert_null(ds);
 	trmx_task_free(t);
 }
 
@@ -389,6 +431,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_csv_text),
 		cmocka_unit_test_setup_teardown(test_csv_file, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_csv_bom_tsv, setup_tmp, teardown_tmp),
 		cmocka_unit_test(test_arc_folder),
 		cmocka_unit_test_setup_teardown(test_arc_errors, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_built_layout, setup_tmp, teardown_tmp),

@@ -83,7 +83,7 @@ static void test_official_encoding(void **state)
 	bool has = true;
 	assert_int_equal(trmx_task_encode(t, P9, strlen(P9), in, label, &has, &e), 0);
 	assert_false(has);
-	/* '5' -> 6, '.' -> 1, '3' -> 4 (TRM-SPEC §9.2: digit d -> d+1, blank 1). */
+	/* '5' -> 6, '.' -> 1, '3' -> 4 (docs/TASKS.md: digit d -> d+1, blank 1). */
 	assert_int_equal(in[0], 6);
 	assert_int_equal(in[1], 4);
 	assert_int_equal(in[2], 1);

@@ -594,7 +594,8 @@ static void test_solve_request_errors(void **state)
 	free(tmp);
 }
 
-/* The official sizes' parameter counts (TRM-SPEC §3) and SwiGLU widths (§2). */
+/* The official sizes' parameter counts (the official configs: Sudoku MLP, Sudoku and Maze attention)
+ * and SwiGLU widths (the official layers.py's rounding). */
 static void test_param_counts_and_widths(void **state)
 {
 	assert_int_equal(trm_swiglu_width(4, 512), 1536);

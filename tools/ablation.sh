@@ -1,5 +1,5 @@
 #!/bin/sh
-# ablation.sh — `make ablation-NAME`: the recursion ablation of TRM-SPEC.md / the paper at small
+# ablation.sh — `make ablation-NAME`: the recursion ablation of the paper ("Less is More") at small
 # scale. Trains three variants of modules/NAME/train.yaml for the same wall time each:
 #   recursive  the module's architecture as configured, or with H_cycles 2, L_cycles 2 where the
 #              module itself is H1 L1 (maze): the variant must recurse

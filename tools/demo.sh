@@ -11,8 +11,13 @@
 #   6. swap one context from the TRM module sudoku4 to the HRM module sudoku4-hrm and back, and
 #      compare them with trmx report;
 #   7. start trmx serve on a free loopback port, solve (JSON and a stream of steps) and give
-#      feedback with curl, stop it; print a summary from the log's views.
+#      feedback with curl, stop it;
+#   8. publish the packages to a module index folder (signed), serve it with trmx serve --index on
+#      a free loopback port, and install one module from it into a second home (BUILD/demo-home2);
+#   then print a summary from the log's views.
 # Idempotent: every run starts from a fresh home. Usage: tools/demo.sh [BUILD]
+#   tools/demo.sh BUILD --serve   (make serve-demo) the demo's home, made first when missing, served
+#                                 in the foreground on $DEMO_LISTEN (127.0.0.1:8080) with its pages
 set -eu
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +27,25 @@ trmx="$root/$build/trmx"
 home="$root/$build/demo-home"
 work="$root/$build/demo"
 [ -x "$trmx" ] || { echo "demo: $trmx is missing; run make first" >&2; exit 1; }
+listen=${DEMO_LISTEN:-127.0.0.1:8080}
+# pages URL: the learner's page of each demo context, the console and the report (docs/WEB.md)
+pages() {
+	local u=$1 c
+	for c in $(TRMX_HOME="$home" "$trmx" list 2>/dev/null | sed -n 's/^\(demo-course\/[^ ]*\) .*/\1/p'); do
+		echo "  learner page ($c): $u/learn/$c"
+	done
+	echo "  course creator's console: $u/console"
+	echo "  analyst's view:           $u/report"
+	# the demo home has no tokens file (loopback needs none); with one, each page asks for a token
+	[ ! -f "$home/tokens.json" ] || echo "  (this home has bearer tokens: the pages ask for one; trmx token add NAME --scopes admin)"
+}
+if [ "${2:-}" = --serve ]; then
+	[ -f "$home/registry.db" ] || "$0" "$build"
+	echo
+	echo "trmx serve on http://$listen over $home (Ctrl-C stops it):"
+	pages "http://$listen"
+	exec "$trmx" serve --home "$home" --listen "$listen" --plugins "$root/$build/plugins"
+fi
 [ -d "$home" ] && chmod -R u+w "$home" # the store is read-only
 rm -rf "$home" "$work"
 mkdir -p "$work/packages"
@@ -175,6 +199,10 @@ rid=$(curl -s --max-time 60 -X POST "$url/v1/contexts/$ctx/solve" -d "{\"puzzle\
 call -X POST "$url/v1/contexts/$ctx/solve" -H 'Accept: text/event-stream' -d "{\"puzzle\": \"$puzzle\", \"halt\": \"fixed\", \"max_steps\": 3}"
 call -X POST "$url/v1/runs/$rid/feedback" -d '{"verdict": "incorrect", "source": "learner", "comment": "not what I expected"}'
 call -X POST "$url/v1/contexts/no/such/solve" -d "{\"puzzle\": \"$puzzle\"}"
+echo "  the pages it serves to people (docs/WEB.md):"
+pages "$url"
+echo "  \$ curl -s -o /dev/null -w '%{http_code} %{content_type}' $url/learn/$ctx"
+echo "     $(curl -s -o /dev/null -w '%{http_code} %{content_type}' --max-time 10 "$url/learn/$ctx")"
 kill -TERM $serve_pid
 wait $serve_pid || true
 trap - EXIT
@@ -182,6 +210,34 @@ echo "  the server's access log (standard error), one JSON line a request:"
 sed -n '2,$p' "$work/serve.log" | sed 's/^/     /'
 echo "  the HTTP runs are in the log like the others:"
 "$trmx" sql "SELECT r.id, r.learner IS NOT NULL AS has_learner, r.steps, f.source, f.verdict FROM runs r LEFT JOIN feedback f ON f.run_id = r.id WHERE r.id = '$rid'" | sed 's/^/     /'
+
+say "8. Sharing modules: a signed module index, served by trmx serve --index, pulled into a second home"
+home2="$root/$build/demo-home2"
+[ -d "$home2" ] && chmod -R u+w "$home2"
+rm -rf "$home2" "$work/index"
+"$trmx" keygen -o "$work/index-key" -c "demo index" | sed 's/^/  /'
+for p in "$work/packages/"*.trmx; do
+	"$trmx" publish "$p" --index "$work/index" --key "$work/index-key.key" | sed 's/^/  /'
+done
+rm -f "$work/index.port"
+"$trmx" serve --home "$work/index-serve-home" --index "$work/index" --listen 127.0.0.1:0 --port-file "$work/index.port" \
+	2>"$work/index-serve.log" &
+index_pid=$!
+trap 'kill $index_pid 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -s "$work/index.port" ] && break; sleep 0.1; done
+[ -s "$work/index.port" ] || { echo "  trmx serve --index did not start:"; cat "$work/index-serve.log"; exit 1; }
+index_url=http://127.0.0.1:$(cat "$work/index.port")/index
+echo "  \$ trmx index add $index_url --trust index-key.pub --home $home2"
+"$trmx" index add "$index_url" --trust "$work/index-key.pub" --home "$home2" | sed 's/^/     /'
+echo "  \$ trmx search --home $home2"
+"$trmx" search --home "$home2" | sed 's/^/     /'
+echo "  \$ trmx install ${modules[0]} --home $home2"
+"$trmx" install "${modules[0]}" --home "$home2" 2>&1 | sed 's/^/     /'
+kill -TERM $index_pid
+wait $index_pid || true
+trap - EXIT
+"$trmx" list --home "$home2" | sed 's/^/  /'
+"$trmx" list --home "$home2" | grep -q "^${modules[0]%@*} " || { echo "demo: nothing was installed from the index" >&2; exit 1; }
 
 say "Summary from the log ($home/log.db, views context_summary and version_summary)"
 for mv in "${modules[@]}"; do
@@ -193,3 +249,5 @@ say "History (append-only)"
 "$trmx" history | sed 's/^/  /'
 echo
 echo "The home stays in $home: try  TRMX_HOME=$home $trmx run demo-course/${modules[0]%@*} PUZZLE"
+echo "To look at the pages in a browser: make serve-demo (trmx serve on http://$listen in the foreground), then open"
+pages "http://$listen"

@@ -2,7 +2,28 @@
 # deps.sh — install the Debian packages trmx needs when they are missing.
 #   tools/deps.sh          build and test dependencies (C libraries, cmocka, pkg-config)
 #   tools/deps.sh --bench  also PyTorch on CPU and NumPy, the benchmarks' peer
+#   tools/deps.sh --check  install nothing: name what the build itself lacks (compiler,
+#                          pkg-config, Python 3, the C libraries) and fail, saying `make deps`
+#                          installs it; what only the tests need is not checked
 set -eu
+
+if [ "${1:-}" = "--check" ]; then
+	need=""
+	command -v cc >/dev/null 2>&1 || need="$need gcc"
+	command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+	command -v python3 >/dev/null 2>&1 || need="$need python3" # tools/embed_web.py
+	for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-dev \
+	            openblas:libopenblas-dev libsodium:libsodium-dev jansson:libjansson-dev \
+	            libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev openssl:libssl-dev; do
+		if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "${pair%%:*}"; then
+			need="$need ${pair#*:}"
+		fi
+	done
+	[ -z "$need" ] && exit 0
+	echo "trmx: missing Debian packages:$need" >&2
+	echo "trmx: \`make deps\` installs them (apt-get, as root or with sudo), then run make again" >&2
+	exit 1
+fi
 
 need=""
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
@@ -28,6 +49,8 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v promtool >/dev/null 2>&1 || need="$need prometheus"
+# tests/http/index.sh signs hostile indexes with the openssl command
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
 if [ "${1:-}" = "--bench" ]; then
 	/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need="$need python3-torch python3-numpy"
 	[ -x /usr/bin/time ] || need="$need time"

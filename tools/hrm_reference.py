@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """hrm_reference.py: an independent PyTorch implementation of the official HRM
 (HierarchicalReasoningModel_ACTV1, the predecessor of TRM), inference and
-training step, written from TRM-SPEC.md §12 on top of tools/trm_reference.py
+training step, written from the official models/hrm/hrm_act_v1.py (sapientinc/HRM)
+on top of tools/trm_reference.py
 and tools/trm_train_reference.py.
 
 It is the numeric reference for the trmx HRM engine (tests/fixtures/hrm_*)

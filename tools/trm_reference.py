@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """trm_reference.py: an independent PyTorch implementation of the official TRM
-(Tiny Recursive Model) inference, written from TRM-SPEC.md (shared/ beside the repository).
+(Tiny Recursive Model) inference, written from the official models/recursive_reasoning/trm.py
+(SamsungSAILMontreal/TinyRecursiveModels; docs/ENGINE.md).
 
 It is the numeric reference for the trmx C engine (tests/fixtures/) and the
 PyTorch peer in benchmarks.

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """trm_train_reference.py: an independent PyTorch implementation of the official
-TRM *training* step (TRM-SPEC §5.6-§8), on top of tools/trm_reference.py's model.
+TRM *training* step (docs/TRAINING.md), on top of tools/trm_reference.py's model.
 
 It is the numeric reference for the trmx C trainer (tests/fixtures/trm_grad_*,
 trm_steps_*) and the PyTorch peer of the training benchmark.
@@ -30,7 +30,7 @@ One call of `train_step` is one official `train_batch` (pretrain.py):
     computed (warmup, then cosine to lr_min_ratio);
  8. sparse sign-SGD on the puzzle rows of this batch (duplicate ids' grads
     summed): row <- row (1 - lr_p wd_p) - lr_p sign(sum);
- 9. AdamATan2 (TRM-SPEC §8.1, no epsilon) over model.parameters() (not H_init,
+ 9. AdamATan2 (no epsilon) over model.parameters() (not H_init,
     L_init, the puzzle table);
 10. EMA: shadow <- (1 - mu) param + mu shadow over the same parameters.
 
@@ -203,7 +203,7 @@ def _as_long(x):
 
 @torch.no_grad()
 def adam_atan2_(p, g, m, v, t, lr, beta1, beta2, wd):
-    """AdamATan2 step t (1-based), TRM-SPEC §8.1, in place on p, m, v."""
+    """AdamATan2 step t (1-based), in place on p, m, v."""
     p.mul_(1.0 - lr * wd)
     m.lerp_(g, 1.0 - beta1)
     v.lerp_(g.square(), 1.0 - beta2)

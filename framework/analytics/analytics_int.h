@@ -24,6 +24,26 @@
  * *path_out (may be NULL) gets the path (malloc'd). */
 int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out, trmx_error *err);
 
+/* ---- xAPI statements one at a time (export.c, for lrs.c)
+ * ---------------------------------------------- */
+
+/* The IRIs of a base and the statements that read one run or feedback row by
+ * id, prepared on one connection. */
+typedef struct an_xapi {
+	char base[256], ext[320], learners[320];
+	sqlite3_stmt *run, *feedback;
+} an_xapi;
+
+/* Check `base` (NULL: the default) and prepare on `db`. TRMX_EINVAL for a bad
+ * base. */
+int an_xapi_init(an_xapi *x, sqlite3 *db, const char *base, trmx_error *err);
+void an_xapi_clear(an_xapi *x);
+/* The statement of the run (or, with `feedback`, the feedback row) `id`, as
+ * `trmx export xapi` writes it, into *json (malloc'd, NULL when the row is
+ * gone); run_id gets the run's id. */
+int an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, char **json,
+		      char run_id[TRMX_UUID_SIZE], trmx_error *err);
+
 /* ---- Growable text
  * -------------------------------------------------------------------------- */
 

@@ -21,7 +21,7 @@ int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out,
 {
 	if (!home || !*home || !out)
 		return trmx_error_set(err, TRMX_EINVAL, "no home given");
-	char *path = trmx_xasprintf("%s/log.db", home), *uri = NULL;
+	char *path = trmx_xasprintf("%s/log.db", home);
 	sqlite3 *db = NULL;
 	int rc;
 	if (!path)
@@ -33,32 +33,9 @@ int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out,
 	}
 	size_t nf;
 	const trmx_sql_file *files = trmx_sql_log(&nf);
-	if ((rc = trmx_db_open(&db, path, "log.db", files, nf, 0, 0, err)) < 0)
+	/* readers never write: no migration, nothing a user who may only read the home could not do */
+	if ((rc = trmx_db_open(&db, path, "log.db", files, nf, readonly ? TRMX_DB_READONLY : 0, 0, err)) < 0)
 		goto done;
-	if (readonly) {
-		trmx_db_close(db);
-		db = NULL;
-		/* a URI for the read-only mode: '?', '#' and '%' in the path would be read
-		 * as URI syntax */
-		if (strpbrk(path, "?#%")) {
-			rc = trmx_error_set(err, TRMX_EINVAL, "%s: a path with '?', '#' or '%%' cannot be opened read-only",
-					    path);
-			goto done;
-		}
-		if (!(uri = sqlite3_mprintf("file:%s?mode=ro", path))) {
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-			goto done;
-		}
-		int s = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
-		if (s != SQLITE_OK) {
-			rc = trmx_db_error(db, s, "log.db", err);
-			goto done;
-		}
-		sqlite3_busy_timeout(db, 30000);
-		sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
-		sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, NULL);
-		sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, NULL);
-	}
 	/* a report reads the whole log once: a larger cache than the default 2 MB
 	 * helps the join */
 	if ((rc = trmx_db_exec(db, "PRAGMA cache_size = -65536", "log.db", err)) < 0)
@@ -71,7 +48,6 @@ int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out,
 	}
 	rc = 0;
 done:
-	sqlite3_free(uri);
 	if (db)
 		sqlite3_close(db);
 	free(path);
@@ -136,8 +112,13 @@ void an_buf_free(an_buf *b)
 void an_filter_sql(an_filter *f, an_buf *b, const char *time_column)
 {
 	int i = 0;
-	if (f->context)
+	size_t n = f->context ? strlen(f->context) : 0;
+	if (n && f->context[n - 1] == '*') { /* a prefix and then a star: every context the prefix begins */
+		an_buf_printf(b, " AND substr(r.context, 1, length(?%d)) = ?%d", i + 1, i + 1);
+		i++;
+	} else if (f->context) {
 		an_buf_printf(b, *f->context ? " AND r.context = ?%d" : " AND r.context IS NULL AND ?%d IS NULL", ++i);
+	}
 	if (f->module)
 		an_buf_printf(b, " AND r.module = ?%d", ++i);
 	if (f->since_ms) {
@@ -164,7 +145,10 @@ void an_filter_sql(an_filter *f, an_buf *b, const char *time_column)
 
 int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int i)
 {
-	if (f->context)
+	size_t n = f->context ? strlen(f->context) : 0;
+	if (n && f->context[n - 1] == '*')
+		sqlite3_bind_text(st, i++, f->context, (int)(n - 1), SQLITE_TRANSIENT);
+	else if (f->context)
 		trmx_db_bind_text(st, i++, *f->context ? f->context : NULL);
 	if (f->module)
 		trmx_db_bind_text(st, i++, f->module);
@@ -346,7 +330,7 @@ int an_check_stream(FILE *f, const char *what, trmx_error *err)
 int trmx_duration_parse(const char *s, int64_t *out, trmx_error *err)
 {
 	if (!s || !*s || !out)
-		return trmx_error_set(err, TRMX_EINVAL, "a duration is a number and a unit: 30d, 12h, 90m, 2w, 1y");
+		return trmx_error_set(err, TRMX_EINVAL, "a duration is a number and a unit: 30d, 12h, 90min, 2w, 6mo, 1y");
 	const char *p = s;
 	int64_t total = 0;
 	while (*p) {
@@ -356,19 +340,32 @@ int trmx_duration_parse(const char *s, int64_t *out, trmx_error *err)
 		errno = 0;
 		long long v = strtoll(p, &end, 10);
 		int64_t unit;
-		switch (*end) {
-		case 's': unit = 1000; break;
-		case 'm': unit = 60000; break;
-		case 'h': unit = 3600000; break;
-		case 'd': unit = 86400000; break;
-		case 'w': unit = 7 * 86400000LL; break;
-		case 'y': unit = 365 * 86400000LL; break;
-		default: goto bad;
+		size_t ulen = 1;
+		/* no bare 'm': people read "purge --older-than 1m" as a month, where it once meant a minute */
+		if (!strncmp(end, "min", 3)) {
+			unit = 60000;
+			ulen = 3;
+		} else if (!strncmp(end, "mo", 2)) {
+			unit = 30 * 86400000LL;
+			ulen = 2;
+		} else if (*end == 'm') {
+			return trmx_error_set(err, TRMX_EINVAL,
+					      "'%s': 'm' could be minutes or months; write %lldmin for minutes or %lldmo for "
+					      "months (30 days)", s, v, v);
+		} else {
+			switch (*end) {
+			case 's': unit = 1000; break;
+			case 'h': unit = 3600000; break;
+			case 'd': unit = 86400000; break;
+			case 'w': unit = 7 * 86400000LL; break;
+			case 'y': unit = 365 * 86400000LL; break;
+			default: goto bad;
+			}
 		}
 		if (errno || v < 0 || v > INT64_MAX / unit || total > INT64_MAX - v * unit)
 			goto bad;
 		total += v * unit;
-		p = end + 1;
+		p = end + ulen;
 	}
 	if (total <= 0)
 		goto bad;
@@ -377,7 +374,7 @@ int trmx_duration_parse(const char *s, int64_t *out, trmx_error *err)
 bad:
 	return trmx_error_set(err, TRMX_EINVAL,
 			      "'%s' is not a duration: a positive number with a unit "
-			      "s, m, h, d, w or y (30d, 12h, 1d12h)",
+			      "s, min, h, d, w, mo (30 days) or y (365 days): 30d, 12h, 90min, 6mo, 1d12h",
 			      s);
 }
 
@@ -392,7 +389,10 @@ int trmx_time_parse(const char *s, int64_t now_ms, int64_t *out, trmx_error *err
 		return 0;
 	}
 	int64_t d;
-	if (*s && isdigit((unsigned char)*s) && strlen(s) < 10 && trmx_duration_parse(s, &d, NULL) == 0) {
+	/* digits without a '-' are no date: a duration, and its own message says what is wrong ("1m") */
+	if (*s && isdigit((unsigned char)*s) && !strchr(s, '-') && !strchr(s, ':')) {
+		if (trmx_duration_parse(s, &d, err) < 0)
+			return err ? err->code : TRMX_EINVAL;
 		if (d > now_ms) /* 1000000y ago is no time a log holds */
 			return trmx_error_set(err, TRMX_EINVAL, "'%s' ago is before 1970: give a shorter duration or a date", s);
 		*out = now_ms - d;

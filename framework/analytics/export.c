@@ -68,11 +68,14 @@ static json_t *account(const char *home_page, const char *name)
 	return json_pack("{s:s,s:{s:s,s:s}}", "objectType", "Agent", "account", "homePage", home_page, "name", name);
 }
 
+/* One serialisation for the file export and the LRS: the same row gives the same bytes. */
+#define XAPI_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+
 static int emit(FILE *f, json_t *st, trmx_error *err)
 {
 	if (!st)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory building an xAPI statement");
-	int rc = json_dumpf(st, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	int rc = json_dumpf(st, f, XAPI_JSON_FLAGS);
 	json_decref(st);
 	fputc('\n', f);
 	return rc < 0 ? trmx_error_set(err, TRMX_EIO, "cannot write an xAPI statement") : 0;
@@ -226,6 +229,16 @@ static bool base_valid(const char *b)
 	return b[strlen(b) - 1] != '/' && strlen(b) < 200;
 }
 
+/* The rows statements are made of, in the column order of X_* and F_*; a filter or a key follows
+ * the "WHERE 1". */
+#define RUN_SELECT                                                                                                          \
+	"SELECT r.id, r.time, r.context, r.learner, r.module, r.version, r.digest, r.arm, r.steps, "                        \
+	"r.halt_confidence, r.latency_ms, r.output, r.input, r.status, r.kind, v.correct, v.verdict_source "               \
+	"FROM runs r JOIN run_verdicts v ON v.run_id = r.id WHERE 1"
+#define FEEDBACK_SELECT                                                                                                     \
+	"SELECT f.id, f.run_id, f.time, f.source, f.verdict, f.score, f.expected, f.comment, r.learner "                  \
+	"FROM feedback f JOIN runs r ON r.id = f.run_id WHERE 1"
+
 /* Where the statements go and the IRIs they are built with. */
 struct xapi_ctx {
 	FILE *f;
@@ -264,6 +277,58 @@ done:
 	return rc;
 }
 
+/* ---- One statement at a time, for the LRS sender (lrs.c) ---- */
+
+int an_xapi_init(an_xapi *x, sqlite3 *db, const char *base, trmx_error *err)
+{
+	memset(x, 0, sizeof *x);
+	base = base ? base : XAPI_BASE_DEFAULT;
+	if (!base_valid(base))
+		return trmx_error_set(err, TRMX_EINVAL,
+				      "'%s' is not a base IRL for xAPI: "
+				      "scheme://host[/path], no spaces, no trailing '/'",
+				      base);
+	snprintf(x->base, sizeof x->base, "%s", base);
+	snprintf(x->ext, sizeof x->ext, "%s/xapi/extensions", base);
+	snprintf(x->learners, sizeof x->learners, "%s/learners", base);
+	int rc;
+	if ((rc = trmx_db_prepare(db, RUN_SELECT " AND r.id = ?1", &x->run, "log.db", err)) < 0 ||
+	    (rc = trmx_db_prepare(db, FEEDBACK_SELECT " AND f.id = ?1", &x->feedback, "log.db", err)) < 0) {
+		an_xapi_clear(x);
+		return rc;
+	}
+	return 0;
+}
+
+void an_xapi_clear(an_xapi *x)
+{
+	sqlite3_finalize(x->run);
+	sqlite3_finalize(x->feedback);
+	x->run = x->feedback = NULL;
+}
+
+int an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, char **json, char run_id[TRMX_UUID_SIZE],
+		      trmx_error *err)
+{
+	sqlite3_stmt *st = feedback ? x->feedback : x->run;
+	int rc = 0, s;
+	*json = NULL;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	if ((s = trmx_db_step(st)) == SQLITE_ROW) {
+		json_t *j = feedback ? feedback_statement(st, x->base, x->ext, x->learners)
+				     : run_statement(st, x->base, x->ext, x->learners);
+		if (!j || !(*json = json_dumps(j, XAPI_JSON_FLAGS)))
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory building an xAPI statement");
+		json_decref(j);
+		trmx_db_column_copy(st, feedback ? F_RUN : X_ID, run_id, TRMX_UUID_SIZE);
+	} else if (s != SQLITE_DONE) {
+		rc = trmx_db_error(db, s, "log.db", err);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
 int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, trmx_export_result *result, trmx_error *err)
 {
 	trmx_xapi_options defaults = TRMX_XAPI_OPTIONS_INIT;
@@ -289,18 +354,9 @@ int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, t
 	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0 || (rc = trmx_db_exec(db, "BEGIN", "log.db", err)) < 0)
 		goto done;
 	const struct xapi_ctx x = { f, base, ext, learners };
-	if ((rc = emit_rows(db, &flt,
-			    "SELECT r.id, r.time, r.context, r.learner, r.module, r.version, "
-			    "r.digest, r.arm, r.steps, "
-			    "r.halt_confidence, r.latency_ms, r.output, r.input, r.status, "
-			    "r.kind, v.correct, v.verdict_source "
-			    "FROM runs r JOIN run_verdicts v ON v.run_id = r.id WHERE 1",
-			    "r.time", " ORDER BY r.time, r.id", run_statement, &x, &res.runs, err)) < 0 ||
-	    (rc = emit_rows(db, &flt,
-			    "SELECT f.id, f.run_id, f.time, f.source, f.verdict, "
-			    "f.score, f.expected, f.comment, r.learner "
-			    "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE 1",
-			    "f.time", " ORDER BY f.time, f.id", feedback_statement, &x, &res.feedback, err)) < 0)
+	if ((rc = emit_rows(db, &flt, RUN_SELECT, "r.time", " ORDER BY r.time, r.id", run_statement, &x, &res.runs, err)) < 0 ||
+	    (rc = emit_rows(db, &flt, FEEDBACK_SELECT, "f.time", " ORDER BY f.time, f.id", feedback_statement, &x,
+			    &res.feedback, err)) < 0)
 		goto done;
 	if ((rc = an_check_stream(f, "the xAPI statements", err)) < 0)
 		goto done;

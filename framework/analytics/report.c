@@ -81,7 +81,7 @@ struct u64set {
 
 struct trmx_report {
 	trmx_report_info info;
-	char generated_at[32], since[32], until[32], first[32], last[32];
+	char generated_at[32], since[32], until[32], first[32], last[32], kinds[24];
 	const char *bucket_name;
 	int bucket_len;
 	char *home, *context, *module;
@@ -803,6 +803,17 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 		trmx_iso_time(o->since_ms, R->since);
 	if (o->until_ms)
 		trmx_iso_time(o->until_ms, R->until);
+	unsigned k = o->kinds & TRMX_REPORT_KIND_ALL;
+	if (!k || k == TRMX_REPORT_KIND_ALL) {
+		snprintf(R->kinds, sizeof R->kinds, "all");
+	} else {
+		static const char *const kn[] = { "run", "eval", "selftest" };
+		size_t at = 0;
+		for (int j = 0; j < 3; j++)
+			if (k & (1u << j))
+				at += (size_t)snprintf(R->kinds + at, sizeof R->kinds - at, "%s%s", at ? ", " : "", kn[j]);
+	}
+	R->info.kinds = R->kinds;
 	R->info.generated_at = R->generated_at;
 	R->info.home = R->home;
 	R->info.context = R->context;

@@ -65,6 +65,8 @@ static void write_text(const trmx_report *r, FILE *f)
 		fprintf(f, ", context %s", *in->context ? in->context : "(none)");
 	if (in->module)
 		fprintf(f, ", module %s", in->module);
+	if (in->kinds)
+		fprintf(f, ", kinds %s", in->kinds);
 	fprintf(f, "\nruns: %lld, learners: %lld, judged: %lld, correct: %lld", (long long)in->runs, (long long)in->learners,
 		(long long)in->judged, (long long)in->correct);
 	if (in->first_run)
@@ -76,14 +78,15 @@ static void write_text(const trmx_report *r, FILE *f)
 	}
 	fprintf(f, "Per context and module version (accuracy: exact, best verdict "
 		   "available; 95%% Wilson interval)\n");
-	fprintf(f, "%-24s %-16s %-10s %7s %8s %7s %-22s %6s %9s %9s %7s\n", "context", "module", "version", "runs",
-		"learners", "judged", "accuracy", "steps", "p50 ms", "p95 ms", "correct.");
+	fprintf(f, "%-24s %-16s %-10s %7s %6s %8s %7s %-22s %6s %9s %9s %11s\n", "context", "module", "version", "runs",
+		"errors", "learners", "judged", "accuracy", "steps", "p50 ms", "p95 ms", "corrections");
 	for (size_t i = 0; i < trmx_report_group_count(r); i++) {
 		const trmx_report_group *g = trmx_report_group_at(r, i);
-		fprintf(f, "%-24s %-16s %-10s %7lld %8lld %7lld ", *g->context ? g->context : "(none)", g->module,
-			g->module_version, (long long)g->runs, (long long)g->learners, (long long)g->judged);
+		fprintf(f, "%-24s %-16s %-10s %7lld %6lld %8lld %7lld ", *g->context ? g->context : "(none)", g->module,
+			g->module_version, (long long)g->runs, (long long)g->errors, (long long)g->learners,
+			(long long)g->judged);
 		text_interval(f, g->accuracy, g->accuracy_low, g->accuracy_high);
-		fprintf(f, "%6s %9s %9s %7lld\n", num(a, sizeof a, "%.2f", g->mean_steps),
+		fprintf(f, "%6s %9s %9s %11lld\n", num(a, sizeof a, "%.2f", g->mean_steps),
 			num(b, sizeof b, "%.2f", g->latency_p50), num(c, sizeof c, "%.2f", g->latency_p95),
 			(long long)g->corrections);
 	}
@@ -310,6 +313,7 @@ static json_t *report_json(const trmx_report *r)
 	json_object_set_new(o, "home", jstr(in->home));
 	json_object_set_new(o, "context", jstr(in->context));
 	json_object_set_new(o, "module", jstr(in->module));
+	json_object_set_new(o, "kinds", jstr(in->kinds));
 	json_object_set_new(o, "since", jstr(in->since));
 	json_object_set_new(o, "until", jstr(in->until));
 	json_object_set_new(o, "first_run", jstr(in->first_run));
@@ -688,12 +692,14 @@ static void write_html(const trmx_report *r, FILE *f)
 		an_xml_text(f, in->module);
 		fputc('.', f);
 	}
+	if (in->kinds)
+		fprintf(f, " Kinds of runs: %s.", in->kinds);
 	fprintf(f, " %lld runs, %lld learners, %lld judged, %lld correct.</p>\n", (long long)in->runs,
 		(long long)in->learners, (long long)in->judged, (long long)in->correct);
 
 	fputs("<h2>Per context and module version</h2>\n<table "
 	      "id=\"groups\">\n<tr><th>context</th><th>module</th>"
-	      "<th>version</th><th>runs</th><th>learners</th><th>judged</"
+	      "<th>version</th><th>runs</th><th>errors</th><th>learners</th><th>judged</"
 	      "th><th>accuracy [95% CI]</th><th>mean steps</th>"
 	      "<th>latency p50 ms</th><th>latency p95 "
 	      "ms</th><th>corrections</th></tr>\n",
@@ -705,6 +711,7 @@ static void write_html(const trmx_report *r, FILE *f)
 		html_cell(f, g->module);
 		html_cell(f, g->module_version);
 		html_int(f, g->runs);
+		html_int(f, g->errors);
 		html_int(f, g->learners);
 		html_int(f, g->judged);
 		html_interval(f, g->judged, g->accuracy, g->accuracy_low, g->accuracy_high);

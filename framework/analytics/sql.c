@@ -48,9 +48,15 @@ static int authorize(void *user, int action, const char *a, const char *b, const
 	case SQLITE_SELECT:
 	case SQLITE_READ:
 	case SQLITE_RECURSIVE: return SQLITE_OK;
-	case SQLITE_FUNCTION:
-		return b && (!strcmp(b, "load_extension") || !strcmp(b, "readfile") || !strcmp(b, "writefile")) ? SQLITE_DENY
-														: SQLITE_OK;
+	case SQLITE_FUNCTION: {
+		/* functions that reach outside the database (files, extensions, the shell's editor) or
+		 * hand out and take C pointers (fts3_tokenizer) */
+		static const char *const unsafe[] = { "load_extension", "readfile", "writefile", "edit", "fts3_tokenizer" };
+		for (size_t i = 0; b && i < sizeof unsafe / sizeof *unsafe; i++)
+			if (!sqlite3_stricmp(b, unsafe[i]))
+				return SQLITE_DENY;
+		return SQLITE_OK;
+	}
 	case SQLITE_PRAGMA: return a && pragma_reads(a, b) ? SQLITE_OK : SQLITE_DENY;
 	default: return SQLITE_DENY; /* ATTACH, DETACH, writes, DDL, transactions */
 	}
@@ -160,7 +166,14 @@ static void cell_text(sqlite3_stmt *st, int i, char *buf, size_t cap)
 
 #define TABLE_ROWS_MAX 100000 /* rows a table output holds in memory to align its columns */
 
-int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, FILE *f, int64_t *rows, trmx_error *err)
+/* The progress handler: stop the statement once its time is up. */
+static int out_of_time(void *user)
+{
+	return trmx_mono_s() > *(const double *)user;
+}
+
+int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, int timeout_ms, FILE *f, int64_t *rows,
+		   trmx_error *err)
 {
 	if (!home || !sql || !f)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_sql_query: missing argument");
@@ -176,6 +189,11 @@ int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, FI
 	    (rc = trmx_db_exec(db, "PRAGMA query_only = 1", "log.db", err)) < 0)
 		goto done;
 	sqlite3_set_authorizer(db, authorize, NULL);
+	/* one value (a string, a blob: zeroblob, printf's widths, replace) of at most
+	 * TRMX_SQL_VALUE_MAX bytes, and a deadline checked every few thousand VM steps */
+	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, TRMX_SQL_VALUE_MAX);
+	double deadline = trmx_mono_s() + (timeout_ms > 0 ? timeout_ms : TRMX_SQL_TIMEOUT_MS) / 1000.0;
+	sqlite3_progress_handler(db, 4096, out_of_time, &deadline);
 	const char *tail = NULL;
 	if ((s = sqlite3_prepare_v2(db, sql, -1, &st, &tail)) != SQLITE_OK || !st) {
 		if (s == SQLITE_AUTH)
@@ -270,6 +288,16 @@ int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, FI
 			}
 		}
 		n++;
+	}
+	if (s == SQLITE_INTERRUPT) {
+		rc = trmx_error_set(err, TRMX_ELIMIT, "SQL: stopped after %.0f s (--timeout; %lld rows were written)",
+				    (timeout_ms > 0 ? timeout_ms : TRMX_SQL_TIMEOUT_MS) / 1000.0, (long long)n);
+		goto done;
+	}
+	if (s == SQLITE_TOOBIG || s == SQLITE_NOMEM) {
+		rc = trmx_error_set(err, TRMX_ELIMIT, "SQL: %s (a value may hold at most %d bytes; the query at most "
+				    "the --memory given)", sqlite3_errmsg(db), TRMX_SQL_VALUE_MAX);
+		goto done;
 	}
 	if (s != SQLITE_DONE) {
 		rc = trmx_error_set(err, TRMX_EINVAL, "SQL: %s", sqlite3_errmsg(db));

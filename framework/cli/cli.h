@@ -45,10 +45,28 @@ int cmd_sql(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_erase(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+/* Module indexes (cmd_publish.c, cmd_index.c, cmd_search.c, cmd_pull.c, cmd_upgrade.c). */
+int cmd_publish(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_outdated(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
+/* Pull NAME[@VERSION] from the indexes of `home` into its cache, with progress on stderr
+ * unless `quiet`; *path (malloc'd) is the checked file. Prints the error; CLI_OK or CLI_FAIL. */
+int cli_pull(const char *home, const char *spec, bool quiet, char **path);
+/* Refresh every index of `home` (struct trmx_index, trmx/index.h): *out those that checked out;
+ * CLI_FAIL (after printing why) when one did not or there is none, else CLI_OK. */
+struct trmx_index;
+int cli_indexes_load(const char *home, struct trmx_index ***out, size_t *n);
+void cli_indexes_free(struct trmx_index **v, size_t n);
+int cmd_lti(int argc, char **argv);
 /* Helpers of the registry commands (cmd_run.c). The plugin folder: `opt`, else $TRMX_PLUGINS, else
- * the plugins/ folder beside the trmx binary when there is one, else NULL (built-in engines). */
+ * the plugins/ folder beside the trmx binary when there is one, else ../lib/trmx/plugins from it
+ * (an installed trmx), else NULL (built-in engines). */
 const char *cli_plugin_dir(const char *opt);
 /* A puzzle's text (malloc'd): standard input for "-", the file FILE for "@FILE", else `arg`
  * itself, never a file it happens to name; prints the error and returns NULL on failure. */
@@ -57,6 +75,8 @@ char *cli_read_text(const char *arg, size_t *len);
 char *cli_read_file(const char *path, size_t *len);
 /* Open the registry of --home (or TRMX_HOME); prints the error and returns NULL on failure. */
 trmx_registry *cli_registry_open(const char *home_opt);
+/* The same for a command that only reads (list, show, history): nothing made, nothing migrated. */
+trmx_registry *cli_registry_read(const char *home_opt);
 
 /* Print "trmx: <message>" for a failed library call and return CLI_FAIL. */
 int cli_fail(const trmx_error *err);
@@ -75,5 +95,33 @@ int cli_read_ids(const char *path, int ndim, trmx_array **out);
 /* Write DIR/NAME as .npy; prints the error and returns CLI_FAIL on failure, else 0. */
 int cli_write_npy(const char *dir, const char *name, trmx_dtype dt, int ndim, const int64_t *shape, void *data,
 		  size_t nbytes);
+
+/* --json (json_out.c, docs/CLI-JSON.md). A command sets cli_json_errors when it was given --json:
+ * cli_fail, cli_failf and cli_usage_error then also print {"error": {"code", "message"}} on
+ * standard output. cli_json_print writes `o` on one line and frees it (CLI_OK, or CLI_FAIL
+ * printed); cli_error_code names a TRMX_E* code ("ENOTFOUND"). */
+typedef struct json_t json_t;
+extern bool cli_json_errors;
+const char *cli_error_code(int code);
+json_t *cli_json_error_object(const char *code, const char *message);
+void cli_json_error(const char *code, const char *message);
+int cli_json_print(json_t *o);
+
+/* Bad rows of a batch or data set (rows.c): `read` reads the whole text (0, or the reader's error
+ * naming the line); cli_rows_skip empties each line a TRMX_EFORMAT names and reads again, until
+ * the text reads (0) or an error names no line it can cut (that error). *out lists the lines. */
+struct cli_row {
+	int64_t line;
+	char message[TRMX_ERROR_MESSAGE_MAX];
+};
+struct cli_rows {
+	struct cli_row *rows;
+	size_t n;
+};
+typedef int (*cli_rows_read_fn)(void *user, const char *text, size_t len, trmx_error *err);
+int cli_rows_skip(char *text, size_t *len, cli_rows_read_fn read, void *user, struct cli_rows *out, trmx_error *err);
+/* "trmx CMD: skipped: MESSAGE" per row and "trmx CMD: skipped 2 bad rows: lines 4, 9" on stderr. */
+void cli_rows_report(const char *cmd, const struct cli_rows *s);
+void cli_rows_free(struct cli_rows *s);
 
 #endif

@@ -4,26 +4,54 @@
  * rollback goes back one change (twice: two changes).
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
-enum { OPT_HOME = 256, OPT_CANARY, OPT_SHARE };
+enum { OPT_HOME = 256, OPT_CANARY, OPT_SHARE, OPT_FORCE, OPT_JSON };
+
+/* A context's binding as --json gives it (docs/CLI-JSON.md): the same object for bind, unbind and
+ * rollback, and as `trmx list --json` lists bindings. */
+static json_t *binding_json(trmx_registry *reg, const char *context)
+{
+	trmx_binding_info *b = NULL;
+	size_t n = 0;
+	trmx_resolution res;
+	trmx_error e2 = { 0, "" };
+	json_t *o;
+	if (trmx_registry_bindings(reg, context, &b, &n, &e2) == 0 && n == 1) {
+		o = json_pack("{s:s,s:s,s:o,s:f,s:I}", "context", context, "target", b[0].target, "canary",
+			      b[0].canary[0] ? json_string(b[0].canary) : json_null(), "share", b[0].share, "rollbacks",
+			      (json_int_t)b[0].rollbacks);
+		if (o && trmx_registry_resolve(reg, context, NULL, &res, &e2) == 0)
+			json_object_set_new(o, "serves", json_pack("{s:s,s:s}", "module", res.module, "version",
+								   res.module_version));
+	} else {
+		o = json_pack("{s:s,s:n,s:n,s:f,s:o}", "context", context, "target", "canary", "share", 0.0, "serves",
+			      json_null());
+	}
+	free(b);
+	return o;
+}
 
 static void help_bind(void)
 {
-	printf("usage: trmx bind CONTEXT TARGET [--canary TARGET --share P] [--home DIR]\n"
+	printf("usage: trmx bind CONTEXT TARGET [--canary TARGET --share P] [--force] [--json] [--home DIR]\n"
 	       "Bind a context (a course item: any name without '@') to a TARGET: MODULE (its highest\n"
 	       "active version), MODULE@VERSION, MODULE@ALIAS (follows the alias when it moves) or\n"
 	       "MODULE@sha256:HEX. With --canary, the share P of learners (0..1, or a percentage like\n"
 	       "10%%) is sent to the canary instead, each learner always to the same side (a hash of\n"
 	       "learner and context); runs without a learner go to TARGET. The binding replaced is kept\n"
-	       "for `trmx rollback`.\n"
+	       "for `trmx rollback`. A TARGET or canary for another task (codec or its parameters, say\n"
+	       "sudoku size 9 where the context serves size 4) than the context serves now is refused.\n"
 	       "Options:\n"
 	       "      --home DIR        TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
 	       "      --canary TARGET   a second module version for a share of learners\n"
 	       "      --share P         the canary's share, 0..1 or N%%\n"
+	       "      --force           bind even when the task differs from what the context serves\n"
+	       "      --json            the binding as one JSON object (docs/CLI-JSON.md)\n"
 	       "  -h, --help            this help\n");
 }
 
@@ -47,11 +75,13 @@ int cmd_bind(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "home", required_argument, NULL, OPT_HOME }, { "canary", required_argument, NULL, OPT_CANARY },
-		{ "share", required_argument, NULL, OPT_SHARE }, { "help", no_argument, NULL, 'h' },
+		{ "share", required_argument, NULL, OPT_SHARE }, { "force", no_argument, NULL, OPT_FORCE },
+		{ "json", no_argument, NULL, OPT_JSON },         { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home = NULL, *canary = NULL;
 	double share = -1;
+	unsigned int flags = 0;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -59,6 +89,8 @@ int cmd_bind(int argc, char **argv)
 		switch (c) {
 		case OPT_HOME: home = optarg; break;
 		case OPT_CANARY: canary = optarg; break;
+		case OPT_FORCE: flags |= TRMX_BIND_FORCE; break;
+		case OPT_JSON: cli_json_errors = true; break;
 		case OPT_SHARE:
 			if (!parse_share(optarg, &share))
 				return cli_usage_error("bind", "--share is a number in [0, 1] or a percentage, not '%s'", optarg);
@@ -80,8 +112,10 @@ int cmd_bind(int argc, char **argv)
 	trmx_error err = { 0, "" };
 	const char *context = argv[optind], *target = argv[optind + 1];
 	int rc = CLI_OK;
-	if (trmx_registry_bind(reg, context, target, canary, canary ? share : 0.0, &err) < 0) {
+	if (trmx_registry_bind_ex(reg, context, target, canary, canary ? share : 0.0, flags, &err) < 0) {
 		rc = cli_fail(&err);
+	} else if (cli_json_errors) {
+		rc = cli_json_print(binding_json(reg, context));
 	} else {
 		trmx_resolution res;
 		printf("%s -> %s", context, target);
@@ -100,6 +134,7 @@ static int one_context(int argc, char **argv, const char *cmd, const char *usage
 {
 	static const struct option opts[] = {
 		{ "home", required_argument, NULL, OPT_HOME },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -109,6 +144,7 @@ static int one_context(int argc, char **argv, const char *cmd, const char *usage
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: *home = optarg; break;
+		case OPT_JSON: cli_json_errors = true; break;
 		case 'h': printf("%s", usage); return -1;
 		case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
@@ -123,7 +159,7 @@ int cmd_unbind(int argc, char **argv)
 {
 	const char *home = NULL;
 	int u = one_context(argc, argv, "unbind",
-			    "usage: trmx unbind CONTEXT [--home DIR]\n"
+			    "usage: trmx unbind CONTEXT [--json] [--home DIR]\n"
 			    "Remove a context's binding: its runs fail until it is bound again. The binding is kept\n"
 			    "for `trmx rollback`.\n", &home);
 	if (u)
@@ -135,6 +171,8 @@ int cmd_unbind(int argc, char **argv)
 	int rc = CLI_OK;
 	if (trmx_registry_unbind(reg, argv[optind], &err) < 0)
 		rc = cli_fail(&err);
+	else if (cli_json_errors)
+		rc = cli_json_print(binding_json(reg, argv[optind]));
 	else
 		printf("%s unbound\n", argv[optind]);
 	trmx_registry_free(reg);
@@ -145,7 +183,7 @@ int cmd_rollback(int argc, char **argv)
 {
 	const char *home = NULL;
 	int u = one_context(argc, argv, "rollback",
-			    "usage: trmx rollback CONTEXT [--home DIR]\n"
+			    "usage: trmx rollback CONTEXT [--json] [--home DIR]\n"
 			    "Put a context back on the binding it had before its last bind, unbind or rollback\n"
 			    "(twice: two changes back). Refused when that binding's module version is gone or\n"
 			    "quarantined.\n", &home);
@@ -159,6 +197,8 @@ int cmd_rollback(int argc, char **argv)
 	const char *context = argv[optind];
 	if (trmx_registry_rollback(reg, context, &err) < 0) {
 		rc = cli_fail(&err);
+	} else if (cli_json_errors) {
+		rc = cli_json_print(binding_json(reg, context));
 	} else {
 		trmx_binding_info *b = NULL;
 		size_t n = 0;

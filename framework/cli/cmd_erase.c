@@ -5,8 +5,12 @@
  * and record the counts (never the content) in `erasures`.
  */
 #include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "trmx/report.h"
@@ -27,18 +31,20 @@ static void erase_help(void)
 	       "Options:\n"
 	       "      --home DIR        TRMX_HOME (default: $TRMX_HOME, else "
 	       "~/.local/share/trmx)\n"
-	       "  -l, --learner ID      the learner's id as given to trmx run "
+	       "      --learner ID      the learner's id as given to trmx run "
 	       "--learner\n"
 	       "      --pseudonym HEX   the pseudonym itself (64 hex digits, as in "
 	       "runs.learner)\n"
-	       "  -n, --dry-run         count only\n"
+	       "      --dry-run         count only\n"
+	       "      --json            the counts as one JSON object (docs/CLI-JSON.md)\n"
 	       "  -h, --help            this help\n");
 }
 
 static void purge_help(void)
 {
 	printf("usage: trmx purge --older-than DURATION [options]\n"
-	       "Delete every run older than DURATION (30d, 12w, 1y, 1d12h) with its "
+	       "Delete every run older than DURATION (90min, 12h, 30d, 12w, 6mo, 1y, 1d12h; never a bare\n"
+	       "m: write min or mo) with its "
 	       "feedback and the module rows\n"
 	       "that refer to it; the log's table `erasures` records the counts and "
 	       "the cutoff.\n"
@@ -48,27 +54,67 @@ static void purge_help(void)
 	       "      --older-than DURATION  runs older than this are removed\n"
 	       "      --before T             or: runs before this time (2025-01-01, "
 	       "2025-01-01T00:00Z)\n"
-	       "  -n, --dry-run              count only\n"
+	       "      --dry-run              count only\n"
+	       "  -y, --yes                  do not ask: on a terminal, purge first says how many runs\n"
+	       "                             it would remove and asks; without a terminal on standard\n"
+	       "                             input (scripts, cron) it never asks and goes ahead\n"
+	       "      --json                 the counts as one JSON object (docs/CLI-JSON.md)\n"
 	       "  -h, --help                 this help\n");
+}
+
+/* On a terminal, say what a purge would remove and ask; anything but y or yes declines. Without a
+ * terminal there is nobody to ask: a script or cron job purges as before. */
+static bool purge_confirmed(const char *home, int64_t cutoff, trmx_error *err, int *rc)
+{
+	if (!isatty(STDIN_FILENO))
+		return true;
+	trmx_erase_result r;
+	if (trmx_purge_before(home, cutoff, true, &r, err) < 0) {
+		*rc = cli_fail(err);
+		return false;
+	}
+	char when[32] = "?", line[16] = "";
+	time_t t = (time_t)(cutoff / 1000);
+	struct tm tm;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "purge: remove %lld runs before %s, %lld feedback rows and %lld module rows? [y/N] ",
+		(long long)r.runs, when, (long long)r.feedback, (long long)r.module_rows);
+	if (!fgets(line, sizeof line, stdin) || !(!strcmp(line, "y\n") || !strcmp(line, "yes\n") ||
+						  !strcmp(line, "Y\n"))) {
+		fprintf(stderr, "purge: nothing removed (--yes purges without asking)\n");
+		*rc = CLI_FAIL;
+		return false;
+	}
+	return true;
 }
 
 static void print_result(const char *what, const trmx_erase_result *r, bool dry)
 {
+	if (cli_json_errors) { /* docs/CLI-JSON.md */
+		cli_json_print(json_pack("{s:b,s:I,s:I,s:I,s:i}", "dry_run", dry, "runs", (json_int_t)r->runs, "feedback",
+					 (json_int_t)r->feedback, "module_rows", (json_int_t)r->module_rows, "databases",
+					 r->databases));
+		return;
+	}
 	printf("%s%s %lld runs, %lld feedback rows, %lld rows in %d module "
 	       "database%s%s\n",
 	       what, dry ? " (dry run) would remove" : " removed", (long long)r->runs, (long long)r->feedback,
 	       (long long)r->module_rows, r->databases, r->databases == 1 ? "" : "s", dry ? "" : "; recorded in erasures");
 }
 
-enum { OPT_HOME = 256, OPT_PSEUDONYM, OPT_OLDER, OPT_BEFORE };
+/* --dry-run and --learner have no short forms: -n is a number everywhere else (gen's count, the
+ * steps of eval, run, solve, forward and train), -l a limit (eval, history); docs/CLI.md. */
+enum { OPT_HOME = 256, OPT_PSEUDONYM, OPT_OLDER, OPT_BEFORE, OPT_DRY_RUN, OPT_LEARNER, OPT_JSON };
 
 int cmd_erase(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "home", required_argument, NULL, OPT_HOME },
-		{ "learner", required_argument, NULL, 'l' },
+		{ "learner", required_argument, NULL, OPT_LEARNER },
 		{ "pseudonym", required_argument, NULL, OPT_PSEUDONYM },
-		{ "dry-run", no_argument, NULL, 'n' },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -77,12 +123,13 @@ int cmd_erase(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":l:nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home_opt = optarg; break;
-		case 'l': learner = optarg; break;
+		case OPT_LEARNER: learner = optarg; break;
 		case OPT_PSEUDONYM: pseudonym = optarg; break;
-		case 'n': dry = true; break;
+		case OPT_JSON: cli_json_errors = true; break;
+		case OPT_DRY_RUN: dry = true; break;
 		case 'h': erase_help(); return CLI_OK;
 		case ':': return cli_usage_error("erase", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("erase", "unknown option '%s'", argv[optind - 1]);
@@ -134,20 +181,24 @@ int cmd_purge(int argc, char **argv)
 		{ "home", required_argument, NULL, OPT_HOME },
 		{ "older-than", required_argument, NULL, OPT_OLDER },
 		{ "before", required_argument, NULL, OPT_BEFORE },
-		{ "dry-run", no_argument, NULL, 'n' },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home_opt = NULL;
 	int64_t cutoff = 0, d;
-	bool dry = false, given = false;
+	bool dry = false, given = false, yes = false;
 	trmx_error err = { 0, "" };
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":yh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home_opt = optarg; break;
+		case 'y': yes = true; break;
+		case OPT_JSON: cli_json_errors = true; break;
 		case OPT_OLDER:
 			if (given)
 				return cli_usage_error("purge", "give one of --older-than and --before");
@@ -163,7 +214,7 @@ int cmd_purge(int argc, char **argv)
 				return cli_usage_error("purge", "--before: %s", err.message);
 			given = true;
 			break;
-		case 'n': dry = true; break;
+		case OPT_DRY_RUN: dry = true; break;
 		case 'h': purge_help(); return CLI_OK;
 		case ':': return cli_usage_error("purge", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("purge", "unknown option '%s'", argv[optind - 1]);
@@ -176,7 +227,11 @@ int cmd_purge(int argc, char **argv)
 	char *home = NULL;
 	trmx_erase_result r;
 	int rc = CLI_OK;
-	if (trmx_home_resolve(home_opt, &home, &err) < 0 || trmx_purge_before(home, cutoff, dry, &r, &err) < 0)
+	if (trmx_home_resolve(home_opt, &home, &err) < 0)
+		rc = cli_fail(&err);
+	else if (!dry && !yes && !purge_confirmed(home, cutoff, &err, &rc))
+		; /* declined, or the count failed: said so */
+	else if (trmx_purge_before(home, cutoff, dry, &r, &err) < 0)
 		rc = cli_fail(&err);
 	else
 		print_result("purge:", &r, dry);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,10 +32,11 @@ static void help(void)
 	       "MODULE@ALIAS, MODULE@sha256:HEX), what a context serves, or a package file, and logs\n"
 	       "every puzzle in TRMX_HOME/log.db as a run (kind eval) with the checker's verdict and\n"
 	       "the data set's expected answer as feedback: an evaluation is a recorded test run.\n"
-	       "DATASET: a CSV (puzzle,solution or source,question,answer,rating), an ARC folder or\n"
-	       "file (its test pairs are the puzzles; demonstrations are context, not puzzles), the\n"
-	       "official built layout (a folder with dataset.json, or with train/ and test/), or a\n"
-	       "text file of puzzles. Labels of 0 (PAD) are not scored (the official ignore label).\n"
+	       "DATASET: a CSV or TSV (puzzle,solution or source,question,answer,rating; a UTF-8 byte\n"
+	       "order mark is skipped), an ARC folder or file (its test pairs are the puzzles;\n"
+	       "demonstrations are context, not puzzles), the official built layout (a folder with\n"
+	       "dataset.json, or with train/ and test/), or a text file of puzzles. Labels of 0 (PAD)\n"
+	       "are not scored (the official ignore label).\n"
 	       "TASK: sudoku, maze, arc or tokens, with parameters after a colon: sudoku:size=4,\n"
 	       "maze:size=15,canvas=30, tokens:seq_len=81,vocab_size=11.\n"
 	       "Options:\n"
@@ -55,6 +57,8 @@ static void help(void)
 	       "      --learner ID        the learner the runs are for (pseudonymised; picks a canary arm)\n"
 	       "      --no-log            do not log the runs of a TARGET\n"
 	       "      --json              one JSON object on one line instead of the table\n"
+	       "      --strict            refuse the data set at its first malformed row (default: skip\n"
+	       "                          each one, name it on stderr, evaluate the rest; exit code 1)\n"
 	       "  -h, --help              this help\n"
 	       "A progress bar goes to standard error when it is a terminal.\n"
 	       "Exit codes: 0 ok, 1 failure, 2 usage.\n");
@@ -449,7 +453,22 @@ static int log_item(void *user, const trmx_eval_item *it)
 
 /* ---- the command ------------------------------------------------------------------------ */
 
-enum { OPT_HALT = 256, OPT_SPLIT, OPT_JSON, OPT_HOME, OPT_PLUGINS, OPT_CONTEXT, OPT_LEARNER, OPT_NOLOG };
+enum { OPT_HALT = 256, OPT_SPLIT, OPT_JSON, OPT_HOME, OPT_PLUGINS, OPT_CONTEXT, OPT_LEARNER, OPT_NOLOG, OPT_STRICT };
+
+/* The data set read again from its text, each time a bad row is cut (cli_rows_skip). */
+struct reparse {
+	const trmx_task *task;
+	const trmx_dataset_options *opts;
+	trmx_dataset *ds; /* the last one that read */
+};
+
+static int reparse_read(void *user, const char *text, size_t len, trmx_error *err)
+{
+	struct reparse *r = user;
+	trmx_dataset_free(r->ds);
+	r->ds = NULL;
+	return trmx_dataset_parse(&r->ds, r->task, text, len, r->opts, err);
+}
 
 int cmd_eval(int argc, char **argv)
 {
@@ -461,7 +480,7 @@ int cmd_eval(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },     { "help", no_argument, NULL, 'h' },
 		{ "home", required_argument, NULL, OPT_HOME }, { "plugins", required_argument, NULL, OPT_PLUGINS },
 		{ "context", required_argument, NULL, OPT_CONTEXT }, { "learner", required_argument, NULL, OPT_LEARNER },
-		{ "no-log", no_argument, NULL, OPT_NOLOG },
+		{ "no-log", no_argument, NULL, OPT_NOLOG },    { "strict", no_argument, NULL, OPT_STRICT },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *weights_path = NULL, *config_path = NULL, *dataset_path = NULL, *split_name = "test";
@@ -469,7 +488,7 @@ int cmd_eval(int argc, char **argv)
 	char *task_spec = NULL;
 	long steps = 0, batch = 0, limit = 0;
 	int modes = 1; /* bit 0 fixed, bit 1 adaptive */
-	bool json = false, nolog = false;
+	bool json = false, nolog = false, strict = false;
 	trmx_split split = TRMX_SPLIT_TEST;
 	int c;
 	opterr = 0;
@@ -518,6 +537,7 @@ int cmd_eval(int argc, char **argv)
 		case OPT_CONTEXT: context = optarg; break;
 		case OPT_LEARNER: learner = optarg; break;
 		case OPT_NOLOG: nolog = true; break;
+		case OPT_STRICT: strict = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("eval", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("eval", "unknown option '%s'", argv[optind - 1]);
@@ -552,6 +572,7 @@ int cmd_eval(int argc, char **argv)
 	trmx_config *arch = NULL;
 	trmx_model *own_model = NULL, *m = NULL;
 	trmx_dataset *ds = NULL;
+	struct cli_rows skipped = { NULL, 0 };
 	trmx_host *h = NULL;
 	trmx_lease *lease = NULL;
 	struct evlog *ev = NULL;
@@ -630,8 +651,22 @@ int cmd_eval(int argc, char **argv)
 	trmx_dataset_options dso = TRMX_DATASET_OPTIONS_INIT;
 	dso.split = split;
 	if (trmx_dataset_load(&ds, task, dataset_path, &dso, &err) < 0) {
-		rc = cli_fail(&err);
-		goto done;
+		/* a malformed row: read the file's text again without it, and without every other one */
+		struct stat fst;
+		struct reparse rp = { task, &dso, NULL };
+		size_t dlen = 0;
+		char *dtext = NULL;
+		trmx_error first = err;
+		if (strict || err.code != TRMX_EFORMAT || stat(dataset_path, &fst) != 0 || !S_ISREG(fst.st_mode) ||
+		    !(dtext = cli_read_file(dataset_path, &dlen)) ||
+		    cli_rows_skip(dtext, &dlen, reparse_read, &rp, &skipped, &err) < 0) {
+			free(dtext);
+			trmx_dataset_free(rp.ds);
+			rc = cli_fail(&first);
+			goto done;
+		}
+		free(dtext);
+		ds = rp.ds;
 	}
 
 	int nr = 0;
@@ -706,8 +741,10 @@ int cmd_eval(int argc, char **argv)
 				 task_params ? task_params : "");
 		print_text(task, rs ? label : task_spec, dataset_path, &info, res, nr);
 	}
-	rc = fflush(stdout) == 0 && !ferror(stdout) ? CLI_OK : cli_failf("cannot write standard output");
+	rc = fflush(stdout) == 0 && !ferror(stdout) ? (skipped.n ? CLI_FAIL : CLI_OK) : cli_failf("cannot write standard output");
+	cli_rows_report("eval", &skipped);
 done:
+	cli_rows_free(&skipped);
 	if (ev)
 		evlog_clear(ev);
 	free(ev);

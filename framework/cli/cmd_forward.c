@@ -33,7 +33,7 @@ static void help(void)
 	       "  -b, --batch-size N      rows run together (default min(B, 64)); adaptive mode refills\n"
 	       "                          a halted row's slot with the next input\n"
 	       "  -o, --out DIR           output folder (created if missing)\n"
-	       "  -e, --engine NAME       trm or hrm (default: from the config's official `name`, else trm)\n"
+	       "      --engine NAME       trm or hrm (default: from the config's official `name`, else trm)\n"
 	       "  -h, --help              this help\n");
 }
 
@@ -72,7 +72,9 @@ int cmd_forward(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },   { "puzzle-ids", required_argument, NULL, 'p' },
 		{ "steps", required_argument, NULL, 'n' },   { "halt", required_argument, NULL, 'H' },
 		{ "batch-size", required_argument, NULL, 'b' }, { "out", required_argument, NULL, 'o' },
-		{ "engine", required_argument, NULL, 'e' }, { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+		/* --engine and --halt are long only ('E', 'H' are not in the short list): -e is feedback's
+		 * --expected (docs/CLI.md) */
+		{ "engine", required_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
 	const char *weights_path = NULL, *config_path = NULL, *input_path = NULL, *pid_path = NULL;
 	const char *out_dir = NULL, *engine = NULL;
@@ -80,7 +82,7 @@ int cmd_forward(int argc, char **argv)
 	trmx_halt_mode halt = TRMX_HALT_FIXED;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "w:c:i:p:n:b:o:e:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "w:c:i:p:n:b:o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'w': weights_path = optarg; break;
 		case 'c': config_path = optarg; break;
@@ -103,7 +105,7 @@ int cmd_forward(int argc, char **argv)
 			else
 				return cli_usage_error("forward", "--halt is fixed or adaptive, not '%s'", optarg);
 			break;
-		case 'e': engine = optarg; break;
+		case 'E': engine = optarg; break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_usage_error("forward", "unknown option");
 		}

@@ -31,7 +31,7 @@ static void help(void)
 	       "  -p, --puzzle-ids FILE         puzzle identifiers, .npy (B,) (default 0)\n"
 	       "  -g, --global-batch-size G     loss divisor (default B)\n"
 	       "  -o, --out DIR                 output folder (created if missing)\n"
-	       "  -e, --engine NAME             trm or hrm (default: from the config's official `name`)\n"
+	       "      --engine NAME             trm or hrm (default: from the config's official `name`)\n"
 	       "  -h, --help                    this help\n");
 }
 
@@ -41,7 +41,8 @@ int cmd_grad(int argc, char **argv)
 		{ "weights", required_argument, NULL, 'w' }, { "config", required_argument, NULL, 'c' },
 		{ "input", required_argument, NULL, 'i' },   { "labels", required_argument, NULL, 'l' },
 		{ "puzzle-ids", required_argument, NULL, 'p' }, { "global-batch-size", required_argument, NULL, 'g' },
-		{ "out", required_argument, NULL, 'o' },     { "engine", required_argument, NULL, 'e' }, { "help", no_argument, NULL, 'h' },
+		/* --engine is long only ('E' is not in the short list): -e is feedback's --expected */
+		{ "out", required_argument, NULL, 'o' },     { "engine", required_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *wpath = NULL, *cpath = NULL, *ipath = NULL, *lpath = NULL, *ppath = NULL, *out = NULL;
@@ -49,7 +50,7 @@ int cmd_grad(int argc, char **argv)
 	long G = 0;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "w:c:i:l:p:g:o:e:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "w:c:i:l:p:g:o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'w': wpath = optarg; break;
 		case 'c': cpath = optarg; break;
@@ -61,7 +62,7 @@ int cmd_grad(int argc, char **argv)
 			if (!cli_parse_int("grad", "--global-batch-size", optarg, 1, 1L << 30, &G))
 				return CLI_USAGE;
 			break;
-		case 'e': engine = optarg; break;
+		case 'E': engine = optarg; break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_usage_error("grad", "unknown option");
 		}

@@ -45,7 +45,7 @@ int cmd_history(int argc, char **argv)
 			if (!cli_parse_int("history", "--limit", optarg, 1, 1000000000L, &limit))
 				return CLI_USAGE;
 			break;
-		case OPT_JSON: json = true; break;
+		case OPT_JSON: json = cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("history", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("history", "unknown option '%s'", argv[optind - 1]);
@@ -54,7 +54,7 @@ int cmd_history(int argc, char **argv)
 	if (argc - optind > 1)
 		return cli_usage_error("history", "expects at most one SUBJECT");
 	const char *subject = optind < argc ? argv[optind] : NULL;
-	trmx_registry *reg = cli_registry_open(home);
+	trmx_registry *reg = cli_registry_read(home);
 	if (!reg)
 		return CLI_FAIL;
 	trmx_error err = { 0, "" };

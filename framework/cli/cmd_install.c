@@ -4,8 +4,10 @@
  * record it; all or nothing (trmx_registry_install).
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -18,13 +20,15 @@ static void help(void)
 	       "as a self-test (a module that does worse on them than its manifest claims is refused),\n"
 	       "create the module's database data/<module>.db from its schema.sql (or apply its new\n"
 	       "migrations) under an authorizer that allows only its own tables, and record it.\n"
-	       "Installing a package that is already installed changes nothing.\n"
+	       "Installing a package that is already installed changes nothing. A PKG written\n"
+	       "NAME@VERSION that is no file is pulled from the module indexes first (trmx pull).\n"
 	       "Options:\n"
 	       "      --home DIR            TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
 	       "      --plugins DIR         engine plugins for the self-test\n"
 	       "  -k, --key FILE.pub        also trust this public key\n"
 	       "      --require-signature   require a trusted signature whatever the policy says\n"
 	       "  -q, --quiet               print errors only\n"
+	       "      --json                one JSON object: every package's result (docs/CLI-JSON.md)\n"
 	       "  -h, --help                this help\n"
 	       "Exit codes: 0 all installed, 1 a package was refused, 2 usage.\n");
 }
@@ -34,14 +38,15 @@ static void on_problem(void *user, int code, const char *message)
 	fprintf(stderr, "trmx: install: %s\n", message);
 }
 
-enum { OPT_HOME = 256, OPT_PLUGINS, OPT_REQSIG };
+enum { OPT_HOME = 256, OPT_PLUGINS, OPT_REQSIG, OPT_JSON };
 
 int cmd_install(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "home", required_argument, NULL, OPT_HOME }, { "plugins", required_argument, NULL, OPT_PLUGINS },
 		{ "key", required_argument, NULL, 'k' },       { "require-signature", no_argument, NULL, OPT_REQSIG },
-		{ "quiet", no_argument, NULL, 'q' },           { "help", no_argument, NULL, 'h' },
+		{ "quiet", no_argument, NULL, 'q' },           { "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home = NULL, *plugins = NULL;
@@ -57,6 +62,7 @@ int cmd_install(int argc, char **argv)
 		case 'k': io.public_key = optarg; break;
 		case OPT_REQSIG: io.flags |= TRMX_VERIFY_REQUIRE_SIGNATURE; break;
 		case 'q': quiet = true; break;
+		case OPT_JSON: cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("install", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("install", "unknown option '%s'", argv[optind - 1]);
@@ -70,13 +76,50 @@ int cmd_install(int argc, char **argv)
 	io.plugin_dir = cli_plugin_dir(plugins);
 	io.on_problem = on_problem;
 	int rc = CLI_OK;
+	/* --json: one object at the end; what fails on the way goes to stderr only */
+	json_t *all = cli_json_errors ? json_array() : NULL;
+	cli_json_errors = false;
 	for (int i = optind; i < argc; i++) {
 		trmx_error err = { 0, "" };
 		trmx_install_result r;
-		if (trmx_registry_install(reg, argv[i], &io, &r, &err) < 0) {
+		char *pulled = NULL;
+		const char *path = argv[i];
+		/* NAME@VERSION that is no file: pulled from the module indexes first (cmd_pull.c) */
+		if (access(path, F_OK) != 0 && strchr(path, '@') && !strchr(path, '/')) {
+			if (cli_pull(trmx_registry_home(reg), path, quiet || all, &pulled) != CLI_OK) {
+				fprintf(stderr, "%s: NOT INSTALLED (nothing changed)\n", argv[i]);
+				if (all)
+					json_array_append_new(all, json_pack("{s:s,s:o}", "package", argv[i], "error",
+									     json_pack("{s:s,s:s}", "code", "ERROR", "message",
+										       "cannot pull it from the module indexes "
+										       "(see standard error)")));
+				rc = CLI_FAIL;
+				continue;
+			}
+			path = pulled;
+		}
+		int irc = trmx_registry_install(reg, path, &io, &r, &err);
+		free(pulled);
+		if (irc < 0) {
 			fprintf(stderr, "trmx: install: %s\n", err.message);
 			fprintf(stderr, "%s: NOT INSTALLED (nothing changed)\n", argv[i]);
+			if (all)
+				json_array_append_new(all, json_pack("{s:s,s:o}", "package", argv[i], "error",
+								     json_pack("{s:s,s:s}", "code", cli_error_code(irc),
+									       "message", err.message)));
 			rc = CLI_FAIL;
+			continue;
+		}
+		if (all) {
+			json_array_append_new(
+				all, json_pack("{s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:o,s:{s:s,s:s,s:i,s:i}}", "package", argv[i],
+					       "module", r.module, "version", r.module_version, "digest", r.digest, "already",
+					       r.already, "examples", r.examples, "examples_solved", r.examples_solved,
+					       "examples_labelled", r.examples_labelled, "token_accuracy",
+					       r.examples_labelled ? json_real(r.token_accuracy) : json_null(), "database",
+					       "module", r.module, "state",
+					       r.already ? "kept" : r.db_created ? "created" : r.migrations_applied ? "migrated" : "kept",
+					       "migrations", r.migrations_applied, "schema_version", r.schema_version));
 			continue;
 		}
 		if (quiet)
@@ -93,6 +136,11 @@ int cmd_install(int argc, char **argv)
 			printf(" (token accuracy %.3f)", r.token_accuracy);
 		printf("; database data/%s.db %s (schema version %d)\n", r.module,
 		       r.db_created ? "created" : r.migrations_applied ? "migrated" : "kept", r.schema_version);
+	}
+	if (all) {
+		int jrc = cli_json_print(json_pack("{s:o}", "packages", all));
+		if (rc == CLI_OK)
+			rc = jrc;
 	}
 	trmx_registry_free(reg);
 	return rc;

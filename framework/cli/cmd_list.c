@@ -39,7 +39,7 @@ int cmd_list(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home = optarg; break;
-		case OPT_JSON: json = true; break;
+		case OPT_JSON: json = cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("list", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("list", "unknown option '%s'", argv[optind - 1]);
@@ -47,7 +47,7 @@ int cmd_list(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
-	trmx_registry *reg = cli_registry_open(home);
+	trmx_registry *reg = cli_registry_read(home);
 	if (!reg)
 		return CLI_FAIL;
 	trmx_error err = { 0, "" };

@@ -2,6 +2,7 @@
  * cmd_pack.c — `trmx pack DIR [-o FILE]`: a module folder into NAME-VERSION.trmx.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ static void help(void)
 	       "                      (default: NAME-VERSION.trmx in the current folder)\n"
 	       "      --no-check      skip the weights and examples checks (for an engine or codec\n"
 	       "                      this build lacks; verify will still run them)\n"
+	       "      --json          the package as one JSON object (docs/CLI-JSON.md)\n"
 	       "  -h, --help          this help\n");
 }
 
@@ -35,6 +37,7 @@ int cmd_pack(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "no-check", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -46,6 +49,7 @@ int cmd_pack(int argc, char **argv)
 		switch (opt) {
 		case 'o': out = optarg; break;
 		case 'n': po.skip_contents = true; break;
+		case 'j': cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_usage_error("pack", "unknown option");
 		}
@@ -64,9 +68,17 @@ int cmd_pack(int argc, char **argv)
 		trmx_package_free(p);
 		return cli_fail(&err);
 	}
-	printf("%s: %zu members, %llu bytes, sha256 %s\n", written, trmx_package_entry_count(p),
-	       (unsigned long long)trmx_package_file_size(p), digest);
+	int rc = CLI_OK;
+	if (cli_json_errors)
+		rc = cli_json_print(json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "package", written, "module",
+					      trmx_manifest_name(trmx_package_manifest(p)), "version",
+					      trmx_manifest_version(trmx_package_manifest(p)), "members",
+					      (json_int_t)trmx_package_entry_count(p), "bytes",
+					      (json_int_t)trmx_package_file_size(p), "digest", digest));
+	else
+		printf("%s: %zu members, %llu bytes, sha256 %s\n", written, trmx_package_entry_count(p),
+		       (unsigned long long)trmx_package_file_size(p), digest);
 	trmx_package_free(p);
 	free(written);
-	return CLI_OK;
+	return rc;
 }

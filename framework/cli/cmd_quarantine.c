@@ -4,6 +4,7 @@
  * --release lifts it. Recorded in the history with the reason.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,18 +18,20 @@ static void help(void)
 	       "the context's main target; MODULE alone resolves to its highest version not quarantined.\n"
 	       "Options:\n"
 	       "      --home DIR      TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
-	       "  -r, --reason TEXT   why (kept in the history)\n"
+	       "      --reason TEXT   why (kept in the history)\n"
 	       "      --release       lift the quarantine\n"
+	       "      --json          the result as one JSON object (docs/CLI-JSON.md)\n"
 	       "  -h, --help          this help\n");
 }
 
-enum { OPT_HOME = 256, OPT_RELEASE };
+enum { OPT_HOME = 256, OPT_RELEASE, OPT_REASON, OPT_JSON }; /* --reason: no short form (-r is train's --resume) */
 
 int cmd_quarantine(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "home", required_argument, NULL, OPT_HOME }, { "reason", required_argument, NULL, 'r' },
-		{ "release", no_argument, NULL, OPT_RELEASE }, { "help", no_argument, NULL, 'h' },
+		{ "home", required_argument, NULL, OPT_HOME }, { "reason", required_argument, NULL, OPT_REASON },
+		{ "release", no_argument, NULL, OPT_RELEASE }, { "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home = NULL, *reason = NULL;
@@ -36,11 +39,12 @@ int cmd_quarantine(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home = optarg; break;
-		case 'r': reason = optarg; break;
+		case OPT_REASON: reason = optarg; break;
 		case OPT_RELEASE: release = true; break;
+		case OPT_JSON: cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("quarantine", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("quarantine", "unknown option '%s'", argv[optind - 1]);
@@ -60,6 +64,8 @@ int cmd_quarantine(int argc, char **argv)
 	int rc = CLI_OK;
 	if (trmx_registry_quarantine(reg, t.module, t.ref, !release, reason, &err) < 0)
 		rc = cli_fail(&err);
+	else if (cli_json_errors) /* the object of POST /v1/admin/quarantine */
+		rc = cli_json_print(json_pack("{s:s,s:s,s:b}", "module", t.module, "version", t.ref, "quarantined", !release));
 	else
 		printf("%s@%s %s\n", t.module, t.ref, release ? "released: it serves again" : "quarantined: nothing dispatches to it");
 	trmx_registry_free(reg);

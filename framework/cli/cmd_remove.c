@@ -16,17 +16,17 @@ static void help(void)
 	       "Refused while a context's binding or canary resolves to it, unless --force.\n"
 	       "Options:\n"
 	       "      --home DIR   TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
-	       "  -f, --force      remove it even though contexts use it (they stop serving)\n"
+	       "      --force      remove it even though contexts use it (they stop serving)\n"
 	       "  -h, --help       this help\n");
 }
 
-enum { OPT_HOME = 256 };
+enum { OPT_HOME = 256, OPT_FORCE }; /* --force has no short form: -f is --format (docs/CLI.md) */
 
 int cmd_remove(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "home", required_argument, NULL, OPT_HOME },
-		{ "force", no_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -35,10 +35,10 @@ int cmd_remove(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home = optarg; break;
-		case 'f': flags |= TRMX_REMOVE_FORCE; break;
+		case OPT_FORCE: flags |= TRMX_REMOVE_FORCE; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("remove", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("remove", "unknown option '%s'", argv[optind - 1]);

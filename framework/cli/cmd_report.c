@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,13 +30,15 @@ static void report_help(void)
 	       "      --home DIR        TRMX_HOME (default: $TRMX_HOME, else "
 	       "~/.local/share/trmx)\n"
 	       "  -c, --context CTX     only this context ('' : runs without a "
-	       "context)\n"
+	       "context;\n"
+	       "                        'course/*': every context starting with course/)\n"
 	       "  -m, --module NAME     only this module\n"
 	       "      --since T         runs at or after T: 2025-11-29, "
 	       "2025-11-29T09:30Z, now, or 7d (ago)\n"
 	       "      --until T         runs before T\n"
-	       "      --kind K          run, eval or selftest (repeatable; default: "
-	       "all)\n"
+	       "      --kind K          run, eval or selftest (repeatable; default: run,\n"
+	       "                        the learners' runs; the text report then adds the\n"
+	       "                        evaluations (trmx eval) in a section of their own)\n"
 	       "      --bins N          calibration bins (default 10, at most %d)\n"
 	       "  -f, --format F        text (default), csv, json or html\n"
 	       "      --table T         CSV table: groups (default), versions, "
@@ -143,10 +146,18 @@ int cmd_report(int argc, char **argv)
 		return cli_usage_error("report", "--table goes with --format csv");
 	if (ro.since_ms && ro.until_ms && ro.until_ms <= ro.since_ms)
 		return cli_usage_error("report", "--until must be after --since");
+	/* learners' runs by default: an evaluation's runs would change the learners' figures */
+	bool evals_apart = !ro.kinds;
+	if (!ro.kinds)
+		ro.kinds = TRMX_REPORT_KIND_RUN;
 	char *home = NULL;
-	trmx_report *r = NULL;
+	trmx_report *r = NULL, *ev = NULL;
 	int rc = CLI_OK;
-	if (trmx_home_resolve(home_opt, &home, &err) < 0 || trmx_report_build(&r, home, &ro, &err) < 0) {
+	trmx_report_options eo = ro;
+	eo.kinds = TRMX_REPORT_KIND_EVAL;
+	if (trmx_home_resolve(home_opt, &home, &err) < 0 || trmx_report_build(&r, home, &ro, &err) < 0 ||
+	    (evals_apart && format == TRMX_REPORT_TEXT && trmx_report_build(&ev, home, &eo, &err) < 0)) {
+		trmx_report_free(r);
 		free(home);
 		return cli_fail(&err);
 	}
@@ -156,11 +167,17 @@ int cmd_report(int argc, char **argv)
 	} else {
 		if (trmx_report_write(r, format, table, f, &err) < 0)
 			rc = cli_fail(&err);
+		else if (ev && trmx_report_info_get(ev)->runs) {
+			fprintf(f, "\nEvaluations (trmx eval, kind eval: not in the figures above)\n");
+			if (trmx_report_write(ev, format, table, f, &err) < 0)
+				rc = cli_fail(&err);
+		}
 		int crc = close_out(f, out);
 		if (rc == CLI_OK)
 			rc = crc;
 	}
 	trmx_report_free(r);
+	trmx_report_free(ev);
 	free(home);
 	return rc;
 }
@@ -184,10 +201,12 @@ static void sql_help(void)
 	       "~/.local/share/trmx)\n"
 	       "  -f, --format F      table (default), csv or json\n"
 	       "      --csv, --json   the same as --format csv / json\n"
+	       "      --timeout S     stop the statement after S seconds (default 30)\n"
+	       "      --memory MB     the heap the statement may use (default 512)\n"
 	       "  -h, --help          this help\n");
 }
 
-enum { OPT_CSV = 300, OPT_JSON };
+enum { OPT_CSV = 300, OPT_JSON, OPT_TIMEOUT, OPT_MEMORY };
 
 int cmd_sql(int argc, char **argv)
 {
@@ -196,10 +215,13 @@ int cmd_sql(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "csv", no_argument, NULL, OPT_CSV },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	trmx_sql_format format = TRMX_SQL_TABLE;
+	long timeout_s = TRMX_SQL_TIMEOUT_MS / 1000, memory_mb = TRMX_SQL_MEMORY_MB;
 	const char *home_opt = NULL;
 	trmx_error err = { 0, "" };
 	int c;
@@ -214,6 +236,14 @@ int cmd_sql(int argc, char **argv)
 			break;
 		case OPT_CSV: format = TRMX_SQL_CSV; break;
 		case OPT_JSON: format = TRMX_SQL_JSON; break;
+		case OPT_TIMEOUT:
+			if (!cli_parse_int("sql", "--timeout", optarg, 1, 86400, &timeout_s))
+				return CLI_USAGE;
+			break;
+		case OPT_MEMORY:
+			if (!cli_parse_int("sql", "--memory", optarg, 16, 1 << 20, &memory_mb))
+				return CLI_USAGE;
+			break;
 		case 'h': sql_help(); return CLI_OK;
 		case ':': return cli_usage_error("sql", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("sql", "unknown option '%s'", argv[optind - 1]);
@@ -229,7 +259,11 @@ int cmd_sql(int argc, char **argv)
 	int rc = CLI_OK;
 	if (!sql)
 		return CLI_FAIL;
-	if (trmx_home_resolve(home_opt, &home, &err) < 0 || trmx_sql_query(home, sql, format, stdout, NULL, &err) < 0)
+	/* the whole process's SQLite heap: a statement that builds huge values or sorts without end
+	 * gets SQLITE_NOMEM instead of the machine's memory */
+	sqlite3_hard_heap_limit64((sqlite3_int64)memory_mb << 20);
+	if (trmx_home_resolve(home_opt, &home, &err) < 0 ||
+	    trmx_sql_query(home, sql, format, (int)(timeout_s * 1000), stdout, NULL, &err) < 0)
 		rc = cli_fail(&err);
 	free(home);
 	free(sql);

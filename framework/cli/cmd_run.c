@@ -27,16 +27,23 @@ const char *cli_plugin_dir(const char *opt)
 	const char *env = getenv("TRMX_PLUGINS");
 	if (env && *env)
 		return env;
-	ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 16);
+	/* plugins/ beside the binary is the build tree (build/trmx, build/plugins); ../lib/trmx/plugins
+	 * is where `make install` puts them (PREFIX/bin/trmx, PREFIX/lib/trmx/plugins). */
+	static const char *const rel[] = { "plugins", "../lib/trmx/plugins" };
+	ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 32);
 	if (n <= 0)
 		return NULL;
 	beside[n] = 0;
 	char *slash = strrchr(beside, '/');
 	if (!slash)
 		return NULL;
-	strcpy(slash + 1, "plugins");
-	struct stat st;
-	return stat(beside, &st) == 0 && S_ISDIR(st.st_mode) ? beside : NULL;
+	for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+		strcpy(slash + 1, rel[i]);
+		struct stat st;
+		if (stat(beside, &st) == 0 && S_ISDIR(st.st_mode))
+			return beside;
+	}
+	return NULL;
 }
 
 /* All of `f` (named `name` in messages), at most TRMX_TASK_TEXT_MAX bytes. */
@@ -117,15 +124,27 @@ char *cli_read_text(const char *arg, size_t *len)
 	return s;
 }
 
-trmx_registry *cli_registry_open(const char *home_opt)
+static trmx_registry *registry_open(const char *home_opt, bool read_only)
 {
 	trmx_error err = { 0, "" };
 	char *home = NULL;
 	trmx_registry *r = NULL;
-	if (trmx_home_resolve(home_opt, &home, &err) < 0 || trmx_registry_open(&r, home, NULL, &err) < 0)
+	trmx_registry_options o = TRMX_REGISTRY_OPTIONS_INIT;
+	o.read_only = read_only;
+	if (trmx_home_resolve(home_opt, &home, &err) < 0 || trmx_registry_open(&r, home, &o, &err) < 0)
 		cli_fail(&err);
 	free(home);
 	return r;
+}
+
+trmx_registry *cli_registry_open(const char *home_opt)
+{
+	return registry_open(home_opt, false);
+}
+
+trmx_registry *cli_registry_read(const char *home_opt)
+{
+	return registry_open(home_opt, true);
 }
 
 /* ---- trmx run ---------------------------------------------------------------------------------- */
@@ -145,13 +164,16 @@ static void help(void)
 	       "puzzle of FILE (a CSV, puzzles one after another, an ARC task) in one batch.\n"
 	       "Options:\n"
 	       "      --home DIR          TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
-	       "      --plugins DIR       engine plugins (default: $TRMX_PLUGINS, else plugins/ beside trmx)\n"
+	       "      --plugins DIR       engine plugins (default: $TRMX_PLUGINS, else plugins/ beside trmx,\n"
+	       "                          else ../lib/trmx/plugins from it: an installed trmx)\n"
 	       "  -n, --steps N           ACT steps (fixed) or the cap (adaptive); default halt_max_steps\n"
 	       "      --halt MODE         adaptive (default: stop when the Q head says halt) or fixed\n"
 	       "      --trace             draw the answer after every ACT step (one puzzle)\n"
 	       "      --learner ID        the learner (logged as an HMAC pseudonym; picks the canary arm)\n"
 	       "      --context C         log the runs under context C (with a TARGET)\n"
-	       "      --batch FILE        run every puzzle of FILE\n"
+	       "      --batch FILE        run every puzzle of FILE; a malformed row is skipped and named on\n"
+	       "                          stderr (the others run; exit code 1)\n"
+	       "      --strict            with --batch: stop at the first malformed row (logged as an error)\n"
 	       "  -b, --batch-size N      puzzles run together (default: all, at most 64)\n"
 	       "      --run-id UUID       the run's id (a retry with the same id is logged once)\n"
 	       "      --no-log            do not log\n"
@@ -333,7 +355,32 @@ static void print_one(const trmx_dispatch_result *r, const trmx_run_result *x, c
 }
 
 enum { OPT_HOME = 256, OPT_PLUGINS, OPT_HALT, OPT_TRACE, OPT_LEARNER, OPT_CONTEXT, OPT_BATCH, OPT_RUNID, OPT_NOLOG,
-       OPT_COLOR, OPT_JSON };
+       OPT_COLOR, OPT_JSON, OPT_STRICT };
+
+/* Puzzles a text holds, as the codec reads it (examples with one number form one puzzle). */
+struct count {
+	trmx_task *task;
+	int64_t puzzles;
+};
+
+static int count_add(trmx_task_sink *sink, const trmx_task_example *ex, trmx_error *err)
+{
+	struct count *c = sink->user;
+	if (ex->puzzle + 1 > c->puzzles)
+		c->puzzles = ex->puzzle + 1;
+	return 0;
+}
+
+static int count_read(void *user, const char *text, size_t len, trmx_error *err)
+{
+	struct count *c = user;
+	trmx_task_input in = TRMX_TASK_INPUT_INIT;
+	trmx_task_sink sink = { count_add, c };
+	in.text = text;
+	in.len = len;
+	c->puzzles = 0;
+	return trmx_task_encode_input(c->task, &in, &sink, err);
+}
 
 int cmd_run(int argc, char **argv)
 {
@@ -345,13 +392,14 @@ int cmd_run(int argc, char **argv)
 		{ "batch-size", required_argument, NULL, 'b' },      { "run-id", required_argument, NULL, OPT_RUNID },
 		{ "no-log", no_argument, NULL, OPT_NOLOG },          { "key", required_argument, NULL, 'k' },
 		{ "color", required_argument, NULL, OPT_COLOR },     { "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },                  { NULL, 0, NULL, 0 },
+		{ "strict", no_argument, NULL, OPT_STRICT },         { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *home = NULL, *plugins = NULL, *learner = NULL, *context = NULL, *batch = NULL, *run_id = NULL,
 		   *key = NULL, *color_when = "auto";
 	long steps = 0, batch_size = 0;
 	trmx_halt_mode halt = TRMX_HALT_ADAPTIVE;
-	bool trace = false, json = false, nolog = false;
+	bool trace = false, json = false, nolog = false, strict = false;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -388,6 +436,7 @@ int cmd_run(int argc, char **argv)
 			color_when = optarg;
 			break;
 		case OPT_JSON: json = true; break;
+		case OPT_STRICT: strict = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("run", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
@@ -408,6 +457,8 @@ int cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "--trace shows one puzzle; it does not go with --batch");
 	if (batch && run_id)
 		return cli_usage_error("run", "--run-id names one run; it does not go with --batch");
+	if (strict && !batch)
+		return cli_usage_error("run", "--strict is for --batch FILE");
 	if (run_id && !trmx_uuid_valid(run_id))
 		return cli_usage_error("run", "--run-id wants a UUID, not '%s'", run_id);
 
@@ -418,6 +469,8 @@ int cmd_run(int argc, char **argv)
 	trmx_error err = { 0, "" };
 	trmx_host *h = NULL;
 	trmx_dispatch_result *res = NULL;
+	trmx_lease *lease = NULL;
+	struct cli_rows skipped = { NULL, 0 };
 	struct trace tr = { 0 };
 	json_t *root = NULL;
 	int rc = CLI_FAIL;
@@ -429,6 +482,24 @@ int cmd_run(int argc, char **argv)
 	if (trmx_host_open(&h, &ho, &err) < 0) {
 		rc = cli_fail(&err);
 		goto done;
+	}
+	if (!batch || !strict) {
+		/* read the text with the module's codec first: a batch skips its bad rows (the host
+		 * would stop at the first), one puzzle must be one */
+		struct count cnt = { NULL, 0 };
+		if (trmx_host_acquire(h, target, learner, &lease, &err) < 0) {
+			rc = cli_fail(&err);
+			goto done;
+		}
+		cnt.task = trmx_lease_task(lease);
+		if (batch && cli_rows_skip(text, &len, count_read, &cnt, &skipped, &err) < 0 && !skipped.n) {
+			cli_rows_free(&skipped); /* nothing cut: the host reports the row and logs it, as before */
+		} else if (!batch && count_read(&cnt, text, len, &err) == 0 && cnt.puzzles > 1) {
+			rc = cli_usage_error("run", "%s holds %lld puzzles and trmx run runs one: give --batch %s to run them "
+					     "all", !strcmp(input, "-") ? "standard input" : input, (long long)cnt.puzzles,
+					     !strcmp(input, "-") ? "-" : input[0] == '@' ? input + 1 : "FILE");
+			goto done;
+		}
 	}
 	trmx_color color = json ? TRMX_COLOR_NONE : pick_color(color_when);
 	trmx_render_options ro = TRMX_RENDER_OPTIONS_INIT;
@@ -513,7 +584,8 @@ int cmd_run(int argc, char **argv)
 		if (nolog)
 			printf("not logged (--no-log)\n");
 	}
-	if (errors && !batch)
+	cli_rows_report("run", &skipped);
+	if ((errors && !batch) || skipped.n)
 		rc = CLI_FAIL;
 	else
 		rc = fflush(stdout) == 0 && !ferror(stdout) ? (errors ? CLI_FAIL : CLI_OK) : cli_failf("cannot write standard output");
@@ -523,7 +595,9 @@ done:
 	free(tr.prev);
 	free(tr.changed);
 	trmx_dispatch_result_free(res);
+	trmx_lease_free(lease);
 	trmx_host_free(h);
+	cli_rows_free(&skipped);
 	free(text);
 	return rc;
 }

@@ -230,7 +230,7 @@ int cmd_show(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home = optarg; break;
-		case OPT_JSON: json = true; break;
+		case OPT_JSON: json = cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("show", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("show", "unknown option '%s'", argv[optind - 1]);
@@ -239,7 +239,7 @@ int cmd_show(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error("show", "expects one MODULE[@VERSION] or CONTEXT");
 	const char *name = argv[optind];
-	trmx_registry *reg = cli_registry_open(home);
+	trmx_registry *reg = cli_registry_read(home);
 	if (!reg)
 		return CLI_FAIL;
 	trmx_error err = { 0, "" };

@@ -33,7 +33,7 @@ static void help(void)
 	       "Options:\n"
 	       "  -o, --out DIR      output folder (default: the config's `out`, else run/ beside it)\n"
 	       "  -r, --resume       continue from the folder's checkpoint (same result as no stop)\n"
-	       "  -i, --init FROM    fine-tune: start from weights (W.safetensors), or from a module, a\n"
+	       "      --init FROM    fine-tune: start from weights (W.safetensors), or from a module, a\n"
 	       "                     package PKG.trmx or an installed TARGET (MODULE@VERSION, MODULE@ALIAS):\n"
 	       "                     its weights, and its architecture, engine and task where the config has\n"
 	       "                     none; metrics.yaml then records training.base (the module's digest)\n"
@@ -145,7 +145,8 @@ int cmd_train(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },  { "resume", no_argument, NULL, 'r' },
-		{ "init", required_argument, NULL, 'i' }, { "steps", required_argument, NULL, 'n' },
+		/* --init is long only ('I' is not in the short list): -i is --input (forward, grad) */
+		{ "init", required_argument, NULL, 'I' }, { "steps", required_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },      { "help", no_argument, NULL, 'h' },
 		{ "home", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
@@ -156,11 +157,11 @@ int cmd_train(int argc, char **argv)
 	long steps;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:ri:n:qh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:rn:qh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o': ro.out_dir = optarg; break;
 		case 'r': ro.resume = 1; break;
-		case 'i': ro.init = optarg; break;
+		case 'I': ro.init = optarg; break;
 		case 'q': quiet = true; break;
 		case 'H': home = optarg; break;
 		case 'n':

@@ -3,6 +3,7 @@
  * the weights against the architecture and the examples. Exit 0 only when all hold.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
@@ -26,12 +27,15 @@ static void help(void)
 	       "      --require-signature   require a trusted signature whatever the policy says\n"
 	       "      --no-contents         skip the weights and examples checks\n"
 	       "  -q, --quiet               print problems only\n"
+	       "      --json                the result and every problem as one JSON object\n"
 	       "  -h, --help                this help\n");
 }
 
 static void on_problem(void *user, int code, const char *message)
 {
 	fprintf(stderr, "trmx: verify: %s\n", message);
+	if (user) /* --json: every problem, in order */
+		json_array_append_new(user, json_pack("{s:s,s:s}", "code", cli_error_code(code), "message", message));
 }
 
 int cmd_verify(int argc, char **argv)
@@ -42,6 +46,7 @@ int cmd_verify(int argc, char **argv)
 		{ "require-signature", no_argument, NULL, 'r' },
 		{ "no-contents", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -58,6 +63,7 @@ int cmd_verify(int argc, char **argv)
 		case 'r': vo.flags |= TRMX_VERIFY_REQUIRE_SIGNATURE; break;
 		case 'n': vo.flags &= ~TRMX_VERIFY_CONTENTS; break;
 		case 'q': quiet = true; break;
+		case 'j': cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_usage_error("verify", "unknown option");
 		}
@@ -73,15 +79,33 @@ int cmd_verify(int argc, char **argv)
 		return cli_fail(&err);
 	vo.home = home;
 	vo.on_problem = on_problem;
+	json_t *problems = cli_json_errors ? json_array() : NULL;
+	vo.user = problems;
 	if (trmx_package_open(&p, path, NULL, &err) < 0) {
 		fprintf(stderr, "trmx: verify: %s\n", err.message);
 		fprintf(stderr, "%s: FAILED (the package cannot be opened)\n", path);
+		json_decref(problems);
+		cli_json_error(cli_error_code(err.code), err.message);
 		free(home);
 		return CLI_FAIL;
 	}
 	int rc = trmx_package_verify(p, &vo, &res, &err);
 	const trmx_manifest *m = trmx_package_manifest(p);
-	if (rc < 0) {
+	if (problems) { /* docs/CLI-JSON.md: the result, with the problems; the first one as the error */
+		json_t *o = json_pack("{s:s,s:b,s:s,s:s,s:I,s:I,s:b,s:s,s:o,s:o}", "package", path, "ok", rc == 0, "module",
+				      trmx_manifest_name(m), "version", trmx_manifest_version(m), "members",
+				      (json_int_t)trmx_package_entry_count(p), "files", (json_int_t)trmx_manifest_file_count(m),
+				      "contents_checked", (vo.flags & TRMX_VERIFY_CONTENTS) != 0, "signature",
+				      trmx_signature_status_name(res.signature.status), "key_id",
+				      res.signature.key_id[0] ? json_string(res.signature.key_id) : json_null(), "problems",
+				      problems);
+		if (o && rc < 0)
+			json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", cli_error_code(err.code), "message",
+								  err.message));
+		cli_json_print(o);
+		if (rc < 0)
+			fprintf(stderr, "%s: FAILED (%zu problem%s)\n", path, res.problems, res.problems == 1 ? "" : "s");
+	} else if (rc < 0) {
 		fprintf(stderr, "%s: FAILED (%zu problem%s)\n", path, res.problems, res.problems == 1 ? "" : "s");
 	} else if (!quiet) {
 		printf("%s: ok: %s %s, %zu members, %zu files verified", path, trmx_manifest_name(m),

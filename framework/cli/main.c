@@ -46,8 +46,16 @@ static const struct command commands[] = {
 	{ "export", cmd_export, "export the log as xAPI statements, or corrections as a training data set" },
 	{ "erase", cmd_erase, "erase a learner's runs and feedback everywhere (recorded as counts)" },
 	{ "purge", cmd_purge, "delete runs older than a duration, with their feedback (recorded as counts)" },
+	{ "log", cmd_log, "the usage log itself: migrate it to this trmx's schema" },
 	{ "serve", cmd_serve, "serve the home's contexts over HTTP: solve, stream steps, feedback, reports, admin" },
 	{ "token", cmd_token, "add, list or revoke the bearer tokens `trmx serve` accepts" },
+	{ "publish", cmd_publish, "add a verified package to a module index folder and sign the index" },
+	{ "index", cmd_index, "add, list or remove the module indexes (URL and signer) this home trusts" },
+	{ "search", cmd_search, "search the packages of the module indexes: name, version, task, metrics" },
+	{ "pull", cmd_pull, "download a package from the module indexes, resumable, checked against the index" },
+	{ "outdated", cmd_outdated, "installed modules with a newer version in the module indexes" },
+	{ "upgrade", cmd_upgrade, "install the newest version of a module from the indexes; --alias moves an alias" },
+	{ "lti", cmd_lti, "register LTI 1.3 platforms (Moodle, Canvas) and print the tool's public keys" },
 };
 
 static void usage(FILE *f)
@@ -57,9 +65,39 @@ static void usage(FILE *f)
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "  %-10s %s\n", "help", "print a command's own help: trmx help CMD is trmx CMD --help");
 	fprintf(f, "\nGlobal options:\n"
 		   "  --threads N  kernel threads (default: all CPUs; also TRMX_THREADS)\n"
-		   "  -h, --help   this help; `trmx <command> --help` for a command's own\n");
+		   "  -h, --help   this help; `trmx help <command>` or `trmx <command> --help` for a command's own\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
+		if (!strcmp(name, commands[c].name))
+			return &commands[c];
+	}
+	return NULL;
+}
+
+/* `trmx help [CMD [SUB]]`: the overview, or CMD's --help (with SUB: `trmx CMD SUB --help`, for
+ * the commands with subcommands such as token and index). Not in the table: it needs the table. */
+static int cmd_help(int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (argc > 3)
+		return cli_usage_error("help", "wants one command (and at most one subcommand), not %d words", argc - 1);
+	const struct command *c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "trmx help: '%s' is not a trmx command (see 'trmx --help')\n", argv[1]);
+		return CLI_USAGE;
+	}
+	char help[] = "--help";
+	char *args[] = { argv[1], argc == 3 ? argv[2] : help, argc == 3 ? help : NULL, NULL };
+	return c->run(argc == 3 ? 3 : 2, args);
 }
 
 static void log_to_stderr(trmx_log_level level, const char *message, void *user)
@@ -72,29 +110,33 @@ static void log_to_stderr(trmx_log_level level, const char *message, void *user)
 
 int cli_fail(const trmx_error *err)
 {
-	fprintf(stderr, "trmx: %s\n", err && err->message[0] ? err->message : trmx_strerror(err ? err->code : TRMX_ERROR));
+	const char *m = err && err->message[0] ? err->message : trmx_strerror(err ? err->code : TRMX_ERROR);
+	fprintf(stderr, "trmx: %s\n", m);
+	cli_json_error(cli_error_code(err ? err->code : TRMX_ERROR), m);
 	return CLI_FAIL;
 }
 
 int cli_failf(const char *fmt, ...)
 {
+	char m[TRMX_ERROR_MESSAGE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("trmx: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(m, sizeof m, fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "trmx: %s\n", m);
+	cli_json_error("ERROR", m);
 	return CLI_FAIL;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+	char m[TRMX_ERROR_MESSAGE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "trmx %s: ", cmd);
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n(see 'trmx %s --help')\n", cmd);
+	vsnprintf(m, sizeof m, fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "trmx %s: %s\n(see 'trmx %s --help')\n", cmd, m, cmd);
+	cli_json_error("EUSAGE", m);
 	return CLI_USAGE;
 }
 
@@ -203,10 +245,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
-		if (!strcmp(argv[i], commands[c].name))
-			return commands[c].run(argc - i, argv + i);
-	}
+	if (!strcmp(argv[i], "help"))
+		return cmd_help(argc - i, argv + i);
+	const struct command *c = find_command(argv[i]);
+	if (c)
+		return c->run(argc - i, argv + i);
 	fprintf(stderr, "trmx: '%s' is not a trmx command (see 'trmx --help')\n", argv[i]);
 	return CLI_USAGE;
 }

@@ -1,5 +1,6 @@
 /*
- * error.c — per-call error records, fixed texts for the codes, and small parsing helpers.
+ * error.c — the library's version, per-call error records, fixed texts for the codes, and small
+ * parsing helpers.
  */
 #include <errno.h>
 #include <math.h>
@@ -8,6 +9,11 @@
 #include <string.h>
 
 #include "core_int.h"
+
+const char *trmx_version(void)
+{
+	return TRMX_VERSION;
+}
 
 const char *trmx_strerror(int code)
 {
@@ -25,6 +31,7 @@ const char *trmx_strerror(int code)
 	case TRMX_ELIMIT: return "size limit exceeded";
 	case TRMX_EIO: return "input/output error";
 	case TRMX_ECANCELLED: return "cancelled";
+	case TRMX_EEXIST: return "already exists";
 	default: return "unknown error";
 	}
 }

@@ -26,6 +26,7 @@ struct served {
 	char digest[TRMX_SHA256_HEX_SIZE];
 	char *dir;                /* the unpacked package */
 	bool temp;                /* dir is our own extraction of a package file: removed on release */
+	int temp_lock;            /* and the lock that keeps it from another process's sweep, or -1 */
 	trmx_manifest *manifest;
 	trmx_weights *weights;
 	trmx_model *model;
@@ -111,7 +112,7 @@ static void served_free(struct served *s)
 	trmx_weights_free(s->weights);
 	trmx_manifest_free(s->manifest);
 	if (s->temp && s->dir)
-		trmx_rmtree(s->dir); /* our private extraction of a package file */
+		trmx_tmpdir_release(s->dir, s->temp_lock); /* our private extraction of a package file */
 	free(s->dir);
 	free(s->engine_source);
 	for (int i = 0; i < HOST_NAMES_MAX; i++)
@@ -227,6 +228,7 @@ static int load_dir(trmx_host *h, const char *dir, const char *digest, bool temp
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory loading %s", dir);
 	}
 	s->temp = temp;
+	s->temp_lock = -1;
 	snprintf(s->digest, sizeof s->digest, "%s", digest);
 	if (!(path = trmx_xasprintf("%s/manifest.yaml", dir))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -422,23 +424,20 @@ static int load_package_file(trmx_host *h, const char *path, struct served **out
 		if ((rc = trmx_package_verify(p, &vo, NULL, err)) < 0)
 			goto done;
 		const char *base = getenv("TMPDIR");
-		if (!(tmp = trmx_xasprintf("%s/trmx-run-XXXXXX", base && *base ? base : "/tmp"))) {
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		int lock = -1;
+		/* locked while it is served: one left by a killed trmx is removed by the next */
+		if ((rc = trmx_tmpdir_locked(base && *base ? base : "/tmp", "trmx-run", &tmp, &lock, err)) < 0)
 			goto done;
-		}
-		if (!mkdtemp(tmp)) {
-			rc = trmx_error_set(err, TRMX_EIO, "cannot make %s: %s", tmp, strerror(errno));
-			goto done;
-		}
 		if ((rc = trmx_package_extract(p, tmp, err)) < 0) {
-			rmdir(tmp);
+			trmx_tmpdir_release(tmp, lock);
 			goto done;
 		}
 		make_room(h);
 		if ((rc = load_dir(h, tmp, digest, true, &s, err)) < 0) {
-			trmx_rmtree(tmp);
+			trmx_tmpdir_release(tmp, lock);
 			goto done;
 		}
+		s->temp_lock = lock;
 		s->next = h->models;
 		h->models = s;
 		h->stats.loads++;

@@ -3,7 +3,7 @@
  * forward and backward of one ACT step (engine.h, train_step); this file owns the optimizer
  * (AdamATan2 or AdamW over the engine's one parameter buffer, one loop), the learning-rate
  * schedule, sign-SGD for the puzzle rows a batch used, the EMA, exploration draws, checkpoints
- * and weight export. Semantics: TRM-SPEC.md §8.
+ * and weight export. Semantics: docs/TRAINING.md (the official pretrain.py).
  */
 #include <math.h>
 #include <stdio.h>

@@ -7,11 +7,13 @@
 #define _GNU_SOURCE /* vasprintf */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -222,9 +224,62 @@ fail:
 	return rc;
 }
 
+/* A reader's connection: read-only, at the schema this trmx knows, or a message saying what to run. */
+static int open_readonly(sqlite3 **out, const char *path, const char *what, const trmx_sql_file *files, size_t nfiles,
+			 int busy_ms, trmx_error *err)
+{
+	/* a URI for the read-only mode: '?', '#' and '%' in the path would be read as URI syntax */
+	if (strpbrk(path, "?#%"))
+		return trmx_error_set(err, TRMX_EINVAL, "%s: a path with '?', '#' or '%%' cannot be opened read-only", path);
+	char *uri = sqlite3_mprintf("file:%s?mode=ro", path);
+	if (!uri)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	sqlite3 *db = NULL;
+	int s = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	sqlite3_free(uri);
+	int rc = 0;
+	if (s != SQLITE_OK) {
+		rc = db ? trmx_db_error(db, s, what, err) : trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", what);
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, busy_ms > 0 ? busy_ms : 30000);
+	sqlite3_extended_result_codes(db, 0);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, NULL);
+	int have = 0, want = nfiles ? files[nfiles - 1].number : 0;
+	if (files && (rc = trmx_db_user_version(db, &have, what, err)) < 0)
+		goto fail;
+	if (files && have < want) {
+		/* "attempt to write a readonly database" here means SQLite could not make the -shm file:
+		 * a WAL database a reader may not write beside, before any writer kept its -shm */
+		rc = trmx_error_set(err, TRMX_EVERSION,
+				    "%s is at schema version %d and this trmx reads version %d: run `trmx log migrate` "
+				    "(log.db) or any command that changes the registry (registry.db) once; readers "
+				    "do not change it",
+				    path, have, want);
+		goto fail;
+	}
+	if (files && have > want) {
+		rc = trmx_error_set(err, TRMX_EVERSION, "%s: schema version %d was written by a newer trmx; this one knows up to %d",
+				    what, have, want);
+		goto fail;
+	}
+	*out = db;
+	return 0;
+fail:
+	sqlite3_close(db);
+	return rc;
+}
+
 int trmx_db_open(sqlite3 **out, const char *path, const char *what, const trmx_sql_file *files,
 		 size_t nfiles, unsigned flags, int busy_ms, trmx_error *err)
 {
+	if (flags & TRMX_DB_READONLY)
+		return open_readonly(out, path, what, files, nfiles, busy_ms, err);
 	sqlite3 *db = NULL;
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | ((flags & TRMX_DB_CREATE) ? SQLITE_OPEN_CREATE : 0);
 	int rc = sqlite3_open_v2(path, &db, oflags, NULL);
@@ -257,6 +312,15 @@ int trmx_db_open(sqlite3 **out, const char *path, const char *what, const trmx_s
 	}
 	if ((rc = migrate(db, what, files, nfiles, err)) < 0)
 		goto fail;
+	if (files && !(flags & TRMX_DB_NOWAL)) {
+		/* log.db and registry.db (never module databases, which an upgrade swaps for a migrated
+		 * copy: a kept -wal must never meet another file): keep -wal and -shm when the last
+		 * connection closes, since a reader who may only read the home (an analyst's account)
+		 * can open a WAL database read-only only while they exist; SQLite makes them with the
+		 * database file's permissions. */
+		int persist = 1;
+		sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	}
 	*out = db;
 	return 0;
 fail:
@@ -370,4 +434,77 @@ int trmx_rmtree(const char *path)
 	}
 	closedir(d);
 	return rmdir(path) == 0 ? rc : -1;
+}
+
+/* Remove DIR's PREFIX-* folders whose .lock no process holds (a lock is freed when its holder
+ * dies, however it dies), with their locks. Best effort: a folder in use is never touched. */
+void trmx_tmpdir_sweep(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	size_t pl = strlen(prefix);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n < pl + 6 || strncmp(e->d_name, prefix, pl) || e->d_name[pl] != '-' || strcmp(e->d_name + n - 5, ".lock"))
+			continue;
+		char *lock = NULL, *folder = NULL;
+		if (asprintf(&lock, "%s/%s", dir, e->d_name) < 0 || asprintf(&folder, "%s/%.*s", dir, (int)(n - 5), e->d_name) < 0) {
+			free(lock);
+			break;
+		}
+		int fd = open(lock, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			trmx_rmtree(folder);
+			unlink(lock);
+		}
+		if (fd >= 0)
+			close(fd); /* drops the lock we took, if we took it */
+		free(lock);
+		free(folder);
+	}
+	closedir(d);
+}
+
+int trmx_tmpdir_locked(const char *dir, const char *prefix, char **path, int *lock_fd, trmx_error *err)
+{
+	*path = NULL;
+	*lock_fd = -1;
+	trmx_tmpdir_sweep(dir, prefix);
+	char *lock = NULL;
+	if (asprintf(&lock, "%s/%s-XXXXXX.lock", dir, prefix) < 0)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	int fd = mkostemps(lock, 5, O_CLOEXEC);
+	if (fd < 0) {
+		int rc = trmx_error_set(err, TRMX_EIO, "cannot make a lock in %s: %s", dir, strerror(errno));
+		free(lock);
+		return rc;
+	}
+	/* the lock first, then the folder: a sweeper never sees a folder without a held lock */
+	if (flock(fd, LOCK_EX) != 0 || !(*path = strndup(lock, strlen(lock) - 5)) || mkdir(*path, 0700) != 0) {
+		int rc = trmx_error_set(err, TRMX_EIO, "cannot make a folder in %s: %s", dir, strerror(errno));
+		close(fd);
+		unlink(lock);
+		free(lock);
+		free(*path);
+		*path = NULL;
+		return rc;
+	}
+	free(lock);
+	*lock_fd = fd;
+	return 0;
+}
+
+void trmx_tmpdir_release(const char *path, int lock_fd)
+{
+	if (!path)
+		return;
+	trmx_rmtree(path);
+	char *lock = NULL;
+	if (asprintf(&lock, "%s.lock", path) >= 0)
+		unlink(lock);
+	free(lock);
+	if (lock_fd >= 0)
+		close(lock_fd);
 }

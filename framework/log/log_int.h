@@ -58,6 +58,9 @@ char *trmx_xasprintf(const char *fmt, ...) TRMX_PRINTF(1, 2);
 #define TRMX_DB_CREATE 1u   /* create the file when absent */
 #define TRMX_DB_DURABLE 2u  /* synchronous=FULL instead of NORMAL */
 #define TRMX_DB_NOWAL 4u    /* keep the rollback journal (module databases copied at install) */
+#define TRMX_DB_READONLY 8u /* a reader's connection (mode=ro, no journal-mode switch, no migration:
+			       an older schema is TRMX_EVERSION naming `hint`; defensive, no FTS3
+			       tokenizer pointers) */
 
 /* Open `path` (TRMX_DB_* flags), set WAL, synchronous, foreign keys and the busy timeout, and
  * bring the schema to the newest of `files` (each applied in its own IMMEDIATE transaction
@@ -106,6 +109,15 @@ void trmx_iso_time(int64_t ms, char out[32]);
 int trmx_mkdirs(const char *path, trmx_error *err);
 /* Remove a tree (folders made writable first, links not followed). Best effort; 0 or -1. */
 int trmx_rmtree(const char *path);
+/* A working folder that a crash cannot leave behind for good: DIR/PREFIX-XXXXXX, made after taking
+ * an exclusive lock (flock) on DIR/PREFIX-XXXXXX.lock, which *lock_fd holds until
+ * trmx_tmpdir_release. Folders of PREFIX whose lock no live process holds (it was killed) are
+ * removed first, so they do not pile up (issue 24, item 6). *path is malloc'd. */
+int trmx_tmpdir_locked(const char *dir, const char *prefix, char **path, int *lock_fd, trmx_error *err);
+/* Remove DIR's PREFIX-XXXXXX folders whose lock no live process holds. */
+void trmx_tmpdir_sweep(const char *dir, const char *prefix);
+/* Remove the folder (when it is still there) and its lock, and close the lock. */
+void trmx_tmpdir_release(const char *path, int lock_fd);
 /* The user this process acts for: $TRMX_ACTOR, else the login name, else "uid:N". */
 void trmx_actor_default(char *buf, size_t cap);
 

@@ -33,6 +33,7 @@ int http_status_of(int code)
 	case TRMX_ESHAPE:
 	case TRMX_EDTYPE: return 400;
 	case TRMX_EINTEGRITY: return 422;
+	case TRMX_EEXIST: return 409;
 	case TRMX_ERROR: return 409; /* refused by the registry's rules: a quarantined version, a failed self-test */
 	default: return 500;
 	}
@@ -327,7 +328,6 @@ static int feedback(struct serve_call *call)
 
 	trmx_run_info run;
 	trmx_log_db *log;
-	trmx_task *task = NULL;
 	char *canon = NULL;
 	size_t added = 0;
 	pthread_mutex_lock(&s->host_mu);
@@ -350,9 +350,10 @@ static int feedback(struct serve_call *call)
 	}
 	if ((st = serve_authorize_context(call, TRMX_SCOPE_FEEDBACK, run.context[0] ? run.context : NULL)))
 		goto done;
-	if (expected) { /* the correction, read with the run's codec and kept in its one-line form */
-		if ((rc = trmx_task_open(&task, run.task, run.task_params[0] ? run.task_params : NULL, &err)) == 0)
-			rc = trmx_task_canonical(task, expected, strlen(expected), &canon, &err);
+	if (expected) { /* the correction: read with the run's codec, passed by its checker, kept in one-line form */
+		pthread_mutex_lock(&s->host_mu);
+		rc = trmx_log_correction_check(log, &run, f.verdict, expected, strlen(expected), &canon, &err);
+		pthread_mutex_unlock(&s->host_mu);
 		if (rc < 0) {
 			st = fail(call, rc == TRMX_ENOMEM ? 500 : 400, "'expected': %s", err.message);
 			goto fb_done;
@@ -376,7 +377,6 @@ static int feedback(struct serve_call *call)
 		xapi_wake(s);
 fb_done:
 	trmx_task_text_free(canon);
-	trmx_task_free(task);
 done:
 	json_decref(b);
 	return st;
@@ -390,8 +390,9 @@ static json_t *serving_json(trmx_registry *reg, const char *name)
 	trmx_error err;
 	if (trmx_registry_resolve(reg, name, NULL, &res, &err) < 0)
 		return json_pack("{s:s}", "error", err.message);
-	return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s}", "module", res.module, "version", res.module_version, "digest",
-			 res.digest, "alias", str_or_null(res.alias), "engine", res.engine, "task", res.codec);
+	return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "module", res.module, "version", res.module_version, "digest",
+			 res.digest, "alias", str_or_null(res.alias), "engine", res.engine, "task", res.codec, "task_params",
+			 res.codec_params);
 }
 
 static json_t *binding_json(trmx_registry *reg, const trmx_binding_info *b)
@@ -513,6 +514,7 @@ static int report(struct serve_call *call)
 	trmx_report_options o = TRMX_REPORT_OPTIONS_INIT;
 	trmx_error err = { 0, "" };
 	const char *since = serve_query(call, "since"), *until = serve_query(call, "until");
+	const char *format = serve_query(call, "format"), *table = serve_query(call, "table");
 	o.context = serve_query(call, "context");
 	o.module = serve_query(call, "module");
 	int st;
@@ -520,6 +522,11 @@ static int report(struct serve_call *call)
 		return st;
 	if (!o.context && token_restricted(call))
 		return fail(call, 403, "token '%s' may read some contexts only: name one (?context=)", call->token);
+	bool csv = format && !strcmp(format, "csv"); /* one CSV table, for a download */
+	if (format && !csv && strcmp(format, "json"))
+		return fail(call, 400, "'format' is json (the default) or csv");
+	if (table && (!csv || !trmx_report_table_valid(table)))
+		return fail(call, 400, "'table' goes with format=csv: groups, versions, steps, calibration, accuracy or canary");
 	int64_t now = trmx_now_ms();
 	if ((since && trmx_time_parse(since, now, &o.since_ms, &err) < 0) ||
 	    (until && trmx_time_parse(until, now, &o.until_ms, &err) < 0))
@@ -530,13 +537,20 @@ static int report(struct serve_call *call)
 	if (trmx_report_build(&r, s->home, &o, &err) < 0)
 		return fail_err(call, &err);
 	FILE *f = open_memstream(&buf, &len);
-	int rc = f ? trmx_report_write(r, TRMX_REPORT_JSON, NULL, f, &err) : trmx_error_set(&err, TRMX_ENOMEM, "out of memory");
+	int rc = f ? trmx_report_write(r, csv ? TRMX_REPORT_CSV : TRMX_REPORT_JSON, table, f, &err)
+		   : trmx_error_set(&err, TRMX_ENOMEM, "out of memory");
 	if (f && fclose(f) != 0 && rc == 0)
 		rc = trmx_error_set(&err, TRMX_ENOMEM, "out of memory");
 	trmx_report_free(r);
 	if (rc < 0) {
 		free(buf);
 		return fail_err(call, &err);
+	}
+	if (csv) { /* no path of the home is in the CSV tables */
+		call->page = buf;
+		call->page_len = len;
+		call->page_type = "text/csv; charset=utf-8";
+		return 200;
 	}
 	json_error_t jerr;
 	call->out = json_loadb(buf, len, 0, &jerr); /* compact like every answer, and without the home's path */
@@ -590,8 +604,8 @@ static int parse_share(json_t *v, double *out)
 
 static int admin(struct serve_call *call, enum route route)
 {
-	static const char *const bind_f[] = { "context", "target", "canary", "share", NULL };
-	static const char *const alias_f[] = { "module", "alias", "version", NULL };
+	static const char *const bind_f[] = { "context", "target", "canary", "share", "force", NULL };
+	static const char *const alias_f[] = { "module", "alias", "version", "force", NULL };
 	static const char *const rollback_f[] = { "context", NULL };
 	static const char *const quarantine_f[] = { "module", "version", "release", "reason", NULL };
 	json_t *b = NULL;
@@ -603,6 +617,13 @@ static int admin(struct serve_call *call, enum route route)
 	if ((st = admin_registry(call, &reg, &err) < 0 ? fail_err(call, &err) : 0))
 		goto done;
 	const char *a = NULL, *c = NULL, *d = NULL;
+	/* "force": true binds or moves an alias even when the task differs from what a context serves */
+	json_t *fv = json_object_get(b, "force");
+	unsigned int flags = json_is_true(fv) ? TRMX_BIND_FORCE : 0;
+	if (fv && !json_is_boolean(fv)) {
+		st = fail(call, 400, "'force' is true or false");
+		goto done;
+	}
 	switch (route) {
 	case ROUTE_ADMIN_BIND: {
 		double share = 0;
@@ -620,7 +641,7 @@ static int admin(struct serve_call *call, enum route route)
 			st = fail(call, 400, "a canary needs a 'share'");
 			goto done;
 		}
-		if ((rc = trmx_registry_bind(reg, a, c, d, share, &err)) == 0)
+		if ((rc = trmx_registry_bind_ex(reg, a, c, d, share, flags, &err)) == 0)
 			call->out = json_pack("{s:s,s:s,s:o,s:f}", "context", a, "target", c, "canary", str_or_null(d), "share", share);
 		break;
 	}
@@ -629,7 +650,7 @@ static int admin(struct serve_call *call, enum route route)
 		    (st = field_string(call, b, "alias", true, &c)) || (st = field_string(call, b, "version", true, &d)) ||
 		    (st = admin_allowed(call, NULL)))
 			goto done;
-		if ((rc = trmx_registry_alias_set(reg, a, c, d, &err)) == 0)
+		if ((rc = trmx_registry_alias_set_ex(reg, a, c, d, flags, &err)) == 0)
 			call->out = json_pack("{s:s,s:s,s:s}", "module", a, "alias", c, "version", d);
 		break;
 	case ROUTE_ADMIN_ROLLBACK:

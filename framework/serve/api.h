@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "serve/serve_int.h"
 
@@ -34,6 +35,13 @@ struct serve_call {
 	char *location;          /* with status 302/303: the redirect's target (malloc'd) */
 	const char *csp;         /* Content-Security-Policy; NULL: default-src 'self'; frame-ancestors 'none' */
 	bool cache;              /* may be cached (assets); else Cache-Control: no-store */
+	const char *etag;        /* the page's ETag header (quoted), or NULL */
+	/* index_http.c: a file sent from its descriptor instead of `page` (the server owns and
+	 * closes file_fd), file_len bytes from file_offset; and Content-Range for a 206 or 416 */
+	bool file;
+	int file_fd;
+	uint64_t file_offset, file_len;
+	char content_range[80];
 };
 
 /* Run route `route`; returns the HTTP status with call->out or call->why set. */

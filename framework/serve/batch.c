@@ -438,6 +438,37 @@ static void *engine_main(void *arg)
 
 /* ---- The logging thread -------------------------------------------------------------------------- */
 
+/* Write the runs and checker feedback of every finished job of `list` (only: just that one) in one
+ * transaction; nrec and nfb bound their counts. */
+static int write_jobs(trmx_server *s, struct job *list, struct job *only, size_t nrec, size_t nfb, size_t *inserted,
+		      trmx_error *err)
+{
+	trmx_run_record *recs = calloc(nrec ? nrec : 1, sizeof *recs);
+	trmx_feedback_record *fbs = calloc(nfb ? nfb : 1, sizeof *fbs);
+	int rc = recs && fbs ? 0 : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	size_t nr = 0, nf = 0;
+	for (struct job *j = list; j && rc == 0; j = j->log_next) {
+		if (!j->res || (only && j != only))
+			continue;
+		trmx_run_record *jr = NULL;
+		trmx_feedback_record *jf = NULL;
+		size_t jnf = 0;
+		if ((rc = trmx_dispatch_records(j->res, j->req.flags, &jr, &jf, &jnf, err)) < 0)
+			break;
+		memcpy(recs + nr, jr, j->res->n * sizeof *recs);
+		memcpy(fbs + nf, jf, jnf * sizeof *fbs);
+		nr += j->res->n;
+		nf += jnf;
+		free(jr);
+		free(jf);
+	}
+	if (rc == 0 && nr)
+		rc = trmx_log_write(s->log, recs, nr, fbs, nf, inserted, err);
+	free(recs);
+	free(fbs);
+	return rc;
+}
+
 /* Finish and commit a list of solved jobs: one transaction for all of their runs. */
 static void log_jobs(trmx_server *s, struct job *list)
 {
@@ -456,38 +487,43 @@ static void log_jobs(trmx_server *s, struct job *list)
 	}
 	pthread_mutex_unlock(&s->host_mu);
 
-	trmx_run_record *recs = calloc(nrec ? nrec : 1, sizeof *recs);
-	trmx_feedback_record *fbs = calloc(nfb ? nfb : 1, sizeof *fbs);
 	trmx_error err = { 0, "" };
-	int rc = recs && fbs ? 0 : trmx_error_set(&err, TRMX_ENOMEM, "out of memory");
-	size_t nr = 0, nf = 0;
-	for (struct job *j = list; j && rc == 0; j = j->log_next) {
-		if (!j->res)
-			continue;
-		trmx_run_record *jr = NULL;
-		trmx_feedback_record *jf = NULL;
-		size_t jnf = 0;
-		if ((rc = trmx_dispatch_records(j->res, j->req.flags, &jr, &jf, &jnf, &err)) < 0)
-			break;
-		memcpy(recs + nr, jr, j->res->n * sizeof *recs);
-		memcpy(fbs + nf, jf, jnf * sizeof *fbs);
-		nr += j->res->n;
-		nf += jnf;
-		free(jr);
-		free(jf);
-	}
 	size_t inserted = 0;
-	if (rc == 0 && nr)
-		rc = trmx_log_write(s->log, recs, nr, fbs, nf, &inserted, &err);
-	free(recs);
-	free(fbs);
-
+	int rc = write_jobs(s, list, NULL, nrec, nfb, &inserted, &err);
+	if (rc < 0 && list && list->log_next) {
+		/* One job's runs must not cost every other job of the group its answer (a run id reused
+		 * for another request, TRMX_EEXIST): write them one by one. */
+		s->metrics.log_errors++;
+		for (struct job *j = list; j; j = j->log_next) {
+			if (!j->res)
+				continue;
+			trmx_error e1 = { 0, "" };
+			size_t ins1 = 0;
+			int r1 = write_jobs(s, list, j, j->res->n, j->res->n, &ins1, &e1);
+			if (r1 < 0) {
+				j->log_failed = true;
+				j->fail_status = http_status_of(r1) == 409 ? 409 : 500;
+				snprintf(j->error, sizeof j->error, "the runs could not be logged, so no answer is given: %s",
+					 e1.message);
+			} else {
+				inserted += ins1;
+			}
+		}
+		rc = 0;
+	}
 	if (rc < 0) {
 		s->metrics.log_errors++;
+		for (struct job *j = list; j; j = j->log_next)
+			if (j->res) {
+				j->log_failed = true;
+				j->fail_status = http_status_of(rc) == 409 ? 409 : 500;
+				snprintf(j->error, sizeof j->error, "the runs could not be logged, so no answer is given: %s",
+					 err.message);
+			}
 	} else {
 		s->metrics.rows_inserted += inserted; /* rows new to the log: a retried run id is not counted twice */
 		for (struct job *j = list; j; j = j->log_next)
-			if (j->res && j->has_session && j->session.lti)
+			if (j->res && !j->log_failed && j->has_session && j->session.lti)
 				lti_solved(s, &j->session, j->res); /* queues the score: never waits here */
 		if (inserted)
 			xapi_wake(s);
@@ -496,11 +532,8 @@ static void log_jobs(trmx_server *s, struct job *list)
 	struct job *freeing = NULL;
 	for (struct job *j = list, *next; j; j = next) {
 		next = j->log_next;
-		if (!j->res) {
+		if (!j->res || j->log_failed) {
 			j->state = JOB_FAILED;
-		} else if (rc < 0) {
-			j->state = JOB_FAILED;
-			snprintf(j->error, sizeof j->error, "the runs could not be logged, so no answer is given: %s", err.message);
 		} else {
 			j->res->logged = j->res->n;
 			j->state = JOB_LOGGED;

@@ -151,6 +151,12 @@ char *metrics_text(trmx_server *s)
 	       m->deadline_expired);
 	single(f, "trmx_queue_full_total", "counter", "Solve requests refused with 503 because the queue was full.",
 	       m->queue_full);
+	uint64_t xs, xe, xp;
+	if (xapi_stats(s, &xs, &xe, &xp)) { /* --xapi-lrs */
+		single(f, "trmx_xapi_sent_total", "counter", "xAPI statements the LRS took.", xs);
+		single(f, "trmx_xapi_errors_total", "counter", "Failed attempts to post xAPI statements to the LRS.", xe);
+		single(f, "trmx_xapi_pending", "gauge", "xAPI statements not yet taken by the LRS.", xp);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

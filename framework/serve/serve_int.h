@@ -133,7 +133,9 @@ struct job {
 	enum job_state state;
 	trmx_staged *st;             /* until finished */
 	trmx_dispatch_result *res;   /* once logged */
-	char error[TRMX_ERROR_MESSAGE_MAX]; /* JOB_FAILED: why (answered 500) */
+	char error[TRMX_ERROR_MESSAGE_MAX]; /* JOB_FAILED: why (answered fail_status, else 500) */
+	int fail_status;             /* 409: a run id reused for another request */
+	bool log_failed;             /* its runs could not be written */
 	/* the request, owned */
 	trmx_dispatch req;
 	char *context, *learner;
@@ -234,6 +236,9 @@ void lti_solved(trmx_server *s, const struct session_info *session, const trmx_d
 int xapi_start(trmx_server *s, trmx_error *err);
 void xapi_stop(trmx_server *s);
 void xapi_wake(trmx_server *s);
+/* The forwarder's counters for /metrics: statements the LRS took, failed attempts, statements
+ * waiting. false when not forwarding. */
+bool xapi_stats(trmx_server *s, uint64_t *sent, uint64_t *errors, uint64_t *pending);
 /* GET /index/...: a file of opts.index_dir. */
 int index_handle(struct serve_call *call);
 

@@ -147,21 +147,30 @@ struct route_info {
 /* A page, an asset or a redirect (call->page, call->location), else the JSON error or answer. */
 static enum MHD_Result reply_page(struct MHD_Connection *c, struct req *r, struct serve_call *call, int status)
 {
-	if (!call->page && !call->location) {
+	if (!call->page && !call->location && !call->file) {
 		if (status >= 400)
 			return reply_error(c, r, status, "%s", call->why);
 		return reply_json(c, r, status, call->out);
 	}
 	json_decref(call->out);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(call->page ? call->page_len : 0, call->page ? call->page : (void *)"",
-								    call->page ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	/* index_http.c sends a file (or one range of it) from its descriptor, never read into memory */
+	struct MHD_Response *resp =
+		call->file ? MHD_create_response_from_fd_at_offset64(call->file_len, call->file_fd, (int64_t)call->file_offset)
+			   : MHD_create_response_from_buffer(call->page ? call->page_len : 0, call->page ? call->page : (void *)"",
+							     call->page ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
+		if (call->file)
+			close(call->file_fd);
 		free(call->page);
 		free(call->location);
 		return reply_error(c, r, 500, "out of memory");
 	}
-	if (call->page)
+	if (call->page || call->file)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, call->page_type ? call->page_type : "text/html; charset=utf-8");
+	if (call->file) /* index_http.c: downloads resume with a Range request */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (call->content_range[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, call->content_range);
 	if (call->location) {
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, call->location);
 		free(call->location);
@@ -171,6 +180,8 @@ static enum MHD_Result reply_page(struct MHD_Connection *c, struct req *r, struc
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, call->cache ? "public, max-age=3600" : "no-store");
+	if (call->etag)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, call->etag);
 	return queue(c, r, status, resp);
 }
 
@@ -255,6 +266,7 @@ static int authorize(trmx_server *s, struct MHD_Connection *c, struct req *r, un
 	if (h && !strncasecmp(h, "Bearer ", 7) && !strncmp(h + 7 + strspn(h + 7, " "), SESSION_PREFIX, strlen(SESSION_PREFIX))) {
 		/* a session: its own context, as its learner, solve and learner feedback only */
 		h += 7 + strspn(h + 7, " ");
+		bool first = !r->has_session;
 		if (!r->has_session) {
 			if (session_find(s, h, strlen(h), &r->session) < 0) {
 				snprintf(why, cap, "the session is not valid (unknown or expired: launch the page again)");
@@ -263,6 +275,8 @@ static int authorize(trmx_server *s, struct MHD_Connection *c, struct req *r, un
 			r->has_session = true;
 		}
 		snprintf(r->token, sizeof r->token, "session");
+		if (first && scope == TRMX_SCOPE_FEEDBACK && !context)
+			return 0; /* feedback names a run, not a context: the route checks the run's (api.c) */
 		if ((scope != TRMX_SCOPE_SOLVE && scope != TRMX_SCOPE_FEEDBACK && scope != TRMX_SCOPE_READ) || !context ||
 		    strcmp(context, r->session.context)) {
 			snprintf(why, cap, "a session may only solve, read and give feedback in its context '%s'",
@@ -474,7 +488,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			sse_set(x, "result", solve_json(x->job->res));
 			x->finished = true;
 		} else if (st == JOB_FAILED) {
-			sse_set(x, "error", json_error_body(status_code_name(500), x->job->error));
+			sse_set(x, "error", json_error_body(status_code_name(x->job->fail_status ? x->job->fail_status : 500), x->job->error));
 			x->finished = true;
 		} else if (expired) {
 			sse_set(x, "error", json_error_body("deadline_exceeded", "the request's deadline passed before it was solved"));
@@ -564,7 +578,7 @@ static enum MHD_Result do_solve(struct MHD_Connection *c, struct req *r)
 	if (st == JOB_LOGGED)
 		ok = reply_json(c, r, 200, solve_json(j->res));
 	else if (st == JOB_FAILED)
-		ok = reply_error(c, r, 500, "%s", j->error);
+		ok = reply_error(c, r, j->fail_status ? j->fail_status : 500, "%s", j->error);
 	else
 		ok = reply_error(c, r, 504, "the request's deadline passed before its puzzles were solved");
 	job_release(j);
@@ -704,6 +718,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	default: break;
 	}
 	int status = api_handle(&call, r->route);
+	if (call.page) /* GET /v1/report?format=csv */
+		return reply_page(c, r, &call, status);
 	if (status >= 400)
 		return reply_error(c, r, status, "%s", call.why);
 	return reply_json(c, r, status, call.out);

@@ -1,5 +1,6 @@
 /*
- * arc.c — the `arc` codec: ARC-AGI grids on the official 30x30 canvas (TRM-SPEC §9.2).
+ * arc.c — the `arc` codec: ARC-AGI grids on the official 30x30 canvas (docs/TASKS.md; the
+ * official dataset/build_arc_dataset.py).
  *
  * Tokens: 0 PAD, 1 EOS, colour c -> c+2; vocab 12, seq_len 900. A grid of h x w sits at the
  * top-left corner (the test-split placement; translation is a training augmentation); EOS fills

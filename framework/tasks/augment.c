@@ -1,8 +1,8 @@
 /*
- * augment.c — the official data augmentations (TRM-SPEC §9.3) as functions a trainer calls, each
- * with its inverse: the 8 dihedral transforms (numpy's rot90/fliplr/flipud/transpose semantics,
- * ids of the official builder), the Sudoku shuffle generalised to 4x4 and 6x6, and the ARC colour
- * permutation followed by a dihedral transform.
+ * augment.c — the official data augmentations (docs/TASKS.md, "Augmentations") as functions a
+ * trainer calls, each with its inverse: the 8 dihedral transforms (numpy's
+ * rot90/fliplr/flipud/transpose semantics, ids of the official builder), the Sudoku shuffle
+ * generalised to 4x4 and 6x6, and the ARC colour permutation followed by a dihedral transform.
  */
 #include <stdio.h>
 #include <string.h>

@@ -282,9 +282,11 @@ static int load_text_file(trmx_dataset *ds, const char *path, const char *name, 
 	int rc = read_whole(path, TRMX_TASK_TEXT_MAX, &text, &len, err);
 	if (rc < 0)
 		return rc;
+	/* A UTF-8 byte order mark (what Windows editors save) is no part of the puzzles. */
+	size_t bom = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
 	trmx_task_input in = TRMX_TASK_INPUT_INIT;
-	in.text = text;
-	in.len = len;
+	in.text = text + bom;
+	in.len = len - bom;
 	in.source = path;
 	ds->default_name = name;
 	rc = ds_encode(ds, &in, err);
@@ -293,7 +295,8 @@ static int load_text_file(trmx_dataset *ds, const char *path, const char *name, 
 	return rc;
 }
 
-/* CSV a line at a time, so a file larger than memory-friendly text (sudoku-extreme's 3.8M rows)
+/* CSV (or TSV: csv_reader_line tells them apart by the first row, and skips a UTF-8 byte order
+ * mark) a line at a time, so a file larger than memory-friendly text (sudoku-extreme's 3.8M rows)
  * streams; each field is encoded by the task's codec. */
 static int load_csv_file(trmx_dataset *ds, const char *path, trmx_error *err)
 {
@@ -510,7 +513,7 @@ int trmx_dataset_load(trmx_dataset **out, const trmx_task *task, const char *pat
 		return rc;
 	if (S_ISDIR(st.st_mode))
 		rc = load_folder(ds, path, err);
-	else if (ends_with(path, ".csv"))
+	else if (ends_with(path, ".csv") || ends_with(path, ".tsv"))
 		rc = load_csv_file(ds, path, err);
 	else
 		rc = load_text_file(ds, path, NULL, err);

@@ -1,8 +1,9 @@
 /*
- * dataset_built.c — the official built puzzle data set (TRM-SPEC §9.1): <split>/dataset.json and
- * <set>__{inputs,labels,puzzle_identifiers,puzzle_indices,group_indices}.npy for every set the
- * JSON lists, plus the optional identifiers.json beside the split folders; and raw token .npy
- * files. Read through trmx_array_read_npy (core/npy.c), checked, and copied into a trmx_dataset.
+ * dataset_built.c — the official built puzzle data set (docs/TASKS.md, "Data sets"):
+ * <split>/dataset.json and
+ * <set>__{inputs,labels,puzzle_identifiers,puzzle_indices,group_indices}.npy for every set the JSON
+ * lists, plus the optional identifiers.json beside the split folders; and raw token .npy files.
+ * Read through trmx_array_read_npy (core/npy.c), checked, and copied into a trmx_dataset.
  *
  * Checked: dataset.json's types and ranges, every array's dtype (integers) and shape against
  * seq_len and each other, the indices (start at 0, never decrease, end at the example and puzzle

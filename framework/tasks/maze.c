@@ -1,11 +1,12 @@
 /*
  * maze.c — the `maze` codec and the maze generator.
  *
- * Tokens (TRM-SPEC §9.2): 0 PAD, '#' 1 wall, ' ' 2 open, 'S' 3 start, 'G' 4 goal, 'o' 5 path;
- * vocab 6. A maze of side `size` is laid row-major on a canvas of side `canvas` (default: size, so
- * seq_len = size²; the official Maze-Hard is 30x30 = 900). A smaller maze on a larger canvas sits
- * in the top-left corner and the rest of the canvas is wall, which a model trained on Maze-Hard
- * has seen everywhere, unlike PAD, which it has never seen.
+ * Tokens (docs/TASKS.md; the official dataset/build_maze_dataset.py): 0 PAD, '#' 1 wall, ' ' 2
+ * open, 'S' 3 start, 'G' 4 goal, 'o' 5 path; vocab 6. A maze of side `size` is laid row-major on a
+ * canvas of side `canvas` (default: size, so seq_len = size²; the official Maze-Hard is 30x30 =
+ * 900). A smaller maze on a larger canvas sits in the top-left corner and the rest of the canvas is
+ * wall, which a model trained on Maze-Hard has seen everywhere, unlike PAD, which it has never
+ * seen.
  *
  * Text read by encode, one or more mazes:
  *   - one maze per line: size² characters (the official CSV field);

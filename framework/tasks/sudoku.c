@@ -1,8 +1,8 @@
 /*
  * sudoku.c — the `sudoku` codec: sides 4 (2x2 boxes), 6 (boxes of 2 rows by 3 columns) and 9.
  *
- * Tokens (TRM-SPEC §9.2, the same rule for every size): 0 PAD (never written), 1 blank, digit d
- * -> d+1; seq_len size², vocab size+2, row-major.
+ * Tokens (docs/TASKS.md; the official dataset/build_sudoku_dataset.py; the same rule for every
+ * size): 0 PAD (never written), 1 blank, digit d -> d+1; seq_len size², vocab size+2, row-major.
  *
  * Text read by encode, one or more puzzles:
  *   - one puzzle per line: size² characters, '1'..'9' (up to the size) and '.' or '0' for a blank;

@@ -91,6 +91,7 @@ typedef struct csv_reader {
 	void *state;
 	int seq_len;
 	bool started;   /* the first row (header or data) was seen */
+	char sep;       /* ',' or '\t' (TSV: a first row with a tab and no comma); 0 until that row */
 	int ncols;      /* fields per row, fixed by the first row */
 	int col_puzzle, col_solution, col_name; /* -1 when absent */
 	int32_t *in, *label;

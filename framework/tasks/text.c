@@ -1,7 +1,8 @@
 /*
  * text.c — the text plumbing of the codecs: a growable buffer, lines with their positions,
  * messages that point at a line and column, codec parameters, the CSV row reader shared by the
- * grid codecs and the data-set loader, and ANSI colour escapes.
+ * grid codecs and the data-set loader (also TSV, and a UTF-8 byte order mark before the first
+ * row: what spreadsheets save), and ANSI colour escapes.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -274,8 +275,9 @@ bool text_is_csv(const trmx_task_input *in)
 	return false;
 }
 
-/* Split a line into fields (RFC 4180 quotes, "" inside quotes for one "). */
-static int csv_split(const tline *l, const trmx_task_input *in, csv_field *f, int *nf, trmx_error *err)
+/* Split a line into fields at `sep` (RFC 4180 quotes, "" inside quotes for one "; the same in TSV). */
+static int csv_split(const tline *l, const trmx_task_input *in, char sep, csv_field *f, int *nf,
+		     trmx_error *err)
 {
 	int n = 0;
 	size_t i = 0;
@@ -324,15 +326,15 @@ static int csv_split(const tline *l, const trmx_task_input *in, csv_field *f, in
 				fd->p = o;
 				fd->len = k;
 			}
-			if (i < l->len && l->p[i] != ',') {
-				char cb[16];
+			if (i < l->len && l->p[i] != sep) {
+				char cb[16], sb[16];
 				return task_error_at(err, TRMX_EFORMAT, in, l->no, l->col0 + (int)i,
-						     "expected ',' or the end of the line after a quoted field, found %s",
-						     task_char_name(l->p[i], cb));
+						     "expected %s or the end of the line after a quoted field, found %s",
+						     task_char_name(sep, sb), task_char_name(l->p[i], cb));
 			}
 		} else {
 			size_t start = i;
-			while (i < l->len && l->p[i] != ',')
+			while (i < l->len && l->p[i] != sep)
 				i++;
 			fd->p = l->p + start;
 			fd->len = i - start;
@@ -340,7 +342,7 @@ static int csv_split(const tline *l, const trmx_task_input *in, csv_field *f, in
 		}
 		if (i >= l->len)
 			break;
-		i++; /* the comma */
+		i++; /* the separator */
 	}
 	*nf = n;
 	return 0;
@@ -468,11 +470,24 @@ static int csv_encode_field(csv_reader *r, const csv_field *f, const tline *l, c
 int csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, trmx_task_sink *sink,
 		    trmx_error *err)
 {
+	tline bom_less;
+	if (!r->started && l->len >= 3 && !memcmp(l->p, "\xEF\xBB\xBF", 3)) {
+		/* A UTF-8 byte order mark (Excel's "CSV UTF-8", Notepad) is not part of the first field. */
+		bom_less = *l;
+		bom_less.p += 3;
+		bom_less.len -= 3;
+		l = &bom_less;
+	}
 	if (tline_blank(l))
 		return 0;
+	if (!r->sep) {
+		/* The first row decides: a tab and no comma is TSV (no puzzle text holds either). */
+		bool tab = memchr(l->p, '\t', l->len) != NULL, comma = memchr(l->p, ',', l->len) != NULL;
+		r->sep = tab && !comma ? '\t' : ',';
+	}
 	csv_field f[TRMX_TASK_CSV_FIELDS_MAX];
 	int nf = 0, rc;
-	if ((rc = csv_split(l, in, f, &nf, err)) < 0) {
+	if ((rc = csv_split(l, in, r->sep, f, &nf, err)) < 0) {
 		csv_fields_free(f, nf);
 		return rc;
 	}

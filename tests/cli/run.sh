@@ -14,6 +14,7 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin="$root/$build/trmx"
 export FIXTURES="$root/tests/fixtures"
+export TRMX_BIN="$bin" # for a case that runs trmx through another program (runuser)
 fails=0
 cases=0
 

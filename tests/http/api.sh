@@ -236,9 +236,12 @@ truth "the batch answers 3 runs in order, with the given run ids, fixed halting,
 	"[\"$U1\", \"$U2\", \"$U3\", \"${PZ[0]}\", \"${PZ[1]}\", \"${PZ[2]}\", \"fixed\", 3, 3, 3]" "$(last)"
 truth "the batch's 3 runs are in log.db under its batch id" \
 	eq "$(sql "SELECT count(*), count(DISTINCT batch_id), max(batch_id) = '$BATCH' FROM runs WHERE id IN ('$U1', '$U2', '$U3')")" "3,1,1"
-post "$TS" $SOLVE "{\"puzzle\": \"$P4\", \"run_id\": \"$U1\"}"
-truth "solving again with a run id that is logged already logs it once" \
+post "$TS" $SOLVE "{\"puzzle\": \"${PZ[0]}\", \"learner\": \"$L2\", \"run_id\": \"$U1\", \"halt\": \"fixed\", \"max_steps\": 3}"
+truth "the same request again under its logged run id (a retry): 200, logged once" \
 	eq "$code $(sql "SELECT count(*) FROM runs WHERE id = '$U1'")" "200 1" "$(last)"
+post "$TS" $SOLVE "{\"puzzle\": \"$P4\", \"run_id\": \"$U1\"}"
+truth "another request under a logged run id: 409 naming the id, the log keeps the first" \
+	eq "$code $(js '"already in the log for another request" in d["error"]["message"]') $(sql "SELECT count(*), max(input) = '${PZ[0]}' FROM runs WHERE id = '$U1'")" "409 true 1,1" "$(last)"
 post "$TS" $SOLVE "{\"puzzles\": [\"$P4\", \"not a sudoku\"]}"
 truth "a batch with one unreadable puzzle: 200, that run an error with the codec's message" \
 	eq "$code $(js '[r["status"] for r in d["runs"]] + ["expected a digit" in d["runs"][1]["error"]]')" \
@@ -275,11 +278,12 @@ truth "SSE: the streamed run is in log.db" eq "$(sql "SELECT count(*) FROM runs 
 
 # Feedback.
 F1=01890000-0000-7000-8000-0000000000f1
-post "$TF" /v1/runs/$RUN1/feedback "{\"verdict\": \"incorrect\", \"expected\": \"$S4\", \"comment\": \"row 2\", \"source\": \"instructor\", \"score\": 0.25, \"id\": \"$F1\"}"
+# (partial: the model answered $S4 itself, and "incorrect" with its own answer is refused below)
+post "$TF" /v1/runs/$RUN1/feedback "{\"verdict\": \"partial\", \"expected\": \"$S4\", \"comment\": \"row 2\", \"source\": \"instructor\", \"score\": 0.25, \"id\": \"$F1\"}"
 truth "POST feedback: 201, recorded" eq "$code $(js '[d["feedback_id"], d["run_id"], d["recorded"], d["verdict"], d["source"], d["expected"]]')" \
-	"201 [\"$F1\", \"$RUN1\", true, \"incorrect\", \"instructor\", \"$S4\"]" "$(last)"
+	"201 [\"$F1\", \"$RUN1\", true, \"partial\", \"instructor\", \"$S4\"]" "$(last)"
 truth "the feedback is in log.db's feedback table" \
-	eq "$(sql "SELECT run_id, verdict, source, expected, score, comment FROM feedback WHERE id = '$F1'")" "$RUN1,incorrect,instructor,$S4,0.25,row 2"
+	eq "$(sql "SELECT run_id, verdict, source, expected, score, comment FROM feedback WHERE id = '$F1'")" "$RUN1,partial,instructor,$S4,0.25,row 2"
 post "$TF" /v1/runs/$RUN1/feedback "{\"verdict\": \"incorrect\", \"id\": \"$F1\"}"
 truth "the same feedback id again: 200, not recorded twice" \
 	eq "$code $(js 'd["recorded"]') $(sql "SELECT count(*) FROM feedback WHERE id = '$F1'")" "200 false 1" "$(last)"
@@ -293,6 +297,10 @@ post "$TF" /v1/runs/$RUN1/feedback '{"verdict": "great"}'
 expect_error "feedback with a verdict that is not one: 400" 400 bad_request "great"
 post "$TF" /v1/runs/$RUN1/feedback '{"verdict": "correct", "expected": "12"}'
 expect_error "feedback whose expected answer does not read: 400 with the codec's message" 400 bad_request "expected"
+post "$TF" /v1/runs/$RUN1/feedback '{"verdict": "incorrect", "expected": "1111111111111111"}'
+expect_error "feedback whose correction fails the checker: 400 with the checker's problem" 400 bad_request "fails the sudoku checker"
+post "$TF" /v1/runs/$RUN1/feedback "{\"verdict\": \"incorrect\", \"expected\": \"$S4\"}"
+expect_error "feedback 'incorrect' with the model's own answer: 400" 400 bad_request "the model's own answer"
 post "$TF" /v1/runs/$RUN1/feedback '{"verdict": '
 expect_error "feedback with malformed JSON: 400" 400 bad_request "not JSON"
 
@@ -364,6 +372,11 @@ truth "GET /v1/modules shows it installed by serve:admin" \
 truth "log.db's history records the admin changes with actor serve:admin" \
 	eq "$(sql "SELECT group_concat(action, ' ') FROM (SELECT action FROM registry.history WHERE actor = 'serve:admin' ORDER BY id)")" \
 	"bind rollback alias-set bind alias-set bind quarantine release install bind"
+post "$TA" /v1/admin/bind '{"context": "course/unit-1", "target": "sudoku9"}'
+expect_error "POST /v1/admin/bind to a module for another task: 400 saying what differs" 400 bad_request \
+	"sudoku9 solves sudoku with size 9; course/unit-1 serves sudoku with size 4"
+post "$TA" /v1/admin/bind '{"context": "course/unit-1", "target": "sudoku9", "force": "yes"}'
+expect_error "POST /v1/admin/bind with a 'force' that is no boolean: 400" 400 bad_request "'force' is true or false"
 post "$TA" /v1/admin/bind '{"context": "course/unit-1", "target": "sudoku4@7.7.7"}'
 expect_error "bind to a version not installed: 404" 404 not_found
 post "$TA" /v1/admin/bind '{"context": "course/unit-1", "traget": "sudoku4"}'

@@ -3,7 +3,8 @@
  * sapientinc/HRM) behind the engine ABI. HRM is the TRM recursion with a separate H_level
  * network for the zH update, attention blocks only, a puzzle prefix of ceil(ndim / hidden) slots,
  * halting on q_halt > q_continue, and in training the one-step gradient (only the last zL and zH
- * updates) with a Q-learning target for q_continue (TRM-SPEC.md §12). Everything else — blocks,
+ * updates) with a Q-learning target for q_continue (the official models/hrm/hrm_act_v1.py;
+ * tests/fixtures/README.md has the reference, tools/hrm_reference.py). Everything else — blocks,
  * kernels, continuous batching, the trainer — is the shared code of framework/engines/trm/, run
  * with the HRM family flag; the kernels are framework/tensor/'s.
  */

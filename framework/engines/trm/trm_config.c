@@ -1,7 +1,8 @@
 /*
  * trm_config.c — the TRM architecture: parsing the official config keys, the derived sizes, and
  * the list of tensors (names, shapes) the official state dict holds for it.
- * Relies on TRM-SPEC.md §2-§3 and the official TinyRecursiveReasoningModel_ACTV1Config.
+ * Relies on the official TinyRecursiveReasoningModel_ACTV1Config (models/recursive_reasoning/trm.py
+ * of SamsungSAILMontreal/TinyRecursiveModels) and docs/ENGINE.md.
  */
 #include <math.h>
 #include <stdio.h>

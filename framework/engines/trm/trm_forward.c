@@ -1,5 +1,6 @@
 /*
- * trm_forward.c — the TRM network and one ACT step (TRM-SPEC.md §5), batched over rows.
+ * trm_forward.c — the TRM network and one ACT step (docs/ENGINE.md, "What is computed"), batched
+ * over rows.
  *
  *   x  = sqrt(D) * [puzzle prefix (P slots) ; E[tokens]]          (learned positions: 0.707106781*(e+Wpos))
  *   per ACT step, H_cycles times:  L_cycles x  zL = net(zL + (zH + x));  then  zH = net(zH + zL)

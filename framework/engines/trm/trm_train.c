@@ -1,6 +1,7 @@
 /*
  * trm_train.c — training for the TRM engine: one parameter buffer, the official initialisation,
- * and one ACT step of training with the official semantics (TRM-SPEC.md §5.6-§6):
+ * and one ACT step of training with the official semantics (docs/TRAINING.md, "What one training
+ * step does"):
  *
  *   rows that halted take new data and restart from H_init / L_init;
  *   H_cycles - 1 recursions without gradient, then one with it (L_cycles updates of zL, one of zH),
@@ -256,7 +257,7 @@ static uint64_t splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* JAX-style truncated normal (TRM-SPEC §4): a normal truncated at +-2 raw standard deviations,
+/* JAX-style truncated normal (the official initialisation): a normal truncated at +-2 raw standard deviations,
  * rescaled so its standard deviation is `std`. Rejection sampling draws the same distribution as
  * the official inverse-CDF method. */
 static void trunc_normal(float *dst, size_t n, double std, uint64_t *s)

@@ -21,6 +21,10 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 #define TRMX_ENGINE_ABI_VERSION 1
 
 typedef struct trmx_kv {
@@ -147,6 +151,8 @@ typedef const trmx_engine *(*trmx_engine_entry_fn)(uint32_t host_abi_version);
 /* The engines linked into libtrmx. */
 const trmx_engine *trmx_trm_engine_entry(uint32_t host_abi_version);
 const trmx_engine *trmx_hrm_engine_entry(uint32_t host_abi_version);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,7 @@
  *     trmx_eval_run(model, t, ds, &o, NULL, NULL, &r, &err);   // r.exact_accuracy, r.open_accuracy
  *
  * Metrics (docs/TASKS.md, "Evaluating"): label id 0 is "not supervised" (the official
- * ignore_label_id, TRM-SPEC §9.2), so a position counts only where its label is not 0, and an item
+ * ignore_label_id; docs/TASKS.md), so a position counts only where its label is not 0, and an item
  * whose label is all 0 (no answer in the data) is run and checked but counts in no accuracy.
  * An item is exact when every supervised position is right (the official exact_accuracy).
  * `open` positions are the supervised positions the puzzle left to the model: Sudoku blanks
@@ -41,6 +41,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
 
 /* Slots of trmx_eval_result.problems, indexed by trmx_check_problem (room for codecs to grow). */
 #define TRMX_EVAL_PROBLEMS 32
@@ -147,6 +151,8 @@ int trmx_eval_run(trmx_model *model, trmx_task *task, const trmx_dataset *ds, co
  * position with input id `input` and label id `label` was left open by the puzzle of `task`
  * (NULL: the generic rule, input != label). Label 0 (not supervised) is never open. */
 bool trmx_eval_is_open(const trmx_task *task, int32_t input, int32_t label);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -49,6 +49,10 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 /* ---- Engine tables and plugins ----------------------------------------------------------------- */
 
 /* The table of engine.h (included by whoever calls these; declared here so that trmx.h, which
@@ -288,6 +292,8 @@ typedef struct trmx_host_stats {
 void trmx_host_stats_get(const trmx_host *h, trmx_host_stats *out);
 /* Is the package with `digest` loaded? */
 bool trmx_host_holds(const trmx_host *h, const char *digest);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -132,6 +132,16 @@
 #define TRMX_DISPATCH_INPUTS_MAX 1000000
 #define TRMX_FEEDBACK_TEXT_MAX (64u * 1024u)
 
+/* ---- Module indexes (registry/index.c; docs/FORMAT.md, "Module indexes") ---- */
+/* index.json's bytes, the packages it lists, the metrics of one entry; mirror URLs of one index
+ * and the bytes of one URL. A package larger than TRMX_PACKAGE_FILE_MAX is refused before its
+ * download starts. */
+#define TRMX_INDEX_FILE_MAX (16u * 1024u * 1024u)
+#define TRMX_INDEX_PACKAGES_MAX 65536
+#define TRMX_INDEX_METRICS_MAX 16
+#define TRMX_INDEX_MIRRORS_MAX 16
+#define TRMX_INDEX_URL_MAX 2048
+
 /* ---- Server (framework/serve; docs/LIMITS.md) ---- */
 /* The bearer tokens file (trmx/tokens.h; not the "tokens" task codec above): its bytes (1,024
  * tokens of 64 contexts of 256 bytes take about 18 MB; trmx_tokens_add never writes more), tokens
@@ -146,5 +156,11 @@
 #define TRMX_SERVE_UPLOAD_MAX (1ull << 30)
 #define TRMX_SERVE_LEARNER_MAX 256
 #define TRMX_SERVE_DEADLINE_MAX_MS 600000
+
+/* trmx sql: a statement's default time limit (--timeout), the largest value (string or blob) it
+ * may make, and the default heap the `trmx sql` process may use (--memory). */
+#define TRMX_SQL_TIMEOUT_MS 30000
+#define TRMX_SQL_VALUE_MAX (16 * 1024 * 1024)
+#define TRMX_SQL_MEMORY_MB 512
 
 #endif

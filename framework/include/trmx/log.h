@@ -45,6 +45,10 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 /* ---- Identifiers --------------------------------------------------------------------------- */
 
 /* A UUID in its 36-character text form with the NUL. */
@@ -213,6 +217,18 @@ typedef struct trmx_run_info {
 } trmx_run_info;
 /* TRMX_ENOTFOUND when no run has that id. */
 int trmx_log_run_get(trmx_log_db *log, const char *run_id, trmx_run_info *out, trmx_error *err);
+/* A logged run's puzzle and answer in the codec's one-line form, malloc'd (free with free());
+ * *output is NULL when the answer has no text. TRMX_ENOTFOUND when no run has that id. */
+int trmx_log_run_texts(trmx_log_db *log, const char *run_id, char **input, char **output,
+		       trmx_error *err);
+/* Read a correction of `run` (any text its task reads) and check it before it is kept: the
+ * task's codec must read it and its checker pass it against the run's puzzle, and a run marked
+ * incorrect cannot be corrected to the model's own answer. On success *canonical is the
+ * correction's one-line form (free with trmx_task_text_free). Errors: TRMX_EFORMAT (the codec
+ * cannot read it), TRMX_EINVAL (the checker's problem, or the model's own answer), those of
+ * trmx_task_open, TRMX_ENOMEM. */
+int trmx_log_correction_check(trmx_log_db *log, const trmx_run_info *run, trmx_feedback_verdict verdict,
+			      const char *text, size_t len, char **canonical, trmx_error *err);
 
 /* Counts of a group of runs from the views (version_summary, context_summary). */
 typedef struct trmx_usage_row {
@@ -234,6 +250,8 @@ typedef enum trmx_usage_by {
  * it with free()), *n its length. */
 int trmx_log_usage(trmx_log_db *log, trmx_usage_by by, const char *filter, trmx_usage_row **out,
 		   size_t *n, trmx_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

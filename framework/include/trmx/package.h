@@ -48,6 +48,10 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 /* ---- Hashing ----------------------------------------------------------------------------- */
 
 /* A SHA-256 digest in lowercase hex with its NUL. */
@@ -396,6 +400,8 @@ typedef struct trmx_pack_options {
  * NULL) gets the path written (malloc'd). */
 int trmx_package_pack(const char *dir, const char *out, const trmx_pack_options *opts,
 		      char **written, trmx_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -49,19 +49,28 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 typedef struct trmx_registry trmx_registry;
 
 typedef struct trmx_registry_options {
 	unsigned int version;
 	const char *actor;   /* who makes changes (history.actor); NULL: $TRMX_ACTOR, else the login name */
 	int busy_timeout_ms; /* 0: 30000 */
+	/* version 2 */
+	bool read_only;      /* a reader (list, show, history, report): nothing is made or migrated;
+				no registry.db is TRMX_ENOTFOUND, an older one TRMX_EVERSION; every
+				change is refused by SQLite */
 } trmx_registry_options;
-#define TRMX_REGISTRY_OPTIONS_VERSION 1
-#define TRMX_REGISTRY_OPTIONS_INIT { TRMX_REGISTRY_OPTIONS_VERSION, NULL, 0 }
+#define TRMX_REGISTRY_OPTIONS_VERSION 2
+#define TRMX_REGISTRY_OPTIONS_INIT { TRMX_REGISTRY_OPTIONS_VERSION, NULL, 0, false }
 
 /* Open the registry of `home` (made when missing: HOME/registry.db, HOME/store/sha256/,
- * HOME/data/), applying pending migrations of registry.db. Errors: TRMX_EIO, TRMX_EFORMAT,
- * TRMX_EVERSION (a newer registry.db), TRMX_ENOMEM, TRMX_EINVAL. */
+ * HOME/data/), applying pending migrations of registry.db; with read_only, open what is there.
+ * Errors: TRMX_EIO, TRMX_EFORMAT, TRMX_EVERSION (a newer registry.db), TRMX_ENOMEM, TRMX_EINVAL,
+ * TRMX_ENOTFOUND (read_only: no registry). */
 int trmx_registry_open(trmx_registry **out, const char *home, const trmx_registry_options *opts,
 		       trmx_error *err);
 void trmx_registry_free(trmx_registry *reg);
@@ -142,6 +151,11 @@ typedef struct trmx_install_result {
 int trmx_registry_install(trmx_registry *reg, const char *path, const trmx_install_options *opts,
 			  trmx_install_result *result, trmx_error *err);
 
+/* Run the module folder `dir`'s schema.sql as an install would (the same authorizer, statement
+ * list and caps), into a database in memory: pack and verify refuse what install would. Errors:
+ * TRMX_EFORMAT with the file, line and reason, TRMX_ELIMIT, TRMX_EIO, TRMX_ENOMEM. */
+int trmx_registry_schema_check(const char *dir, trmx_error *err);
+
 /* Refuse to remove a version a binding or its canary resolves to, unless forced. */
 #define TRMX_REMOVE_FORCE 1u
 
@@ -158,10 +172,25 @@ int trmx_registry_alias_set(trmx_registry *reg, const char *module, const char *
 int trmx_registry_alias_remove(trmx_registry *reg, const char *module, const char *alias,
 			       trmx_error *err);
 
+/* Bind or move an alias even when the task (the codec and its parameters) differs from what the
+ * context serves now. */
+#define TRMX_BIND_FORCE 1u
+
+/* trmx_registry_alias_set, refusing (TRMX_EINVAL, naming the context and both tasks) a move that
+ * would change the task of a context following the alias, unless `flags` has TRMX_BIND_FORCE.
+ * trmx_registry_alias_set is this with flags 0. */
+int trmx_registry_alias_set_ex(trmx_registry *reg, const char *module, const char *alias,
+			       const char *version, unsigned int flags, trmx_error *err);
+
 /* Bind `context` to `target` (it must resolve now), optionally with a `canary` target that serves
  * the share `share` (0..1) of learners. The binding it replaces is kept for rollback. */
 int trmx_registry_bind(trmx_registry *reg, const char *context, const char *target,
 		       const char *canary, double share, trmx_error *err);
+/* trmx_registry_bind, refusing (TRMX_EINVAL, saying what differs) a target whose task (codec and
+ * parameters) differs from the version the context serves now, and a canary whose task differs
+ * from the target's, unless `flags` has TRMX_BIND_FORCE. trmx_registry_bind is this with flags 0. */
+int trmx_registry_bind_ex(trmx_registry *reg, const char *context, const char *target,
+			  const char *canary, double share, unsigned int flags, trmx_error *err);
 /* Unbind (the binding is kept for rollback); TRMX_ENOTFOUND when not bound. */
 int trmx_registry_unbind(trmx_registry *reg, const char *context, trmx_error *err);
 /* Go back to the binding the context had before its current one (or to unbound); TRMX_ENOTFOUND
@@ -288,6 +317,8 @@ int trmx_registry_module_exec(trmx_registry *reg, const char *module, const char
 /* The task codec of an installed package, by digest, opened with its parameters. */
 int trmx_registry_task_open(trmx_registry *reg, const char *digest, trmx_task **out,
 			    trmx_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,10 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 /* ---- Times and durations
  * ------------------------------------------------------------------- */
 
@@ -67,8 +71,9 @@ extern "C" {
  * days ago; see trmx_duration_parse). now_ms 0: the clock. Errors: TRMX_EINVAL
  * naming the accepted forms. */
 int trmx_time_parse(const char *s, int64_t now_ms, int64_t *out, trmx_error *err);
-/* Parse a duration: a positive number with a unit, s, m (minutes), h, d, w (7
- * d) or y (365 d), or several in a row ("1d12h"). Errors: TRMX_EINVAL. */
+/* Parse a duration: a positive number with a unit, s, min, h, d, w (7 d), mo
+ * (30 d) or y (365 d), or several in a row ("1d12h"). A bare "m" is refused
+ * (minutes or months?). Errors: TRMX_EINVAL. */
 int trmx_duration_parse(const char *s, int64_t *out_ms, trmx_error *err);
 
 /* ---- Statistics
@@ -114,7 +119,8 @@ trmx_canary_verdict trmx_canary_compare(int64_t m_correct, int64_t m_judged, int
 typedef struct trmx_report_options {
 	unsigned int version;
 	const char *context; /* only this context; NULL: all (runs without a context form the
-				context ""); "" : only runs without a context */
+				context ""); "" : only runs without a context; ending in '*'
+				(course/ then *): every context that begins with the text before it */
 	const char *module;  /* only this module; NULL: all */
 	int64_t since_ms;    /* runs at or after this time (Unix ms); 0: from the first */
 	int64_t until_ms;    /* runs before this time; 0: to the last */
@@ -233,6 +239,7 @@ typedef struct trmx_report_info {
 	const char *bucket;		  /* "month", "day", "hour" or "minute" */
 	int64_t runs, judged, correct, learners;
 	int bins;
+	const char *kinds;		  /* the kinds counted: "run", "eval", "run, eval", ... or "all" */
 } trmx_report_info;
 
 typedef struct trmx_report trmx_report;
@@ -292,10 +299,15 @@ int trmx_sql_format_parse(const char *s, trmx_sql_format *out, trmx_error *err);
  * under their module names (quote names with a '-': "sudoku4-tiny".attempts),
  * and write the rows to `f`. Every database is opened read-only, the connection
  * is query-only, and ATTACH, DETACH, PRAGMAs other than reading ones and
- * load_extension() are refused. *rows (may be NULL) gets the rows written.
+ * load_extension(), fts3_tokenizer() and the file functions are refused. No
+ * migration is made (an older log.db is TRMX_EVERSION: `trmx log migrate`). A
+ * statement runs at most timeout_ms (0: TRMX_SQL_TIMEOUT_MS) and no value it
+ * makes exceeds TRMX_SQL_VALUE_MAX bytes (TRMX_ELIMIT). *rows (may be NULL)
+ * gets the rows written.
  * Errors: TRMX_EINVAL (not one statement, not read-only, an SQL error with
- * SQLite's message), TRMX_ENOTFOUND (no log), TRMX_EIO. */
-int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, FILE *f, int64_t *rows, trmx_error *err);
+ * SQLite's message), TRMX_ELIMIT, TRMX_EVERSION, TRMX_ENOTFOUND (no log), TRMX_EIO. */
+int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, int timeout_ms, FILE *f, int64_t *rows,
+		   trmx_error *err);
 
 /* ---- Exports
  * ---------------------------------------------------------------------------------
@@ -368,6 +380,75 @@ typedef struct trmx_dataset_export_options {
 int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opts, FILE *f, trmx_export_result *result,
 			trmx_error *err);
 
+/* ---- Sending xAPI statements to a learning record store
+ * ------------------------------------------------------------------ */
+
+/* A sender of the log's statements to one LRS (docs/ANALYTICS.md, "Forwarding
+ * to an LRS"), used by `trmx export xapi --lrs` and `trmx serve --xapi-lrs`.
+ * Every run and feedback row is numbered as it is committed (log.db's
+ * xapi_queue); a cursor per LRS in log.db says how far the LRS has taken them.
+ * A batch is staged in log.db's outbox with its statements' text before it is
+ * posted, and the cursor moves (and the outbox empties) in one transaction once
+ * the LRS said yes, so a crash or a lost answer resends the same bytes and the
+ * LRS, keyed by the stable statement ids, keeps one copy. One handle is used by
+ * one thread at a time. */
+typedef struct trmx_lrs trmx_lrs;
+
+typedef struct trmx_lrs_options {
+	unsigned int version;
+	const char *url;	 /* the LRS's xAPI endpoint (http or https); statements go to
+				    URL/statements (a URL ending in /statements is taken as it is) */
+	const char *auth;	 /* "USER:PASSWORD" for HTTP Basic; NULL: none */
+	const char *base;	 /* as trmx_xapi_options.base; NULL: https://trmx.invalid */
+	int batch;		 /* statements per POST; 0: 100 */
+	int timeout_ms;		 /* a whole request; 0: 30000 */
+	int connect_timeout_ms;	 /* 0: 5000 */
+	int retries;		 /* retries of a failed POST (network, 5xx, 429) before giving
+				    up; -1: for ever (until `wait` says stop) */
+	/* Back-off between retries: called with the seconds to wait (1 doubling to 60,
+	 * or the LRS's Retry-After) and why the attempt failed; returns false to stop
+	 * (the call returns TRMX_ECANCELLED). NULL: sleep. */
+	bool (*wait)(void *user, double seconds, const char *why);
+	/* Polled during a request; true aborts it (TRMX_ECANCELLED). NULL: never. */
+	bool (*cancelled)(void *user);
+	/* After every batch the LRS took: statements sent in this call and those still
+	 * pending. NULL: none. */
+	void (*progress)(void *user, int64_t sent, int64_t pending);
+	void *user;
+} trmx_lrs_options;
+#define TRMX_LRS_OPTIONS_VERSION 1
+#define TRMX_LRS_OPTIONS_INIT                                                                                               \
+	{                                                                                                                   \
+		TRMX_LRS_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 6, NULL, NULL, NULL, NULL                              \
+	}
+
+typedef struct trmx_lrs_result {
+	int64_t sent;	    /* statements the LRS took in this call */
+	int64_t pending;    /* statements past the cursor when the call returned */
+	int64_t skipped;    /* rows erased before they could be sent */
+	int retries;	    /* failed attempts that were retried */
+	int last_status;    /* the last HTTP status (0: no answer) */
+} trmx_lrs_result;
+
+/* Open a sender for HOME's log (migrated to the newest schema) and the LRS of
+ * `opts->url`. Errors: TRMX_EINVAL (a URL that is not http(s)://HOST..., one
+ * with credentials in it, a bad base or auth), TRMX_ENOTFOUND (no log),
+ * TRMX_EIO, TRMX_ENOMEM. */
+int trmx_lrs_open(trmx_lrs **out, const char *home, const trmx_lrs_options *opts, trmx_error *err);
+void trmx_lrs_free(trmx_lrs *l);
+/* The statements resource statements are posted to (borrowed). */
+const char *trmx_lrs_endpoint(const trmx_lrs *l);
+/* Statements not yet delivered to this LRS (rows erased since they were logged
+ * count until the sender passes them). */
+int trmx_lrs_pending(trmx_lrs *l, int64_t *out, trmx_error *err);
+/* Send everything past the cursor, batch by batch, retrying with back-off.
+ * Returns 0 once nothing is pending. Errors (result says how far it got):
+ * TRMX_EIO (the LRS could not be reached or kept failing: retries spent),
+ * TRMX_EINTEGRITY (409: the LRS holds a statement id with other content; the
+ * cursor stays before it), TRMX_EINVAL (the LRS refused the credentials or a
+ * statement: 4xx, with its message), TRMX_ECANCELLED, a log error. */
+int trmx_lrs_sync(trmx_lrs *l, trmx_lrs_result *result, trmx_error *err);
+
 /* ---- Privacy and retention
  * ------------------------------------------------------------------ */
 
@@ -398,6 +479,8 @@ int trmx_erase_learner(const char *home, const char *pseudonym, bool dry_run, tr
  * module rows that refer to it, as trmx_erase_learner does; the record names
  * the cutoff. */
 int trmx_purge_before(const char *home, int64_t before_ms, bool dry_run, trmx_erase_result *result, trmx_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

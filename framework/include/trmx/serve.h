@@ -29,6 +29,10 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 typedef struct trmx_server trmx_server;
 
 /* One line of the access log (a JSON object, no newline): method, route, status, milliseconds,
@@ -86,6 +90,8 @@ int trmx_server_reload_tokens(trmx_server *s, trmx_error *err);
 void trmx_server_stop(trmx_server *s);
 /* Stop (when not yet stopped) and free. */
 void trmx_server_free(trmx_server *s);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,10 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 /* ---- Values shared by codecs and hosts --------------------------------------------------- */
 
 #define TRMX_TASK_ABI_VERSION 1
@@ -462,7 +466,7 @@ int trmx_arc_aug_parse(const char *variant, trmx_arc_aug *out, size_t *base_len,
 
 /* One in-memory representation of the examples a trainer or an evaluation reads: token arrays,
  * puzzles (runs of examples sharing a puzzle identifier), groups (runs of puzzles, an original
- * and its augmentations), as the official puzzle data set (TRM-SPEC §9.1). */
+ * and its augmentations), as the official puzzle data set (docs/TASKS.md, "Data sets"). */
 typedef struct trmx_dataset trmx_dataset;
 
 /* Which examples to keep. Roles are filtered only for codecs with TRMX_TASK_CODEC_PUZZLE_IDS (ARC),
@@ -534,6 +538,8 @@ int trmx_dataset_example(const trmx_dataset *ds, int64_t i, int32_t *input, int3
 			 trmx_error *err);
 /* Name of puzzle p (an ARC task id, identifiers.json of a built data set), or NULL. Borrowed. */
 const char *trmx_dataset_puzzle_name(const trmx_dataset *ds, int64_t p);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -54,6 +54,10 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 /* What a token may do. Masks of these are `unsigned`. */
 typedef enum trmx_scope {
 	TRMX_SCOPE_SOLVE = 1,    /* run puzzles */
@@ -119,6 +123,8 @@ int trmx_tokens_add(const char *path, const char *name, unsigned scopes, const c
 /* Remove token `name` from the file at `path`. Errors: TRMX_ENOTFOUND (no file, no such
  * token), those of trmx_tokens_load, TRMX_EIO. On failure the file is unchanged. */
 int trmx_tokens_revoke(const char *path, const char *name, trmx_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

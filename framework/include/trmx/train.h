@@ -23,10 +23,14 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 typedef struct trmx_trainer trmx_trainer;
 
 typedef enum trmx_optimizer {
-	TRMX_OPTIMIZER_ADAM_ATAN2 = 0, /* the official optimizer (no epsilon), TRM-SPEC §8.1 */
+	TRMX_OPTIMIZER_ADAM_ATAN2 = 0, /* the official optimizer (no epsilon), docs/TRAINING.md */
 	TRMX_OPTIMIZER_ADAMW
 } trmx_optimizer;
 
@@ -164,6 +168,8 @@ typedef struct trmx_train_run_options {
  * package manifest) and out_dir/curve.csv (the learning curve). Errors: the config's (with the
  * key at fault), the data's, the trainer's; TRMX_EIO for the outputs. */
 int trmx_train_run(const char *config_path, const trmx_train_run_options *opts, trmx_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

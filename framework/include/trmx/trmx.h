@@ -46,7 +46,14 @@
 extern "C" {
 #endif
 
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
+
 #define TRMX_VERSION "0.1.0"
+
+/* The version of the library actually linked (TRMX_VERSION is the headers'): a static string. */
+const char *trmx_version(void);
 
 /* ---- Diagnostics ------------------------------------------------------------------------- */
 
@@ -258,6 +265,8 @@ typedef struct trmx_solve_request {
  * (engine.h, TRMX_ENGINE_FEED) is fed in rounds: up to batch_size inputs a solve. Errors:
  * TRMX_EINVAL (token or puzzle id out of range, bad option), TRMX_ENOMEM, TRMX_ECANCELLED. */
 int trmx_model_solve(trmx_model *m, const trmx_solve_request *req, trmx_error *err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

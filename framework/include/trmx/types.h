@@ -4,6 +4,12 @@
  * Every fallible public function returns 0 or a negative TRMX_E* code and, when the caller
  * passes a non-NULL `trmx_error *`, writes a message saying what failed and where. The record
  * belongs to the caller (one per call or per thread); the library keeps no global error state.
+ *
+ * Visibility: the library's objects are compiled with -fvisibility=hidden, and each public header
+ * wraps its declarations in `#pragma GCC visibility push(default)` ... `pop`, so libtrmx.so
+ * exports exactly the functions declared in these headers and nothing of the internals (a new
+ * declaration inside the pair is exported without further marking). tests/cli/install.test
+ * checks the exported set against the headers.
  */
 #ifndef TRMX_TYPES_H
 #define TRMX_TYPES_H
@@ -14,6 +20,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* What is declared from here to the pop is libtrmx.so's API; the rest of the library is
+ * built with -fvisibility=hidden (types.h). */
+#pragma GCC visibility push(default)
 
 /* Error codes. Few are specific; everything else is TRMX_ERROR. */
 typedef enum trmx_error_code {
@@ -29,7 +39,8 @@ typedef enum trmx_error_code {
 	TRMX_EINTEGRITY = -9, /* digest, size or signature mismatch */
 	TRMX_ELIMIT = -10,    /* a named size limit was exceeded */
 	TRMX_EIO = -11,       /* read, write, map or rename failed */
-	TRMX_ECANCELLED = -12 /* the caller's callback asked to stop */
+	TRMX_ECANCELLED = -12, /* the caller's callback asked to stop */
+	TRMX_EEXIST = -13      /* the id is taken by something else (a run id reused for another request) */
 } trmx_error_code;
 
 #define TRMX_ERROR_MESSAGE_MAX 512
@@ -82,6 +93,8 @@ typedef enum trmx_log_level {
 	TRMX_LOG_INFO,
 	TRMX_LOG_DEBUG
 } trmx_log_level;
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
