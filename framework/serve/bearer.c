@@ -20,6 +20,7 @@
 
 #include "core/core_int.h"
 #include "log/log_int.h"
+#include "serve/serve_int.h"
 #include "trmx/registry.h"
 #include "trmx/tokens.h"
 
@@ -304,37 +305,27 @@ done:
 	return 0;
 }
 
-int trmx_tokens_load(trmx_tokens **out, const char *path, trmx_error *err)
+/* The whole of a regular file of at most `max` bytes (malloc'd, NUL-terminated). TRMX_ENOTFOUND
+ * when it is missing; with SERVE_FILE_PRIVATE, refused when its group or others may access it. */
+int serve_read_file(const char *path, size_t max, unsigned flags, char **out, size_t *len, trmx_error *err)
 {
-	if (!out || !path || !*path)
-		return trmx_error_set(err, TRMX_EINVAL, "trmx_tokens_load: missing argument");
-	if (sodium_init() < 0)
-		return trmx_error_set(err, TRMX_ERROR, "libsodium cannot be initialised");
-	char *buf = NULL;
-	int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO there must not hang a reload */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (flags & SERVE_FILE_NOFOLLOW ? O_NOFOLLOW : 0)), rc = 0;
 	struct stat st;
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return trmx_error_set(err, TRMX_ENOTFOUND, "no tokens file %s", path);
-		return trmx_error_set(err, TRMX_EIO, "cannot open %s: %s", path, strerror(errno));
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = trmx_error_set(err, TRMX_EIO, "cannot stat %s: %s", path, strerror(errno));
-		goto done;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	char *buf = NULL;
+	if (fd < 0)
+		return errno == ENOENT ? trmx_error_set(err, TRMX_ENOTFOUND, "no file %s", path)
+				       : trmx_error_set(err, TRMX_EIO, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		rc = trmx_error_set(err, TRMX_EIO, "%s is not a regular file", path);
 		goto done;
 	}
-	/* Who may write the file may let anyone in; who may read it learns every name and scope. */
-	if (st.st_mode & 077) {
-		rc = trmx_error_set(err, TRMX_ERROR, "%s is mode %04o, open to its group or others; refused "
-				    "(chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
+	if ((flags & SERVE_FILE_PRIVATE) && (st.st_mode & 077)) {
+		rc = trmx_error_set(err, TRMX_ERROR, "%s is mode %04o, open to its group or others; refused (chmod 600 %s)",
+				    path, (unsigned)(st.st_mode & 07777), path);
 		goto done;
 	}
-	if ((uint64_t)st.st_size > TRMX_TOKENS_FILE_MAX) {
-		rc = trmx_error_set(err, TRMX_ELIMIT, "%s: %lld bytes, more than TRMX_TOKENS_FILE_MAX (%u)", path,
-				    (long long)st.st_size, TRMX_TOKENS_FILE_MAX);
+	if ((uint64_t)st.st_size > max) {
+		rc = trmx_error_set(err, TRMX_ELIMIT, "%s: %lld bytes, more than %zu", path, (long long)st.st_size, max);
 		goto done;
 	}
 	size_t size = (size_t)st.st_size, got = 0;
@@ -354,6 +345,30 @@ int trmx_tokens_load(trmx_tokens **out, const char *path, trmx_error *err)
 			break;
 		got += (size_t)r;
 	}
+	buf[got] = 0;
+	*out = buf;
+	*len = got;
+	buf = NULL;
+done:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int trmx_tokens_load(trmx_tokens **out, const char *path, trmx_error *err)
+{
+	if (!out || !path || !*path)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_tokens_load: missing argument");
+	if (sodium_init() < 0)
+		return trmx_error_set(err, TRMX_ERROR, "libsodium cannot be initialised");
+	/* Who may write the file may let anyone in; who may read it learns every name and scope. */
+	char *buf = NULL;
+	size_t got = 0;
+	int rc = serve_read_file(path, TRMX_TOKENS_FILE_MAX, SERVE_FILE_PRIVATE, &buf, &got, err);
+	if (rc == TRMX_ENOTFOUND)
+		return trmx_error_set(err, TRMX_ENOTFOUND, "no tokens file %s", path);
+	if (rc < 0)
+		return rc;
 	json_error_t je;
 	json_t *root = json_loadb(buf, got, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
@@ -363,7 +378,6 @@ int trmx_tokens_load(trmx_tokens **out, const char *path, trmx_error *err)
 	rc = from_json(out, root, path, err);
 done:
 	free(buf);
-	close(fd);
 	return rc;
 }
 

@@ -24,6 +24,7 @@
 
 #include "log/log_int.h"
 #include "serve/lti_int.h"
+#include "serve/serve_int.h"
 
 #define VERSION 1
 #define KEY_BITS 2048
@@ -91,56 +92,6 @@ done:
 		close(fd);
 	free(lock);
 	free(dir);
-	return rc;
-}
-
-/* The whole of a regular file of at most `max` bytes (malloc'd, NUL-terminated). TRMX_ENOTFOUND
- * when it is missing; with `private`, refused when its group or others may access it. */
-static int read_small(const char *path, size_t max, bool private, char **out, size_t *len, trmx_error *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW), rc = 0;
-	struct stat st;
-	char *buf = NULL;
-	if (fd < 0)
-		return errno == ENOENT ? trmx_error_set(err, TRMX_ENOTFOUND, "no file %s", path)
-				       : trmx_error_set(err, TRMX_EIO, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = trmx_error_set(err, TRMX_EIO, "%s is not a regular file", path);
-		goto done;
-	}
-	if (private && (st.st_mode & 077)) {
-		rc = trmx_error_set(err, TRMX_ERROR, "%s is mode %04o, open to its group or others; refused (chmod 600 %s)",
-				    path, (unsigned)(st.st_mode & 07777), path);
-		goto done;
-	}
-	if ((uint64_t)st.st_size > max) {
-		rc = trmx_error_set(err, TRMX_ELIMIT, "%s: %lld bytes, more than %zu", path, (long long)st.st_size, max);
-		goto done;
-	}
-	size_t size = (size_t)st.st_size, got = 0;
-	if (!(buf = malloc(size + 1))) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory reading %s", path);
-		goto done;
-	}
-	while (got < size) {
-		ssize_t r = read(fd, buf + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = trmx_error_set(err, TRMX_EIO, "cannot read %s: %s", path, strerror(errno));
-			goto done;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	buf[got] = 0;
-	*out = buf;
-	*len = got;
-	buf = NULL;
-done:
-	free(buf);
-	close(fd);
 	return rc;
 }
 
@@ -335,7 +286,7 @@ static int load_path(trmx_lti_platforms **out, const char *path, trmx_error *err
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = read_small(path, TRMX_LTI_FILE_MAX, false, &buf, &len, err);
+	int rc = serve_read_file(path, TRMX_LTI_FILE_MAX, SERVE_FILE_NOFOLLOW, &buf, &len, err);
 	json_t *root;
 	if (rc == TRMX_ENOTFOUND)
 		root = json_pack("{s:i,s:[]}", "version", VERSION, "platforms");
@@ -548,7 +499,7 @@ static int key_read(const char *path, struct lti_key *k, trmx_error *err)
 {
 	char *pem = NULL;
 	size_t len = 0;
-	int rc = read_small(path, 64 * 1024, true, &pem, &len, err);
+	int rc = serve_read_file(path, 64 * 1024, SERVE_FILE_NOFOLLOW | SERVE_FILE_PRIVATE, &pem, &len, err);
 	if (rc < 0)
 		return rc;
 	BIO *b = BIO_new_mem_buf(pem, (int)len);
