@@ -13,8 +13,11 @@
 # The user's CFLAGS, CPPFLAGS and LDFLAGS are kept; SANITIZE=address,undefined adds sanitizers;
 # BUILD=dir moves the output; ARCHFLAGS (default -march=native) picks the instruction set.
 
-PKGS      := sqlite3 yaml-0.1 libarchive openblas libsodium jansson libmicrohttpd libcurl openssl
+PKGS      := sqlite3 yaml-0.1 libarchive openblas libsodium jansson libmicrohttpd libcurl openssl libpq
 TEST_PKGS := cmocka
+# libraries without a pkg-config file (Debian's libunistring-dev ships none): linked by name,
+# found by preprocessing their header
+NOPC_LIBS := -lunistring
 
 BUILD     ?= build
 CC        ?= cc
@@ -25,7 +28,8 @@ PREFIX    ?= /usr/local
 DEPS_OK := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKGS) $(TEST_PKGS) && \
              command -v node >/dev/null && command -v npm >/dev/null && command -v chromium >/dev/null && \
              command -v curl >/dev/null && \
-             command -v python3 >/dev/null && command -v promtool >/dev/null && echo yes)
+             command -v python3 >/dev/null && command -v promtool >/dev/null && \
+             printf '\043include <uninorm.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
 
 ifneq ($(DEPS_OK),yes)
 # Something is missing. Building never installs packages: `tools/deps.sh --check` names what the
@@ -59,7 +63,7 @@ endif
 ALL_CFLAGS := -std=gnu11 $(WARN) -pthread -fopenmp-simd -fPIC $(ARCHFLAGS) $(CFLAGS) $(SAN_FLAGS) \
               -Iframework/include -Iframework $(PKG_CFLAGS) $(CPPFLAGS) -MMD -MP
 ALL_LDFLAGS := -pthread $(SAN_FLAGS) $(LDFLAGS)
-LIBS := $(PKG_LIBS) -lm -ldl -lpthread
+LIBS := $(PKG_LIBS) $(NOPC_LIBS) -lm -ldl -lpthread
 
 LIB_DIRS := framework/core framework/tensor framework/engines/trm framework/engines/hrm framework/tasks \
             framework/host framework/log framework/analytics framework/serve packager registry
@@ -173,6 +177,17 @@ ABLATION_MINUTES ?= 10
 ablation-%: $(TRMX)
 	./tools/ablation.sh $(BUILD) $* $(ABLATION_MINUTES)
 
+# The held-out maze sets, one per family and size, from the seeds reserved for them, and a maze
+# module's exact accuracy on those it can read, fixed and adaptive (docs/TRAINING.md, "Held-out
+# sets"). Made on demand in BUILD/heldout, never committed.
+.PHONY: heldout-mazes maze-baseline
+MAZE_WEIGHTS ?= modules/maze/weights.safetensors
+MAZE_SIDE ?= 9
+heldout-mazes: $(TRMX)
+	./tools/heldout_mazes.sh $(BUILD)
+maze-baseline: $(TRMX)
+	./tools/maze_baseline.sh $(BUILD) $(MAZE_WEIGHTS) $(MAZE_SIDE)
+
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_HELPER_SRC) $(wildcard framework/*/*.h framework/*/*/*.h)
 
@@ -190,7 +205,7 @@ install: $(TRMX) $(LIBTRMX) $(LIBTRMX_SO) tools/trmx.pc.in
 	ln -sf libtrmx.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libtrmx.so
 	install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/trmx/plugins/
 	install -m 644 framework/include/trmx/*.h $(DESTDIR)$(PREFIX)/include/trmx/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@PKGS@|$(PKGS)|g' tools/trmx.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@PKGS@|$(PKGS)|g' -e 's|@NOPC_LIBS@|$(NOPC_LIBS)|g' tools/trmx.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/trmx.pc.tmp
 	mv $(DESTDIR)$(PREFIX)/lib/pkgconfig/trmx.pc.tmp $(DESTDIR)$(PREFIX)/lib/pkgconfig/trmx.pc
 
@@ -246,14 +261,14 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 # hosts load with dlopen from their plugin folder; each
 # tests/plugins/NAME.c becomes BUILD/tests/plugins/NAME.so for tests/test_host.c (plugins the host
 # must refuse, and a toy third-party engine it must accept).
-SQL_SRC      := $(sort $(wildcard schemas/registry/*.sql schemas/log/*.sql))
+SQL_SRC      := $(sort $(wildcard schemas/registry/*.sql schemas/log/*.sql schemas/log-pg/*.sql))
 PLUGIN_ENGINES := trm hrm
 PLUGINS      := $(PLUGIN_ENGINES:%=$(BUILD)/plugins/%.so)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-%/gen/trmx_sql.h: $(SQL_SRC) registry/embed_sql.sh
+%/gen/trmx_sql.h: $(SQL_SRC) registry/embed_sql.sh Makefile
 	@mkdir -p $(dir $@)
-	sh registry/embed_sql.sh $@ registry_sql schemas/registry log_sql schemas/log
+	sh registry/embed_sql.sh $@ registry_sql schemas/registry log_sql schemas/log log_pg_sql schemas/log-pg
 
 %/gen/web_assets.c: $(WEB_SRC) tools/embed_web.py
 	@mkdir -p $(dir $@)

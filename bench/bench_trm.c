@@ -5,12 +5,16 @@
  *   bench_trm run W.safetensors BATCH STEPS REPS  fixed halting: per-step times, puzzles/s, GFLOP/s
  *   bench_trm sgemm W.safetensors BATCH           OpenBLAS sgemm (its own threads) and trmx_gemm at
  *                                                 the model's matrix shapes
+ *   bench_trm bf16 W.safetensors BATCH            trmx_gemm fp32 vs bf16 at the model's forward shapes
+ *                                                 and their two backward products (training)
  *   bench_trm halt W.safetensors N BATCH          fixed vs adaptive (with and without continuous
  *                                                 batching) on weights whose Q head is calibrated to
  *                                                 halt at a spread of steps
  *   bench_trm train W.safetensors BATCH STEPS     training steps/s (official step: ACT refills, backward,
  *                                                 AdamATan2, EMA) on random data, median of STEPS steps
  *                                                 after 2 warm-up steps
+ *
+ * TRMX_MATMUL=bf16 in the environment runs run/train/halt with bf16 products (trmx_set_matmul).
  *
  * Times are medians of per-ACT-step wall times (every fixed step costs the same), so one 16-step
  * solve gives 16 samples. Output lines are "key=value" for run.sh to parse.
@@ -214,13 +218,14 @@ static int model_shapes(const trm_config *c, int B, int shapes[][4])
 	return n;
 }
 
-static double time_gemm(bool ours, int M, int N, int K, float *A, float *Bm, float *C, int reps)
+static double time_gemm_t(bool ours, bool ta, bool tb, int M, int N, int K, float *A, float *Bm, float *C,
+			  int reps)
 {
 	double *dt = malloc((size_t)reps * sizeof *dt);
 	for (int r = 0; r < reps + 1; r++) {
 		double t0 = now();
 		if (ours)
-			trmx_gemm(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N);
+			trmx_gemm(ta, tb, M, N, K, 1.0f, A, ta ? M : K, Bm, tb ? K : N, 0.0f, C, N);
 		else
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N);
 		if (r) /* the first call warms caches and threads */
@@ -229,6 +234,11 @@ static double time_gemm(bool ours, int M, int N, int K, float *A, float *Bm, flo
 	double m = median(dt, (size_t)reps);
 	free(dt);
 	return m;
+}
+
+static double time_gemm(bool ours, int M, int N, int K, float *A, float *Bm, float *C, int reps)
+{
+	return time_gemm_t(ours, false, true, M, N, K, A, Bm, C, reps);
 }
 
 static int cmd_sgemm(int argc, char **argv)
@@ -260,6 +270,53 @@ static int cmd_sgemm(int argc, char **argv)
 	}
 	printf("sgemm batch=%d threads=%d openblas_gflops=%.2f trmx_gemm_gflops=%.2f\n", B, trmx_get_threads(),
 	       flops / t_blas / 1e9, flops / t_ours / 1e9);
+	model_close(&md);
+	return 0;
+}
+
+/* trmx_gemm in fp32 and in bf16 at each forward shape (M,N,K: activations x weights^T) and the two
+ * products of its backward: dX = dY . W (M,K,N) and dW = dY^T . X (N,K,M). */
+static int cmd_bf16(int argc, char **argv)
+{
+	if (argc != 4)
+		return fprintf(stderr, "usage: bench_trm bf16 W BATCH\n"), 2;
+	if (!trmx_matmul_available(TRMX_MATMUL_BF16)) {
+		printf("bf16 unavailable=1 (this CPU lacks AVX-512 BF16)\n");
+		return 0;
+	}
+	struct model md;
+	model_open(&md, argv[2]);
+	int B = atoi(argv[3]), shapes[8][4];
+	int n = model_shapes(&md.cfg, B, shapes);
+	double flops = 0, t32 = 0, t16 = 0, tf32 = 0, tf16 = 0, ff = 0;
+	for (int i = 0; i < n; i++) {
+		int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+		static const char *const pass[3] = { "forward", "backward_dx", "backward_dw" };
+		int dims[3][5] = { { M, N, K, 0, 1 }, { M, K, N, 0, 0 }, { N, K, M, 1, 0 } };
+		for (int p = 0; p < 3; p++) {
+			int m = dims[p][0], nn = dims[p][1], k = dims[p][2];
+			bool ta = dims[p][3], tb = dims[p][4];
+			float *A = malloc((size_t)m * k * 4), *Bm = malloc((size_t)nn * k * 4), *C = malloc((size_t)m * nn * 4);
+			wg_fill(A, (size_t)m * k, "A", 1, 1);
+			wg_fill(Bm, (size_t)nn * k, "B", 1, 1);
+			double f = 2.0 * m * nn * k;
+			int reps = f > 2e10 ? 3 : f > 1e9 ? 7 : 21;
+			trmx_set_matmul(TRMX_MATMUL_FP32);
+			double a = time_gemm_t(true, ta, tb, m, nn, k, A, Bm, C, reps);
+			trmx_set_matmul(TRMX_MATMUL_BF16);
+			double b = time_gemm_t(true, ta, tb, m, nn, k, A, Bm, C, reps);
+			trmx_set_matmul(TRMX_MATMUL_FP32);
+			printf("shape pass=%s M=%d N=%d K=%d count=%d fp32_gflops=%.2f bf16_gflops=%.2f ratio=%.2f\n", pass[p],
+			       m, nn, k, shapes[i][3], f / a / 1e9, f / b / 1e9, a / b);
+			flops += f * shapes[i][3], t32 += a * shapes[i][3], t16 += b * shapes[i][3];
+			if (p == 0)
+				ff += f * shapes[i][3], tf32 += a * shapes[i][3], tf16 += b * shapes[i][3];
+			free(A), free(Bm), free(C);
+		}
+	}
+	printf("bf16 batch=%d threads=%d forward_fp32_gflops=%.2f forward_bf16_gflops=%.2f all_fp32_gflops=%.2f "
+	       "all_bf16_gflops=%.2f\n",
+	       B, trmx_get_threads(), ff / tf32 / 1e9, ff / tf16 / 1e9, flops / t32 / 1e9, flops / t16 / 1e9);
 	model_close(&md);
 	return 0;
 }
@@ -463,16 +520,21 @@ static int cmd_train(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	const char *mm = getenv("TRMX_MATMUL");
+	if (mm && !strcmp(mm, "bf16") && trmx_set_matmul(TRMX_MATMUL_BF16) < 0)
+		return fprintf(stderr, "bench_trm: TRMX_MATMUL=bf16: this CPU lacks AVX-512 BF16\n"), 1;
 	if (argc >= 2 && !strcmp(argv[1], "gen"))
 		return cmd_gen(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return cmd_run(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "sgemm"))
 		return cmd_sgemm(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "bf16"))
+		return cmd_bf16(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "halt"))
 		return cmd_halt(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "train"))
 		return cmd_train(argc, argv);
-	fprintf(stderr, "usage: bench_trm gen|run|sgemm|halt|train ... (see bench/bench_trm.c)\n");
+	fprintf(stderr, "usage: bench_trm gen|run|sgemm|bf16|halt|train ... (see bench/bench_trm.c)\n");
 	return 2;
 }

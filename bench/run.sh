@@ -1,5 +1,6 @@
 #!/bin/bash
-# run.sh — `make bench`: trmx against PyTorch on CPU and OpenBLAS's own sgemm, measured in one run.
+# run.sh — `make bench`: trmx against PyTorch on CPU and OpenBLAS's own sgemm, measured in one run;
+# with AVX-512 BF16, trmx's bf16 products against its fp32 ones.
 #   bench/run.sh [BUILD]        BENCH_QUICK=1 runs fewer steps for a fast look (figures marked)
 # Prints tables with medians and ratios; raw lines go to bench/out/bench.log. Never gates CI.
 set -eu
@@ -68,6 +69,39 @@ for spec in "tiny128 32" "sudoku_mlp 8"; do
 done
 echo
 
+# bf16 products (docs/PERFORMANCE.md): the same binaries with TRMX_MATMUL=bf16, side by side with fp32.
+if "$B" bf16 "$out/tiny128.safetensors" 1 | grep -q unavailable; then
+	echo "== bf16 matrix products: this CPU lacks AVX-512 BF16, fp32 only"
+else
+	echo "== bf16 matrix products (TRMX_MATMUL=bf16: bf16 operands; fp32 accumulation, weights, gradients) against fp32"
+	printf '%-12s %6s %-12s %6s %6s %6s %10s %10s %7s\n' model batch pass M N K "fp32 GF/s" "bf16 GF/s" ratio
+	for spec in "tiny128 64" "sudoku_mlp 64" "sudoku_mlp 8"; do
+		set -- $spec
+		"$B" bf16 "$out/$1.safetensors" "$2" | tee -a "$log" | awk -v m="$1" -v b="$2" '
+			function v(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2) }
+			/^shape/ { printf "%-12s %6d %-12s %6d %6d %6d %10.1f %10.1f %6.2fx\n", m, b, v("pass"), v("M"), v("N"), v("K"), v("fp32_gflops"), v("bf16_gflops"), v("bf16_gflops") / v("fp32_gflops") }
+			/^bf16/ { printf "%-12s %6d %-12s %20s %10.1f %10.1f %6.2fx  (weighted by calls)\n", m, b, "forward", "", v("forward_fp32_gflops"), v("forward_bf16_gflops"), v("forward_bf16_gflops") / v("forward_fp32_gflops");
+			          printf "%-12s %6d %-12s %20s %10.1f %10.1f %6.2fx  (weighted by calls)\n", m, b, "fwd+bwd", "", v("all_fp32_gflops"), v("all_bf16_gflops"), v("all_bf16_gflops") / v("all_fp32_gflops") }'
+	done
+	echo
+	printf '%-12s %6s %-22s %12s %12s %8s\n' model batch figure fp32 bf16 ratio
+	for spec in "tiny128 64" "sudoku_mlp 64"; do
+		set -- $spec
+		a=$("$B" run "$out/$1.safetensors" "$2" "$steps" 1 | tee -a "$log" | field puzzles_per_s)
+		b=$(TRMX_MATMUL=bf16 "$B" run "$out/$1.safetensors" "$2" "$steps" 1 | tee -a "$log" | field puzzles_per_s)
+		awk -v m="$1" -v n="$2" -v a="$a" -v b="$b" 'BEGIN { printf "%-12s %6d %-22s %12.3f %12.3f %7.2fx\n", m, n, "forward puzzles/s", a, b, b / a }'
+	done
+	for spec in "tiny128 32" "sudoku_mlp 8"; do
+		set -- $spec
+		tsteps=$([ "${BENCH_QUICK:-0}" = 1 ] && echo 3 || echo 10)
+		a=$("$B" train "$out/$1.safetensors" "$2" "$tsteps" | tee -a "$log" | field steps_per_s)
+		b=$(TRMX_MATMUL=bf16 "$B" train "$out/$1.safetensors" "$2" "$tsteps" | tee -a "$log" | field steps_per_s)
+		awk -v m="$1" -v n="$2" -v a="$a" -v b="$b" 'BEGIN { printf "%-12s %6d %-22s %12.3f %12.3f %7.2fx  (goal >= 1.6x: %s)\n", m, n, "training steps/s", a, b, b / a, (b / a >= 1.6 ? "met" : "MISSED") }'
+	done
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+echo
+
 echo "== Adaptive halting with continuous batching (tiny model, Q head calibrated to halt at a spread of steps)"
 "$B" halt "$out/tiny128.safetensors" 256 32 | tee -a "$log"
 echo
@@ -82,6 +116,23 @@ if [ -x "$HB" ]; then
 	echo "$hl"
 	echo "$hl" | awk '/^log_batched/ { split($0, a, "runs_per_s="); r = a[2] + 0;
 		printf "target: >= 20000 runs/s batched: %.0f runs/s (%s)\n", r, (r >= 20000 ? "met" : "MISSED") }'
+	echo
+	# The same appends into a central log on PostgreSQL: a throwaway cluster (tests/pg/lib.sh) on a
+	# Unix socket, fsync on, COPY into temporary tables then INSERT ... ON CONFLICT (framework/log/pg.c).
+	pgw=$(mktemp -d "${TMPDIR:-/tmp}/trmx-bench-pg.XXXXXX")
+	if (. tests/pg/lib.sh && pg_start "$pgw" >"$pgw/start.log" 2>&1 &&
+		TRMX_LOG_URL=$PG_URL "$HB" log 2000 200000 1000 >"$pgw/out"; rc=$?; pg_stop; exit $rc); then
+		echo "== Usage log appends into a central PostgreSQL $(ls -d /usr/lib/postgresql/*/ | sort -V | tail -n 1 | xargs basename) (loopback Unix socket, fsync on)"
+		sed 's/^log_/pg_log_/' "$pgw/out" | grep -v '^pg_log_size' | tee -a "$log"
+		printf '%s\n%s\n' "$hl" "$(sed 's/^log_/pg_log_/' "$pgw/out")" | awk '
+			/^log_batched / { split($0, a, "runs_per_s="); s = a[2] + 0 }
+			/^pg_log_batched / { split($0, a, "runs_per_s="); p = a[2] + 0 }
+			END { printf "target: >= 20000 runs/s batched into PostgreSQL: %.0f runs/s (%s); %.2fx SQLite\n", p,
+			      (p >= 20000 ? "met" : "MISSED"), (s ? p / s : 0) }'
+	else
+		echo "== Usage log appends into PostgreSQL: the throwaway cluster did not start ($(tail -n 3 "$pgw/start.log" 2>/dev/null))"
+	fi
+	rm -rf "$pgw"
 	echo
 	echo "== Dispatch overhead beyond the engine's compute (official Sudoku size, 1 ACT step, medians of 5)"
 	hr=$("$HB" run "$build/trmx" 5 | tee -a "$log")

@@ -466,6 +466,7 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 	res.db_created = plan.created;
 	res.migrations_applied = plan.migrations;
 	res.schema_version = plan.schema_version;
+	moddb_committed(&plan);
 	moddb_done(&plan);
 	have_plan = false;
 done:

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/package_int.h"
 #include "registry_int.h"
 
 #define DB "registry.db"
@@ -57,6 +58,8 @@ int trmx_registry_open(trmx_registry **out, const char *home, const trmx_registr
 	const trmx_sql_file *files = trmx_sql_registry(&nf);
 	if ((rc = trmx_db_open(&r->db, dbpath, DB, files, nf, ro ? TRMX_DB_READONLY : TRMX_DB_CREATE, r->busy_ms, err)) < 0)
 		goto fail;
+	if (!ro) /* and what killed installs left elsewhere (issue 24, item 3) */
+		moddb_recover(r);
 	free(dbpath);
 	*out = r;
 	return 0;
@@ -1004,6 +1007,79 @@ int trmx_registry_manifest(trmx_registry *r, const char *digest, trmx_manifest *
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	int rc = trmx_manifest_load(out, path, TRMX_MANIFEST_PACKAGE, err);
 	free(path);
+	return rc;
+}
+
+int trmx_registry_store_check(trmx_registry *r, const char *digest, trmx_error *err)
+{
+	if (!r || !digest)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_store_check: missing argument");
+	sqlite3_stmt *st = NULL;
+	trmx_manifest *m = NULL;
+	char *dir = NULL, *path = NULL, *text = NULL, sub[TRMX_TARGET_MAX + 2] = "";
+	size_t len = 0;
+	int rc = trmx_db_prepare(r->db, "SELECT module, version, manifest FROM versions WHERE digest = ?1", &st, DB, err), s;
+	if (rc < 0)
+		return rc;
+	trmx_db_bind_text(st, 1, digest);
+	if ((s = trmx_db_step(st)) != SQLITE_ROW) {
+		rc = s == SQLITE_DONE ? trmx_error_set(err, TRMX_ENOTFOUND, "no installed package has digest sha256:%s", digest)
+				      : trmx_db_error(r->db, s, DB, err);
+		goto done;
+	}
+	snprintf(sub, sizeof sub, "%s@%s", (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+	const char *recorded = (const char *)sqlite3_column_blob(st, 2);
+	size_t rlen = (size_t)sqlite3_column_bytes(st, 2);
+	if (!(dir = reg_store_path(r, digest)) || !(path = trmx_xasprintf("%s/manifest.yaml", dir))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = pkg_read_file(path, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", &text, &len, err)) < 0)
+		goto reinstall;
+	if (len != rlen || (rlen && memcmp(text, recorded, rlen))) {
+		rc = trmx_error_set(err, TRMX_EINTEGRITY, "%s: not the manifest recorded when %s was installed", path, sub);
+		goto reinstall;
+	}
+	if ((rc = trmx_manifest_parse(&m, recorded, rlen, "registry.db:versions.manifest", TRMX_MANIFEST_PACKAGE, err)) < 0)
+		goto done;
+	for (size_t i = 0; i < trmx_manifest_file_count(m); i++) {
+		const trmx_manifest_file *f = trmx_manifest_file_at(m, i);
+		char *fp = trmx_xasprintf("%s/%s", dir, f->path), hex[TRMX_SHA256_HEX_SIZE];
+		struct stat sb;
+		if (!fp) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto done;
+		}
+		if (lstat(fp, &sb) != 0 || !S_ISREG(sb.st_mode))
+			rc = trmx_error_set(err, TRMX_EINTEGRITY, "%s: missing (or not a regular file)", fp);
+		else if ((uint64_t)sb.st_size != f->size)
+			rc = trmx_error_set(err, TRMX_EINTEGRITY, "%s: %lld bytes, but %llu when %s was installed", fp,
+					    (long long)sb.st_size, (unsigned long long)f->size, sub);
+		else if ((rc = trmx_sha256_file(fp, hex, err)) == 0 && strcmp(hex, f->sha256))
+			rc = trmx_error_set(err, TRMX_EINTEGRITY, "%s: SHA-256 %.16s..., but %.16s... when %s was installed", fp,
+					    hex, f->sha256, sub);
+		free(fp);
+		if (rc < 0)
+			goto reinstall;
+	}
+	goto done;
+reinstall:
+	if (rc == TRMX_EINTEGRITY || rc == TRMX_ENOTFOUND) { /* not a file that cannot be read */
+		rc = TRMX_EINTEGRITY;
+		trmx_error_prefix(err, "the store's copy of %s was changed after it was installed", sub);
+		if (err) {
+			size_t l = strlen(err->message);
+			snprintf(err->message + l, sizeof err->message - l, "; reinstall it (trmx remove --force %s, then trmx "
+				 "install its package)", sub);
+			err->code = rc;
+		}
+	}
+done:
+	sqlite3_finalize(st);
+	trmx_manifest_free(m);
+	free(text);
+	free(path);
+	free(dir);
 	return rc;
 }
 

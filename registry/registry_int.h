@@ -66,10 +66,21 @@ int moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, st
 int moddb_place(struct moddb_plan *plan, trmx_error *err);
 /* Undo whatever prepare and place did; then free the plan. */
 void moddb_abort(struct moddb_plan *plan);
+/* After the registry committed: clear a new database's install mark (failures logged; the next
+ * open of the registry clears it then). */
+void moddb_committed(struct moddb_plan *plan);
 /* Drop the copy; free the plan. */
 void moddb_done(struct moddb_plan *plan);
 /* Run `sql` on an open module database under the authorizer (in the caller's transaction). */
 int moddb_exec_guarded(sqlite3 *db, const char *sql, const char *what, trmx_error *err);
+/* What an install killed before its commit left (docs/REGISTRY.md, "Installing"): a module
+ * database migrated before the registry recorded it is put back from its copy; a new database
+ * still marked by its install is removed when the registry does not record the module (else its
+ * mark is cleared); copies, new databases not renamed into place and store folders no version
+ * lists are removed. Under the
+ * registry's write lock, taken without waiting (a live install holds it: nothing is done).
+ * Called by trmx_registry_open; problems are logged, never fatal. */
+void moddb_recover(trmx_registry *r);
 /* Open a module database for per-run rows, with the authorizer installed for good. */
 int moddb_open(const char *path, sqlite3 **out, trmx_error *err);
 

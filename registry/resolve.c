@@ -3,10 +3,12 @@
  * names, the canary split; and resolution of a context or target into the version that serves
  * it, read in one snapshot of registry.db.
  */
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uninorm.h>
 
 #include "registry_int.h"
 
@@ -119,7 +121,20 @@ int trmx_context_check(const char *c, trmx_error *err)
 			return trmx_error_set(err, TRMX_EINVAL, "a context name may not hold invisible characters (zero-width "
 					      "or bidirectional marks, byte %zu)", i + 1);
 	}
-	return 0;
+	/* One spelling per name: Unicode NFC (libunistring's tables). A name in another form (an 'e'
+	 * and a combining accent for an 'é', as macOS writes file names) is refused, not silently
+	 * rewritten: a context is a key that LMS links, tokens and logged runs repeat byte for byte. */
+	size_t nl = 0;
+	uint8_t *nfc = u8_normalize(UNINORM_NFC, (const uint8_t *)c, n, NULL, &nl);
+	if (!nfc)
+		return trmx_error_set(err, errno == ENOMEM ? TRMX_ENOMEM : TRMX_EINVAL, "context '%s': cannot normalise it "
+				      "to Unicode NFC: %s", c, strerror(errno));
+	int rc = 0;
+	if (nl != n || memcmp(nfc, c, n))
+		rc = trmx_error_set(err, TRMX_EINVAL, "context '%s' is not in Unicode normalization form C: write it as "
+				    "'%.*s' (composed characters)", c, (int)(nl < 512 ? nl : 512), (const char *)nfc);
+	free(nfc);
+	return rc;
 }
 
 double trmx_canary_point(const char *learner, const char *context)

@@ -30,12 +30,14 @@ if [ -x tests/cli/run.sh ]; then
 		fail=$((fail + 1))
 	fi
 fi
-# HTTP tests: each executable tests/http/*.sh starts its own `trmx serve` on a loopback port and
-# drives it with curl; one test program each, BUILD as its argument, its log in BUILD/tests/.
-for t in tests/http/*.sh; do
+# Script tests, one test program each with BUILD as its argument and its log in BUILD/tests/:
+# tests/http/*.sh start their own `trmx serve` on a loopback port and drive it with curl;
+# tests/pg/*.sh start their own throwaway PostgreSQL cluster (initdb, pg_ctl; as `nobody` under
+# root) for the central log. A server or cluster that cannot start fails its script.
+for t in tests/http/*.sh tests/pg/*.sh; do
 	[ -x "$t" ] || continue
 	total=$((total + 1))
-	name=http-$(basename "$t" .sh)
+	name=$(basename "$(dirname "$t")")-$(basename "$t" .sh)
 	t0=$(date +%s)
 	if "$t" "$build" >"$build/tests/$name.log" 2>&1; then
 		echo "PASS  $name ($(grep -c '^ok' "$build/tests/$name.log") checks, $(( $(date +%s) - t0 ))s)"

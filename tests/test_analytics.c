@@ -302,20 +302,77 @@ static void test_report_matches_sql(void **state)
 		want_runs += i % 11 != 0 && i % 3 == 0;
 	assert_int_equal(trmx_report_info_get(r2)->runs, want_runs);
 	trmx_report_free(r2);
+	/* one learner (trmx report --learner): that pseudonym's runs only; options of version 1,
+	 * which end before the learner, are still taken and count every learner */
+	o = (trmx_report_options)TRMX_REPORT_OPTIONS_INIT;
+	o.learner = f->alice;
+	assert_trmx_ok(trmx_report_build(&r2, f->home, &o, &err), err);
+	db = open_log(f);
+	assert_int_equal(trmx_report_info_get(r2)->runs,
+			 (int64_t)qd(db, "SELECT count(*) FROM runs WHERE learner = '%s'", f->alice));
+	assert_int_equal(trmx_report_info_get(r2)->learners, 1);
+	assert_string_equal(trmx_report_info_get(r2)->learner, f->alice);
+	trmx_report_free(r2);
+	o.version = 1;
+	assert_trmx_ok(trmx_report_build(&r2, f->home, &o, &err), err);
+	assert_int_equal(trmx_report_info_get(r2)->runs, (int64_t)qd(db, "SELECT count(*) FROM runs"));
+	assert_null(trmx_report_info_get(r2)->learner);
+	sqlite3_close(db);
+	trmx_report_free(r2);
 	o = (trmx_report_options)TRMX_REPORT_OPTIONS_INIT;
 	o.bins = 1000;
 	assert_trmx_error(trmx_report_build(&r2, f->home, &o, &err), err, TRMX_EINVAL, "bins");
 	trmx_report_free(r);
 }
 
+/* Count the occurrences of `needle` in [p, end). */
+static int count_in(const char *p, const char *end, const char *needle)
+{
+	int n = 0;
+	for (; (p = strstr(p, needle)) && p < end; p++)
+		n++;
+	return n;
+}
+
 /* Well-formed XML by an independent parser (xmllint, else Python's), and one
- * SVG chart per figure. */
+ * SVG chart per figure, each as wide as the page, one series per module
+ * version (a second module with the same version number is not lumped with
+ * the first), the runs of each calibration bin, and the canary's verdict. */
 static void test_report_html(void **state)
 {
 	struct fx *f = *state;
 	trmx_error err;
 	trmx_report *r = NULL;
+	{ /* a second module whose version number is sudoku4's: its series stay its own */
+		trmx_log_db *log = NULL;
+		assert_trmx_ok(trmx_log_open(&log, f->home, NULL, &err), err);
+		for (int i = 0; i < 6; i++) {
+			trmx_run_record m = TRMX_RUN_RECORD_INIT;
+			trmx_uuid7(m.id);
+			m.time_ms = f->t0 + (int64_t)i * 60000 + 7;
+			m.context = "course/maze";
+			m.target = m.module = "maze";
+			m.module_version = "1.0.0";
+			m.digest = "3333333333333333333333333333333333333333333333333333333333333333";
+			m.engine = "trm 1.0.0";
+			m.task = "maze";
+			m.task_params = "size=4";
+			m.input = "S..#..#....#...G";
+			m.output = "Sooo..#....#...G";
+			m.halt = TRMX_HALT_ADAPTIVE;
+			m.steps = 3 + i;
+			m.q_halt = 1.0 + i;
+			m.latency_ms = 4;
+			m.status = TRMX_RUN_HALTED;
+			assert_trmx_ok(trmx_log_append(log, &m, 1, NULL, &err), err);
+			add_feedback(log, m.id, m.time_ms + 1, TRMX_FEEDBACK_CHECKER,
+				     i % 2 ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT, NULL, NAN);
+		}
+		trmx_log_free(log);
+	}
 	assert_trmx_ok(trmx_report_build(&r, f->home, NULL, &err), err);
+	size_t nv = trmx_report_version_count(r);
+	assert_int_equal(nv, 3); /* sudoku4 1.0.0, sudoku4 1.1.0, maze 1.0.0 */
 	char *path = tu_path(f->home, "report.html");
 	FILE *fp = fopen(path, "w");
 	assert_trmx_ok(trmx_report_write(r, TRMX_REPORT_HTML, NULL, fp, &err), err);
@@ -329,21 +386,58 @@ static void test_report_html(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	char *html = tu_read_file(path, NULL);
-	static const char *const charts[] = { "id=\"chart-accuracy\"", "id=\"chart-steps\"", "id=\"chart-calibration\"" };
+	static const char *const charts[] = { "id=\"chart-accuracy\"", "id=\"chart-steps\"", "id=\"chart-calibration\"",
+					      "id=\"chart-canary\"" };
 	int svgs = 0;
 	for (const char *p = html; (p = strstr(p, "<svg ")); p++)
 		svgs++;
-	assert_int_equal(svgs, 3);
-	for (int i = 0; i < 3; i++) {
+	assert_int_equal(svgs, 4); /* the canary's chart: the fixture has one */
+	for (int i = 0; i < 4; i++) {
 		const char *fig = strstr(html, charts[i]);
 		assert_non_null(fig);
 		assert_null(strstr(fig + 1, charts[i])); /* exactly one */
 		const char *end = strstr(fig, "</figure>"), *svg = strstr(fig, "<svg ");
 		assert_true(svg && end && svg < end);
+		/* as wide as the page, scaled by its viewBox: no fixed pixel size */
+		const char *tag_end = strchr(svg, '>');
+		assert_true(count_in(svg, tag_end, "width=\"100%\"") == 1 && count_in(svg, tag_end, "viewBox=\"0 0 ") == 1);
+		assert_int_equal(count_in(svg, tag_end, "height="), 0);
 		/* drawn from the data: lines or bars inside the chart */
-		const char *mark = strstr(svg, i == 1 ? "<rect x" : "<polyline");
+		const char *mark = strstr(svg, i == 1 ? "<rect x" : i == 3 ? "<line class=\"interval\"" : "<polyline");
 		assert_true(mark && mark < end);
+		if (i == 3)
+			continue;
+		/* one series per module version, the two 1.0.0s apart */
+		assert_int_equal(count_in(svg, end, "<g class=\"series\""), (int)nv);
+		assert_int_equal(count_in(svg, end, "<g class=\"series\" data-module=\"maze\" data-version=\"1.0.0\">"), 1);
+		assert_int_equal(count_in(svg, end, "<g class=\"series\" data-module=\"sudoku4\" data-version=\"1.0.0\">"),
+				 1);
 	}
+	/* the calibration chart: each bin's runs as a bar and its judged count beside the point */
+	const char *cal = strstr(html, charts[2]), *cal_end = strstr(cal, "</figure>");
+	int want_bars = 0, want_counts = 0;
+	for (size_t i = 0; i < nv; i++) {
+		const trmx_report_version *v = trmx_report_version_at(r, i);
+		for (int k = 0; k < v->bins; k++) {
+			want_bars += v->calibration[k].runs > 0;
+			want_counts += v->calibration[k].judged > 0 && !isnan(v->calibration[k].mean_confidence);
+		}
+	}
+	assert_true(want_bars > 2 && want_counts > 2);
+	assert_int_equal(count_in(cal, cal_end, "<rect class=\"bin-runs\""), want_bars);
+	assert_int_equal(count_in(cal, cal_end, "<text class=\"bin-count\""), want_counts);
+	assert_non_null(strstr(html, "<table id=\"calibration\">"));
+	/* the canary's verdict, marked on its chart */
+	const trmx_report_canary *k = trmx_report_canary_at(r, 0);
+	char verdict[128];
+	snprintf(verdict, sizeof verdict, "<g class=\"canary\" data-verdict=\"%s\">",
+		 k->verdict == TRMX_CANARY_BETTER  ? "better"
+		 : k->verdict == TRMX_CANARY_WORSE ? "worse"
+						   : "unknown");
+	const char *can = strstr(html, charts[3]);
+	assert_non_null(strstr(can, verdict));
+	snprintf(verdict, sizeof verdict, "course/a: the canary is %s", trmx_canary_verdict_name(k->verdict));
+	assert_non_null(strstr(can, verdict));
 	assert_null(strstr(html, "<script"));
 	assert_null(strstr(html, "src=\"http")); /* nothing fetched from a network */
 	assert_null(strstr(html, "href=\"http"));
@@ -355,7 +449,7 @@ static void test_report_html(void **state)
 	json_error_t je;
 	json_t *j = json_load_file(path, 0, &je);
 	assert_non_null(j);
-	assert_int_equal(json_integer_value(json_object_get(j, "runs")), 300);
+	assert_int_equal(json_integer_value(json_object_get(j, "runs")), 306); /* and the maze's 6 */
 	json_decref(j);
 	assert_trmx_error(trmx_report_write(r, TRMX_REPORT_CSV, "nosuch", stdout, &err), err, TRMX_EINVAL, "table");
 	trmx_report_free(r);
@@ -552,7 +646,36 @@ static void check_statement(json_t *s, const char *line)
 			fail_msg("context.platform or revision with an object that is not an "
 				 "Activity: %s",
 				 line);
+		json_t *team = json_object_get(ctx, "team"); /* xAPI: a Group, identified or with members */
+		if (team) {
+			static const char *const gk[] = { "objectType",	  "name",   "member",  "mbox",
+							  "mbox_sha1sum", "openid", "account", NULL };
+			only_keys(team, gk, "context.team");
+			assert_string_equal(json_string_value(json_object_get(team, "objectType")), "Group");
+			int gi = !!json_object_get(team, "mbox") + !!json_object_get(team, "mbox_sha1sum") +
+				 !!json_object_get(team, "openid") + !!json_object_get(team, "account");
+			assert_true(gi == 1 || (gi == 0 && json_is_array(json_object_get(team, "member"))));
+		}
 		extensions(json_object_get(ctx, "extensions"));
+	}
+	/* Who did what (schemas/xapi.md): a run's statement is the learner asking and the module
+	 * answering. The module's answer and its verdict are never the learner's result (no success,
+	 * score or response), and the module version is named in context.team. */
+	if (activity) {
+		const char *vid = json_string_value(json_object_get(verb, "id"));
+		if (strstr(vid, "/verbs/answered"))
+			fail_msg("a run's statement says the learner answered: %s", line);
+		assert_true(re("/xapi/verbs/requested-solution$", vid));
+		if (res &&
+		    (json_object_get(res, "success") || json_object_get(res, "score") || json_object_get(res, "response")))
+			fail_msg("a run's statement credits the learner with the module's answer: %s", line);
+		json_t *team = ctx ? json_object_get(ctx, "team") : NULL;
+		json_t *tacc = team ? json_object_get(team, "account") : NULL;
+		if (!tacc || !re("/modules$", json_string_value(json_object_get(tacc, "homePage"))) ||
+		    !strchr(json_string_value(json_object_get(tacc, "name")), '@'))
+			fail_msg("a run's statement does not name the module version that answered (context.team): %s",
+				 line);
+		assert_true(re("/learners$", json_string_value(json_object_get(acc, "homePage"))));
 	}
 	if (!json_is_string(ts) || !re(TS_RE, json_string_value(ts)))
 		fail_msg("timestamp not ISO 8601: %s", line);
@@ -681,6 +804,17 @@ static void test_sql_read_only(void **state)
 	char want[64];
 	snprintf(want, sizeof want, "arm,n\ncanary,%d\nmain,%d\n", canary, 300 - canary);
 	assert_string_equal(text, want);
+	free(text);
+	/* issue 24, item 8: text a spreadsheet would run as a formula gets a leading quote; numbers,
+	 * negative ones too, stay numbers */
+	fp = open_memstream(&text, &len);
+	assert_trmx_ok(trmx_sql_query(f->home, "SELECT '=HYPERLINK(\"http://x\")' AS a, '+1' AS b, '-2' AS c, '@SUM(A1)' AS d, "
+				      "char(9) || 'x' AS e, char(13) AS g, -5 AS h, -2.5 AS i, 'a=b' AS j, '' AS k",
+				      TRMX_SQL_CSV, 0, fp, &rows, &err),
+		       err);
+	fclose(fp);
+	assert_string_equal(text, "a,b,c,d,e,g,h,i,j,k\n\"'=HYPERLINK(\"\"http://x\"\")\",\"'+1\",\"'-2\",\"'@SUM(A1)\","
+				  "\"'\tx\",\"'\r\",-5,-2.5,a=b,\n");
 	free(text);
 	static const char *const refused[] = { "DELETE FROM runs",	     "UPDATE runs SET arm = 'main'",
 					       "DROP VIEW run_outcomes",     "ATTACH 'x.db' AS x",
@@ -874,6 +1008,75 @@ static void test_erase_learner(void **state)
 	free(data), free(mdb), free(logp);
 }
 
+/* Issue 24, item 1: a module database's own SQL takes no part in an erase. Its triggers (an older
+ * trmx accepted them at install) neither keep a copy of the erased rows nor make the erase run
+ * forever, and a pseudonym left in a column not named learner stops the erase of that database
+ * rather than being kept while the erase reports success. */
+static void test_erase_module_sql(void **state)
+{
+	struct fx *f = *state;
+	trmx_error err;
+	char *data = tu_path(f->home, "data"), *mdb = tu_path(data, "evil.db"), *logp = tu_path(f->home, "log.db");
+	mkdir(data, 0755);
+	sqlite3 *db = NULL, *log = open_log(f);
+	assert_int_equal(sqlite3_open(mdb, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE hints (run_id TEXT, cell INTEGER);"
+				      "CREATE TABLE notes (learner TEXT, note TEXT);"
+				      "CREATE TABLE shadow (who TEXT, run TEXT);"
+				      "CREATE TABLE junk (x);"
+				      "CREATE TRIGGER keep AFTER DELETE ON notes BEGIN INSERT INTO shadow VALUES (old.learner, NULL); END;"
+				      "CREATE TRIGGER keep_run AFTER DELETE ON hints BEGIN INSERT INTO shadow VALUES (NULL, old.run_id); END;"
+				      "CREATE TRIGGER grow AFTER DELETE ON hints BEGIN INSERT INTO junk WITH RECURSIVE c(i) AS "
+				      "(SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT zeroblob(1000) FROM c; END;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	char *sql = sqlite3_mprintf("INSERT INTO hints SELECT id, 3 FROM log.runs; INSERT INTO notes SELECT learner, 'n' "
+				    "FROM log.runs WHERE learner IS NOT NULL");
+	char *att = sqlite3_mprintf("ATTACH %Q AS log", logp);
+	assert_int_equal(sqlite3_exec(db, att, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DETACH log", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(att);
+	sqlite3_free(sql);
+	sqlite3_close(db);
+	int64_t a_runs = (int64_t)qd(log, "SELECT count(*) FROM runs WHERE learner = '%s'", f->alice);
+	int64_t b_runs = (int64_t)qd(log, "SELECT count(*) FROM runs WHERE learner = '%s'", f->bob);
+	sqlite3_close(log);
+
+	/* the triggers do not run: the erase ends, and no copy of alice's rows is kept */
+	trmx_erase_result r;
+	int64_t t0 = trmx_now_ms();
+	assert_trmx_ok(trmx_erase_learner(f->home, f->alice, false, &r, &err), err);
+	assert_true(trmx_now_ms() - t0 < 20000);
+	assert_int_equal(r.module_rows, 2 * a_runs);
+	assert_int_equal(mentions(mdb, f->alice), 0);
+	assert_int_equal(mentions(logp, f->alice), 0);
+	assert_int_equal(sqlite3_open(mdb, &db), SQLITE_OK);
+	assert_int_equal((int64_t)qd(db, "SELECT count(*) FROM shadow") + (int64_t)qd(db, "SELECT count(*) FROM junk"), 0);
+	sqlite3_close(db);
+	/* a purge likewise */
+	assert_trmx_ok(trmx_purge_before(f->home, f->t0 + 50 * 60000, false, &r, &err), err);
+	assert_true(r.module_rows > 0);
+	assert_int_equal(sqlite3_open(mdb, &db), SQLITE_OK);
+	assert_int_equal((int64_t)qd(db, "SELECT count(*) FROM shadow") + (int64_t)qd(db, "SELECT count(*) FROM junk"), 0);
+
+	/* bob's pseudonym kept in a column not named learner: the erase stops, and nothing of bob's
+	 * goes from this database or from log.db */
+	sql = sqlite3_mprintf("CREATE TABLE stash (who TEXT); INSERT INTO stash VALUES ('seen: %q')", f->bob);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(sql);
+	sqlite3_close(db);
+	int64_t b_mod = mentions(mdb, f->bob);
+	assert_trmx_error(trmx_erase_learner(f->home, f->bob, false, &r, &err), err, TRMX_EINTEGRITY,
+			  "row of table stash still hold the learner's pseudonym");
+	assert_int_equal(mentions(mdb, f->bob), b_mod);
+	log = open_log(f);
+	assert_int_equal((int64_t)qd(log, "SELECT count(*) FROM runs WHERE learner = '%s'", f->bob) > 0, b_runs > 0);
+	sqlite3_close(log);
+	free(data), free(mdb), free(logp);
+}
+
 static void test_time_and_duration(void **state)
 {
 	(void)state;
@@ -917,6 +1120,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_sql_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sql_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase_learner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_erase_module_sql, setup, teardown),
 		cmocka_unit_test(test_time_and_duration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -449,6 +449,78 @@ static int count_steps(void *user, trmx_task *task, const trmx_step_view *v)
 	return 0;
 }
 
+/* Issue 24, item 8: the store's files are checked against what install recorded when a version is
+ * first loaded: a byte flipped in the weights, a file grown, the manifest edited to match are each a
+ * clear TRMX_EINTEGRITY naming the file and saying to reinstall; the version loads again once put
+ * back. */
+static void test_store_tampered(void **state)
+{
+	struct fx *f = *state;
+	trmx_error err = { 0 };
+	trmx_version_info v;
+	assert_trmx_ok(trmx_registry_version(f->reg, "sudoku4-tiny@0.1.0", &v, &err), err);
+	assert_trmx_ok(trmx_registry_store_check(f->reg, v.digest, &err), err);
+	/* how long the check takes for this module (a full SHA-256 of every file) */
+	int64_t t0 = trmx_now_ms();
+	for (int i = 0; i < 20; i++)
+		assert_trmx_ok(trmx_registry_store_check(f->reg, v.digest, &err), err);
+	print_message("store check of sudoku4-tiny: %.2f ms\n", (double)(trmx_now_ms() - t0) / 20);
+	char *w = tu_path(v.store_path, "weights.safetensors"), *m = tu_path(v.store_path, "manifest.yaml");
+	size_t n = 0, mn = 0;
+	unsigned char *orig = tu_read_file(w, &n);
+	char *morig = tu_read_file(m, &mn);
+	assert_non_null(orig);
+	chmod(v.store_path, 0755);
+	chmod(w, 0644);
+	chmod(m, 0644);
+	static const char *const want[] = { "weights.safetensors: SHA-256", "weights.safetensors: ", "manifest.yaml: not the manifest" };
+	for (int k = 0; k < 3; k++) {
+		unsigned char *b = malloc(n + 1);
+		memcpy(b, orig, n);
+		if (k == 0)
+			b[n - 1] ^= 1; /* a flipped byte in the last tensor */
+		else if (k == 1)
+			b[n++] = 0; /* a byte more */
+		assert_int_equal(tu_write_file(w, b, n), 0);
+		if (k == 2) { /* the weights put back, the manifest changed */
+			assert_int_equal(tu_write_file(w, orig, n), 0);
+			char *edited = fx_replace(morig, "sudoku", "sudokU");
+			assert_int_equal(tu_write_text(m, edited), 0);
+			free(edited);
+		}
+		free(b);
+		/* a host that has not loaded it yet */
+		trmx_host *h = NULL;
+		trmx_host_options ho = TRMX_HOST_OPTIONS_INIT;
+		ho.home = f->home;
+		ho.plugin_dir = "";
+		assert_trmx_ok(trmx_host_open(&h, &ho, &err), err);
+		const char *texts[] = { puzzle };
+		trmx_dispatch d = TRMX_DISPATCH_INIT;
+		d.target = "sudoku4-tiny@0.1.0";
+		d.texts = texts;
+		d.n = 1;
+		trmx_dispatch_result *r = NULL;
+		int rc = trmx_host_dispatch(h, &d, &r, &err);
+		if (rc != TRMX_EINTEGRITY || !strstr(err.message, want[k]) || !strstr(err.message, "reinstall"))
+			fail_msg("case %d: expected TRMX_EINTEGRITY with \"%s\" and reinstall, got %d: %s", k, want[k], rc,
+				 err.message);
+		print_message("%s\n", err.message);
+		trmx_dispatch_result_free(r);
+		trmx_host_free(h);
+		if (k == 1)
+			n--;
+	}
+	assert_int_equal(tu_write_file(w, orig, n), 0);
+	assert_int_equal(tu_write_file(m, morig, mn), 0);
+	assert_trmx_ok(trmx_registry_store_check(f->reg, v.digest, &err), err);
+	trmx_dispatch_result_free(run1(f, "sudoku4-tiny@0.1.0", NULL));
+	free(orig);
+	free(morig);
+	free(w);
+	free(m);
+}
+
 static void test_dispatch(void **state)
 {
 	struct fx *f = *state;
@@ -648,6 +720,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_swap_other_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canary_arms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_engine_plugins, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,6 +59,78 @@ static void test_gemm_all_cases(void **state)
 	trmx_set_threads(0);
 }
 
+/* The bf16 product against an exact (double) one. Each operand rounded to bf16 (8-bit significand,
+ * round to nearest) is within u = 2^-8 of itself, so a product of two is within 2u + u^2, and the
+ * fp32 accumulation of K of them adds at most (K + 2) * 2^-24 (gamma_K, plus alpha and beta):
+ *   |C - C_exact| <= |alpha| (2u + u^2 + (K + 2) 2^-24) sum_k |a_ik b_kj| + 2^-23 |beta c_ij|.
+ * The test fails past that bound, and also when no element is off by more than an fp32 product
+ * could be (then the bf16 path did not run). Ld's wider than the operands and odd K are included. */
+static void test_gemm_bf16_within_bound(void **state)
+{
+	static const int shapes[][3] = { { 1, 1, 1 },	  { 7, 5, 3 },	   { 97, 33, 64 },  { 13, 70, 97 },
+					 { 200, 300, 17 }, { 5, 700, 41 }, { 256, 300, 64 }, { 130, 260, 515 },
+					 { 600, 130, 70 } }; /* the last three split across threads (columns, columns, rows) */
+	trmx_blas_init();
+	if (!trmx_matmul_available(TRMX_MATMUL_BF16)) {
+		assert_int_equal(trmx_set_matmul(TRMX_MATMUL_BF16), TRMX_EINVAL);
+		assert_int_equal(trmx_get_matmul(), TRMX_MATMUL_FP32);
+		skip();
+	}
+	assert_int_equal(trmx_set_matmul(TRMX_MATMUL_BF16), 0);
+	const double u = 1.0 / 256;
+	double overall = 0;
+	for (int threads = 1; threads <= 2; threads++) {
+		trmx_set_threads(threads);
+		for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+			int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+			for (int ta = 0; ta < 2; ta++) {
+				for (int tb = 0; tb < 2; tb++) {
+					int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+					float *A = rnd((size_t)lda * (ta ? K : M), "A", 1);
+					float *B = rnd((size_t)ldb * (tb ? N : K), "B", 1);
+					float *C = rnd((size_t)M * ldc, "C", 1), *C0 = malloc((size_t)M * ldc * sizeof *C0);
+					memcpy(C0, C, (size_t)M * ldc * sizeof *C0);
+					const float alpha = 0.5f, beta = 0.25f;
+					trmx_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+					double worst = 0, widest = 0; /* err / bound, err / sum|ab| */
+					for (int i = 0; i < M; i++) {
+						for (int j = 0; j < N; j++) {
+							double e = 0, ea = 0;
+							for (int k = 0; k < K; k++) {
+								double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+								double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+								e += a * b, ea += fabs(a * b);
+							}
+							double c0 = C0[(size_t)i * ldc + j];
+							double err = fabs(C[(size_t)i * ldc + j] - (alpha * e + beta * c0));
+							double bound = alpha * (2 * u + u * u + (K + 2) * 0x1p-24) * ea +
+								       0x1p-23 * fabs(beta * c0) + 1e-30;
+							if (err / bound > worst)
+								worst = err / bound;
+							if (ea > 0 && err / (alpha * ea) > widest)
+								widest = err / (alpha * ea);
+						}
+					}
+					overall = worst > overall ? worst : overall;
+					if (worst > 1.0)
+						fail_msg("bf16 gemm %dx%dx%d ta%d tb%d t%d: error %.3g x the bound", M, N, K,
+							 ta, tb, threads, worst);
+					/* fp32 would be within (K + 2) 2^-24; bf16 must show its rounding somewhere */
+					if (M * N * K >= 64 && widest <= (K + 2) * 0x1p-24)
+						fail_msg("bf16 gemm %dx%dx%d: no bf16 rounding seen (%.3g)", M, N, K, widest);
+					for (int i = 0; i < M; i++) /* the pad columns of C untouched */
+						for (int j = N; j < ldc; j++)
+							assert_true(C[(size_t)i * ldc + j] == C0[(size_t)i * ldc + j]);
+					free(A), free(B), free(C), free(C0);
+				}
+			}
+		}
+	}
+	printf("bf16 gemm: largest error %.3f x the bound (2u + u^2 + (K + 2) 2^-24, u = 2^-8)\n", overall);
+	trmx_set_threads(0);
+	assert_int_equal(trmx_set_matmul(TRMX_MATMUL_FP32), 0);
+}
+
 static void test_attention_matches_reference(void **state)
 {
 	trmx_blas_init();
@@ -453,6 +525,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gemm_all_cases),
+		cmocka_unit_test(test_gemm_bf16_within_bound),
 		cmocka_unit_test(test_attention_matches_reference),
 		cmocka_unit_test(test_expf_accuracy),
 		cmocka_unit_test(test_add_rmsnorm),

@@ -90,6 +90,10 @@ static void test_names(void **state)
 	assert_trmx_error(trmx_context_check("\xef\xbb\xbf" "x", &err), err, TRMX_EINVAL, "invisible");        /* BOM */
 	assert_trmx_error(trmx_context_check("a\xe2\x81\xa6" "b", &err), err, TRMX_EINVAL, "invisible");       /* U+2066 */
 	assert_trmx_ok(trmx_context_check("alg\xc3\xa8" "bre/unit\xe2\x80\x94" "3", &err), err); /* è, an em dash */
+	/* one spelling per name (issue 24, item 8): Unicode NFC; 'e' + U+0300 for 'è' is refused, naming the NFC form */
+	assert_trmx_error(trmx_context_check("alge\xcc\x80" "bre", &err), err, TRMX_EINVAL, "write it as 'alg\xc3\xa8" "bre'");
+	assert_trmx_error(trmx_context_check("\xe2\x84\xab", &err), err, TRMX_EINVAL, "normalization form C"); /* U+212B ANGSTROM */
+	assert_trmx_ok(trmx_context_check("\xc3\x85" "ngstr\xc3\xb6m/\xe4\xb8\xad\xe6\x96\x87/\xed\x95\x9c", &err), err); /* Å, ö, CJK, a Hangul syllable */
 	assert_trmx_error(trmx_context_check("", &err), err, TRMX_EINVAL, "empty");
 }
 
@@ -258,18 +262,38 @@ static void test_hostile_schema(void **state)
 	hostile(f, "runaway", "CREATE TABLE t (x);\nWITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) "
 		"SELECT count(*) FROM c;\n", "TRMX_MODULE_SQL_OPS_MAX");
 	hostile(f, "syntax", "CREATE TABLE t (x;\n", "schema.sql:1");
+	/* triggers (issue 24, item 1): they would run inside trmx erase and purge, one keeping a copy
+	 * of the erased rows, another never ending */
+	hostile(f, "trigger-shadow", "CREATE TABLE notes (learner TEXT, run_id TEXT);\nCREATE TABLE shadow (who TEXT);\n"
+		"CREATE TRIGGER keep AFTER DELETE ON notes BEGIN INSERT INTO shadow VALUES (old.learner); END;\n",
+		"schema.sql:3: triggers are not allowed (keep)");
+	hostile(f, "trigger-cte", "CREATE TABLE notes (run_id TEXT);\nCREATE TABLE junk (x);\n"
+		"CREATE TRIGGER grow AFTER DELETE ON notes BEGIN INSERT INTO junk WITH RECURSIVE c(i) AS "
+		"(SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT zeroblob(1000) FROM c; END;\n",
+		"triggers are not allowed (grow)");
+	hostile(f, "trigger-view", "CREATE TABLE notes (run_id TEXT);\nCREATE VIEW v AS SELECT * FROM notes;\n"
+		"CREATE TRIGGER ins INSTEAD OF INSERT ON v BEGIN DELETE FROM notes; END;\n", "triggers are not allowed (ins)");
+	/* and pack (with its content checks, which verify --contents shares) refuses them too */
+	{
+		char *mdir = tu_path(f->dir, "trigger-shadow"), *out = tu_path(f->dir, "trigger-repack.trmx");
+		trmx_error e2 = { 0 };
+		trmx_pack_options po = TRMX_PACK_OPTIONS_INIT;
+		assert_trmx_error(trmx_package_pack(mdir, out, &po, NULL, &e2), e2, TRMX_EFORMAT,
+				  "triggers are not allowed (keep)");
+		free(mdir);
+		free(out);
+	}
 	/* nothing was written outside the module's own database */
 	struct stat st;
 	assert_int_not_equal(stat(other, &st), 0);
 	free(other);
-	/* the allowed things are allowed: tables, indexes, views, triggers, user_version, inserts */
+	/* the allowed things are allowed: tables, indexes, views, user_version, inserts */
 	trmx_error err = { 0 };
 	trmx_install_result r;
 	char *good = fx_package(f->dir, "good", &(struct fx_module){
 		.version = "0.5.0", .name = "fine",
 		.schema = "-- a module that keeps notes\nCREATE TABLE notes (id INTEGER PRIMARY KEY, run_id TEXT, note TEXT);\n"
 			  "CREATE INDEX notes_run ON notes (run_id);\nCREATE VIEW note_count AS SELECT count(*) AS n FROM notes;\n"
-			  "CREATE TRIGGER notes_trim AFTER INSERT ON notes BEGIN DELETE FROM notes WHERE id < new.id - 1000; END;\n"
 			  "INSERT INTO notes (run_id, note) VALUES ('none', 'installed');\nPRAGMA user_version = 7;\n" });
 	assert_trmx_ok(trmx_registry_install(f->reg, good, NULL, &r, &err), err);
 	assert_int_equal(r.schema_version, 7);
@@ -334,8 +358,21 @@ static void test_migrations(void **state)
 	fx_assert_same(before, after, "hostile migration");
 	free(before);
 	free(after);
+	/* so is a migration that makes a trigger (issue 24, item 1) */
+	char *v5 = fx_package(f->dir, "v5", &(struct fx_module){
+		.version = "0.5.0",
+		.migrations = { "SELECT 1;\n", "SELECT 1;\n", "CREATE TABLE shadow (r TEXT);\n"
+				"CREATE TRIGGER keep AFTER DELETE ON attempts BEGIN INSERT INTO shadow VALUES (old.run_id); END;\n" } });
+	before = fx_dump_home(f->home);
+	assert_trmx_error(trmx_registry_install(f->reg, v5, NULL, &r, &err), err, TRMX_EFORMAT,
+			  "migrations/0003.sql:2: triggers are not allowed (keep)");
+	after = fx_dump_home(f->home);
+	fx_assert_same(before, after, "migration with a trigger");
+	free(before);
+	free(after);
 	free(v3);
 	free(v4);
+	free(v5);
 }
 
 static void resolve_is(struct fx *f, const char *name, const char *learner, const char *version, trmx_arm arm)

@@ -6,9 +6,17 @@
  * install gets through (SQLite's own allocations: sampled unless TRMX_TEST_EXHAUSTIVE=1), and after each failure the home (the store, registry.db, log.db and the
  * module's database: files byte for byte, databases row by row) must be exactly as before. Both
  * a first install (the module's database created) and an upgrade (its migrations applied in
- * place, then undone) are driven so.
+ * place, then undone) are driven so. Both are also killed (SIGKILL, in a child process) before each
+ * of their steps in turn, and the next open must see the install wholly done or not at all.
  */
+#define _GNU_SOURCE /* RTLD_NEXT */
+#include <dirent.h>
+#include <dlfcn.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,8 +86,36 @@ struct ffile {
 	sqlite3_file *real;
 };
 
+/* ---- SIGKILL at the Nth step: every write, truncation and sync SQLite makes (the VFS shim) and
+ * every rename, unlink, mkdir, chmod and fsync of the library (these libc functions interposed
+ * below), in a child process ------------------------------------------------------------------ */
+
+static long kill_nth, kill_seen;
+
+static void kill_point(void)
+{
+	if (kill_nth > 0 && ++kill_seen == kill_nth)
+		raise(SIGKILL);
+}
+
+#define INTERPOSE(ret, name, params, args)                                                                  \
+	ret name params                                                                                     \
+	{                                                                                                   \
+		static ret(*real) params;                                                                   \
+		if (!real)                                                                                  \
+			*(void **)&real = dlsym(RTLD_NEXT, #name);                                          \
+		kill_point();                                                                               \
+		return real args;                                                                           \
+	}
+INTERPOSE(int, rename, (const char *a, const char *b), (a, b))
+INTERPOSE(int, unlink, (const char *a), (a))
+INTERPOSE(int, mkdir, (const char *a, mode_t m), (a, m))
+INTERPOSE(int, chmod, (const char *a, mode_t m), (a, m))
+INTERPOSE(int, fsync, (int fd), (fd))
+
 static bool disk_fails(void)
 {
+	kill_point();
 	return disk_nth > 0 && ++disk_seen == disk_nth;
 }
 
@@ -355,6 +391,155 @@ static void test_upgrade_faults(void **state)
 		drive(*state, (enum kind)k, true, dense(), &points);
 }
 
+/* What a home holds that no install should leave: dot files in data/ (a module database's copy
+ * or a new one not placed), entries in store/tmp/, store folders the registry does not list. */
+static void assert_no_leftovers(const char *home, const char *what)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data", home);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			fail_msg("%s: data/%s is left", what, e->d_name);
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof path, "%s/store/tmp", home);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "install-", 8))
+			fail_msg("%s: store/tmp/%s is left", what, e->d_name);
+	if (d)
+		closedir(d);
+	sqlite3 *db = NULL;
+	snprintf(path, sizeof path, "%s/registry.db", home);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	snprintf(path, sizeof path, "%s/store/sha256", home);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT 1 FROM versions WHERE digest = ?1", -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_text(st, 1, e->d_name, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			fail_msg("%s: store/sha256/%s is listed by no version", what, e->d_name);
+		sqlite3_finalize(st);
+	}
+	if (d)
+		closedir(d);
+	sqlite3_close(db);
+}
+
+static int module_db_int(const char *home, const char *sql)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data/sudoku4-tiny.db", home);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Issue 24, item 3: an install killed with SIGKILL before its Nth step, for every N — an upgrade
+ * (0.1.0 to 0.3.0 with two migrations) and a first install (0.1.0, its database made). The next
+ * open of the registry sees either the install not done, the whole home as before (byte for byte
+ * and row by row), or done, with the module's database as the registry records it; and no
+ * leftover file either way. Before, an upgrade killed at the store rename left the database
+ * migrated, the registry at 0.1.0 with schema 0, and a .sudoku4-tiny.db.before-* file. */
+static void kill_sweep(struct scenario *s, bool upgrade)
+{
+	char name[64], *home = NULL;
+	int homes = 0;
+	const char *pkg = upgrade ? s->v3 : s->v1, *done_target = upgrade ? "sudoku4-tiny@0.3.0" : "sudoku4-tiny@0.1.0";
+	snprintf(name, sizeof name, "kill-%d-%d", (int)upgrade, homes++);
+	trmx_registry *r = fresh_home(s, name, upgrade, &home);
+	trmx_registry_free(r);
+	char *before = fx_dump_home(home);
+	long n, old_seen = 0, new_seen = 0;
+	for (n = 1;; n++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			trmx_error e = { 0 };
+			trmx_registry *c = NULL;
+			if (trmx_registry_open(&c, home, NULL, &e) < 0)
+				_exit(3);
+			kill_seen = 0;
+			kill_nth = n;
+			int rc = trmx_registry_install(c, pkg, NULL, NULL, &e);
+			kill_nth = 0;
+			trmx_registry_free(c);
+			_exit(rc == 0 ? 0 : 4);
+		}
+		int status = 0;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		if (!killed && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			fail_msg("step %ld: the install failed without being killed (status %d)", n, status);
+		/* the next open recovers */
+		trmx_error err = { 0 };
+		trmx_registry *o = NULL;
+		assert_trmx_ok(trmx_registry_open(&o, home, NULL, &err), err);
+		trmx_version_info v;
+		bool done = trmx_registry_version(o, done_target, &v, &err) == 0;
+		trmx_module_info mi = { 0 };
+		int has_module = trmx_registry_module(o, "sudoku4-tiny", &mi, &err) == 0;
+		trmx_registry_free(o);
+		char what[96];
+		snprintf(what, sizeof what, "%s killed before step %ld (%s)", upgrade ? "upgrade" : "install", n,
+			 done ? "done" : "not done");
+		assert_no_leftovers(home, what);
+		if (done) {
+			new_seen++;
+			int want = upgrade ? 2 : 0;
+			if (!has_module || mi.schema_version != want || module_db_int(home, "PRAGMA user_version") != want ||
+			    module_db_int(home, "PRAGMA application_id") != 0 ||
+			    module_db_int(home, upgrade ? "SELECT count(*) FROM attempts WHERE seconds IS NULL"
+							: "SELECT count(*) + 1 FROM attempts") != 1 ||
+			    (upgrade && module_db_int(home, "SELECT count(*) FROM slow") != 0))
+				fail_msg("%s: recorded with schema %d but the database is at user_version %d", what, mi.schema_version,
+					 module_db_int(home, "PRAGMA user_version"));
+		} else {
+			old_seen++;
+			char *after = fx_dump_home(home);
+			fx_assert_same(before, after, what);
+			free(after);
+		}
+		if (!killed)
+			break; /* step n was never reached: the install went through */
+		if (done) { /* start again from the home before */
+			free(home);
+			free(before);
+			snprintf(name, sizeof name, "kill-%d-%d", (int)upgrade, homes++);
+			r = fresh_home(s, name, upgrade, &home);
+			trmx_registry_free(r);
+			before = fx_dump_home(home);
+		}
+	}
+	print_message("%-8s killed at each of %ld steps: seen %ld times not done, %ld done\n", upgrade ? "upgrade" : "install",
+		      n - 1, old_seen, new_seen);
+	assert_true(n > 20);
+	free(before);
+	free(home);
+}
+
+static void test_install_sigkill(void **state)
+{
+	kill_sweep(*state, false);
+}
+
+static void test_upgrade_sigkill(void **state)
+{
+	kill_sweep(*state, true);
+}
+
 int main(void)
 {
 	install_shims();
@@ -362,6 +547,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_install_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_install_sigkill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_sigkill, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,10 @@
 /*
  * test_task_maze.c — the maze codec: the official ids, every text format read back for sizes 2
  * to 30, a maze on a larger canvas, each malformed-input class with its exact code and message,
- * and the checker against a table of hand-made broken answers.
+ * and the checker against a table of hand-made broken answers. The generator's families (free,
+ * lattice, lattice-loops) over many seeds and sizes, against a BFS written here that counts
+ * shortest paths, and the HRM/TRM Maze-Hard CSV (source,question,answer,rating at 30x30) read as
+ * it is: tests/fixtures/tasks/maze30_hrm.csv, made by `trmx gen maze --format hrm`.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -433,6 +436,269 @@ static void test_render(void **state)
 	trmx_task_free(t);
 }
 
+/* ---- Generator families ------------------------------------------------------------------ */
+
+/* Moves of a shortest path from S to G over the non-wall squares of an S x S maze, the number of
+ * shortest paths (capped at 3) and of squares reached; -1 when G is not reached. */
+static int count_shortest(int S, const char *m, int *paths, int *reached)
+{
+	int dist[900], cnt[900], q[900], h = 0, t = 0, s = -1, g = -1;
+	for (int i = 0; i < S * S; i++) {
+		dist[i] = -1;
+		cnt[i] = 0;
+		if (m[i] == 'S')
+			s = i;
+		if (m[i] == 'G')
+			g = i;
+	}
+	assert_true(s >= 0 && g >= 0);
+	dist[s] = 0;
+	cnt[s] = 1;
+	q[t++] = s;
+	while (h < t) {
+		int v = q[h++], r = v / S, c = v % S;
+		int nb[4] = { r > 0 ? v - S : -1, r < S - 1 ? v + S : -1, c > 0 ? v - 1 : -1, c < S - 1 ? v + 1 : -1 };
+		for (int k = 0; k < 4; k++) {
+			int w = nb[k];
+			if (w < 0 || m[w] == '#')
+				continue;
+			if (dist[w] < 0) {
+				dist[w] = dist[v] + 1;
+				q[t++] = w;
+			}
+			if (dist[w] == dist[v] + 1)
+				cnt[w] = cnt[w] + cnt[v] > 3 ? 3 : cnt[w] + cnt[v];
+		}
+	}
+	*paths = cnt[g];
+	*reached = t;
+	return dist[g];
+}
+
+/* The lattice shape: the border, every square of even row and column and, on an even side, the
+ * last row and column are wall; every cell (odd row and column) is open; the passages between
+ * cells number cells - 1 (a tree, with every cell reached: a perfect maze) or more (loops). */
+static void check_lattice(int S, const char *m, bool loops, int reached)
+{
+	int L = S % 2 ? S : S - 1, n = (L - 1) / 2, open = 0;
+	for (int r = 0; r < S; r++) {
+		for (int c = 0; c < S; c++) {
+			char ch = m[r * S + c];
+			bool wall = r == 0 || c == 0 || r >= L - 1 || c >= L - 1 || (r % 2 == 0 && c % 2 == 0);
+			if (wall && ch != '#')
+				fail_msg("size %d: square (%d, %d) should be wall, is '%c'", S, r, c, ch);
+			if (r % 2 && c % 2 && r < L && c < L && ch == '#')
+				fail_msg("size %d: cell (%d, %d) is wall", S, r, c);
+			open += ch != '#';
+		}
+	}
+	assert_int_equal(reached, open); /* connected */
+	if (loops)
+		assert_true(open > 2 * n * n - 1);
+	else
+		assert_int_equal(open, 2 * n * n - 1);
+}
+
+static void test_families(void **state)
+{
+	(void)state;
+	static const int sizes[] = { 9, 11, 12, 13, 15, 29, 30 };
+	static const int counts[] = { 300, 200, 100, 200, 200, 60, 60 };
+	trmx_error e = { 0, "" };
+	for (int f = TRMX_MAZE_FAMILY_FREE; f <= TRMX_MAZE_FAMILY_LATTICE_LOOPS; f++) {
+		for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+			int S = sizes[k];
+			char params[48];
+			snprintf(params, sizeof params, "size=%d,require_shortest=1", S);
+			trmx_task *t = open_maze(params);
+			snprintf(params, sizeof params, "size=%d,canvas=30,require_shortest=1", S);
+			trmx_task *tc = open_maze(params);
+			trmx_task *t30 = open_maze("size=30");
+			trmx_maze_gen_options o = TRMX_MAZE_GEN_OPTIONS_INIT;
+			o.size = S;
+			o.family = (trmx_maze_family)f;
+			for (int i = 0; i < counts[k]; i++) {
+				char maze[901], sol[901], pad[901];
+				int len = -1, paths = 0, reached = 0;
+				trmx_rng rng;
+				trmx_rng_seed(&rng, 31 + (uint64_t)f, (uint64_t)(S * 1000 + i));
+				if (trmx_maze_generate(&rng, &o, maze, sol, &len, &e) < 0)
+					fail_msg("%s %d #%d: %s", trmx_maze_family_name(o.family), S, i, e.message);
+				maze[S * S] = sol[S * S] = '\0';
+				/* one shortest path, of the length said, at least 10 moves (the rule at 9x9) */
+				assert_int_equal(count_shortest(S, maze, &paths, &reached), len);
+				if (paths != 1)
+					fail_msg("%s %d #%d: %d shortest paths", trmx_maze_family_name(o.family), S, i,
+						 paths);
+				assert_true(len >= 10 && len >= trmx_maze_default_min_path(S));
+				if (f != TRMX_MAZE_FAMILY_FREE) {
+					check_lattice(S, maze, f == TRMX_MAZE_FAMILY_LATTICE_LOOPS, reached);
+					int s = (int)(strchr(maze, 'S') - maze), g = (int)(strchr(maze, 'G') - maze);
+					assert_true(s / S % 2 && s % S % 2 && g / S % 2 && g % S % 2); /* on cells */
+				}
+				/* the solution: the maze and len - 1 path marks on open squares */
+				int marks = 0;
+				for (int c = 0; c < S * S; c++) {
+					if (sol[c] == 'o')
+						assert_int_equal(maze[c], ' '), marks++;
+					else
+						assert_int_equal(sol[c], maze[c]);
+				}
+				assert_int_equal(marks, len - 1);
+				/* the checker: the answer is the shortest path, on the maze's side and on the canvas */
+				int32_t in[900], label[900], pin[900], plabel[900];
+				bool has = false;
+				trmx_check chk = TRMX_CHECK_INIT;
+				assert_int_equal(trmx_task_encode(t, sol, (size_t)(S * S), in, label, &has, &e), 0);
+				assert_true(has);
+				assert_int_equal(trmx_task_check(t, in, label, NULL, &chk, &e), 0);
+				if (chk.verdict != TRMX_VERDICT_VALID || chk.problem != TRMX_CHECK_NONE ||
+				    chk.path_length != len || chk.shortest_length != len)
+					fail_msg("%s %d #%d: %s", trmx_maze_family_name(o.family), S, i, chk.message);
+				/* padded by hand to 30x30 and read as a 30x30 maze: the tokens of size=S,canvas=30 */
+				for (int r = 0; r < 30; r++)
+					for (int c = 0; c < 30; c++)
+						pad[r * 30 + c] = r < S && c < S ? sol[r * S + c] : '#';
+				pad[900] = '\0';
+				assert_int_equal(trmx_task_encode(tc, sol, (size_t)(S * S), in, label, &has, &e), 0);
+				assert_int_equal(trmx_task_encode(t30, pad, 900, pin, plabel, &has, &e), 0);
+				assert_memory_equal(in, pin, sizeof pin);
+				assert_memory_equal(label, plabel, sizeof plabel);
+				chk = (trmx_check)TRMX_CHECK_INIT;
+				assert_int_equal(trmx_task_check(tc, in, label, NULL, &chk, &e), 0);
+				assert_int_equal(chk.verdict, TRMX_VERDICT_VALID);
+				assert_int_equal(chk.path_length, len);
+			}
+			trmx_task_free(t);
+			trmx_task_free(tc);
+			trmx_task_free(t30);
+		}
+	}
+	/* Many loops (300 per mille of the closed walls, a short min_path): still one shortest path. */
+	for (int i = 0; i < 200; i++) {
+		trmx_maze_gen_options o = TRMX_MAZE_GEN_OPTIONS_INIT;
+		char maze[901], sol[901];
+		int len = -1, paths = 0, reached = 0;
+		trmx_rng rng;
+		o.family = TRMX_MAZE_FAMILY_LATTICE_LOOPS;
+		o.size = 15;
+		o.loops = 300;
+		o.min_path = 10;
+		trmx_rng_seed(&rng, 41, (uint64_t)i);
+		if (trmx_maze_generate(&rng, &o, maze, sol, &len, &e) < 0)
+			fail_msg("loops 300 #%d: %s", i, e.message);
+		maze[225] = '\0';
+		assert_int_equal(count_shortest(15, maze, &paths, &reached), len);
+		assert_int_equal(paths, 1);
+		check_lattice(15, maze, true, reached);
+	}
+	/* Bad options fail cleanly; the family is read from version 2 on. */
+	trmx_maze_gen_options o = TRMX_MAZE_GEN_OPTIONS_INIT;
+	char maze[900], sol[900], m2[900], s2[900];
+	trmx_rng a, b;
+	o.family = TRMX_MAZE_FAMILY_LATTICE;
+	o.size = 4;
+	trmx_rng_seed(&a, 1, 0);
+	expect_fail(trmx_maze_generate(&a, &o, maze, sol, NULL, &e), &e, TRMX_EINVAL, "at least 5");
+	o.size = 9;
+	o.family = (trmx_maze_family)7;
+	expect_fail(trmx_maze_generate(&a, &o, maze, sol, NULL, &e), &e, TRMX_EINVAL, "no family 7");
+	o.family = TRMX_MAZE_FAMILY_LATTICE;
+	o.min_path = 40; /* a 4x4-cell tree rarely spans 20 cell steps: out of reach in 5 tries */
+	o.max_attempts = 5;
+	expect_fail(trmx_maze_generate(&a, &o, maze, sol, NULL, &e), &e, TRMX_ENOTFOUND, "lattice maze");
+	trmx_maze_gen_options v1 = TRMX_MAZE_GEN_OPTIONS_INIT, free2 = TRMX_MAZE_GEN_OPTIONS_INIT;
+	v1.version = 1;
+	v1.family = TRMX_MAZE_FAMILY_LATTICE; /* not read */
+	trmx_rng_seed(&a, 9, 3);
+	trmx_rng_seed(&b, 9, 3);
+	assert_int_equal(trmx_maze_generate(&a, &v1, maze, sol, NULL, &e), 0);
+	assert_int_equal(trmx_maze_generate(&b, &free2, m2, s2, NULL, &e), 0);
+	assert_memory_equal(maze, m2, 900);
+	/* names */
+	trmx_maze_family fam;
+	assert_int_equal(trmx_maze_family_parse("lattice-loops", &fam), 0);
+	assert_int_equal(fam, TRMX_MAZE_FAMILY_LATTICE_LOOPS);
+	assert_int_equal(trmx_maze_family_parse("Lattice", &fam), TRMX_EINVAL);
+	assert_string_equal(trmx_maze_family_name(TRMX_MAZE_FAMILY_FREE), "free");
+	assert_string_equal(trmx_maze_family_name((trmx_maze_family)3), "?");
+	/* held-out seeds: in the reserved range, one per family and size */
+	assert_int_equal(trmx_maze_heldout_seed(TRMX_MAZE_FAMILY_LATTICE, 9), 7770109);
+	assert_true(trmx_maze_heldout_seed(TRMX_MAZE_FAMILY_LATTICE_LOOPS, 30) <= TRMX_HELDOUT_SEED_MAX);
+	assert_true(trmx_maze_heldout_seed(TRMX_MAZE_FAMILY_FREE, 2) >= TRMX_HELDOUT_SEED_MIN);
+}
+
+/* The HRM/TRM Maze-Hard CSV as it is published: header source,question,answer,rating, 900
+ * characters of '#', ' ', 'S', 'G' (and 'o' in the answer) per maze. Read by the data-set reader
+ * (what `trmx eval` and `trmx train` use) with the default maze task, 30x30. */
+static void test_hrm_csv(void **state)
+{
+	(void)state;
+	static const char *path = "tests/fixtures/tasks/maze30_hrm.csv";
+	trmx_error e = { 0, "" };
+	trmx_task *t = open_maze(""); /* size 30 */
+	assert_int_equal(trmx_task_seq_len(t), 900);
+	trmx_dataset *ds = NULL;
+	trmx_dataset_options dopt = TRMX_DATASET_OPTIONS_INIT;
+	if (trmx_dataset_load(&ds, t, path, &dopt, &e) < 0)
+		fail_msg("%s: %s", path, e.message);
+	trmx_dataset_view v;
+	trmx_dataset_view_get(ds, &v);
+	assert_int_equal(v.examples, 3);
+	/* each row: the label is the question with the answer's path, checked as the shortest path of
+	 * `rating` moves, and the question decodes back to its text */
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char line[2048];
+	assert_non_null(fgets(line, sizeof line, f));
+	assert_string_equal(line, "source,question,answer,rating\n");
+	for (int64_t i = 0; i < 3; i++) {
+		assert_non_null(fgets(line, sizeof line, f));
+		char *q = strchr(line, ',') + 1, *a = q + 901, *r = a + 901;
+		assert_int_equal(q[900], ',');
+		assert_int_equal(a[900], ',');
+		int rating = atoi(r);
+		int32_t in[900], label[900];
+		assert_int_equal(trmx_dataset_example(ds, i, in, label, &e), 0);
+		for (int k = 0; k < 900; k++) {
+			assert_int_equal(in[k], q[k] == '#' ? 1 : q[k] == ' ' ? 2 : q[k] == 'S' ? 3 : 4);
+			assert_int_equal(label[k], a[k] == 'o' ? 5 : in[k]);
+		}
+		trmx_check chk = TRMX_CHECK_INIT;
+		assert_int_equal(trmx_task_check(t, in, label, NULL, &chk, &e), 0);
+		if (chk.verdict != TRMX_VERDICT_VALID || chk.problem != TRMX_CHECK_NONE || chk.path_length != rating ||
+		    chk.shortest_length != rating)
+			fail_msg("row %lld: %s (rating %d)", (long long)i + 1, chk.message, rating);
+		char *text = NULL;
+		assert_int_equal(trmx_task_decode(t, in, TRMX_TEXT_LINE, &text, &e), 0);
+		assert_memory_equal(text, q, 900);
+		trmx_task_text_free(text);
+		assert_non_null(strstr(line, "trmx-"));
+	}
+	fclose(f);
+	trmx_dataset_free(ds);
+	/* Fields are not trimmed: a free 30x30 maze opens at (0, 0) (a node of its tree), and its
+	 * question starts with a space (or S or G) that must stay. */
+	trmx_maze_gen_options o = TRMX_MAZE_GEN_OPTIONS_INIT;
+	char maze[900], sol[900], csv[2048];
+	int len;
+	trmx_rng rng;
+	trmx_rng_seed(&rng, 3, 1);
+	assert_int_equal(trmx_maze_generate(&rng, &o, maze, sol, &len, &e), 0);
+	assert_true(maze[0] != '#');
+	int n = snprintf(csv, sizeof csv, "source,question,answer,rating\nfree,%.900s,%.900s,%d\n", maze, sol, len);
+	ds = NULL;
+	assert_int_equal(trmx_dataset_parse(&ds, t, csv, (size_t)n, &dopt, &e), 0);
+	int32_t in[900], label[900];
+	assert_int_equal(trmx_dataset_example(ds, 0, in, label, &e), 0);
+	assert_int_equal(in[0], maze[0] == ' ' ? 2 : maze[0] == 'S' ? 3 : 4);
+	trmx_check chk = TRMX_CHECK_INIT;
+	assert_int_equal(trmx_task_check(t, in, label, NULL, &chk, &e), 0);
+	assert_int_equal(chk.path_length, len);
+	trmx_dataset_free(ds);
+	trmx_task_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +709,8 @@ int main(void)
 		cmocka_unit_test(test_checker_table),
 		cmocka_unit_test(test_not_shortest),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_families),
+		cmocka_unit_test(test_hrm_csv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,7 +215,7 @@ say "8. Sharing modules: a signed module index, served by trmx serve --index, pu
 home2="$root/$build/demo-home2"
 [ -d "$home2" ] && chmod -R u+w "$home2"
 rm -rf "$home2" "$work/index"
-"$trmx" keygen -o "$work/index-key" -c "demo index" | sed 's/^/  /'
+"$trmx" keygen -o "$work/index-key" --comment "demo index" | sed 's/^/  /'
 for p in "$work/packages/"*.trmx; do
 	"$trmx" publish "$p" --index "$work/index" --key "$work/index-key.key" | sed 's/^/  /'
 done

@@ -12,9 +12,12 @@ if [ "${1:-}" = "--check" ]; then
 	command -v cc >/dev/null 2>&1 || need="$need gcc"
 	command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 	command -v python3 >/dev/null 2>&1 || need="$need python3" # tools/embed_web.py
+	# libunistring (NFC of context names) has no pkg-config file: its header is looked for
+	printf '\043include <uninorm.h>\n' | cc -E -x c - >/dev/null 2>&1 || need="$need libunistring-dev"
 	for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-dev \
 	            openblas:libopenblas-dev libsodium:libsodium-dev jansson:libjansson-dev \
-	            libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev openssl:libssl-dev; do
+	            libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev openssl:libssl-dev \
+	            libpq:libpq-dev; do
 		if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "${pair%%:*}"; then
 			need="$need ${pair#*:}"
 		fi
@@ -30,7 +33,7 @@ command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-dev \
             openblas:libopenblas-dev libsodium:libsodium-dev jansson:libjansson-dev \
             libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev openssl:libssl-dev \
-            cmocka:libcmocka-dev; do
+            libpq:libpq-dev cmocka:libcmocka-dev; do
 	pc=${pair%%:*}
 	pkg=${pair#*:}
 	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "$pc"; then
@@ -38,6 +41,8 @@ for pair in sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev libarchive:libarchive-de
 	fi
 done
 command -v cc >/dev/null 2>&1 || need="$need gcc"
+# libunistring (NFC of context names) has no pkg-config file: its header is looked for
+printf '\043include <uninorm.h>\n' | cc -E -x c - >/dev/null 2>&1 || need="$need libunistring-dev"
 # Node.js and npm: the tests' npm packages (tests/node: playwright-core, jose, xapi-validation;
 # tools/node_deps.sh) check the exported xAPI statements, drive Debian's chromium headless
 # against the learner's page and the console, and stand in for an LMS and an LRS.
@@ -49,6 +54,8 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v promtool >/dev/null 2>&1 || need="$need prometheus"
+# tests/pg/ start a throwaway PostgreSQL cluster (initdb, pg_ctl) for the central log's tests
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 # tests/http/index.sh signs hostile indexes with the openssl command
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 if [ "${1:-}" = "--bench" ]; then

@@ -1,5 +1,6 @@
-// report.js — the analyst's view (/report; docs/WEB.md): GET /v1/report for a context and a
-// window, drawn as inline SVG charts made here (accuracy with 95% intervals per version, accuracy
+// report.js — the analyst's view (/report; docs/WEB.md): GET /v1/report for a context (or every
+// context under a prefix, course/*), a window and a kind of runs (the learners' by default, as
+// trmx report: evaluations apart), drawn as inline SVG charts made here (accuracy with 95% intervals per version, accuracy
 // over time, the steps histogram, calibration, canary vs champion), and any of the report's CSV
 // tables downloaded (GET /v1/report?format=csv&table=...).
 'use strict';
@@ -46,6 +47,7 @@
 	function query(extra) {
 		const q = new URLSearchParams();
 		if ($('context').value) q.set('context', $('context').value);
+		if ($('kind').value && $('kind').value !== 'run') q.set('kind', $('kind').value);
 		if ($('since').value) q.set('since', $('since').value);
 		for (const k in extra || {}) q.set(k, extra[k]);
 		return q.toString();
@@ -194,7 +196,7 @@
 		tb.textContent = '';
 		(rep.groups || []).forEach((g) => {
 			const tr = document.createElement('tr');
-			[g.context || '(none)', g.module, g.version, g.runs, g.judged,
+			[g.context || '(none)', g.module, g.version, g.runs, g.errors, g.judged,
 				g.judged ? pct(g.accuracy) + ' [' + pct(g.accuracy_low) + ', ' + pct(g.accuracy_high) + ']' : '–',
 				g.mean_steps == null ? '–' : g.mean_steps.toFixed(2),
 				g.latency_p50_ms == null ? '–' : g.latency_p50_ms.toFixed(1) + ' / ' + g.latency_p95_ms.toFixed(1) + ' ms', g.corrections]
@@ -209,7 +211,10 @@
 		let rep;
 		try { rep = await (await get('/v1/report?' + query())).json(); }
 		catch (e) { if ($('token-form').hidden) showError('The report cannot be read: ' + e.message); return; }
-		$('summary').textContent = (rep.context ? rep.context : 'Every context') + ': ' + rep.runs + ' runs, ' + rep.learners + ' learners, ' +
+		const kindName = { run: "the learners' runs", eval: 'evaluations', all: 'all runs' }[rep.kinds] || 'runs of kind ' + rep.kinds;
+		const errors = (rep.groups || []).reduce((a, g) => a + (g.errors || 0), 0);
+		$('summary').textContent = (rep.context ? (rep.context.endsWith('*') ? 'Every context under ' + rep.context.slice(0, -1) : rep.context) : 'Every context') +
+			' (' + kindName + '): ' + rep.runs + ' runs, ' + errors + ' errors, ' + rep.learners + ' learners, ' +
 			rep.judged + ' judged, ' + rep.correct + ' correct' + (rep.since ? ' since ' + rep.since : '') + ' (report of ' + rep.generated_at + ')';
 		$('charts').hidden = false;
 		chartAccuracy(rep);
@@ -243,12 +248,16 @@
 		catch (e) { if ($('token-form').hidden) showError('The server cannot be read: ' + e.message); return; }
 		const sel = $('context');
 		sel.replaceChildren(sel.options[0]);
+		// every context under a prefix (course/*, as trmx report --context 'course/*'), then each context
+		const prefixes = [...new Set(ctxs.contexts.map((c) => c.context).filter((c) => c.includes('/')).map((c) => c.slice(0, c.lastIndexOf('/') + 1)))].sort();
+		prefixes.forEach((p) => { const o = document.createElement('option'); o.value = p + '*'; o.textContent = p + '* (every context under ' + p + ')'; sel.append(o); });
 		ctxs.contexts.forEach((c) => { const o = document.createElement('option'); o.value = o.textContent = c.context; sel.append(o); });
 		if (q.get('context')) {
 			if (![...sel.options].some((o) => o.value === q.get('context'))) { const o = document.createElement('option'); o.value = o.textContent = q.get('context'); sel.append(o); }
 			sel.value = q.get('context');
 		}
 		if (q.has('since')) $('since').value = q.get('since');
+		if (q.has('kind') && [...$('kind').options].some((o) => o.value === q.get('kind'))) $('kind').value = q.get('kind');
 		$('filter').hidden = false;
 		show();
 	}

@@ -24,6 +24,24 @@
  * *path_out (may be NULL) gets the path (malloc'd). */
 int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out, trmx_error *err);
 
+/* ---- Erase and purge (erase.c, erase_pg.c)
+ * ------------------------------------------------------------------------ */
+
+/* Every module database of HOME/data: rows of the runs concerned (the runs of `runs_db`, a
+ * SQLite file attached read-only with a table runs (id, learner, time): log.db or a scratch
+ * copy), or holding the learner's pseudonym; res->module_rows and ->databases grow. */
+int an_erase_modules(const char *home, const char *runs_db, bool by_learner, const char *key, bool dry,
+		     trmx_erase_result *res, trmx_error *err);
+/* The runs concerned and their feedback in a log of log.db's schema (log.db, an outbox), in the
+ * caller's transaction; res->runs and ->feedback grow. */
+int an_erase_log_rows(sqlite3 *db, const char *what, bool by_learner, const char *key, bool dry, trmx_erase_result *res,
+		      trmx_error *err);
+/* VACUUM and truncate the write-ahead log: no freed page keeps what was deleted. */
+int an_compact(sqlite3 *db, const char *name, trmx_error *err);
+/* Erase or purge with a central log at `url` (erase_pg.c). */
+int an_erase_central(const char *home, const char *url, bool by_learner, const char *key, const char *criterion,
+		     bool dry, trmx_erase_result *result, trmx_error *err);
+
 /* ---- xAPI statements one at a time (export.c, for lrs.c)
  * ---------------------------------------------- */
 
@@ -64,9 +82,10 @@ void an_buf_free(an_buf *b);
 
 /* The conditions on runs (alias r) as SQL, with ?1.. bound by an_filter_bind in
  * the same order: context ("" : IS NULL), module, time at or after since, time
- * before until, kinds. */
+ * before until, learner (a pseudonym), kinds. */
 typedef struct an_filter {
 	const char *context, *module;
+	const char *learner; /* a pseudonym; NULL: every learner */
 	int64_t since_ms, until_ms;
 	unsigned int kinds; /* TRMX_REPORT_KIND_*; 0 or ALL: no condition */
 	char since[32], until[32];
@@ -75,6 +94,9 @@ typedef struct an_filter {
 /* Append " AND ..." for every filter to `b` (a WHERE clause must precede:
  * "WHERE 1"). */
 void an_filter_sql(an_filter *f, an_buf *b, const char *time_column);
+/* The same values as text parameters for PostgreSQL ($1.. in an_filter_sql's order; a context
+ * prefix is copied into `prefix`); their count. */
+int an_filter_params(const an_filter *f, const char **params, char *prefix, size_t cap);
 /* Bind the values in the order an_filter_sql wrote them, from ?first; the next
  * free index. */
 int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int first);
@@ -102,9 +124,15 @@ void an_map_free(an_map *m);
  * ---------------------------------------------------------------------------------
  */
 
-/* A CSV field (RFC 4180: quoted when it holds a comma, a quote or a line
- * break). */
+/* A CSV text field (RFC 4180: quoted when it holds a comma, a quote or a line
+ * break). A text that begins with =, +, -, @, a tab or a carriage return is
+ * written as '"'TEXT"' (a single quote first, OWASP's advice against CSV
+ * injection: a spreadsheet would run it as a formula); numbers are written by
+ * their callers with printf and never get the quote, so a negative number
+ * stays a number. */
 void an_csv_field(FILE *f, const char *s);
+/* Would a spreadsheet take this text cell for a formula? */
+bool an_csv_formula(const char *s);
 /* XML/HTML text or attribute value. */
 void an_xml_text(FILE *f, const char *s);
 void an_buf_xml(an_buf *b, const char *s);

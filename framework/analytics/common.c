@@ -21,9 +21,24 @@ int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out,
 {
 	if (!home || !*home || !out)
 		return trmx_error_set(err, TRMX_EINVAL, "no home given");
+	char *url = NULL;
+	int rc = trmx_log_url(home, NULL, &url, err);
+	if (rc < 0)
+		return rc;
+	if (url) {
+		/* reading HOME/log.db instead would show a stale or empty log as if it were the log */
+		char *shown = trmx_log_url_masked(url);
+		rc = trmx_error_set(err, TRMX_EINVAL,
+				    "this home's log is the central log %s: this command reads HOME/log.db only so far "
+				    "(trmx sql, report, show, feedback, erase, purge and log work on the central log; docs/SCHEMA.md, "
+				    "\"A central log\"); `trmx --log sqlite ...` reads the local log.db",
+				    shown ? shown : "(postgresql)");
+		free(shown);
+		free(url);
+		return rc;
+	}
 	char *path = trmx_xasprintf("%s/log.db", home);
 	sqlite3 *db = NULL;
-	int rc;
 	if (!path)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	struct stat st;
@@ -129,6 +144,8 @@ void an_filter_sql(an_filter *f, an_buf *b, const char *time_column)
 		trmx_iso_time(f->until_ms, f->until);
 		an_buf_printf(b, " AND %s < ?%d", time_column, ++i);
 	}
+	if (f->learner)
+		an_buf_printf(b, " AND r.learner = ?%d", ++i);
 	unsigned k = f->kinds & TRMX_REPORT_KIND_ALL;
 	if (k && k != TRMX_REPORT_KIND_ALL) {
 		an_buf_put(b, " AND r.kind IN (");
@@ -141,6 +158,27 @@ void an_filter_sql(an_filter *f, an_buf *b, const char *time_column)
 			}
 		an_buf_put(b, ")");
 	}
+}
+
+int an_filter_params(const an_filter *f, const char **params, char *prefix, size_t cap)
+{
+	int i = 0;
+	size_t n = f->context ? strlen(f->context) : 0;
+	if (n && f->context[n - 1] == '*') {
+		snprintf(prefix, cap, "%.*s", (int)(n - 1), f->context);
+		params[i++] = prefix;
+	} else if (f->context) {
+		params[i++] = *f->context ? f->context : NULL;
+	}
+	if (f->module)
+		params[i++] = f->module;
+	if (f->since_ms)
+		params[i++] = f->since;
+	if (f->until_ms)
+		params[i++] = f->until;
+	if (f->learner)
+		params[i++] = f->learner;
+	return i;
 }
 
 int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int i)
@@ -156,6 +194,8 @@ int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int i)
 		trmx_db_bind_text(st, i++, f->since);
 	if (f->until_ms)
 		trmx_db_bind_text(st, i++, f->until);
+	if (f->learner)
+		trmx_db_bind_text(st, i++, f->learner);
 	return i;
 }
 
@@ -260,15 +300,25 @@ void an_map_free(an_map *m)
  * ---------------------------------------------------------------------------------
  */
 
+bool an_csv_formula(const char *s)
+{
+	return s && (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r');
+}
+
 void an_csv_field(FILE *f, const char *s)
 {
 	if (!s)
 		return;
-	if (!strpbrk(s, ",\"\r\n")) {
+	/* OWASP's advice against CSV injection: a text cell a spreadsheet would take for a formula
+	 * gets a leading single quote, and is quoted */
+	bool formula = an_csv_formula(s);
+	if (!formula && !strpbrk(s, ",\"\r\n")) {
 		fputs(s, f);
 		return;
 	}
 	fputc('"', f);
+	if (formula)
+		fputc('\'', f);
 	for (; *s; s++) {
 		if (*s == '"')
 			fputc('"', f);

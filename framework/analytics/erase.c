@@ -11,6 +11,13 @@
  * likely cause: secure_delete zeroes a cell where it lies, but a rebalance in
  * the middle of a DELETE moves cells not yet deleted and leaves their old bytes
  * in the unused middle of the page.
+ *
+ * A module database is the module author's SQL (issue 24, item 1): its connection here runs with
+ * triggers and views disabled (SQLITE_DBCONFIG_ENABLE_TRIGGER/VIEW), defensive and with untrusted
+ * schemas, so that an AFTER DELETE trigger an older trmx accepted can neither copy the erased
+ * rows into another table nor make the erase run forever; and after a learner's rows are deleted
+ * no text in any table may still hold the pseudonym, or the erase of that database is rolled back
+ * and refused (a column other than `learner` holding it would otherwise be kept silently).
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -73,6 +80,48 @@ static int count_or_delete(sqlite3 *db, const char *sql, const char *key, bool d
 	return rc;
 }
 
+/* After a learner's rows were deleted: does any text of any table still hold
+ * the pseudonym? 1 (the table named in err), 0, or an error. */
+static int pseudonym_left(sqlite3 *db, char **tables, size_t nt, const char *key, const char *name, trmx_error *err)
+{
+	for (size_t i = 0; i < nt; i++) {
+		sqlite3_stmt *st = NULL;
+		char *cols = sqlite3_mprintf("SELECT name FROM pragma_table_info(%Q)", tables[i]), *where = NULL;
+		int rc = cols ? trmx_db_prepare(db, cols, &st, name, err) : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		sqlite3_free(cols);
+		if (rc < 0)
+			return rc;
+		while (rc == 0 && trmx_db_step(st) == SQLITE_ROW) {
+			char *w = sqlite3_mprintf("%z%sinstr(CAST(\"%w\" AS TEXT), ?1) > 0", where, where ? " OR " : "",
+						  an_col(st, 0));
+			if (!w)
+				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			where = w;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		char *q = rc == 0 && where ? sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s", tables[i], where) : NULL;
+		sqlite3_free(where);
+		if (rc < 0)
+			return rc;
+		if (!q)
+			continue;
+		int64_t n = 0;
+		rc = count_or_delete(db, q, key, true, &n, name, err);
+		sqlite3_free(q);
+		if (rc < 0)
+			return rc;
+		if (n > 0) {
+			trmx_error_set(err, TRMX_EINTEGRITY,
+				       "%s: %lld row%s of table %s still hold the learner's pseudonym after the erase (in a column "
+				       "other than learner); nothing was erased from %s and the erase stopped: delete them by "
+				       "hand or ask the module's author", name, (long long)n, n == 1 ? "" : "s", tables[i], name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* One module database: every table with a run_id column (rows of the runs
  * concerned) or, when erasing a learner, a learner column (rows holding the
  * pseudonym). */
@@ -92,6 +141,12 @@ static int erase_module(const char *path, const char *log_path, const char *name
 		goto done;
 	}
 	sqlite3_busy_timeout(db, 30000);
+	/* the module's own SQL runs no part of an erase */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
 	if (strpbrk(log_path, "?#%")) {
 		rc = trmx_error_set(err, TRMX_EINVAL, "%s: a path with '?', '#' or '%%' cannot be attached", log_path);
 		goto done;
@@ -143,6 +198,8 @@ static int erase_module(const char *path, const char *log_path, const char *name
 			sqlite3_free(sql);
 		}
 	}
+	if (!dry && rc == 0 && by_learner && (rc = pseudonym_left(db, tables, nt, key, name, err)) == 1)
+		rc = TRMX_EINTEGRITY;
 	if (!dry) {
 		if (rc == 0)
 			rc = trmx_db_commit(db, name, err);
@@ -163,63 +220,89 @@ done:
 	return rc;
 }
 
+int an_erase_modules(const char *home, const char *runs_db, bool by_learner, const char *key, bool dry,
+		     trmx_erase_result *res, trmx_error *err)
+{
+	char *dir = trmx_xasprintf("%s/data", home);
+	if (!dir)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+	while (d && rc == 0 && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n < 4 || strcmp(e->d_name + n - 3, ".db") || e->d_name[0] == '.')
+			continue;
+		char *p = trmx_xasprintf("%s/%s", dir, e->d_name);
+		int64_t before = res->module_rows;
+		if (!p) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			break;
+		}
+		rc = erase_module(p, runs_db, e->d_name, by_learner, key, dry, &res->module_rows, err);
+		free(p);
+		if (rc == 0 && res->module_rows > before)
+			res->databases++;
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return rc;
+}
+
+int an_erase_log_rows(sqlite3 *db, const char *what, bool by_learner, const char *key, bool dry, trmx_erase_result *res,
+		      trmx_error *err)
+{
+	char *runs = runs_where("main", by_learner), *sql = NULL;
+	int rc;
+	if (!runs)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	sql = dry ? trmx_xasprintf("SELECT count(*) FROM feedback WHERE run_id IN (%s)", runs)
+		  : trmx_xasprintf("DELETE FROM feedback WHERE run_id IN (%s)", runs);
+	rc = sql ? count_or_delete(db, sql, key, dry, &res->feedback, what, err)
+		 : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	free(sql);
+	if (rc == 0) {
+		sql = dry ? trmx_xasprintf("SELECT count(*) FROM (%s)", runs)
+			  : trmx_xasprintf(by_learner ? "DELETE FROM runs WHERE learner = ?1" : "DELETE FROM runs WHERE time < ?1");
+		rc = sql ? count_or_delete(db, sql, key, dry, &res->runs, what, err)
+			 : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		free(sql);
+	}
+	free(runs);
+	return rc;
+}
+
+int an_compact(sqlite3 *db, const char *name, trmx_error *err)
+{
+	return compact(db, name, err);
+}
+
 static int erase(const char *home, bool by_learner, const char *key, const char *criterion, bool dry,
 		 trmx_erase_result *result, trmx_error *err)
 {
 	trmx_erase_result res = { 0 };
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	char *log_path = NULL, *dir = NULL, *runs = NULL, *sql = NULL;
-	DIR *d = NULL;
+	char *log_path = NULL, *url = NULL;
 	int rc;
+	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
+		return rc;
+	if (url) { /* a central log: erase_pg.c */
+		rc = an_erase_central(home, url, by_learner, key, criterion, dry, result, err);
+		free(url);
+		return rc;
+	}
 	/* the log first opened (and migrated) read-write: the erasures table must
 	 * exist */
-	if ((rc = an_open_log(home, false, &db, &log_path, err)) < 0)
+	if ((rc = an_open_log(home, false, &db, &log_path, err)) < 0 ||
+	    (rc = an_erase_modules(home, log_path, by_learner, key, dry, &res, err)) < 0)
 		goto done;
-	if (!(dir = trmx_xasprintf("%s/data", home)) || !(runs = runs_where("main", by_learner))) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-		goto done;
-	}
-	if ((d = opendir(dir))) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			size_t n = strlen(e->d_name);
-			if (n < 4 || strcmp(e->d_name + n - 3, ".db") || e->d_name[0] == '.')
-				continue;
-			char *p = trmx_xasprintf("%s/%s", dir, e->d_name);
-			int64_t before = res.module_rows;
-			if (!p) {
-				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-				goto done;
-			}
-			rc = erase_module(p, log_path, e->d_name, by_learner, key, dry, &res.module_rows, err);
-			free(p);
-			if (rc < 0)
-				goto done;
-			if (res.module_rows > before)
-				res.databases++;
-		}
-	}
 	if ((rc = trmx_db_exec(db, "PRAGMA secure_delete = ON", "log.db", err)) < 0)
 		goto done;
 	if (!dry && (rc = trmx_db_begin(db, "log.db", err)) < 0)
 		goto done;
-	sql = dry ? trmx_xasprintf("SELECT count(*) FROM feedback WHERE run_id IN (%s)", runs)
-		  : trmx_xasprintf("DELETE FROM feedback WHERE run_id IN (%s)", runs);
-	if (!sql) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-		goto fail;
-	}
-	if ((rc = count_or_delete(db, sql, key, dry, &res.feedback, "log.db", err)) < 0)
-		goto fail;
-	free(sql);
-	sql = dry ? trmx_xasprintf("SELECT count(*) FROM (%s)", runs)
-		  : trmx_xasprintf(by_learner ? "DELETE FROM runs WHERE learner = ?1" : "DELETE FROM runs WHERE time < ?1");
-	if (!sql) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-		goto fail;
-	}
-	if ((rc = count_or_delete(db, sql, key, dry, &res.runs, "log.db", err)) < 0)
+	if ((rc = an_erase_log_rows(db, "log.db", by_learner, key, dry, &res, err)) < 0)
 		goto fail;
 	if (!dry) {
 		char at[32], actor[128];
@@ -260,9 +343,7 @@ fail:
 	trmx_db_rollback(db);
 done:
 	sqlite3_finalize(st);
-	if (d)
-		closedir(d);
-	free(sql), free(runs), free(dir), free(log_path);
+	free(log_path);
 	if (db)
 		sqlite3_close(db);
 	return rc;

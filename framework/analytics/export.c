@@ -14,9 +14,11 @@
 #include "trmx/task.h"
 
 #define XAPI_BASE_DEFAULT "https://trmx.invalid"
-#define VERB_ANSWERED	  "http://adlnet.gov/expapi/verbs/answered"
 #define VERB_REVIEWED	  "http://id.tincanapi.com/verb/reviewed"
-#define ACTIVITY_TYPE	  "http://adlnet.gov/expapi/activities/cmi.interaction"
+/* A run is the learner asking and a module answering (schemas/xapi.md, "Who did what"): the verb
+ * and the activity types are trmx's own, under BASE, because no ADL verb says "asked a tool for the
+ * solution" without also saying the learner answered. */
+#define VERB_REQUESTED "/xapi/verbs/requested-solution"
 
 void trmx_xapi_statement_id(const char *kind, const char *row_id, char out[TRMX_UUID_SIZE])
 {
@@ -115,29 +117,39 @@ static json_t *run_statement(sqlite3_stmt *st, const char *base, const char *ext
 	json_object_set_new(
 		s, "actor",
 		account(learners, sqlite3_column_type(st, X_LEARNER) != SQLITE_NULL ? an_col(st, X_LEARNER) : "anonymous"));
-	json_object_set_new(s, "verb", json_pack("{s:s,s:o}", "id", VERB_ANSWERED, "display", lang("answered")));
+	char key[512], who[512];
+	snprintf(key, sizeof key, "%s%s", base, VERB_REQUESTED);
+	json_object_set_new(s, "verb", json_pack("{s:s,s:o}", "id", key, "display", lang("requested a solution")));
 	json_object_set_new(obj, "objectType", json_string("Activity"));
 	json_object_set_new(obj, "id", json_string(oid));
 	json_object_set_new(def, "name", lang(has_ctx ? an_col(st, X_CONTEXT) : an_col(st, X_MODULE)));
-	json_object_set_new(def, "type", json_string(ACTIVITY_TYPE));
-	json_object_set_new(def, "interactionType", json_string("fill-in"));
+	snprintf(key, sizeof key, "%s/xapi/activities/%s", base, has_ctx ? "context" : "module");
+	json_object_set_new(def, "type", json_string(key));
 	json_object_set_new(obj, "definition", def);
 	json_object_set_new(s, "object", obj);
-	if (sqlite3_column_type(st, X_CORRECT) != SQLITE_NULL) {
-		bool ok = sqlite3_column_int(st, X_CORRECT) != 0;
-		json_object_set_new(res, "success", json_boolean(ok));
-		json_object_set_new(res, "score", json_pack("{s:f}", "scaled", ok ? 1.0 : 0.0));
-	}
+	/* The result is the learner's request's: it was answered (completion) in that time. The answer
+	 * and whether it was right are the module's, so they are extensions, never result.success,
+	 * score or response, which an LRS would credit to the learner. */
 	json_object_set_new(res, "completion", json_boolean(strcmp(an_col(st, X_STATUS), "error") != 0));
 	if (sqlite3_column_type(st, X_LATENCY) != SQLITE_NULL) {
 		json_t *d = duration(sqlite3_column_double(st, X_LATENCY));
 		if (d)
 			json_object_set_new(res, "duration", d);
 	}
-	if (sqlite3_column_type(st, X_OUTPUT) != SQLITE_NULL)
-		json_object_set_new(res, "response", json_string(an_col(st, X_OUTPUT)));
+	json_t *rx = json_object();
+	if (sqlite3_column_type(st, X_OUTPUT) != SQLITE_NULL) {
+		snprintf(key, sizeof key, "%s/answer", ext);
+		json_object_set_new(rx, key, json_string(an_col(st, X_OUTPUT)));
+	}
+	if (sqlite3_column_type(st, X_CORRECT) != SQLITE_NULL) {
+		snprintf(key, sizeof key, "%s/answer-correct", ext);
+		json_object_set_new(rx, key, json_boolean(sqlite3_column_int(st, X_CORRECT) != 0));
+	}
+	if (json_object_size(rx))
+		json_object_set_new(res, "extensions", rx);
+	else
+		json_decref(rx);
 	json_object_set_new(s, "result", res);
-	char key[512];
 #define EXT(name, value)                                                                                                    \
 	do {                                                                                                                \
 		snprintf(key, sizeof key, "%s/%s", ext, name);                                                              \
@@ -157,6 +169,15 @@ static json_t *run_statement(sqlite3_stmt *st, const char *base, const char *ext
 	EXT("input", json_string(an_col(st, X_INPUT)));
 	if (sqlite3_column_type(st, X_SOURCE) != SQLITE_NULL)
 		EXT("verdict-source", json_string(an_col(st, X_SOURCE)));
+	/* The module version that answered: xAPI 1.0.3 has no place for an Agent beside the actor but
+	 * `instructor` (which it is not) and `team`, which must be a Group: an identified Group whose
+	 * account is the module version under BASE/modules, so an LRS's ?agent=...&related_agents=true
+	 * finds every statement a version answered. */
+	snprintf(who, sizeof who, "%s@%s", an_col(st, X_MODULE), an_col(st, X_VERSION));
+	snprintf(key, sizeof key, "%s/modules", base);
+	json_object_set_new(ctx, "team",
+			    json_pack("{s:s,s:s,s:{s:s,s:s}}", "objectType", "Group", "name", who, "account", "homePage",
+				      key, "name", who));
 	json_object_set_new(ctx, "platform", json_string("trmx"));
 	json_object_set_new(ctx, "extensions", x);
 	json_object_set_new(s, "context", ctx);
@@ -467,7 +488,10 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 					    opts->module, task_name, params, an_col(st, 1), an_col(st, 2));
 			goto done;
 		}
-		if (strpbrk(puzzle, ",\"\r\n") || strpbrk(sol, ",\"\r\n") || !answer_ok(task, puzzle, sol, opts->check)) {
+		/* the trainer reads these cells as they are: one a spreadsheet would take for a formula
+		 * (an_csv_formula) is left out like one that would need quoting */
+		if (strpbrk(puzzle, ",\"\r\n") || strpbrk(sol, ",\"\r\n") || an_csv_formula(puzzle) || an_csv_formula(sol) ||
+		    !answer_ok(task, puzzle, sol, opts->check)) {
 			res.rejected++;
 			continue;
 		}

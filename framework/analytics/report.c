@@ -8,6 +8,7 @@
  * a run is chosen among its feedback rows as report.h says; the view
  * run_verdicts states the same rule in SQL.
  */
+#include <libpq-fe.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,7 @@ struct trmx_report {
 	char generated_at[32], since[32], until[32], first[32], last[32], kinds[24];
 	const char *bucket_name;
 	int bucket_len;
-	char *home, *context, *module;
+	char *home, *context, *module, *learner;
 	int bins;
 	struct rgroup *groups;
 	size_t ng, cap_g, last_g;
@@ -353,11 +354,44 @@ static int source_rank(const char *s)
 static const trmx_verdict_source rank_source[] = { TRMX_VERDICT_SOURCE_INSTRUCTOR, TRMX_VERDICT_SOURCE_EVAL,
 						   TRMX_VERDICT_SOURCE_CHECKER, TRMX_VERDICT_SOURCE_LEARNER };
 
-static int start_run(trmx_report *R, struct cur *c, sqlite3_stmt *st, trmx_error *err)
+/* One row of the runs-with-feedback query, from log.db (a statement) or a central log (row i of
+ * a fetched block): the folding below reads either the same way. */
+typedef struct rrow {
+	sqlite3_stmt *st;
+	PGresult *pg;
+	int i;
+} rrow;
+
+static bool r_null(const rrow *r, int c)
 {
-	copy(c->id, sizeof c->id, an_col(st, C_ID));
-	const char *time = an_col(st, C_TIME);
-	size_t gi = find_group(R, an_col(st, C_CONTEXT), an_col(st, C_MODULE), an_col(st, C_VERSION));
+	return r->st ? sqlite3_column_type(r->st, c) == SQLITE_NULL : PQgetisnull(r->pg, r->i, c);
+}
+
+static const char *r_text(const rrow *r, int c)
+{
+	return r->st ? an_col(r->st, c) : PQgetvalue(r->pg, r->i, c);
+}
+
+static size_t r_len(const rrow *r, int c)
+{
+	return r->st ? (size_t)sqlite3_column_bytes(r->st, c) : (size_t)PQgetlength(r->pg, r->i, c);
+}
+
+static int64_t r_int(const rrow *r, int c)
+{
+	return r->st ? sqlite3_column_int64(r->st, c) : strtoll(PQgetvalue(r->pg, r->i, c), NULL, 10);
+}
+
+static double r_double(const rrow *r, int c)
+{
+	return r->st ? sqlite3_column_double(r->st, c) : strtod(PQgetvalue(r->pg, r->i, c), NULL);
+}
+
+static int start_run(trmx_report *R, struct cur *c, const rrow *st, trmx_error *err)
+{
+	copy(c->id, sizeof c->id, r_text(st, C_ID));
+	const char *time = r_text(st, C_TIME);
+	size_t gi = find_group(R, r_text(st, C_CONTEXT), r_text(st, C_MODULE), r_text(st, C_VERSION));
 	if (gi == SIZE_MAX - 1)
 		return trmx_error_set(err, TRMX_ELIMIT, "log.db: run %s has a context, module or version too long to report",
 				      c->id);
@@ -365,7 +399,7 @@ static int start_run(trmx_report *R, struct cur *c, sqlite3_stmt *st, trmx_error
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory building the report");
 	struct rgroup *g = &R->groups[gi];
 	struct rversion *v = &R->versions[g->vidx];
-	int arm = !strcmp(an_col(st, C_ARM), "canary");
+	int arm = !strcmp(r_text(st, C_ARM), "canary");
 	size_t ai = find_arm(R, gi, arm);
 	size_t pi = find_point(R, v, time);
 	if (ai == SIZE_MAX || pi == SIZE_MAX)
@@ -379,21 +413,21 @@ static int start_run(trmx_report *R, struct cur *c, sqlite3_stmt *st, trmx_error
 	R->arms[ai].runs++;
 	v->pts[pi].runs++;
 	R->info.runs++;
-	if (!strcmp(an_col(st, C_STATUS), "error"))
+	if (!strcmp(r_text(st, C_STATUS), "error"))
 		g->errors++;
 	if (!g->first[0] || strcmp(time, g->first) < 0)
 		copy(g->first, sizeof g->first, time);
 	if (strcmp(time, g->last) >= 0) {
 		copy(g->last, sizeof g->last, time);
-		copy(g->digest, sizeof g->digest, an_col(st, C_DIGEST));
+		copy(g->digest, sizeof g->digest, r_text(st, C_DIGEST));
 	}
 	if (strcmp(time, R->arms[ai].last) >= 0)
 		copy(R->arms[ai].last, sizeof R->arms[ai].last, time);
-	if (sqlite3_column_type(st, C_LEARNER) != SQLITE_NULL &&
-	    add_learner(R, gi, an_col(st, C_LEARNER), (size_t)sqlite3_column_bytes(st, C_LEARNER)) < 0)
+	if (!r_null(st, C_LEARNER) &&
+	    add_learner(R, gi, r_text(st, C_LEARNER), r_len(st, C_LEARNER)) < 0)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory building the report");
-	if (sqlite3_column_type(st, C_STEPS) != SQLITE_NULL) {
-		int64_t s = sqlite3_column_int64(st, C_STEPS);
+	if (!r_null(st, C_STEPS)) {
+		int64_t s = r_int(st, C_STEPS);
 		int si = s < 0 ? 0 : s > HIST_CAP ? HIST_CAP : (int)s;
 		g->steps_runs++;
 		g->steps_sum += (double)s;
@@ -402,14 +436,14 @@ static int start_run(trmx_report *R, struct cur *c, sqlite3_stmt *st, trmx_error
 		if (!hist_add(&g->hist, &g->hist_len, si) || !hist_add(&v->hist, &v->hist_len, si))
 			return trmx_error_set(err, TRMX_ENOMEM, "out of memory building the report");
 	}
-	if (sqlite3_column_type(st, C_LATENCY) != SQLITE_NULL) {
+	if (!r_null(st, C_LATENCY)) {
 		if (!grow((void **)&g->lat, &g->lat_cap, g->lat_n + 1, sizeof *g->lat))
 			return trmx_error_set(err, TRMX_ENOMEM, "out of memory building the report");
-		g->lat[g->lat_n++] = sqlite3_column_double(st, C_LATENCY);
+		g->lat[g->lat_n++] = r_double(st, C_LATENCY);
 	}
 	c->bin = -1;
-	if (sqlite3_column_type(st, C_CONF) != SQLITE_NULL) {
-		double conf = sqlite3_column_double(st, C_CONF);
+	if (!r_null(st, C_CONF)) {
+		double conf = r_double(st, C_CONF);
 		int b = conf >= 1.0 ? R->bins - 1 : conf <= 0.0 ? 0 : (int)(conf * R->bins);
 		if (b >= R->bins)
 			b = R->bins - 1;
@@ -417,9 +451,9 @@ static int start_run(trmx_report *R, struct cur *c, sqlite3_stmt *st, trmx_error
 		v->bins[b].runs++;
 		v->conf_sum[b] += conf;
 	}
-	c->has_output = sqlite3_column_type(st, C_OUTPUT) != SQLITE_NULL;
+	c->has_output = !r_null(st, C_OUTPUT);
 	if (c->has_output) {
-		size_t n = (size_t)sqlite3_column_bytes(st, C_OUTPUT);
+		size_t n = r_len(st, C_OUTPUT);
 		if (n + 1 > c->output_cap) {
 			char *o = trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(c->output, n + 1);
 			if (!o)
@@ -427,16 +461,16 @@ static int start_run(trmx_report *R, struct cur *c, sqlite3_stmt *st, trmx_error
 			c->output = o;
 			c->output_cap = n + 1;
 		}
-		memcpy(c->output, an_col(st, C_OUTPUT), n + 1);
+		memcpy(c->output, r_text(st, C_OUTPUT), n + 1);
 	}
 	c->judged = false;
 	return 0;
 }
 
-static void feedback_row(trmx_report *R, struct cur *c, sqlite3_stmt *st)
+static void feedback_row(trmx_report *R, struct cur *c, const rrow *st)
 {
-	const char *source = an_col(st, C_F_SOURCE), *time = an_col(st, C_F_TIME), *id = an_col(st, C_F_ID);
-	bool exp = sqlite3_column_type(st, C_F_EXPECTED) != SQLITE_NULL;
+	const char *source = r_text(st, C_F_SOURCE), *time = r_text(st, C_F_TIME), *id = r_text(st, C_F_ID);
+	bool exp = !r_null(st, C_F_EXPECTED);
 	int rank = source_rank(source);
 	if (exp && (rank == 0 || rank == 3))
 		R->groups[c->group].corrections++;
@@ -460,10 +494,10 @@ static void feedback_row(trmx_report *R, struct cur *c, sqlite3_stmt *st)
 	copy(c->best_id, sizeof c->best_id, id);
 	if (exp) {
 		c->best_source = TRMX_VERDICT_SOURCE_EXPECTED;
-		c->best_correct = c->has_output && !strcmp(c->output, an_col(st, C_F_EXPECTED));
+		c->best_correct = c->has_output && !strcmp(c->output, r_text(st, C_F_EXPECTED));
 	} else {
 		c->best_source = rank_source[rank];
-		c->best_correct = !strcmp(an_col(st, C_F_VERDICT), "correct");
+		c->best_correct = !strcmp(r_text(st, C_F_VERDICT), "correct");
 	}
 }
 
@@ -677,6 +711,107 @@ static int finish(trmx_report *R, trmx_error *err)
  * ----------------------------------------------------------------------------------
  */
 
+/* Every run of the window with each of its feedback rows (columns C_*); the caller appends the
+ * WHERE clause. A run's rows come together: log.db's join runs outer, PostgreSQL's is ordered. */
+#define RUNS_WITH_FEEDBACK                                                                             \
+	"SELECT r.id, r.context, r.module, r.version, r.digest, r.arm, r.learner, r.time, r.steps, "     \
+	"r.latency_ms, r.halt_confidence, r.status, r.output, f.source, f.verdict, f.expected, f.time, " \
+	"f.id FROM runs r LEFT JOIN feedback f ON f.run_id = r.id"
+
+/* Fold one row into the report: a new run's, or one more feedback row of the current run. */
+static int fold_row(trmx_report *R, struct cur *c, const rrow *row, bool *have, trmx_error *err)
+{
+	if (!*have || strcmp(r_text(row, C_ID), c->id)) {
+		if (*have)
+			finish_run(R, c);
+		int rc = start_run(R, c, row, err);
+		if (rc < 0)
+			return rc;
+		*have = true;
+	}
+	if (!r_null(row, C_F_SOURCE))
+		feedback_row(R, c, row);
+	return 0;
+}
+
+static void pick_bucket(trmx_report *R);
+
+/* The report's rows from a central log: one REPEATABLE READ, READ ONLY transaction (one snapshot),
+ * the window's first and last run, then the rows through a cursor, FETCH_ROWS at a time. */
+#define FETCH_ROWS 20000
+
+static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filter *f, trmx_error *err)
+{
+	trmx_pg *p = NULL;
+	an_buf sql = { 0 };
+	const char *params[8];
+	char prefix[TRMX_CONTEXT_NAME_MAX + 1];
+	int rc = trmx_pg_open(&p, url, true, err);
+	if (rc < 0)
+		goto done;
+	an_buf_put(&sql, "SELECT coalesce(min(r.time), ''), coalesce(max(r.time), '') FROM runs r WHERE true");
+	an_filter_sql(f, &sql, "r.time");
+	int np = an_filter_params(f, params, prefix, sizeof prefix);
+	if (sql.failed) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (char *q = sql.s; (q = strchr(q, '?')); q++)
+		*q = '$'; /* ?N, as an_filter_sql writes them, is $N in PostgreSQL */
+	if ((rc = trmx_pg_exec(p, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) < 0)
+		goto done;
+	PGresult *r = trmx_pg_query(p, sql.s, np, params, err);
+	if (!r) {
+		rc = err->code;
+		goto done;
+	}
+	copy(R->first, sizeof R->first, PQgetvalue(r, 0, 0));
+	copy(R->last, sizeof R->last, PQgetvalue(r, 0, 1));
+	PQclear(r);
+	pick_bucket(R);
+	an_buf_free(&sql);
+	sql = (an_buf){ 0 };
+	an_buf_put(&sql, "DECLARE report_rows NO SCROLL CURSOR FOR " RUNS_WITH_FEEDBACK " WHERE true");
+	an_filter_sql(f, &sql, "r.time");
+	an_buf_put(&sql, " ORDER BY r.id");
+	if (sql.failed) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (char *q = sql.s; (q = strchr(q, '?')); q++)
+		*q = '$';
+	if (!(r = trmx_pg_query(p, sql.s, np, params, err))) {
+		rc = err->code;
+		goto done;
+	}
+	PQclear(r);
+	bool have = false;
+	for (;;) {
+		char fetch[48];
+		snprintf(fetch, sizeof fetch, "FETCH %d FROM report_rows", FETCH_ROWS);
+		if (!(r = trmx_pg_query(p, fetch, 0, NULL, err))) {
+			rc = err->code;
+			goto done;
+		}
+		int n = PQntuples(r);
+		rrow row = { .pg = r };
+		for (row.i = 0; row.i < n && rc == 0; row.i++)
+			rc = fold_row(R, c, &row, &have, err);
+		PQclear(r);
+		if (rc < 0)
+			goto done;
+		if (n < FETCH_ROWS)
+			break;
+	}
+	if (have)
+		finish_run(R, c);
+done:
+	trmx_pg_rollback(p);
+	trmx_pg_close(p);
+	an_buf_free(&sql);
+	return rc;
+}
+
 /* The first or the last run time of the window, "" when none. */
 static int edge_time(sqlite3 *db, an_filter *f, bool last, char out[32], trmx_error *err)
 {
@@ -727,9 +862,10 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 	const trmx_report_options *o = opts ? opts : &defaults;
 	if (!out || !home)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_report_build: missing argument");
-	if (o->version != TRMX_REPORT_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "report options version %u is not %d", o->version,
+	if (o->version != TRMX_REPORT_OPTIONS_VERSION && o->version != 1)
+		return trmx_error_set(err, TRMX_EVERSION, "report options version %u is not 1 or %d", o->version,
 				      TRMX_REPORT_OPTIONS_VERSION);
+	const char *learner = o->version >= 2 ? o->learner : NULL; /* version 1 ends before it */
 	if (o->bins < 0 || o->bins > TRMX_REPORT_BINS_MAX)
 		return trmx_error_set(err, TRMX_EINVAL, "calibration bins must be in [1, %d], not %d", TRMX_REPORT_BINS_MAX,
 				      o->bins);
@@ -747,15 +883,27 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 	R->home = trmx_xstrdup(home);
 	R->context = o->context ? trmx_xstrdup(o->context) : NULL;
 	R->module = o->module ? trmx_xstrdup(o->module) : NULL;
-	if (!R->home || (o->context && !R->context) || (o->module && !R->module)) {
+	R->learner = learner ? trmx_xstrdup(learner) : NULL;
+	if (!R->home || (o->context && !R->context) || (o->module && !R->module) || (learner && !R->learner)) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto fail;
 	}
 	an_filter f = { .context = o->context,
 			.module = o->module,
+			.learner = learner,
 			.since_ms = o->since_ms,
 			.until_ms = o->until_ms,
 			.kinds = o->kinds };
+	char *url = NULL;
+	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
+		goto fail;
+	if (url) {
+		rc = central_fold(R, &c, url, &f, err);
+		free(url);
+		if (rc < 0)
+			goto fail;
+		goto folded;
+	}
 	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0)
 		goto fail;
 	/* one read transaction: the figures are of one snapshot, however many appends
@@ -764,11 +912,7 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 	    (rc = edge_time(db, &f, true, R->last, err)) < 0)
 		goto fail;
 	pick_bucket(R);
-	an_buf_put(&sql, "SELECT r.id, r.context, r.module, r.version, r.digest, r.arm, "
-			 "r.learner, r.time, r.steps, "
-			 "r.latency_ms, r.halt_confidence, r.status, r.output, f.source, "
-			 "f.verdict, f.expected, f.time, f.id "
-			 "FROM runs r LEFT JOIN feedback f ON f.run_id = r.id WHERE 1");
+	an_buf_put(&sql, RUNS_WITH_FEEDBACK " WHERE 1 = 1");
 	an_filter_sql(&f, &sql, "r.time");
 	if (sql.failed) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -778,24 +922,17 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 		goto fail;
 	an_filter_bind(&f, st, 1);
 	bool have = false;
-	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		const char *id = an_col(st, C_ID);
-		if (!have || strcmp(id, c.id)) {
-			if (have)
-				finish_run(R, &c);
-			if ((rc = start_run(R, &c, st, err)) < 0)
-				goto fail;
-			have = true;
-		}
-		if (sqlite3_column_type(st, C_F_SOURCE) != SQLITE_NULL)
-			feedback_row(R, &c, st);
-	}
+	rrow row = { .st = st };
+	while ((s = trmx_db_step(st)) == SQLITE_ROW)
+		if ((rc = fold_row(R, &c, &row, &have, err)) < 0)
+			goto fail;
 	if (s != SQLITE_DONE) {
 		rc = trmx_db_error(db, s, "log.db", err);
 		goto fail;
 	}
 	if (have)
 		finish_run(R, &c);
+folded:
 	if ((rc = finish(R, err)) < 0)
 		goto fail;
 	trmx_iso_time(trmx_now_ms(), R->generated_at);
@@ -818,6 +955,7 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 	R->info.home = R->home;
 	R->info.context = R->context;
 	R->info.module = R->module;
+	R->info.learner = R->learner;
 	R->info.since = o->since_ms ? R->since : NULL;
 	R->info.until = o->until_ms ? R->until : NULL;
 	R->info.first_run = R->first[0] ? R->first : NULL;
@@ -859,7 +997,7 @@ void trmx_report_free(trmx_report *R)
 	an_map_free(&R->gmap), an_map_free(&R->vmap), an_map_free(&R->all_learners);
 	free(R->learners.keys);
 	free(R->pub_groups), free(R->pub_versions), free(R->canaries);
-	free(R->home), free(R->context), free(R->module);
+	free(R->home), free(R->context), free(R->module), free(R->learner);
 	free(R);
 }
 

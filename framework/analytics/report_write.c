@@ -1,9 +1,12 @@
 /*
  * report_write.c — trmx_report_write (trmx/report.h): a built report as text
  * tables, CSV tables, one JSON object (jansson), or one self-contained HTML
- * page whose three charts (accuracy per version over time, steps histogram,
- * calibration curve) are inline SVG. The page is well-formed XML (XHTML
- * serialisation) with no script and no external reference.
+ * page whose charts (accuracy per version over time, steps histogram,
+ * calibration curve with the runs of each bin, and canary against champion
+ * with its verdict when there is a canary) are inline SVG, as wide as the page
+ * (width 100%, a viewBox), one series per module version. The page is
+ * well-formed XML (XHTML serialisation) with no script and no external
+ * reference.
  */
 #include <jansson.h>
 #include <math.h>
@@ -65,6 +68,8 @@ static void write_text(const trmx_report *r, FILE *f)
 		fprintf(f, ", context %s", *in->context ? in->context : "(none)");
 	if (in->module)
 		fprintf(f, ", module %s", in->module);
+	if (in->learner)
+		fprintf(f, ", learner %s", in->learner);
 	if (in->kinds)
 		fprintf(f, ", kinds %s", in->kinds);
 	fprintf(f, "\nruns: %lld, learners: %lld, judged: %lld, correct: %lld", (long long)in->runs, (long long)in->learners,
@@ -313,6 +318,7 @@ static json_t *report_json(const trmx_report *r)
 	json_object_set_new(o, "home", jstr(in->home));
 	json_object_set_new(o, "context", jstr(in->context));
 	json_object_set_new(o, "module", jstr(in->module));
+	json_object_set_new(o, "learner", jstr(in->learner));
 	json_object_set_new(o, "kinds", jstr(in->kinds));
 	json_object_set_new(o, "since", jstr(in->since));
 	json_object_set_new(o, "until", jstr(in->until));
@@ -425,9 +431,9 @@ static void svg_open(FILE *f, const char *id, const char *title, const char *xla
 	an_xml_text(f, title);
 	fprintf(f,
 		"</figcaption>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-		"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+		"width=\"100%%\" viewBox=\"0 0 %d %d\" preserveAspectRatio=\"xMidYMid meet\" "
 		"role=\"img\" aria-label=\"",
-		W, H, W, H);
+		W, H);
 	an_xml_text(f, title);
 	fprintf(f, "\">\n<title>");
 	an_xml_text(f, title);
@@ -470,6 +476,25 @@ static void svg_legend(FILE *f, size_t i, const char *module, const char *versio
 	fputc(' ', f);
 	an_xml_text(f, version);
 	fprintf(f, "</text>\n");
+}
+
+/* One version's marks in a group of their own, named by module and version: the series of two
+ * modules (or of two versions of one) are never drawn as one. */
+static void series_open(FILE *f, const trmx_report_version *v)
+{
+	fputs("<g class=\"series\" data-module=\"", f);
+	an_xml_text(f, v->module);
+	fputs("\" data-version=\"", f);
+	an_xml_text(f, v->module_version);
+	fputs("\">\n", f);
+}
+
+/* "MODULE VERSION" in a title. */
+static void series_name(FILE *f, const trmx_report_version *v)
+{
+	an_xml_text(f, v->module);
+	fputc(' ', f);
+	an_xml_text(f, v->module_version);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -528,6 +553,7 @@ static void chart_accuracy(const trmx_report *r, FILE *f)
 	for (size_t i = 0; i < trmx_report_version_count(r); i++) {
 		const trmx_report_version *v = trmx_report_version_at(r, i);
 		const char *color = palette[i % PALETTE];
+		series_open(f, v);
 		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
 		double x, y;
 		for (size_t k = 0, b = 0; k < v->points; k++)
@@ -539,10 +565,11 @@ static void chart_accuracy(const trmx_report *r, FILE *f)
 			if (!point_xy(p, buckets, nb, &b, &x, &y))
 				continue;
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>", x, y, color);
-			an_xml_text(f, v->module_version);
+			series_name(f, v);
 			fprintf(f, " %s: %.1f%% of %lld judged</title></circle>\n", p->bucket, 100 * p->accuracy,
 				(long long)p->judged);
 		}
+		fputs("</g>\n", f);
 		svg_legend(f, i, v->module, v->module_version);
 	}
 done:
@@ -582,6 +609,7 @@ static void chart_steps(const trmx_report *r, FILE *f)
 	}
 	for (size_t i = 0; i < nv; i++) {
 		const trmx_report_version *v = trmx_report_version_at(r, i);
+		series_open(f, v);
 		for (int s = 0; v->steps_hist && v->steps_runs && s <= v->steps_max; s++) {
 			if (!v->steps_hist[s])
 				continue;
@@ -590,9 +618,10 @@ static void chart_steps(const trmx_report *r, FILE *f)
 				"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
 				"fill=\"%s\"><title>",
 				ML + slot * s + slot * 0.1 + bar * (double)i, MT + PH - h, bar, h, palette[i % PALETTE]);
-			an_xml_text(f, v->module_version);
+			series_name(f, v);
 			fprintf(f, ": %lld runs used %d steps</title></rect>\n", (long long)v->steps_hist[s], s);
 		}
+		fputs("</g>\n", f);
 		svg_legend(f, i, v->module, v->module_version);
 	}
 	fprintf(f, "</svg>\n</figure>\n");
@@ -613,9 +642,34 @@ static void chart_calibration(const trmx_report *r, FILE *f)
 		"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\" "
 		"stroke-dasharray=\"4 3\"/>\n",
 		ML, MT + PH, ML + PW, MT);
-	for (size_t i = 0; i < trmx_report_version_count(r); i++) {
+	/* the runs of each bin as bars along the bottom (up to a fifth of the plot for the fullest bin
+	 * of any version), side by side per version, and the judged count beside each point: a point
+	 * made of 3 runs and one made of 3000 do not look alike */
+	size_t nv = trmx_report_version_count(r);
+	int64_t most = 0;
+	for (size_t i = 0; i < nv; i++) {
+		const trmx_report_version *v = trmx_report_version_at(r, i);
+		for (int k = 0; k < v->bins; k++)
+			if (v->calibration[k].runs > most)
+				most = v->calibration[k].runs;
+	}
+	for (size_t i = 0; i < nv; i++) {
 		const trmx_report_version *v = trmx_report_version_at(r, i);
 		const char *color = palette[i % PALETTE];
+		series_open(f, v);
+		for (int k = 0; k < v->bins && most; k++) {
+			const trmx_report_bin *b = &v->calibration[k];
+			if (!b->runs)
+				continue;
+			double bw = PW * (b->to - b->from) / (double)nv, h = PH * 0.2 * (double)b->runs / (double)most;
+			fprintf(f,
+				"<rect class=\"bin-runs\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+				"fill=\"%s\" fill-opacity=\"0.25\"><title>",
+				ML + PW * b->from + bw * (double)i, MT + PH - h, bw, h, color);
+			series_name(f, v);
+			fprintf(f, ": %lld runs with a confidence in [%.2f, %.2f%c, %lld judged</title></rect>\n",
+				(long long)b->runs, b->from, b->to, k == v->bins - 1 ? ']' : ')', (long long)b->judged);
+		}
 		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
 		for (int k = 0; k < v->bins; k++) {
 			const trmx_report_bin *b = &v->calibration[k];
@@ -627,13 +681,92 @@ static void chart_calibration(const trmx_report *r, FILE *f)
 			const trmx_report_bin *b = &v->calibration[k];
 			if (!b->judged || isnan(b->mean_confidence))
 				continue;
-			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>",
-				ML + PW * b->mean_confidence, MT + PH - PH * b->accuracy, color);
-			an_xml_text(f, v->module_version);
+			double cx = ML + PW * b->mean_confidence, cy = MT + PH - PH * b->accuracy;
+			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>", cx, cy, color);
+			series_name(f, v);
 			fprintf(f, ": confidence %.3f, accuracy %.3f (%lld judged)</title></circle>\n", b->mean_confidence,
 				b->accuracy, (long long)b->judged);
+			fprintf(f,
+				"<text class=\"bin-count\" x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"%s\" "
+				"text-anchor=\"middle\">%lld</text>\n",
+				cx, cy > MT + 12 ? cy - 6 : cy + 12, color, (long long)b->judged);
 		}
+		fputs("</g>\n", f);
 		svg_legend(f, i, v->module, v->module_version);
+	}
+	fprintf(f, "</svg>\n</figure>\n");
+}
+
+static const char *verdict_class(trmx_canary_verdict v)
+{
+	return v == TRMX_CANARY_BETTER ? "better" : v == TRMX_CANARY_WORSE ? "worse" : "unknown";
+}
+
+/* Canary against champion: per context, the two arms' accuracies with their 95 % intervals, the
+ * canary drawn in the colour of its verdict, and the verdict written above them. */
+static void chart_canary(const trmx_report *r, FILE *f)
+{
+	size_t n = trmx_report_canary_count(r);
+	if (!n)
+		return;
+	int rowh = 80, h = MT + MB + rowh * (int)n;
+	fputs("<figure id=\"chart-canary\">\n<figcaption>Canary against champion</figcaption>\n", f);
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%%\" viewBox=\"0 0 %d %d\" "
+		"preserveAspectRatio=\"xMidYMid meet\" role=\"img\" aria-label=\"canary against champion, 95%% "
+		"intervals\">\n<title>canary against champion, 95%% intervals</title>\n",
+		W, h);
+	for (int i = 0; i <= 4; i++) {
+		double x = ML + PW * i / 4.0;
+		fprintf(f,
+			"<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%d\" "
+			"text-anchor=\"middle\" font-size=\"10\">%d%%</text>\n",
+			x, MT, x, h - MB, x, h - MB + 14, 25 * i);
+	}
+	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">exact accuracy</text>\n", ML + PW / 2,
+		h - 6);
+	for (size_t i = 0; i < n; i++) {
+		const trmx_report_canary *k = trmx_report_canary_at(r, i);
+		int top = MT + rowh * (int)i;
+		const char *vc = verdict_class(k->verdict);
+		const char *color = k->verdict == TRMX_CANARY_BETTER  ? "#2ca02c"
+				    : k->verdict == TRMX_CANARY_WORSE ? "#d62728"
+								      : "#777";
+		fprintf(f,
+			"<g class=\"canary\" data-verdict=\"%s\">\n<text class=\"verdict %s\" x=\"%d\" y=\"%d\" "
+			"font-size=\"12\" font-weight=\"bold\" fill=\"%s\">",
+			vc, vc, ML, top + 12, color);
+		an_xml_text(f, *k->context ? k->context : "(none)");
+		fprintf(f, ": the canary is %s", trmx_canary_verdict_name(k->verdict));
+		if (k->verdict != TRMX_CANARY_UNKNOWN)
+			fprintf(f, " (%+.1f points)", 100 * k->difference);
+		else if (k->runs_needed > 0)
+			fprintf(f, " (about %lld more judged runs)", (long long)k->runs_needed);
+		fputs("</text>\n", f);
+		const trmx_report_arm *arms[2] = { &k->champion, &k->canary };
+		for (int j = 0; j < 2; j++) {
+			const trmx_report_arm *m = arms[j];
+			double y = top + 34 + 24 * j;
+			const char *c = j ? color : "#1f77b4";
+			fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\">%s ", ML, y - 5, j ? "canary" : "champion");
+			an_xml_text(f, m->module ? m->module : "-");
+			fputc(' ', f);
+			an_xml_text(f, m->module_version ? m->module_version : "");
+			fprintf(f, " · %lld judged</text>\n", (long long)m->judged);
+			if (!m->judged || isnan(m->accuracy))
+				continue;
+			fprintf(f,
+				"<line class=\"interval\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+				"stroke-width=\"3\"/>\n<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>",
+				ML + PW * m->accuracy_low, y, ML + PW * m->accuracy_high, y, c, ML + PW * m->accuracy, y, c);
+			an_xml_text(f, j ? "canary " : "champion ");
+			an_xml_text(f, m->module ? m->module : "-");
+			fputc(' ', f);
+			an_xml_text(f, m->module_version ? m->module_version : "");
+			fprintf(f, ": %.1f%% [%.1f, %.1f] of %lld judged</title></circle>\n", 100 * m->accuracy,
+				100 * m->accuracy_low, 100 * m->accuracy_high, (long long)m->judged);
+		}
+		fputs("</g>\n", f);
 	}
 	fprintf(f, "</svg>\n</figure>\n");
 }
@@ -675,7 +808,7 @@ static void write_html(const trmx_report *r, FILE *f)
 	      "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid "
 	      "#ccc;padding:3px 8px;text-align:right}"
 	      "td:first-child,th:first-child{text-align:left}figure{margin:1.5em "
-	      "0}figcaption{font-weight:bold}"
+	      "0}figcaption{font-weight:bold}figure svg{display:block;width:100%;height:auto}"
 	      ".better{color:#2ca02c}.worse{color:#d62728}\n</style>\n</"
 	      "head>\n<body>\n<h1>trmx report</h1>\n<p>",
 	      f);
@@ -690,6 +823,11 @@ static void write_html(const trmx_report *r, FILE *f)
 	if (in->module) {
 		fputs(" Module ", f);
 		an_xml_text(f, in->module);
+		fputc('.', f);
+	}
+	if (in->learner) {
+		fputs(" Learner ", f);
+		an_xml_text(f, in->learner);
 		fputc('.', f);
 	}
 	if (in->kinds)
@@ -750,10 +888,7 @@ static void write_html(const trmx_report *r, FILE *f)
 							 (long long)k->runs_needed);
 					else
 						snprintf(v, sizeof v, "%s", trmx_canary_verdict_name(k->verdict));
-					fprintf(f, "<td class=\"%s\">",
-						k->verdict == TRMX_CANARY_BETTER  ? "better"
-						: k->verdict == TRMX_CANARY_WORSE ? "worse"
-										  : "unknown");
+					fprintf(f, "<td class=\"%s\">", verdict_class(k->verdict));
 					an_xml_text(f, v);
 					fputs("</td>", f);
 				} else {
@@ -765,10 +900,34 @@ static void write_html(const trmx_report *r, FILE *f)
 		fputs("</table>\n", f);
 	}
 	fputs("<h2>Charts</h2>\n", f);
+	chart_canary(r, f);
 	chart_accuracy(r, f);
 	chart_steps(r, f);
 	chart_calibration(r, f);
-	fputs("</body>\n</html>\n", f);
+	/* the calibration's counts, bin by bin (the chart draws them; the table reads them) */
+	fputs("<h2>Calibration bins</h2>\n<table id=\"calibration\">\n<tr><th>module</th><th>version</th>"
+	      "<th>halt confidence</th><th>runs</th><th>judged</th><th>mean confidence</th><th>accuracy</th></tr>\n",
+	      f);
+	for (size_t i = 0; i < trmx_report_version_count(r); i++) {
+		const trmx_report_version *v = trmx_report_version_at(r, i);
+		for (int k = 0; k < v->bins; k++) {
+			const trmx_report_bin *b = &v->calibration[k];
+			char range[64];
+			if (!b->runs)
+				continue;
+			snprintf(range, sizeof range, "[%.2f, %.2f%c", b->from, b->to, k == v->bins - 1 ? ']' : ')');
+			fputs("<tr>", f);
+			html_cell(f, v->module);
+			html_cell(f, v->module_version);
+			html_cell(f, range);
+			html_int(f, b->runs);
+			html_int(f, b->judged);
+			html_num(f, "%.3f", b->mean_confidence);
+			html_num(f, "%.3f", b->accuracy);
+			fputs("</tr>\n", f);
+		}
+	}
+	fputs("</table>\n</body>\n</html>\n", f);
 }
 
 int trmx_report_write(const trmx_report *r, trmx_report_format format, const char *table, FILE *f, trmx_error *err)

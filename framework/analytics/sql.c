@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -154,17 +155,239 @@ static bool only_blanks(const char *s)
 	return true;
 }
 
-static void cell_text(sqlite3_stmt *st, int i, char *buf, size_t cap)
+#define TABLE_ROWS_MAX 100000 /* rows a table output holds in memory to align its columns */
+
+/* ---- The rows out, whichever database they come from ----------------------------------------- */
+
+typedef enum cell_kind { CELL_NULL, CELL_INT, CELL_REAL, CELL_TEXT, CELL_BLOB } cell_kind;
+
+typedef struct rows_out {
+	trmx_sql_format format;
+	FILE *f;
+	int nc;
+	char **names;  /* the columns' names (copies) */
+	char **cells;  /* a table's cells, row after row, until the end aligns them */
+	size_t ncells, cap;
+	json_t *jrow;
+	int64_t n;
+} rows_out;
+
+static int out_begin(rows_out *o, int nc, const char *const *names, trmx_error *err)
 {
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL: snprintf(buf, cap, "NULL"); break;
-	case SQLITE_BLOB: snprintf(buf, cap, "<blob %d bytes>", sqlite3_column_bytes(st, i)); break;
-	case SQLITE_FLOAT: snprintf(buf, cap, "%.6g", sqlite3_column_double(st, i)); break;
-	default: snprintf(buf, cap, "%s", an_col(st, i));
+	o->nc = nc;
+	if (!(o->names = calloc((size_t)nc + 1, sizeof *o->names)))
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	for (int i = 0; i < nc; i++)
+		if (!(o->names[i] = strdup(names[i])))
+			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if (o->format == TRMX_SQL_CSV) {
+		for (int i = 0; i < nc; i++) {
+			if (i)
+				fputc(',', o->f);
+			an_csv_field(o->f, names[i]);
+		}
+		fputc('\n', o->f);
+	} else if (o->format == TRMX_SQL_JSON) {
+		fputc('[', o->f);
 	}
+	return 0;
 }
 
-#define TABLE_ROWS_MAX 100000 /* rows a table output holds in memory to align its columns */
+static int out_row_begin(rows_out *o, trmx_error *err)
+{
+	if (o->format == TRMX_SQL_JSON && !(o->jrow = json_object()))
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if (o->format != TRMX_SQL_TABLE)
+		return 0;
+	if (o->n >= TABLE_ROWS_MAX)
+		return trmx_error_set(err, TRMX_ELIMIT, "more than %d rows: use --format csv or json, or LIMIT",
+				      TABLE_ROWS_MAX);
+	if (o->ncells + (size_t)o->nc > o->cap) {
+		size_t c2 = o->cap ? o->cap * 2 : 256;
+		while (c2 < o->ncells + (size_t)o->nc)
+			c2 *= 2;
+		char **q = realloc(o->cells, c2 * sizeof *q);
+		if (!q)
+			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		o->cells = q;
+		o->cap = c2;
+	}
+	return 0;
+}
+
+/* Cell i of the row: an integer, a real, text (len bytes) or a blob's size, or NULL. */
+static int out_cell(rows_out *o, int i, cell_kind k, int64_t iv, double dv, const char *s, size_t len, trmx_error *err)
+{
+	FILE *f = o->f;
+	if (o->format == TRMX_SQL_CSV) {
+		if (i)
+			fputc(',', f);
+		if (k == CELL_REAL)
+			fprintf(f, "%.17g", dv);
+		else if (k == CELL_INT) /* a number: no formula quote */
+			fprintf(f, "%lld", (long long)iv);
+		else if (k != CELL_NULL)
+			an_csv_field(f, s);
+		if (i == o->nc - 1)
+			fputc('\n', f);
+		return 0;
+	}
+	if (o->format == TRMX_SQL_JSON) {
+		json_t *v = k == CELL_INT ? json_integer(iv) : k == CELL_REAL ? json_real(dv)
+			  : k == CELL_NULL ? json_null() : json_stringn(s, len);
+		json_object_set_new(o->jrow, o->names[i], v ? v : json_null());
+		return 0;
+	}
+	char buf[4096];
+	switch (k) {
+	case CELL_NULL: snprintf(buf, sizeof buf, "NULL"); break;
+	case CELL_BLOB: snprintf(buf, sizeof buf, "<blob %zu bytes>", len); break;
+	case CELL_REAL: snprintf(buf, sizeof buf, "%.6g", dv); break;
+	case CELL_INT: snprintf(buf, sizeof buf, "%lld", (long long)iv); break;
+	default: snprintf(buf, sizeof buf, "%s", s);
+	}
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	if (!(o->cells[o->ncells++] = trmx_xstrdup(buf)))
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	return 0;
+}
+
+static void out_row_end(rows_out *o)
+{
+	if (o->format == TRMX_SQL_JSON) {
+		fputs(o->n ? ",\n" : "\n", o->f);
+		json_dumpf(o->jrow, o->f, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
+		json_decref(o->jrow);
+		o->jrow = NULL;
+	}
+	o->n++;
+}
+
+static int out_end(rows_out *o, trmx_error *err)
+{
+	FILE *f = o->f;
+	int nc = o->nc;
+	if (o->format == TRMX_SQL_JSON) {
+		fputs(o->n ? "\n]\n" : "]\n", f);
+	} else if (o->format == TRMX_SQL_TABLE) {
+		size_t *w = calloc((size_t)nc + 1, sizeof *w);
+		if (!w)
+			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		for (int i = 0; i < nc; i++)
+			w[i] = strlen(o->names[i]);
+		for (size_t k = 0; k < o->ncells; k++)
+			if (strlen(o->cells[k]) > w[k % (size_t)nc])
+				w[k % (size_t)nc] = strlen(o->cells[k]);
+		for (int i = 0; i < nc; i++)
+			fprintf(f, "%s%-*s", i ? "  " : "", (int)w[i], o->names[i]);
+		fputc('\n', f);
+		for (int i = 0; i < nc; i++) {
+			fputs(i ? "  " : "", f);
+			for (size_t k = 0; k < w[i]; k++)
+				fputc('-', f);
+		}
+		fputc('\n', f);
+		for (size_t k = 0; k < o->ncells; k++) {
+			int i = (int)(k % (size_t)nc);
+			fprintf(f, "%s%-*s", i ? "  " : "", (int)w[i], o->cells[k]);
+			if (i == nc - 1)
+				fputc('\n', f);
+		}
+		fprintf(f, "(%lld row%s)\n", (long long)o->n, o->n == 1 ? "" : "s");
+		free(w);
+	}
+	return an_check_stream(f, "the query's rows", err);
+}
+
+static void out_free(rows_out *o)
+{
+	for (size_t k = 0; k < o->ncells; k++)
+		free(o->cells[k]);
+	free(o->cells);
+	for (int i = 0; o->names && i < o->nc; i++)
+		free(o->names[i]);
+	free(o->names);
+	json_decref(o->jrow);
+}
+
+/* ---- PostgreSQL ---------------------------------------------------------------------------- */
+
+/* A central log: the statement in a READ ONLY transaction with statement_timeout, its rows
+ * streamed (single-row mode). The module databases and registry.db are this host's and not in
+ * PostgreSQL: a statement there reads the log's tables and views only. */
+static int pg_query(const char *url, const char *sql, rows_out *o, int timeout_ms, trmx_error *err)
+{
+	trmx_pg *p = NULL;
+	int rc = trmx_pg_open(&p, url, true, err);
+	if (rc < 0)
+		goto done;
+	char setup[160];
+	snprintf(setup, sizeof setup,
+		 "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL statement_timeout = %d",
+		 timeout_ms > 0 ? timeout_ms : TRMX_SQL_TIMEOUT_MS);
+	if ((rc = trmx_pg_exec(p, setup, err)) < 0)
+		goto done;
+	PGconn *c = trmx_pg_conn(p);
+	/* the extended protocol takes one statement only: a second is refused by the server */
+	if (!PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
+		rc = trmx_error_set(err, TRMX_EIO, "%s: %s", trmx_pg_name(p), PQerrorMessage(c));
+		goto done;
+	}
+	PGresult *r;
+	bool begun = false;
+	while ((r = PQgetResult(c))) {
+		ExecStatusType s = PQresultStatus(r);
+		if (s == PGRES_SINGLE_TUPLE || (s == PGRES_TUPLES_OK && !begun)) {
+			int nc = PQnfields(r);
+			if (!begun) {
+				const char **names = calloc((size_t)nc + 1, sizeof *names);
+				for (int i = 0; names && i < nc; i++)
+					names[i] = PQfname(r, i);
+				rc = names ? out_begin(o, nc, names, err) : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+				free(names);
+				begun = true;
+			}
+			if (rc == 0 && s == PGRES_SINGLE_TUPLE && (rc = out_row_begin(o, err)) == 0) {
+				for (int i = 0; i < nc && rc == 0; i++) {
+					const char *v = PQgetvalue(r, 0, i);
+					Oid t = PQftype(r, i);
+					cell_kind k = PQgetisnull(r, 0, i) ? CELL_NULL
+						: (t == 20 || t == 21 || t == 23) ? CELL_INT     /* int8, int2, int4 */
+						: (t == 700 || t == 701 || t == 1700) ? CELL_REAL /* float4, float8, numeric */
+						: t == 16 ? CELL_INT                             /* bool, as 1 or 0 */
+						: CELL_TEXT;
+					int64_t iv = t == 16 ? (*v == 't') : strtoll(v, NULL, 10);
+					rc = out_cell(o, i, k, iv, strtod(v, NULL), v, (size_t)PQgetlength(r, 0, i), err);
+				}
+				if (rc == 0)
+					out_row_end(o);
+			}
+		} else if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK && rc == 0) {
+			const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+			const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+			if (st && !strcmp(st, "57014"))
+				rc = trmx_error_set(err, TRMX_ELIMIT, "SQL: stopped after %.0f s (--timeout; %lld rows were written)",
+						    (timeout_ms > 0 ? timeout_ms : TRMX_SQL_TIMEOUT_MS) / 1000.0, (long long)o->n);
+			else if (st && !strcmp(st, "25006"))
+				rc = trmx_error_set(err, TRMX_EINVAL,
+						    "SQL: only statements that read are allowed (the transaction is read-only): %s",
+						    m ? m : "");
+			else
+				rc = trmx_error_set(err, TRMX_EINVAL, "SQL: %s", m ? m : PQerrorMessage(c));
+		}
+		PQclear(r);
+	}
+	if (rc == 0 && !begun)
+		rc = trmx_error_set(err, TRMX_EINVAL, "SQL: the statement returns no rows (only statements that read)");
+	if (rc == 0)
+		rc = out_end(o, err);
+	trmx_pg_rollback(p);
+done:
+	trmx_pg_close(p);
+	return rc;
+}
 
 /* The progress handler: stop the statement once its time is up. */
 static int out_of_time(void *user)
@@ -179,12 +402,17 @@ int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, in
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_sql_query: missing argument");
 	if (only_blanks(sql))
 		return trmx_error_set(err, TRMX_EINVAL, "no SQL statement given");
+	rows_out o = { .format = format, .f = f };
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	char **cells = NULL;
-	size_t ncells = 0, cap = 0;
-	int64_t n = 0;
+	char *url = NULL;
 	int rc, s;
+	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
+		goto done;
+	if (url) {
+		rc = pg_query(url, sql, &o, timeout_ms, err);
+		goto done;
+	}
 	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0 || (rc = attach_all(db, home, sql, err)) < 0 ||
 	    (rc = trmx_db_exec(db, "PRAGMA query_only = 1", "log.db", err)) < 0)
 		goto done;
@@ -216,82 +444,31 @@ int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, in
 		goto done;
 	}
 	int nc = sqlite3_column_count(st);
-	json_t *jrow = NULL;
-	if (format == TRMX_SQL_CSV) {
-		for (int i = 0; i < nc; i++) {
-			if (i)
-				fputc(',', f);
-			an_csv_field(f, sqlite3_column_name(st, i));
-		}
-		fputc('\n', f);
-	} else if (format == TRMX_SQL_JSON) {
-		fputc('[', f);
+	{
+		const char **names = calloc((size_t)nc + 1, sizeof *names);
+		for (int i = 0; names && i < nc; i++)
+			names[i] = sqlite3_column_name(st, i);
+		rc = names ? out_begin(&o, nc, names, err) : trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		free(names);
+		if (rc < 0)
+			goto done;
 	}
 	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		if (format == TRMX_SQL_CSV) {
-			for (int i = 0; i < nc; i++) {
-				if (i)
-					fputc(',', f);
-				if (sqlite3_column_type(st, i) == SQLITE_FLOAT)
-					fprintf(f, "%.17g", sqlite3_column_double(st, i));
-				else if (sqlite3_column_type(st, i) != SQLITE_NULL)
-					an_csv_field(f, an_col(st, i));
-			}
-			fputc('\n', f);
-		} else if (format == TRMX_SQL_JSON) {
-			jrow = json_object();
-			for (int i = 0; i < nc && jrow; i++) {
-				json_t *v;
-				switch (sqlite3_column_type(st, i)) {
-				case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
-				case SQLITE_FLOAT: v = json_real(sqlite3_column_double(st, i)); break;
-				case SQLITE_NULL: v = json_null(); break;
-				default: v = json_stringn(an_col(st, i), (size_t)sqlite3_column_bytes(st, i));
-				}
-				json_object_set_new(jrow, sqlite3_column_name(st, i), v ? v : json_null());
-			}
-			if (!jrow) {
-				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		if ((rc = out_row_begin(&o, err)) < 0)
+			goto done;
+		for (int i = 0; i < nc; i++) {
+			int t = sqlite3_column_type(st, i);
+			cell_kind k = t == SQLITE_NULL ? CELL_NULL : t == SQLITE_INTEGER ? CELL_INT : t == SQLITE_FLOAT ? CELL_REAL
+				    : t == SQLITE_BLOB && format == TRMX_SQL_TABLE ? CELL_BLOB : CELL_TEXT;
+			if ((rc = out_cell(&o, i, k, sqlite3_column_int64(st, i), sqlite3_column_double(st, i),
+					   k == CELL_TEXT ? an_col(st, i) : NULL, (size_t)sqlite3_column_bytes(st, i), err)) < 0)
 				goto done;
-			}
-			fputs(n ? ",\n" : "\n", f);
-			json_dumpf(jrow, f, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
-			json_decref(jrow);
-		} else {
-			if (n >= TABLE_ROWS_MAX) {
-				rc = trmx_error_set(err, TRMX_ELIMIT,
-						    "more than %d rows: use --format csv or json, or LIMIT", TABLE_ROWS_MAX);
-				goto done;
-			}
-			if (ncells + (size_t)nc > cap) {
-				size_t c2 = cap ? cap * 2 : 256;
-				while (c2 < ncells + (size_t)nc)
-					c2 *= 2;
-				char **q = realloc(cells, c2 * sizeof *q);
-				if (!q) {
-					rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-					goto done;
-				}
-				cells = q;
-				cap = c2;
-			}
-			for (int i = 0; i < nc; i++) {
-				char buf[4096];
-				cell_text(st, i, buf, sizeof buf);
-				for (char *p = buf; *p; p++)
-					if (*p == '\n' || *p == '\r' || *p == '\t')
-						*p = ' ';
-				if (!(cells[ncells++] = trmx_xstrdup(buf))) {
-					rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-					goto done;
-				}
-			}
 		}
-		n++;
+		out_row_end(&o);
 	}
 	if (s == SQLITE_INTERRUPT) {
 		rc = trmx_error_set(err, TRMX_ELIMIT, "SQL: stopped after %.0f s (--timeout; %lld rows were written)",
-				    (timeout_ms > 0 ? timeout_ms : TRMX_SQL_TIMEOUT_MS) / 1000.0, (long long)n);
+				    (timeout_ms > 0 ? timeout_ms : TRMX_SQL_TIMEOUT_MS) / 1000.0, (long long)o.n);
 		goto done;
 	}
 	if (s == SQLITE_TOOBIG || s == SQLITE_NOMEM) {
@@ -303,46 +480,12 @@ int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, in
 		rc = trmx_error_set(err, TRMX_EINVAL, "SQL: %s", sqlite3_errmsg(db));
 		goto done;
 	}
-	if (format == TRMX_SQL_JSON) {
-		fputs(n ? "\n]\n" : "]\n", f);
-	} else if (format == TRMX_SQL_TABLE) {
-		size_t *w = calloc((size_t)nc + 1, sizeof *w);
-		if (!w) {
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-			goto done;
-		}
-		for (int i = 0; i < nc; i++)
-			w[i] = strlen(sqlite3_column_name(st, i));
-		for (size_t k = 0; k < ncells; k++)
-			if (strlen(cells[k]) > w[k % (size_t)nc])
-				w[k % (size_t)nc] = strlen(cells[k]);
-		for (int i = 0; i < nc; i++)
-			fprintf(f, "%s%-*s", i ? "  " : "", (int)w[i], sqlite3_column_name(st, i));
-		fputc('\n', f);
-		for (int i = 0; i < nc; i++) {
-			fputs(i ? "  " : "", f);
-			for (size_t k = 0; k < w[i]; k++)
-				fputc('-', f);
-		}
-		fputc('\n', f);
-		for (size_t k = 0; k < ncells; k++) {
-			int i = (int)(k % (size_t)nc);
-			fprintf(f, "%s%-*s", i ? "  " : "", (int)w[i], cells[k]);
-			if (i == nc - 1)
-				fputc('\n', f);
-		}
-		fprintf(f, "(%lld row%s)\n", (long long)n, n == 1 ? "" : "s");
-		free(w);
-	}
-	if ((rc = an_check_stream(f, "the query's rows", err)) < 0)
-		goto done;
-	if (rows)
-		*rows = n;
-	rc = 0;
+	rc = out_end(&o, err);
 done:
-	for (size_t k = 0; k < ncells; k++)
-		free(cells[k]);
-	free(cells);
+	if (rc == 0 && rows)
+		*rows = o.n;
+	out_free(&o);
+	free(url);
 	sqlite3_finalize(st);
 	if (db)
 		sqlite3_close(db);

@@ -46,6 +46,7 @@ int cmd_export(int argc, char **argv);
 int cmd_erase(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 /* Module indexes (cmd_publish.c, cmd_index.c, cmd_search.c, cmd_pull.c, cmd_upgrade.c). */

@@ -41,12 +41,12 @@ static void help(void)
 	       "maze:size=15,canvas=30, tokens:seq_len=81,vocab_size=11.\n"
 	       "Options:\n"
 	       "  -w, --weights FILE      safetensors weights (official state-dict names)\n"
-	       "  -c, --config FILE       architecture YAML (default: the weights' __metadata__)\n"
+	       "      --config FILE       architecture YAML (default: the weights' __metadata__)\n"
 	       "  -t, --task TASK         the task codec and its parameters (with --weights)\n"
 	       "      --halt MODE         fixed (default: every puzzle runs --steps steps, the official\n"
 	       "                          evaluation), adaptive (stop when the Q head says halt, at\n"
 	       "                          most --steps), or both (two runs, side by side)\n"
-	       "  -n, --steps N           ACT steps or the adaptive cap (default: halt_max_steps)\n"
+	       "      --steps N           ACT steps or the adaptive cap (default: halt_max_steps)\n"
 	       "  -b, --batch-size N      puzzles run together (default 64)\n"
 	       "  -l, --limit N           the first N puzzles only\n"
 	       "      --split S           test (default), train or all: the built layout's split; ARC\n"
@@ -493,7 +493,8 @@ int cmd_eval(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":w:c:t:n:b:l:h", opts, NULL)) != -1) {
+	/* --config and --steps are long only: -c is --context, -n gen's --count (docs/CLI.md) */
+	while ((c = getopt_long(argc, argv, ":w:t:b:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'w': weights_path = optarg; break;
 		case 'c': config_path = optarg; break;

@@ -20,11 +20,11 @@ static void help(void)
 	       "one-line form: it becomes training data (view `corrections` of log.db).\n"
 	       "Options:\n"
 	       "      --home DIR          TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
-	       "  -v, --verdict V         correct, incorrect or partial (required)\n"
+	       "      --verdict V         correct, incorrect or partial (required)\n"
 	       "  -e, --expected ANSWER   the right answer (text, @FILE, or '-')\n"
-	       "  -s, --score S           a score in [0, 1]\n"
+	       "      --score S           a score in [0, 1]\n"
 	       "      --source S          learner or instructor (default instructor)\n"
-	       "  -c, --comment TEXT      a comment\n"
+	       "      --comment TEXT      a comment\n"
 	       "      --id UUID           the feedback's id (a retry with the same id is recorded once)\n"
 	       "      --json              the result as one JSON object (docs/CLI-JSON.md)\n"
 	       "  -h, --help              this help\n");
@@ -47,7 +47,9 @@ int cmd_feedback(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":v:e:s:c:h", opts, NULL)) != -1) {
+	/* --verdict, --score and --comment are long only: -v is the global --verbose, -s gen's --size,
+	 * -c --context (docs/CLI.md, one meaning per letter) */
+	while ((c = getopt_long(argc, argv, ":e:h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home = optarg; break;
 		case 'v': verdict = optarg; break;

@@ -12,7 +12,7 @@
 
 static void help(void)
 {
-	printf("usage: trmx forward --weights W.safetensors --input X.npy --out DIR [options]\n"
+	printf("usage: trmx forward --weights W.safetensors --input X.npy --output DIR [options]\n"
 	       "\n"
 	       "Run the model's ACT steps on token ids and write, into DIR:\n"
 	       "  logits.npy             float32 (steps, B, seq_len, vocab)\n"
@@ -25,14 +25,14 @@ static void help(void)
 	       "\n"
 	       "Options:\n"
 	       "  -w, --weights FILE      safetensors weights (official state-dict names)\n"
-	       "  -c, --config FILE       architecture YAML (default: the weights' __metadata__)\n"
+	       "      --config FILE       architecture YAML (default: the weights' __metadata__)\n"
 	       "  -i, --input FILE        token ids, .npy int32 or int64, shape (B, seq_len)\n"
 	       "  -p, --puzzle-ids FILE   puzzle identifiers, .npy int32 or int64, shape (B,) (default 0)\n"
-	       "  -n, --steps N           ACT steps (fixed) or the cap (adaptive); default halt_max_steps\n"
+	       "      --steps N           ACT steps (fixed) or the cap (adaptive); default halt_max_steps\n"
 	       "      --halt MODE         fixed (default, the official evaluation) or adaptive\n"
 	       "  -b, --batch-size N      rows run together (default min(B, 64)); adaptive mode refills\n"
 	       "                          a halted row's slot with the next input\n"
-	       "  -o, --out DIR           output folder (created if missing)\n"
+	       "  -o, --output DIR        output folder (created if missing)\n"
 	       "      --engine NAME       trm or hrm (default: from the config's official `name`, else trm)\n"
 	       "  -h, --help              this help\n");
 }
@@ -71,7 +71,8 @@ int cmd_forward(int argc, char **argv)
 		{ "weights", required_argument, NULL, 'w' }, { "config", required_argument, NULL, 'c' },
 		{ "input", required_argument, NULL, 'i' },   { "puzzle-ids", required_argument, NULL, 'p' },
 		{ "steps", required_argument, NULL, 'n' },   { "halt", required_argument, NULL, 'H' },
-		{ "batch-size", required_argument, NULL, 'b' }, { "out", required_argument, NULL, 'o' },
+		{ "batch-size", required_argument, NULL, 'b' }, { "output", required_argument, NULL, 'o' },
+		{ "out", required_argument, NULL, 'o' }, /* the old name */
 		/* --engine and --halt are long only ('E', 'H' are not in the short list): -e is feedback's
 		 * --expected (docs/CLI.md) */
 		{ "engine", required_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
@@ -82,7 +83,8 @@ int cmd_forward(int argc, char **argv)
 	trmx_halt_mode halt = TRMX_HALT_FIXED;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "w:c:i:p:n:b:o:h", opts, NULL)) != -1) {
+	/* --config and --steps are long only: -c is --context, -n gen's --count (docs/CLI.md) */
+	while ((opt = getopt_long(argc, argv, "w:i:p:b:o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'w': weights_path = optarg; break;
 		case 'c': config_path = optarg; break;
@@ -113,7 +115,7 @@ int cmd_forward(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("forward", "unexpected argument '%s'", argv[optind]);
 	if (!weights_path || !input_path || !out_dir)
-		return cli_usage_error("forward", "--weights, --input and --out are required");
+		return cli_usage_error("forward", "--weights, --input and --output are required");
 
 	trmx_error err;
 	trmx_weights *w = NULL;

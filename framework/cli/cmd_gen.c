@@ -2,7 +2,9 @@
  * cmd_gen.c — `trmx gen sudoku|maze`: generate puzzles with their solutions, deterministic for a
  * seed. Puzzle i is drawn from the random stream (seed, i), so the first lines of a run do not
  * depend on -n. Output is CSV (puzzle,solution,rating, the layout the data-set reader and the
- * official builders read) or text grids that the codecs read back.
+ * official builders read; for mazes also source,question,answer,rating, the HRM/TRM Maze-Hard
+ * layout) or text grids that the codecs read back. Maze families and the padding of a maze on a
+ * larger canvas: docs/TASKS.md.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +21,7 @@ static void help(void)
 {
 	printf("usage: trmx gen sudoku [--size 4|6|9] [--difficulty LEVEL] [options]\n"
 	       "       trmx gen maze [--size N] [--min-path L] [--loops P] [options]\n"
+	       "       trmx gen maze --family lattice|lattice-loops|free [--canvas C] [--heldout]\n"
 	       "Generate puzzles and their solutions. The same seed gives the same output, and puzzle i\n"
 	       "depends only on the seed and i.\n"
 	       "Sudoku: every puzzle has exactly one solution and is minimal for its level (no clue can\n"
@@ -30,18 +33,31 @@ static void help(void)
 	       "  any       whatever the digging gives (default)\n"
 	       "4x4 puzzles are all `singles`; 6x6 `pairs` are rare and `advanced` unseen; a level not\n"
 	       "found in 2000 tries is an error. The CSV rating is the level (1 singles .. 4 hard).\n"
-	       "Maze: a random spanning tree of passages with some loops, S and G at least L moves apart\n"
-	       "(default ceil(111 * size^2 / 900): the Maze-Hard rule, > 110, at 30x30) along exactly one\n"
-	       "shortest path, which the solution marks with 'o'; the CSV rating is its length in moves.\n"
+	       "Maze: S and G at least L moves apart (default ceil(111 * size^2 / 900): the Maze-Hard\n"
+	       "rule, > 110, at 30x30) along exactly one shortest path, which the solution marks with\n"
+	       "'o'; the CSV rating is its length in moves. Families (--family):\n"
+	       "  free           a random spanning tree of passages with some loops (default)\n"
+	       "  lattice        a perfect maze on the cells of odd row and column inside a wall\n"
+	       "                 border (walls on even rows and columns); S and G on cells; an even\n"
+	       "                 size holds the lattice of size-1 and a last wall row and column\n"
+	       "  lattice-loops  the same with a few walls between two cells knocked out (cycles)\n"
 	       "Options:\n"
 	       "  -s, --size N          Sudoku 4, 6 or 9 (default 9); maze 3 to 30 (default 30)\n"
 	       "  -d, --difficulty L    Sudoku level, see above\n"
 	       "      --min-path L      maze: least moves from S to G\n"
-	       "      --loops P         maze: per mille of inner walls knocked out (default 40)\n"
+	       "      --loops P         maze: per mille of walls knocked out (free: of the inner walls,\n"
+	       "                        default 40; lattice-loops: of the closed walls between two\n"
+	       "                        cells, at least one, default 100)\n"
+	       "      --family F        maze: free (default), lattice or lattice-loops, see above\n"
+	       "      --canvas C        maze: write each maze in the top-left corner of a C x C grid of\n"
+	       "                        wall (C >= size; 30: the Maze-Hard canvas)\n"
+	       "      --heldout         maze: the seed reserved for held-out sets of this family and\n"
+	       "                        size (docs/TRAINING.md), instead of --seed\n"
 	       "  -n, --count N         puzzles to write (default 1)\n"
 	       "      --seed S          random seed (default 0)\n"
-	       "  -f, --format F        csv (default: a header, then puzzle,solution,rating) or text\n"
-	       "                        (grids split by blank lines, as the codecs read them)\n"
+	       "  -f, --format F        csv (default: a header, then puzzle,solution,rating), hrm (maze:\n"
+	       "                        source,question,answer,rating, the HRM/TRM Maze-Hard CSV) or\n"
+	       "                        text (grids split by blank lines, as the codecs read them)\n"
 	       "      --solved          text: print the solutions instead of the puzzles\n"
 	       "  -o, --output FILE     write there instead of standard output\n"
 	       "  -h, --help            this help\n");
@@ -76,7 +92,7 @@ static void progress_tick(struct progress *p, long done)
 	fflush(stderr);
 }
 
-enum { OPT_SEED = 256, OPT_MIN_PATH, OPT_LOOPS, OPT_SOLVED };
+enum { OPT_SEED = 256, OPT_MIN_PATH, OPT_LOOPS, OPT_SOLVED, OPT_FAMILY, OPT_CANVAS, OPT_HELDOUT };
 
 struct opts {
 	const char *kind;
@@ -84,6 +100,9 @@ struct opts {
 	trmx_sudoku_level level;
 	bool have_level, text, solved;
 	const char *output;
+	trmx_maze_family family;
+	long canvas;            /* 0: the size */
+	bool hrm, heldout, have_seed;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -94,6 +113,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "format", required_argument, NULL, 'f' },     { "output", required_argument, NULL, 'o' },
 		{ "min-path", required_argument, NULL, OPT_MIN_PATH }, { "loops", required_argument, NULL, OPT_LOOPS },
 		{ "solved", no_argument, NULL, OPT_SOLVED },    { "help", no_argument, NULL, 'h' },
+		{ "family", required_argument, NULL, OPT_FAMILY }, { "canvas", required_argument, NULL, OPT_CANVAS },
+		{ "heldout", no_argument, NULL, OPT_HELDOUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool sudoku = !strcmp(o->kind, "sudoku");
@@ -123,14 +144,17 @@ static int parse(int argc, char **argv, struct opts *o)
 		case OPT_SEED:
 			if (!cli_parse_int("gen", "--seed", optarg, 0, 0x7fffffffffffffffL, &o->seed))
 				return CLI_USAGE;
+			o->have_seed = true;
 			break;
 		case 'f':
-			if (!strcmp(optarg, "csv"))
-				o->text = false;
-			else if (!strcmp(optarg, "text"))
+			o->text = o->hrm = false;
+			if (!strcmp(optarg, "text"))
 				o->text = true;
-			else
-				return cli_usage_error("gen", "--format must be csv or text, not '%s'", optarg);
+			else if (!strcmp(optarg, "hrm") && !sudoku)
+				o->hrm = true;
+			else if (strcmp(optarg, "csv"))
+				return cli_usage_error("gen", "--format must be csv%s or text, not '%s'",
+						       sudoku ? "" : ", hrm", optarg);
 			break;
 		case 'o':
 			o->output = optarg;
@@ -149,6 +173,24 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_SOLVED:
 			o->solved = true;
+			break;
+		case OPT_FAMILY:
+			if (sudoku)
+				return cli_usage_error("gen", "--family applies to maze only");
+			if (trmx_maze_family_parse(optarg, &o->family) < 0)
+				return cli_usage_error("gen", "unknown maze family '%s' (free, lattice, lattice-loops)",
+						       optarg);
+			break;
+		case OPT_CANVAS:
+			if (sudoku)
+				return cli_usage_error("gen", "--canvas applies to maze only");
+			if (!cli_parse_int("gen", "--canvas", optarg, 3, TRMX_MAZE_SIZE_MAX, &o->canvas))
+				return CLI_USAGE;
+			break;
+		case OPT_HELDOUT:
+			if (sudoku)
+				return cli_usage_error("gen", "--heldout applies to maze only");
+			o->heldout = true;
 			break;
 		case 'h':
 			help();
@@ -219,27 +261,39 @@ static int gen_sudoku(const struct opts *o, FILE *f, struct progress *pr, trmx_e
 static int gen_maze(const struct opts *o, FILE *f, struct progress *pr, trmx_error *err)
 {
 	trmx_maze_gen_options go = TRMX_MAZE_GEN_OPTIONS_INIT;
-	int S = (int)o->size, rc = 0;
+	int S = (int)o->size, C = o->canvas ? (int)o->canvas : S, rc = 0;
 	go.size = S;
 	go.min_path = (int)o->min_path;
 	go.loops = (int)o->loops;
+	go.family = o->family;
 	for (long i = 0; i < o->count; i++) {
 		char maze[TRMX_MAZE_SIZE_MAX * TRMX_MAZE_SIZE_MAX], sol[sizeof maze];
+		char pm[sizeof maze], ps[sizeof maze]; /* on the canvas: the maze top-left, the rest wall */
 		int len;
 		trmx_rng rng;
 		trmx_rng_seed(&rng, (uint64_t)o->seed, (uint64_t)i);
 		if ((rc = trmx_maze_generate(&rng, &go, maze, sol, &len, err)) < 0)
 			break;
+		for (int r = 0; r < C; r++) {
+			for (int c = 0; c < C; c++) {
+				bool in = r < S && c < S;
+				pm[r * C + c] = in ? maze[r * S + c] : '#';
+				ps[r * C + c] = in ? sol[r * S + c] : '#';
+			}
+		}
 		if (i == 0 && !o->text)
-			fputs("puzzle,solution,rating\n", f);
+			fputs(o->hrm ? "source,question,answer,rating\n" : "puzzle,solution,rating\n", f);
 		if (o->text) {
-			const char *g = o->solved ? sol : maze;
+			const char *g = o->solved ? ps : pm;
 			if (i)
 				fputc('\n', f);
-			for (int r = 0; r < S; r++)
-				fprintf(f, "%.*s\n", S, g + r * S);
+			for (int r = 0; r < C; r++)
+				fprintf(f, "%.*s\n", C, g + r * C);
+		} else if (o->hrm) {
+			fprintf(f, "trmx-%s-%dx%d-seed%ld-%ld,%.*s,%.*s,%d\n", trmx_maze_family_name(o->family), S, S,
+				o->seed, i, C * C, pm, C * C, ps, len);
 		} else {
-			fprintf(f, "%.*s,%.*s,%d\n", S * S, maze, S * S, sol, len);
+			fprintf(f, "%.*s,%.*s,%d\n", C * C, pm, C * C, ps, len);
 		}
 		progress_tick(pr, i + 1);
 	}
@@ -254,7 +308,8 @@ int cmd_gen(int argc, char **argv)
 		help();
 		return CLI_OK;
 	}
-	struct opts o = { argv[1], 0, 1, 0, -1, -1, TRMX_SUDOKU_ANY, false, false, false, NULL };
+	struct opts o = { argv[1], 0, 1, 0, -1, -1, TRMX_SUDOKU_ANY, false, false, false, NULL,
+			  TRMX_MAZE_FAMILY_FREE, 0, false, false, false };
 	bool sudoku = !strcmp(o.kind, "sudoku");
 	if (!sudoku && strcmp(o.kind, "maze"))
 		return cli_usage_error("gen", "unknown kind '%s' (sudoku or maze)", o.kind);
@@ -266,6 +321,17 @@ int cmd_gen(int argc, char **argv)
 		return rc;
 	if (!sudoku && o.min_path > o.size * o.size / 2 + o.size)
 		return cli_usage_error("gen", "--min-path %ld cannot be met in a %ldx%ld maze", o.min_path, o.size, o.size);
+	if (!sudoku && o.canvas && o.canvas < o.size)
+		return cli_usage_error("gen", "--canvas %ld is smaller than the %ldx%ld maze", o.canvas, o.size,
+				       o.size);
+	if (!sudoku && o.family != TRMX_MAZE_FAMILY_FREE && o.size < 5)
+		return cli_usage_error("gen", "a %s maze needs --size 5 or more", trmx_maze_family_name(o.family));
+	if (!sudoku && o.family == TRMX_MAZE_FAMILY_LATTICE && o.loops >= 0)
+		return cli_usage_error("gen", "--loops applies to the free and lattice-loops families");
+	if (o.heldout && o.have_seed)
+		return cli_usage_error("gen", "--heldout picks the seed: give it or --seed, not both");
+	if (o.heldout)
+		o.seed = trmx_maze_heldout_seed(o.family, (int)o.size);
 
 	FILE *f = stdout;
 	if (o.output && !(f = fopen(o.output, "w")))

@@ -13,7 +13,7 @@
 
 static void help(void)
 {
-	printf("usage: trmx grad --weights W.safetensors --input X.npy --labels Y.npy --out DIR [options]\n"
+	printf("usage: trmx grad --weights W.safetensors --input X.npy --labels Y.npy --output DIR [options]\n"
 	       "\n"
 	       "Run one training step (the official ACT step: deep recursion with the last H cycle under\n"
 	       "gradient, stable-max cross entropy + 0.5 x Q-halt BCE) from the initial state and write:\n"
@@ -25,12 +25,12 @@ static void help(void)
 	       "\n"
 	       "Options:\n"
 	       "  -w, --weights FILE            safetensors weights (official state-dict names)\n"
-	       "  -c, --config FILE             architecture YAML (default: the weights' __metadata__)\n"
+	       "      --config FILE             architecture YAML (default: the weights' __metadata__)\n"
 	       "  -i, --input FILE              token ids, .npy int32/int64 (B, seq_len)\n"
-	       "  -l, --labels FILE             labels, .npy int32/int64 (B, seq_len); -100 = not supervised\n"
+	       "      --labels FILE             labels, .npy int32/int64 (B, seq_len); -100 = not supervised\n"
 	       "  -p, --puzzle-ids FILE         puzzle identifiers, .npy (B,) (default 0)\n"
 	       "  -g, --global-batch-size G     loss divisor (default B)\n"
-	       "  -o, --out DIR                 output folder (created if missing)\n"
+	       "  -o, --output DIR              output folder (created if missing)\n"
 	       "      --engine NAME             trm or hrm (default: from the config's official `name`)\n"
 	       "  -h, --help                    this help\n");
 }
@@ -42,7 +42,8 @@ int cmd_grad(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },   { "labels", required_argument, NULL, 'l' },
 		{ "puzzle-ids", required_argument, NULL, 'p' }, { "global-batch-size", required_argument, NULL, 'g' },
 		/* --engine is long only ('E' is not in the short list): -e is feedback's --expected */
-		{ "out", required_argument, NULL, 'o' },     { "engine", required_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },
+		{ "output", required_argument, NULL, 'o' },  { "out", required_argument, NULL, 'o' }, /* the old name */
+		{ "engine", required_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *wpath = NULL, *cpath = NULL, *ipath = NULL, *lpath = NULL, *ppath = NULL, *out = NULL;
@@ -50,7 +51,8 @@ int cmd_grad(int argc, char **argv)
 	long G = 0;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "w:c:i:l:p:g:o:h", opts, NULL)) != -1) {
+	/* --config and --labels are long only: -c is --context, -l --limit (docs/CLI.md) */
+	while ((opt = getopt_long(argc, argv, "w:i:p:g:o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'w': wpath = optarg; break;
 		case 'c': cpath = optarg; break;
@@ -70,7 +72,7 @@ int cmd_grad(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("grad", "unexpected argument '%s'", argv[optind]);
 	if (!wpath || !ipath || !lpath || !out)
-		return cli_usage_error("grad", "--weights, --input, --labels and --out are required");
+		return cli_usage_error("grad", "--weights, --input, --labels and --output are required");
 
 	trmx_error err;
 	trmx_weights *w = NULL;

@@ -24,7 +24,7 @@ static void help(void)
 	       "\n"
 	       "Options:\n"
 	       "      --home DIR       the trmx home (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
-	       "  -t, --trust KEY.pub  the index's signer (add)\n"
+	       "      --trust KEY.pub  the index's signer (add)\n"
 	       "  -h, --help           this help\n");
 }
 
@@ -42,8 +42,9 @@ int cmd_index(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	/* options anywhere: trmx index add URL --trust K and trmx index --home H add ... */
-	while ((c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
+	/* options anywhere: trmx index add URL --trust K and trmx index --home H add ...; --trust is long
+	 * only: -t is --task (docs/CLI.md) */
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home_opt = optarg; break;
 		case 't': trust = optarg; break;

@@ -15,7 +15,7 @@ static void help(void)
 	       "\n"
 	       "Options:\n"
 	       "  -o, --output NAME   base name of the two files\n"
-	       "  -c, --comment TEXT  a note stored in NAME.pub (who owns the key)\n"
+	       "      --comment TEXT  a note stored in NAME.pub (who owns the key)\n"
 	       "  -h, --help          this help\n");
 }
 
@@ -30,7 +30,8 @@ int cmd_keygen(int argc, char **argv)
 	const char *out = NULL, *comment = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:c:h", opts, NULL)) != -1) {
+	/* --comment is long only: -c is --context (docs/CLI.md) */
+	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o': out = optarg; break;
 		case 'c': comment = optarg; break;

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "trmx/report.h"
@@ -33,6 +34,10 @@ static void report_help(void)
 	       "context;\n"
 	       "                        'course/*': every context starting with course/)\n"
 	       "  -m, --module NAME     only this module\n"
+	       "      --learner ID      only this learner's runs: the LMS's user id (or whatever trmx run\n"
+	       "                        --learner and the server were given), pseudonymised with this\n"
+	       "                        home's secret as the log was\n"
+	       "      --pseudonym HEX   only the runs of this pseudonym (64 hex digits, as in log.db)\n"
 	       "      --since T         runs at or after T: 2025-11-29, "
 	       "2025-11-29T09:30Z, now, or 7d (ago)\n"
 	       "      --until T         runs before T\n"
@@ -48,7 +53,7 @@ static void report_help(void)
 	       TRMX_REPORT_BINS_MAX);
 }
 
-enum { OPT_HOME = 256, OPT_SINCE, OPT_UNTIL, OPT_KIND, OPT_BINS, OPT_TABLE };
+enum { OPT_HOME = 256, OPT_SINCE, OPT_UNTIL, OPT_KIND, OPT_BINS, OPT_TABLE, OPT_LEARNER, OPT_PSEUDONYM };
 
 /* Open -o FILE or standard output; NULL (printed) on failure. */
 static FILE *open_out(const char *path)
@@ -76,6 +81,8 @@ int cmd_report(int argc, char **argv)
 		{ "home", required_argument, NULL, OPT_HOME },
 		{ "context", required_argument, NULL, 'c' },
 		{ "module", required_argument, NULL, 'm' },
+		{ "learner", required_argument, NULL, OPT_LEARNER },
+		{ "pseudonym", required_argument, NULL, OPT_PSEUDONYM },
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "until", required_argument, NULL, OPT_UNTIL },
 		{ "kind", required_argument, NULL, OPT_KIND },
@@ -88,7 +95,8 @@ int cmd_report(int argc, char **argv)
 	};
 	trmx_report_options ro = TRMX_REPORT_OPTIONS_INIT;
 	trmx_report_format format = TRMX_REPORT_TEXT;
-	const char *home_opt = NULL, *table = NULL, *out = NULL;
+	const char *home_opt = NULL, *table = NULL, *out = NULL, *learner = NULL, *pseudonym = NULL;
+	char who[TRMX_PSEUDONYM_SIZE];
 	trmx_error err = { 0, "" };
 	long l;
 	int c;
@@ -99,6 +107,8 @@ int cmd_report(int argc, char **argv)
 		case OPT_HOME: home_opt = optarg; break;
 		case 'c': ro.context = optarg; break;
 		case 'm': ro.module = optarg; break;
+		case OPT_LEARNER: learner = optarg; break;
+		case OPT_PSEUDONYM: pseudonym = optarg; break;
 		case OPT_SINCE:
 			if (trmx_time_parse(optarg, 0, &ro.since_ms, &err) < 0)
 				return cli_usage_error("report", "--since: %s", err.message);
@@ -146,6 +156,16 @@ int cmd_report(int argc, char **argv)
 		return cli_usage_error("report", "--table goes with --format csv");
 	if (ro.since_ms && ro.until_ms && ro.until_ms <= ro.since_ms)
 		return cli_usage_error("report", "--until must be after --since");
+	if (learner && pseudonym)
+		return cli_usage_error("report", "give --learner ID or --pseudonym HEX, not both");
+	if (learner && !*learner)
+		return cli_usage_error("report", "--learner needs a non-empty id");
+	if (pseudonym) {
+		size_t n = strlen(pseudonym);
+		if (n != TRMX_PSEUDONYM_SIZE - 1 || strspn(pseudonym, "0123456789abcdef") != n)
+			return cli_usage_error("report", "--pseudonym wants 64 lowercase hex digits");
+		ro.learner = pseudonym;
+	}
 	/* learners' runs by default: an evaluation's runs would change the learners' figures */
 	bool evals_apart = !ro.kinds;
 	if (!ro.kinds)
@@ -155,7 +175,31 @@ int cmd_report(int argc, char **argv)
 	int rc = CLI_OK;
 	trmx_report_options eo = ro;
 	eo.kinds = TRMX_REPORT_KIND_EVAL;
-	if (trmx_home_resolve(home_opt, &home, &err) < 0 || trmx_report_build(&r, home, &ro, &err) < 0 ||
+	if (trmx_home_resolve(home_opt, &home, &err) < 0) {
+		free(home);
+		return cli_fail(&err);
+	}
+	char logdb[4096];
+	bool have_log = learner && (size_t)snprintf(logdb, sizeof logdb, "%s/log.db", home) < sizeof logdb &&
+			access(logdb, F_OK) == 0; /* else the report says there is no log (none is made) */
+	/* the pseudonym the log holds: the HMAC with this home's secret */
+	if (learner && have_log) {
+		trmx_log_db *log = NULL;
+		int prc = trmx_log_open(&log, home, NULL, &err);
+		if (prc == 0)
+			prc = trmx_log_pseudonym(log, learner, who, &err);
+		trmx_log_free(log);
+		if (prc < 0) {
+			free(home);
+			return cli_fail(&err);
+		}
+		ro.learner = who;
+	} else if (learner) {
+		who[0] = '\0'; /* no log to read: a filter nothing matches, never every learner */
+		ro.learner = who;
+	}
+	eo.learner = ro.learner;
+	if (trmx_report_build(&r, home, &ro, &err) < 0 ||
 	    (evals_apart && format == TRMX_REPORT_TEXT && trmx_report_build(&ev, home, &eo, &err) < 0)) {
 		trmx_report_free(r);
 		free(home);

@@ -166,7 +166,7 @@ static void help(void)
 	       "      --home DIR          TRMX_HOME (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
 	       "      --plugins DIR       engine plugins (default: $TRMX_PLUGINS, else plugins/ beside trmx,\n"
 	       "                          else ../lib/trmx/plugins from it: an installed trmx)\n"
-	       "  -n, --steps N           ACT steps (fixed) or the cap (adaptive); default halt_max_steps\n"
+	       "      --steps N           ACT steps (fixed) or the cap (adaptive); default halt_max_steps\n"
 	       "      --halt MODE         adaptive (default: stop when the Q head says halt) or fixed\n"
 	       "      --trace             draw the answer after every ACT step (one puzzle)\n"
 	       "      --learner ID        the learner (logged as an HMAC pseudonym; picks the canary arm)\n"
@@ -403,7 +403,8 @@ int cmd_run(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":n:b:k:h", opts, NULL)) != -1) {
+	/* --steps is long only: -n is gen's --count (docs/CLI.md) */
+	while ((c = getopt_long(argc, argv, ":b:k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HOME: home = optarg; break;
 		case OPT_PLUGINS: plugins = optarg; break;

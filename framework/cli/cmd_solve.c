@@ -26,13 +26,13 @@ static void help(void)
 	       "pair). When the text holds the answer too, the answer is compared with it.\n"
 	       "Options:\n"
 	       "  -w, --weights FILE      safetensors weights (official state-dict names)\n"
-	       "  -c, --config FILE       architecture YAML (default: the weights' __metadata__)\n"
+	       "      --config FILE       architecture YAML (default: the weights' __metadata__)\n"
 	       "  -t, --task TASK         sudoku, maze, arc or tokens, parameters after a colon\n"
 	       "                          (sudoku:size=4, maze:size=15,canvas=30)\n"
-	       "  -n, --steps N           ACT steps (fixed) or the cap (adaptive); default halt_max_steps\n"
+	       "      --steps N           ACT steps (fixed) or the cap (adaptive); default halt_max_steps\n"
 	       "      --halt MODE         fixed (default, the official evaluation) or adaptive (stop\n"
 	       "                          when the Q head says halt)\n"
-	       "  -p, --puzzle-id N       the puzzle identifier the model was trained with (default 0)\n"
+	       "      --puzzle-id N       the puzzle identifier the model was trained with (default 0)\n"
 	       "      --trace             draw the answer after every ACT step, changed cells highlighted\n"
 	       "      --color WHEN        auto (default: when standard output is a terminal), always,\n"
 	       "                          never (highlighted cells are then marked with '*')\n"
@@ -169,7 +169,9 @@ int cmd_solve(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":w:c:t:n:p:h", opts, NULL)) != -1) {
+	/* --config, --steps and --puzzle-id are long only: -c is --context, -n gen's --count, -p the
+	 * --puzzle-ids file of forward and grad (docs/CLI.md) */
+	while ((c = getopt_long(argc, argv, ":w:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'w': weights_path = optarg; break;
 		case 'c': config_path = optarg; break;

@@ -35,7 +35,7 @@ static void help_add(void)
 	       "it once, as the only line of standard output: it cannot be shown again. A context ending\n"
 	       "in '*' is a prefix (algebra/* is every context under algebra/).\n"
 	       "Options:\n"
-	       "  -s, --scopes LIST     comma-separated: solve, feedback, read, admin (required)\n"
+	       "      --scopes LIST     comma-separated: solve, feedback, read, admin (required)\n"
 	       "  -c, --context CTX     a context the token may use (repeat; default: every context)\n" FILE_OPTIONS
 	       "  -h, --help            this help\n");
 }
@@ -107,7 +107,8 @@ static int token_add(int argc, char **argv)
 		return cli_failf("out of memory");
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":s:c:h", opts, NULL)) != -1) {
+	/* --scopes is long only: -s is gen's --size (docs/CLI.md) */
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': scopes_arg = optarg; break;
 		case 'c': contexts[ncontexts++] = optarg; break;

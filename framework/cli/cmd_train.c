@@ -31,7 +31,7 @@ static void help(void)
 	       "evaluations (\"eval at step N\"), not by these.\n"
 	       "\n"
 	       "Options:\n"
-	       "  -o, --out DIR      output folder (default: the config's `out`, else run/ beside it)\n"
+	       "  -o, --output DIR   output folder (default: the config's `out`, else run/ beside it)\n"
 	       "  -r, --resume       continue from the folder's checkpoint (same result as no stop)\n"
 	       "      --init FROM    fine-tune: start from weights (W.safetensors), or from a module, a\n"
 	       "                     package PKG.trmx or an installed TARGET (MODULE@VERSION, MODULE@ALIAS):\n"
@@ -39,7 +39,7 @@ static void help(void)
 	       "                     none; metrics.yaml then records training.base (the module's digest)\n"
 	       "      --home DIR     TRMX_HOME for an installed TARGET (default: $TRMX_HOME, else\n"
 	       "                     ~/.local/share/trmx)\n"
-	       "  -n, --steps N      stop after N optimizer steps in all (overrides train.steps)\n"
+	       "      --steps N      stop after N optimizer steps in all (overrides train.steps)\n"
 	       "  -q, --quiet        print only evaluations and the end\n"
 	       "  -h, --help         this help\n");
 }
@@ -144,7 +144,8 @@ static void close_parent(struct parent *p)
 int cmd_train(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "out", required_argument, NULL, 'o' },  { "resume", no_argument, NULL, 'r' },
+		{ "output", required_argument, NULL, 'o' }, { "out", required_argument, NULL, 'o' }, /* the old name */
+		{ "resume", no_argument, NULL, 'r' },
 		/* --init is long only ('I' is not in the short list): -i is --input (forward, grad) */
 		{ "init", required_argument, NULL, 'I' }, { "steps", required_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },      { "help", no_argument, NULL, 'h' },
@@ -157,7 +158,8 @@ int cmd_train(int argc, char **argv)
 	long steps;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:rn:qh", opts, NULL)) != -1) {
+	/* --steps is long only: -n is gen's --count (docs/CLI.md) */
+	while ((opt = getopt_long(argc, argv, "o:rqh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o': ro.out_dir = optarg; break;
 		case 'r': ro.resume = 1; break;

@@ -46,7 +46,8 @@ static const struct command commands[] = {
 	{ "export", cmd_export, "export the log as xAPI statements, or corrections as a training data set" },
 	{ "erase", cmd_erase, "erase a learner's runs and feedback everywhere (recorded as counts)" },
 	{ "purge", cmd_purge, "delete runs older than a duration, with their feedback (recorded as counts)" },
-	{ "log", cmd_log, "the usage log itself: migrate it to this trmx's schema" },
+	{ "log", cmd_log, "the usage log itself: migrate it; a central log's status and outbox push" },
+	{ "config", cmd_config, "a home's settings: log.url (a central PostgreSQL log), host.id" },
 	{ "serve", cmd_serve, "serve the home's contexts over HTTP: solve, stream steps, feedback, reports, admin" },
 	{ "token", cmd_token, "add, list or revoke the bearer tokens `trmx serve` accepts" },
 	{ "publish", cmd_publish, "add a verified package to a module index folder and sign the index" },
@@ -58,9 +59,25 @@ static const struct command commands[] = {
 	{ "lti", cmd_lti, "register LTI 1.3 platforms (Moodle, Canvas) and print the tool's public keys" },
 };
 
+/* TRMX_MATMUL / --matmul: fp32 (the default) or bf16, refused where the CPU lacks AVX-512 BF16. */
+static int set_matmul(const char *what, const char *v)
+{
+	trmx_matmul m;
+	if (!strcmp(v, "fp32"))
+		m = TRMX_MATMUL_FP32;
+	else if (!strcmp(v, "bf16"))
+		m = TRMX_MATMUL_BF16;
+	else
+		return fprintf(stderr, "trmx: %s: '%s' is not fp32 or bf16\n", what, v), CLI_USAGE;
+	if (trmx_set_matmul(m) < 0)
+		return cli_failf("%s bf16: this CPU lacks AVX-512 BF16 (cpuid 7.1 EAX bit 5, avx512_bf16 "
+				 "in /proc/cpuinfo); use fp32", what);
+	return CLI_OK;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: trmx [--threads N] <command> [options]\n\n"
+	fprintf(f, "usage: trmx [--threads N] [--matmul fp32|bf16] [--log URL] <command> [options]\n\n"
 		   "trmx runs, packages and analyses tiny recursive reasoning models.\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
@@ -68,6 +85,11 @@ static void usage(FILE *f)
 	fprintf(f, "  %-10s %s\n", "help", "print a command's own help: trmx help CMD is trmx CMD --help");
 	fprintf(f, "\nGlobal options:\n"
 		   "  --threads N  kernel threads (default: all CPUs; also TRMX_THREADS)\n"
+		   "  --matmul P   operands of the matrix products: fp32 (default) or bf16 (AVX-512 BF16 CPUs;\n"
+		   "               fp32 weights and accumulation; also TRMX_MATMUL)\n"
+		   "  --log URL    the usage log for this command: a postgresql:// URL of a central log, or\n"
+		   "               'sqlite' for HOME/log.db (default: $TRMX_LOG_URL, else the home's log.url)\n"
+		   "  -v, --verbose  debug messages of the library on standard error\n"
 		   "  -h, --help   this help; `trmx help <command>` or `trmx <command> --help` for a command's own\n");
 }
 
@@ -220,6 +242,10 @@ int main(int argc, char **argv)
 	const char *env = getenv("TRMX_THREADS");
 	if (env && *env)
 		trmx_set_threads(atoi(env));
+	const char *mm = getenv("TRMX_MATMUL");
+	int rc;
+	if (mm && *mm && (rc = set_matmul("TRMX_MATMUL", mm)) != CLI_OK)
+		return rc;
 
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -231,6 +257,14 @@ int main(int argc, char **argv)
 			if (!cli_parse_int("", "--threads", argv[++i], 1, 1024, &n))
 				return CLI_USAGE;
 			trmx_set_threads((int)n);
+		} else if (!strcmp(argv[i], "--matmul") && i + 1 < argc) {
+			int rc2 = set_matmul("--matmul", argv[++i]);
+			if (rc2 != CLI_OK)
+				return rc2;
+		} else if (!strcmp(argv[i], "--log") && i + 1 < argc) {
+			/* for the library, which reads it wherever the log is opened */
+			if (setenv("TRMX_LOG_URL", argv[++i], 1) != 0)
+				return cli_failf("cannot set TRMX_LOG_URL");
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			verbose = TRMX_LOG_DEBUG;
 		} else if (!strcmp(argv[i], "--version")) {

@@ -230,6 +230,9 @@ static int load_dir(trmx_host *h, const char *dir, const char *digest, bool temp
 	s->temp = temp;
 	s->temp_lock = -1;
 	snprintf(s->digest, sizeof s->digest, "%s", digest);
+	/* the store's files as install recorded them (issue 24, item 8): once, at this first load */
+	if (!temp && h->reg && (rc = trmx_registry_store_check(h->reg, digest, err)) < 0)
+		goto fail;
 	if (!(path = trmx_xasprintf("%s/manifest.yaml", dir))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto fail;

@@ -74,7 +74,7 @@ static double now(void)
 static const char *const known_keys[] = {
 	"name", "out", "engine", "task.codec",
 	"data.source", "data.file", "data.split", "data.pool", "data.difficulty", "data.min_path",
-	"data.augment", "data.seed", "data.curriculum.blanks_start", "data.curriculum.steps",
+	"data.augment", "data.seed", "data.family", "data.curriculum.blanks_start", "data.curriculum.steps",
 	"data.curriculum.size_start",
 	"data.mix.file", "data.mix.share", "data.mix.split",
 	"train.batch_size", "train.steps", "train.lr", "train.lr_min_ratio", "train.lr_cycles",
@@ -83,7 +83,7 @@ static const char *const known_keys[] = {
 	"train.ema_rate", "train.halt_exploration_prob", "train.global_batch_size", "train.seed",
 	"train.max_minutes", "train.log_interval", "train.act_halting",
 	"eval.interval", "eval.size", "eval.seed", "eval.steps", "eval.batch_size", "eval.file",
-	"eval.split", "eval.difficulty",
+	"eval.split", "eval.difficulty", "eval.family",
 	"checkpoint.interval",
 };
 
@@ -272,9 +272,46 @@ done:
 	return rc;
 }
 
-/* Generated puzzles as CSV text (puzzle,solution,rating), read back through the task's codec. */
-static int generate(struct run *r, const char *difficulty, long n, uint64_t seed, bool sized, trmx_dataset **out,
-		    char **desc, trmx_error *err)
+/* A seed of `key` may not be one that held-out sets use (docs/TRAINING.md, "Held-out sets"). */
+static int seed_not_reserved(struct run *r, const char *key, long seed, trmx_error *err)
+{
+	if (seed == TRMX_HELDOUT_SEED || (seed >= TRMX_HELDOUT_SEED_MIN && seed <= TRMX_HELDOUT_SEED_MAX))
+		return bad(r, err, key, "is a seed reserved for held-out sets (777777 and 7770000 to 7779999)");
+	return 0;
+}
+
+/* The maze families of `key` ("free", "lattice", "lattice-loops" or a comma-separated mixture,
+ * maze i of the family i mod their count) into fam[3]; *nfam 1 with free when the key is absent. */
+static int maze_families(struct run *r, const char *key, const char *def, trmx_maze_family *fam, int *nfam,
+			 trmx_error *err)
+{
+	const char *v = get_str(r, key, def);
+	char name[32];
+	*nfam = 0;
+	for (const char *p = v; *p;) {
+		size_t len = strcspn(p, ",");
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len >= sizeof name || *nfam == 3)
+			return bad(r, err, key, "must be free, lattice, lattice-loops or a list of them");
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (trmx_maze_family_parse(name, &fam[*nfam]) < 0)
+			return bad(r, err, key, "must be free, lattice, lattice-loops or a list of them");
+		(*nfam)++;
+		p += strcspn(p, ",");
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	if (*nfam == 0)
+		fam[(*nfam)++] = TRMX_MAZE_FAMILY_FREE;
+	return 0;
+}
+
+/* Generated puzzles as CSV text (puzzle,solution,rating), read back through the task's codec.
+ * `families` is the config key naming the maze families (data.family or eval.family). */
+static int generate(struct run *r, const char *difficulty, const char *families, long n, uint64_t seed, bool sized,
+		    trmx_dataset **out, char **desc, trmx_error *err)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -309,8 +346,11 @@ static int generate(struct run *r, const char *difficulty, long n, uint64_t seed
 			*desc = NULL;
 	} else if (r->kind == KIND_MAZE) {
 		trmx_maze_gen_options go = TRMX_MAZE_GEN_OPTIONS_INIT;
+		trmx_maze_family fam[3];
+		int nfam;
 		long mp;
-		if ((rc = get_long(r, "data.min_path", -1, -1, 10000, &mp, err)) < 0)
+		if ((rc = get_long(r, "data.min_path", -1, -1, 10000, &mp, err)) < 0 ||
+		    (rc = maze_families(r, families, get_str(r, "data.family", "free"), fam, &nfam, err)) < 0)
 			goto done;
 		for (long i = 0; i < n && rc == 0; i++) {
 			char maze[TRMX_MAZE_SIZE_MAX * TRMX_MAZE_SIZE_MAX], sol[sizeof maze];
@@ -320,6 +360,7 @@ static int generate(struct run *r, const char *difficulty, long n, uint64_t seed
 			int s = sized && r->nsizes ? r->sizes[i % r->nsizes] : r->size;
 			go.size = s;
 			go.min_path = s < r->size ? trmx_maze_default_min_path(s) : (int)mp;
+			go.family = fam[i % nfam];
 			if ((rc = trmx_maze_generate(&rng, &go, maze, sol, NULL, err)) < 0)
 				break;
 			for (int pass = 0; pass < 2; pass++) {
@@ -330,8 +371,14 @@ static int generate(struct run *r, const char *difficulty, long n, uint64_t seed
 				fputc(pass ? '\n' : ',', f);
 			}
 		}
-		if (desc && asprintf(desc, "generated maze size=%d%s min_path=%ld n=%ld seed=%llu", r->size,
-				     sized && r->nsizes ? " (and smaller, in its corner)" : "", mp, n,
+		char fams[48] = "";
+		for (int k = 0; k < nfam && nfam > 1; k++)
+			snprintf(fams + strlen(fams), sizeof fams - strlen(fams), "%s%s", k ? "," : " family=",
+				 trmx_maze_family_name(fam[k]));
+		if (nfam == 1 && fam[0] != TRMX_MAZE_FAMILY_FREE)
+			snprintf(fams, sizeof fams, " family=%s", trmx_maze_family_name(fam[0]));
+		if (desc && asprintf(desc, "generated maze size=%d%s%s min_path=%ld n=%ld seed=%llu", r->size,
+				     sized && r->nsizes ? " (and smaller, in its corner)" : "", fams, mp, n,
 				     (unsigned long long)seed) < 0)
 			*desc = NULL;
 	} else {
@@ -445,7 +492,8 @@ static int load_pool(struct run *r, trmx_error *err)
 	    (rc = get_long(r, "data.curriculum.blanks_start", 0, 0, 1024, &bs, err)) < 0 ||
 	    (rc = get_long(r, "data.curriculum.steps", 0, 0, 100000000, &bsteps, err)) < 0 ||
 	    (rc = get_long(r, "data.curriculum.size_start", 0, 0, TRMX_MAZE_SIZE_MAX, &ss, err)) < 0 ||
-	    (rc = get_bool(r, "data.augment", true, &r->augment, err)) < 0)
+	    (rc = get_bool(r, "data.augment", true, &r->augment, err)) < 0 ||
+	    (rc = seed_not_reserved(r, "data.seed", seed, err)) < 0)
 		return rc;
 	r->blanks_start = (int)bs;
 	r->curriculum_steps = bsteps;
@@ -460,7 +508,8 @@ static int load_pool(struct run *r, trmx_error *err)
 			return bad(r, err, "data.pool", "must hold at least one maze of every size of the curriculum");
 	}
 	if (!strcmp(src, "generate"))
-		rc = generate(r, get_str(r, "data.difficulty", "any"), n, (uint64_t)seed, true, &ds, &r->data_desc, err);
+		rc = generate(r, get_str(r, "data.difficulty", "any"), "data.family", n, (uint64_t)seed, true, &ds,
+			      &r->data_desc, err);
 	else if (!strcmp(src, "file") && trmx_config_get(r->cfg, "data.file"))
 		rc = load_file(r, "data.file", "data.split", "train", &ds, &r->data_desc, err);
 	else
@@ -506,10 +555,11 @@ static int load_eval(struct run *r, trmx_error *err)
 	if (trmx_config_get(r->cfg, "eval.file"))
 		return load_file(r, "eval.file", "eval.split", "test", &r->eval_ds, &r->eval_desc, err);
 	if ((rc = get_long(r, "eval.size", 500, 1, 1000000, &n, err)) < 0 ||
-	    (rc = get_long(r, "eval.seed", 1000003, 0, 1L << 62, &seed, err)) < 0)
+	    (rc = get_long(r, "eval.seed", 1000003, 0, 1L << 62, &seed, err)) < 0 ||
+	    (rc = seed_not_reserved(r, "eval.seed", seed, err)) < 0)
 		return rc;
 	const char *diff = get_str(r, "eval.difficulty", get_str(r, "data.difficulty", "any"));
-	return generate(r, diff, n, (uint64_t)seed, false, &r->eval_ds, &r->eval_desc, err);
+	return generate(r, diff, "eval.family", n, (uint64_t)seed, false, &r->eval_ds, &r->eval_desc, err);
 }
 
 /* Give a row a random pool example, augmented, with the curriculum's blanks. */

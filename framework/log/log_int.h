@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/core_int.h"
 #include "trmx/log.h"
@@ -25,6 +26,8 @@ typedef struct trmx_sql_file {
 
 const trmx_sql_file *trmx_sql_registry(size_t *n);
 const trmx_sql_file *trmx_sql_log(size_t *n);
+/* schemas/log-pg/: the central log on PostgreSQL, numbered on their own. */
+const trmx_sql_file *trmx_sql_log_pg(size_t *n);
 
 /* ---- Fault injection (tests only) ------------------------------------------------------------
  * A test arms a kind with N: the Nth check of that kind from then on fails (and only that one).
@@ -120,5 +123,53 @@ void trmx_tmpdir_sweep(const char *dir, const char *prefix);
 void trmx_tmpdir_release(const char *path, int lock_fd);
 /* The user this process acts for: $TRMX_ACTOR, else the login name, else "uid:N". */
 void trmx_actor_default(char *buf, size_t cap);
+
+/* ---- The central log on PostgreSQL (pg.c) ---------------------------------------------------- */
+
+typedef struct trmx_pg trmx_pg;
+typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
+
+/* Is `url` a postgresql:// (or postgres://) URL? */
+bool trmx_log_url_is_pg(const char *url);
+/* Connect to `url` (5 s timeout) and bring the schema to schemas/log-pg/'s newest under an
+ * advisory lock; with `readonly`, migrate nothing (an older schema is TRMX_EVERSION naming
+ * `trmx log migrate`). *out is set even when the server cannot be reached (TRMX_EIO), so that a
+ * writer can keep its rows in an outbox and reconnect later; free it with trmx_pg_close. */
+int trmx_pg_open(trmx_pg **out, const char *url, bool readonly, trmx_error *err);
+int trmx_pg_reconnect(trmx_pg *p, trmx_error *err);
+void trmx_pg_close(trmx_pg *p);
+/* The masked URL (borrowed). */
+const char *trmx_pg_name(const trmx_pg *p);
+/* Was the last failure the server's reach (connection lost, refused, shutting down, disk full)
+ * rather than something wrong with the rows? */
+bool trmx_pg_down(const trmx_pg *p);
+PGconn *trmx_pg_conn(trmx_pg *p);
+/* Statements without parameters; TRMX_E* with the server's message. */
+int trmx_pg_exec(trmx_pg *p, const char *sql, trmx_error *err);
+/* A query with text parameters; NULL on failure (err set). PQclear the result. */
+PGresult *trmx_pg_query(trmx_pg *p, const char *sql, int nparams, const char *const *params, trmx_error *err);
+void trmx_pg_rollback(trmx_pg *p);
+/* Keep the hosts' shared secret honest: `check` (an HMAC of the secret) is stored by the first
+ * host; another host with another secret is TRMX_EINVAL. */
+int trmx_pg_secret_check(trmx_pg *p, const char *check, const char *host, trmx_error *err);
+/* Rows in COPY's text format, in the column order of runs and feedback. */
+void trmx_pg_copy_run(FILE *f, const trmx_run_record *r, const char *when, const char *host);
+void trmx_pg_copy_feedback(FILE *f, const trmx_feedback_record *fb, const char *when);
+/* Columns first..first+ncols-1 of a SQLite row (the outbox's runs or feedback), as one line. */
+void trmx_pg_copy_sqlite_row(FILE *f, sqlite3_stmt *st, int first, int ncols);
+/* One transaction: the runs, then the feedback (COPY text, either may be empty), each inserted
+ * with ON CONFLICT (id) DO NOTHING; *added gets the rows new to the log. A run id taken by
+ * another request is TRMX_EEXIST, feedback on a run the log lacks TRMX_ENOTFOUND; the server out
+ * of reach TRMX_EIO with trmx_pg_down true. */
+int trmx_pg_write(trmx_pg *p, const char *runs, size_t runs_len, const char *feedback, size_t fb_len, size_t *added,
+		  trmx_error *err);
+
+/* Where HOME's log is: *url NULL for HOME/log.db, else the malloc'd URL of a central log: `given`
+ * (NULL: none), else $TRMX_LOG_URL, else the home's config log.url. TRMX_EINVAL for a URL that is
+ * neither. */
+int trmx_log_url(const char *home, const char *given, char **url, trmx_error *err);
+/* The id this host writes into runs.host: the home's config host.id, else the host name. */
+void trmx_log_host_id(const char *home, char *buf, size_t cap);
 
 #endif

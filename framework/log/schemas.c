@@ -1,5 +1,5 @@
 /*
- * schemas.c — the SQL of schemas/registry/ and schemas/log/, embedded at build time: the
+ * schemas.c — the SQL of schemas/registry/, schemas/log/ and schemas/log-pg/, embedded at build time: the
  * Makefile runs registry/embed_sql.sh into BUILD/gen/trmx_sql.h, included here.
  */
 #include "log/log_int.h"
@@ -16,4 +16,10 @@ const trmx_sql_file *trmx_sql_log(size_t *n)
 {
 	*n = log_sql_count;
 	return log_sql;
+}
+
+const trmx_sql_file *trmx_sql_log_pg(size_t *n)
+{
+	*n = log_pg_sql_count;
+	return log_pg_sql;
 }

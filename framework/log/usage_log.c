@@ -1,10 +1,13 @@
 /*
- * usage_log.c — the usage and feedback log (trmx/log.h): HOME/log.db in WAL mode, runs and feedback
- * appended in one transaction per call with ON CONFLICT(id) DO NOTHING, learner pseudonyms
- * (HMAC-SHA256 keyed by HOME/secret), UUIDv7 ids, and the summary views read back.
+ * usage_log.c — the usage and feedback log (trmx/log.h): HOME/log.db in WAL mode, or a central log
+ * on PostgreSQL (pg.c) with HOME/log-outbox.db keeping the rows written while it is out of reach;
+ * runs and feedback appended in one transaction per call with ON CONFLICT(id) DO NOTHING, learner
+ * pseudonyms (HMAC-SHA256 keyed by HOME/secret), UUIDv7 ids, and the summary views read back.
  */
+#define _GNU_SOURCE /* open_memstream */
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -19,11 +22,22 @@
 #define SECRET_BYTES 32
 
 struct trmx_log_db {
-	sqlite3 *db;
-	char *path;
+	sqlite3 *db;                /* log.db, or the outbox of a central log (NULL until needed) */
+	char *path;                 /* log.db's path, or the central log's URL with the password masked */
+	char *home;
+	char host[72];              /* runs.host */
 	unsigned char secret[SECRET_BYTES];
 	sqlite3_stmt *ins_run, *ins_fb, *run_exists, *run_same;
+	trmx_pg *pg;                /* the central log, NULL for log.db */
+	char *outbox_path;          /* HOME/log-outbox.db */
+	int64_t pending;            /* rows this process knows the outbox holds (-1: not counted) */
+	int64_t retry_ms;           /* no reconnect before this time (the server was out of reach) */
+	bool warned;                /* said once that rows wait in the outbox */
+	char last_error[TRMX_ERROR_MESSAGE_MAX];
 };
+
+/* While the central log is out of reach, a write tries to reconnect at most this often. */
+#define RECONNECT_MS 2000
 
 /* ---- Names ----------------------------------------------------------------------------------- */
 
@@ -279,11 +293,135 @@ static int load_secret(const char *home, unsigned char key[SECRET_BYTES], trmx_e
 static const char ins_run_sql[] =
 	"INSERT INTO runs (id, time, kind, batch_id, context, learner, target, module, version, digest, alias, arm, "
 	"engine, task, task_params, input, output, output_tokens, halt, max_steps, steps, q_halt, halt_confidence, "
-	"verdict, problem, latency_ms, status, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-	"?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28) ON CONFLICT (id) DO NOTHING";
+	"verdict, problem, latency_ms, status, error, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+	"?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) ON CONFLICT (id) DO NOTHING";
 static const char ins_fb_sql[] =
 	"INSERT INTO feedback (id, run_id, time, source, verdict, score, expected, comment) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING";
+
+/* Open the SQLite database at l->path-like `path` (log.db, or the outbox) with its statements. */
+static int sqlite_open(trmx_log_db *l, const char *path, const char *what, const trmx_log_options *opts, trmx_error *err)
+{
+	size_t nf;
+	const trmx_sql_file *files = trmx_sql_log(&nf);
+	unsigned flags = TRMX_DB_CREATE | (opts && opts->durable ? TRMX_DB_DURABLE : 0);
+	int rc;
+	if ((rc = trmx_db_open(&l->db, path, what, files, nf, flags, opts ? opts->busy_timeout_ms : 0, err)) < 0)
+		return rc;
+	/* appends touch the ends of the id index and random places of the learner and context
+	 * indexes: a larger page cache than the default 2 MB keeps those in memory */
+	if ((rc = trmx_db_exec(l->db, "PRAGMA cache_size = -16384", what, err)) < 0)
+		return rc;
+	/* The triggers that number new rows for the xAPI outbox (0004_xapi_outbox.sql) make every
+	 * insert a statement of several writes, which SQLite journals on its own: in a temporary
+	 * file unless temporary storage is memory. Measured on batched appends: 2.5x slower with
+	 * the file; in memory about a quarter slower than with no triggers at all. */
+	if ((rc = trmx_db_exec(l->db, "PRAGMA temp_store = MEMORY", what, err)) < 0)
+		return rc;
+	/* the outbox holds feedback on runs the central log already has */
+	if (l->pg && (rc = trmx_db_exec(l->db, "PRAGMA foreign_keys = OFF", what, err)) < 0)
+		return rc;
+	if ((rc = trmx_db_prepare(l->db, ins_run_sql, &l->ins_run, what, err)) < 0 ||
+	    (rc = trmx_db_prepare(l->db, ins_fb_sql, &l->ins_fb, what, err)) < 0 ||
+	    (rc = trmx_db_prepare(l->db, "SELECT 1 FROM runs WHERE id = ?1", &l->run_exists, what, err)) < 0 ||
+	    (rc = trmx_db_prepare(l->db,
+				  "SELECT 1 FROM runs WHERE id = ?1 AND kind = ?2 AND input IS ?3 AND context IS ?4 AND "
+				  "learner IS ?5 AND target IS ?6",
+				  &l->run_same, what, err)) < 0)
+		return rc;
+	return 0;
+}
+
+static void sqlite_close(trmx_log_db *l)
+{
+	sqlite3_finalize(l->ins_run);
+	sqlite3_finalize(l->ins_fb);
+	sqlite3_finalize(l->run_exists);
+	sqlite3_finalize(l->run_same);
+	l->ins_run = l->ins_fb = l->run_exists = l->run_same = NULL;
+	trmx_db_close(l->db);
+	l->db = NULL;
+}
+
+/* The outbox of a central log, opened when first needed. */
+static int outbox_open(trmx_log_db *l, trmx_error *err)
+{
+	if (l->db)
+		return 0;
+	int rc = sqlite_open(l, l->outbox_path, "log-outbox.db", NULL, err);
+	if (rc < 0)
+		sqlite_close(l);
+	return rc;
+}
+
+static int outbox_count(trmx_log_db *l, trmx_error *err)
+{
+	int64_t a = 0, b = 0;
+	int rc;
+	if ((rc = trmx_db_int64(l->db, "SELECT count(*) FROM runs", &a, "log-outbox.db", err)) < 0 ||
+	    (rc = trmx_db_int64(l->db, "SELECT count(*) FROM feedback", &b, "log-outbox.db", err)) < 0)
+		return rc;
+	l->pending = a + b;
+	return 0;
+}
+
+/* The HMAC of a fixed text under the secret: what the hosts of a central log compare. */
+static void secret_check_value(const trmx_log_db *l, char out[65])
+{
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	static const char text[] = "trmx central log: the hosts' shared secret";
+	crypto_auth_hmacsha256(mac, (const unsigned char *)text, sizeof text - 1, l->secret);
+	for (size_t i = 0; i < sizeof mac; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* Connect (again) to the central log and check the secret; TRMX_EIO with the server out of reach. */
+static int central_connect(trmx_log_db *l, bool first, trmx_error *err)
+{
+	int rc = first ? 0 : trmx_pg_reconnect(l->pg, err);
+	if (rc == 0) {
+		char check[65];
+		secret_check_value(l, check);
+		rc = trmx_pg_secret_check(l->pg, check, l->host, err);
+	}
+	if (rc < 0 && trmx_pg_down(l->pg)) {
+		snprintf(l->last_error, sizeof l->last_error, "%s", err->message);
+		l->retry_ms = trmx_now_ms() + RECONNECT_MS;
+	}
+	return rc;
+}
+
+/* The secret of a host on a central log. A missing one is made only when the central log says
+ * it has no secret yet: once it holds runs, a new secret would give this host's learners other
+ * pseudonyms than the other hosts give them. `reached`: the central log answered. */
+static int central_secret(trmx_log_db *l, bool reached, trmx_error *err)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/secret", l->home);
+	if (access(path, F_OK) != 0) {
+		if (!reached)
+			return trmx_error_set(err, TRMX_ENOTFOUND,
+					      "%s is missing, and the central log %s cannot be reached to tell whether its hosts "
+					      "share a secret already: copy HOME/secret from one of them (mode 0600), or try again "
+					      "once it answers",
+					      path, l->path);
+		PGresult *r = trmx_pg_query(l->pg, "SELECT coalesce(max(by_host), '') FROM log_secret", 0, NULL, err);
+		if (!r)
+			return err->code;
+		bool taken = PQntuples(r) == 1 && *PQgetvalue(r, 0, 0);
+		char by[80];
+		snprintf(by, sizeof by, "%s", taken ? PQgetvalue(r, 0, 0) : "");
+		PQclear(r);
+		if (taken)
+			return trmx_error_set(err, TRMX_ENOTFOUND,
+					      "%s is missing, but the central log %s was started with a secret (by host %s) that "
+					      "pseudonymises its learners: copy HOME/secret from one of its hosts, or restore it "
+					      "from a backup (docs/SECURITY.md, \"The secret\"); a new one would give this host's "
+					      "learners other pseudonyms",
+					      path, l->path, by);
+	}
+	return load_secret(l->home, l->secret, err);
+}
 
 int trmx_log_open(trmx_log_db **out, const char *home, const trmx_log_options *opts, trmx_error *err)
 {
@@ -293,39 +431,61 @@ int trmx_log_open(trmx_log_db **out, const char *home, const trmx_log_options *o
 		return trmx_error_set(err, TRMX_EVERSION, "log options version %u is not %d", opts->version,
 				      TRMX_LOG_OPTIONS_VERSION);
 	trmx_log_db *l = trmx_xcalloc(1, sizeof *l);
+	char *url = NULL;
 	int rc;
-	if (!l || !(l->path = trmx_xasprintf("%s/log.db", home))) {
+	if (!l || !(l->home = trmx_xstrdup(home))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the log");
 		goto fail;
 	}
-	if ((rc = trmx_mkdirs(home, err)) < 0 || (rc = load_secret(home, l->secret, err)) < 0)
+	l->pending = -1;
+	trmx_log_host_id(home, l->host, sizeof l->host);
+	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0 || (rc = trmx_mkdirs(home, err)) < 0)
 		goto fail;
-	size_t nf;
-	const trmx_sql_file *files = trmx_sql_log(&nf);
-	unsigned flags = TRMX_DB_CREATE | (opts && opts->durable ? TRMX_DB_DURABLE : 0);
-	if ((rc = trmx_db_open(&l->db, l->path, "log.db", files, nf, flags, opts ? opts->busy_timeout_ms : 0, err)) < 0)
+	if (!url) {
+		if ((rc = load_secret(home, l->secret, err)) < 0)
+			goto fail;
+		if (!(l->path = trmx_xasprintf("%s/log.db", home))) {
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the log");
+			goto fail;
+		}
+		if ((rc = sqlite_open(l, l->path, "log.db", opts, err)) < 0)
+			goto fail;
+		*out = l;
+		return 0;
+	}
+	/* A central log: a server out of reach is no failure (the rows wait in the outbox), a
+	 * schema from a newer trmx or another secret is. */
+	if (!(l->outbox_path = trmx_xasprintf("%s/log-outbox.db", home))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the log");
 		goto fail;
-	/* appends touch the ends of the id index and random places of the learner and context
-	 * indexes: a larger page cache than the default 2 MB keeps those in memory */
-	if ((rc = trmx_db_exec(l->db, "PRAGMA cache_size = -16384", "log.db", err)) < 0)
+	}
+	int prc = trmx_pg_open(&l->pg, url, false, err);
+	if (!l->pg) {
+		rc = prc;
 		goto fail;
-	/* The triggers that number new rows for the xAPI outbox (0004_xapi_outbox.sql) make every
-	 * insert a statement of several writes, which SQLite journals on its own: in a temporary
-	 * file unless temporary storage is memory. Measured on batched appends: 2.5x slower with
-	 * the file; in memory about a quarter slower than with no triggers at all. */
-	if ((rc = trmx_db_exec(l->db, "PRAGMA temp_store = MEMORY", "log.db", err)) < 0)
+	}
+	if (!(l->path = trmx_xstrdup(trmx_pg_name(l->pg)))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the log");
 		goto fail;
-	if ((rc = trmx_db_prepare(l->db, ins_run_sql, &l->ins_run, "log.db", err)) < 0 ||
-	    (rc = trmx_db_prepare(l->db, ins_fb_sql, &l->ins_fb, "log.db", err)) < 0 ||
-	    (rc = trmx_db_prepare(l->db, "SELECT 1 FROM runs WHERE id = ?1", &l->run_exists, "log.db", err)) < 0 ||
-	    (rc = trmx_db_prepare(l->db,
-				  "SELECT 1 FROM runs WHERE id = ?1 AND kind = ?2 AND input IS ?3 AND context IS ?4 AND "
-				  "learner IS ?5 AND target IS ?6",
-				  &l->run_same, "log.db", err)) < 0)
+	}
+	if (prc < 0 && !trmx_pg_down(l->pg)) { /* a newer schema, a failed migration */
+		rc = prc;
 		goto fail;
+	}
+	if (prc < 0) {
+		snprintf(l->last_error, sizeof l->last_error, "%s", err->message);
+		l->retry_ms = trmx_now_ms() + RECONNECT_MS;
+	}
+	if ((rc = central_secret(l, prc == 0, err)) < 0 ||
+	    (prc == 0 && (rc = central_connect(l, true, err)) < 0 && !trmx_pg_down(l->pg)))
+		goto fail;
+	if (access(l->outbox_path, F_OK) == 0 && ((rc = outbox_open(l, err)) < 0 || (rc = outbox_count(l, err)) < 0))
+		goto fail;
+	free(url);
 	*out = l;
 	return 0;
 fail:
+	free(url);
 	trmx_log_free(l);
 	return rc;
 }
@@ -334,13 +494,12 @@ void trmx_log_free(trmx_log_db *l)
 {
 	if (!l)
 		return;
-	sqlite3_finalize(l->ins_run);
-	sqlite3_finalize(l->ins_fb);
-	sqlite3_finalize(l->run_exists);
-	sqlite3_finalize(l->run_same);
-	trmx_db_close(l->db);
+	sqlite_close(l);
+	trmx_pg_close(l->pg);
 	sodium_memzero(l->secret, sizeof l->secret);
 	free(l->path);
+	free(l->home);
+	free(l->outbox_path);
 	free(l);
 }
 
@@ -475,6 +634,7 @@ static int put_run(trmx_log_db *l, const trmx_run_record *r, int64_t now, size_t
 		sqlite3_bind_double(st, 26, r->latency_ms);
 	bind_static(st, 27, trmx_run_status_name(r->status));
 	bind_static(st, 28, failed ? (r->error ? r->error : "failed") : NULL);
+	bind_static(st, 29, l->host);
 	int s = trmx_db_step(st);
 	if (s != SQLITE_DONE) {
 		int rc = trmx_db_error(l->db, s, "log.db", err);
@@ -550,6 +710,101 @@ static int put_feedback(trmx_log_db *l, const trmx_feedback_record *f, int64_t n
 	return 0;
 }
 
+/* The rows into the SQLite database of `l` (log.db or the outbox), in one transaction. */
+static int sqlite_write(trmx_log_db *l, const trmx_run_record *runs, size_t n, const trmx_feedback_record *fb,
+			size_t nf, int64_t now, size_t *added, trmx_error *err)
+{
+	int rc;
+	if ((rc = trmx_db_begin(l->db, "log.db", err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = put_run(l, &runs[i], now, added, err)) < 0)
+			goto fail;
+	for (size_t i = 0; i < nf; i++)
+		if ((rc = put_feedback(l, &fb[i], now, added, err)) < 0)
+			goto fail;
+	if ((rc = trmx_db_commit(l->db, "log.db", err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	trmx_db_rollback(l->db);
+	return rc;
+}
+
+/* The rows in COPY's text form for the central log. */
+static int central_rows(const trmx_log_db *l, const trmx_run_record *runs, size_t n, const trmx_feedback_record *fb,
+			size_t nf, int64_t now, char **rtext, size_t *rlen, char **ftext, size_t *flen, trmx_error *err)
+{
+	char when[32];
+	int64_t last = -1;
+	FILE *f = open_memstream(rtext, rlen);
+	if (!f)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		trmx_pg_copy_run(f, &runs[i], iso(runs[i].time_ms ? runs[i].time_ms : now, &last, when), l->host);
+	if (fclose(f) != 0)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if (!(f = open_memstream(ftext, flen)))
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nf; i++)
+		trmx_pg_copy_feedback(f, &fb[i], iso(fb[i].time_ms ? fb[i].time_ms : now, &last, when));
+	if (fclose(f) != 0)
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Into the central log, or (the server out of reach, or the outbox still holding earlier rows
+ * that these may refer to) into the outbox. */
+static int central_write(trmx_log_db *l, const trmx_run_record *runs, size_t n, const trmx_feedback_record *fb,
+			 size_t nf, int64_t now, size_t *added, trmx_error *err)
+{
+	int rc = 0;
+	if (l->pending != 0 && (l->db || access(l->outbox_path, F_OK) == 0)) {
+		size_t pushed = 0;
+		trmx_error e2;
+		if ((rc = outbox_open(l, err)) < 0)
+			return rc;
+		if (trmx_now_ms() >= l->retry_ms)
+			trmx_log_push(l, &pushed, &e2);
+		if (l->pending != 0)
+			goto outbox; /* these rows may be feedback on runs still waiting there */
+	}
+	if (trmx_pg_down(l->pg) && trmx_now_ms() < l->retry_ms)
+		goto outbox;
+	char *rt = NULL, *ft = NULL;
+	size_t rlen = 0, flen = 0;
+	if ((rc = central_rows(l, runs, n, fb, nf, now, &rt, &rlen, &ft, &flen, err)) == 0) {
+		for (int attempt = 0; attempt < 2; attempt++) {
+			if (trmx_pg_down(l->pg) && (rc = central_connect(l, false, err)) < 0)
+				break;
+			if ((rc = trmx_pg_write(l->pg, rt, rlen, ft, flen, added, err)) == 0 || !trmx_pg_down(l->pg))
+				break;
+		}
+	}
+	free(rt);
+	free(ft);
+	if (rc == 0 || (!trmx_pg_down(l->pg) && rc != TRMX_ENOTFOUND))
+		return rc;
+	if (rc == TRMX_ENOTFOUND && !l->db && access(l->outbox_path, F_OK) != 0)
+		return rc; /* feedback on a run no outbox can hold: the caller's mistake */
+	snprintf(l->last_error, sizeof l->last_error, "%s", err->message);
+	l->retry_ms = trmx_now_ms() + RECONNECT_MS;
+outbox:
+	/* kept here until the central log takes it (trmx log push, or trmx serve in the background) */
+	if (!l->warned) {
+		trmx_log(TRMX_LOG_WARN, "the central log is out of reach (%s): runs and feedback wait in %s until "
+			 "`trmx log push` (trmx serve pushes by itself)", l->last_error, l->outbox_path);
+		l->warned = true;
+	}
+	if ((rc = outbox_open(l, err)) < 0 || (rc = sqlite_write(l, runs, n, fb, nf, now, added, err)) < 0)
+		return rc;
+	if (l->pending >= 0)
+		l->pending += (int64_t)(n + nf);
+	else
+		outbox_count(l, err);
+	return 0;
+}
+
 int trmx_log_write(trmx_log_db *l, const trmx_run_record *runs, size_t n, const trmx_feedback_record *fb,
 		   size_t nf, size_t *inserted, trmx_error *err)
 {
@@ -569,22 +824,203 @@ int trmx_log_write(trmx_log_db *l, const trmx_run_record *runs, size_t n, const 
 	}
 	size_t added = 0;
 	int64_t now = trmx_now_ms();
-	if ((rc = trmx_db_begin(l->db, "log.db", err)) < 0)
-		return rc;
-	for (size_t i = 0; i < n; i++)
-		if ((rc = put_run(l, &runs[i], now, &added, err)) < 0)
-			goto fail;
-	for (size_t i = 0; i < nf; i++)
-		if ((rc = put_feedback(l, &fb[i], now, &added, err)) < 0)
-			goto fail;
-	if ((rc = trmx_db_commit(l->db, "log.db", err)) < 0)
-		goto fail;
-	if (inserted)
+	if (!l->pg) {
+		rc = sqlite_write(l, runs, n, fb, nf, now, &added, err);
+	} else {
+		/* every feedback row gets its id here, so that the outbox and the central log agree */
+		trmx_feedback_record *own = NULL;
+		for (size_t i = 0; i < nf && !own; i++)
+			if (!fb[i].id[0]) {
+				if (!(own = trmx_xmalloc(nf * sizeof *own)))
+					return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+				memcpy(own, fb, nf * sizeof *own);
+				for (size_t j = 0; j < nf; j++)
+					if (!own[j].id[0])
+						trmx_uuid7(own[j].id);
+			}
+		rc = central_write(l, runs, n, own ? own : fb, nf, now, &added, err);
+		free(own);
+	}
+	if (rc == 0 && inserted)
 		*inserted = added;
-	return 0;
-fail:
-	trmx_db_rollback(l->db);
 	return rc;
+}
+
+/* ---- The outbox of a central log ----------------------------------------------------------- */
+
+static const char outbox_runs_sql[] =
+	"SELECT rowid, id, time, kind, batch_id, context, learner, target, module, version, digest, alias, arm, engine, "
+	"task, task_params, input, output, output_tokens, halt, max_steps, steps, q_halt, halt_confidence, verdict, "
+	"problem, latency_ms, status, error, host FROM runs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2";
+static const char outbox_fb_sql[] =
+	"SELECT rowid, id, run_id, time, source, verdict, score, expected, comment FROM feedback WHERE rowid > ?1 "
+	"ORDER BY rowid LIMIT ?2";
+
+#define PUSH_CHUNK 2000
+
+/* Push the rows of one outbox table after rowid `*from`, `limit` at a time (1: one by one, to
+ * leave a row the central log refuses behind); *from moves past what was read. *moved counts
+ * the rows taken, *stuck those refused (they stay). *more: rows may follow. */
+static int push_chunk(trmx_log_db *l, bool feedback, int64_t *from, int limit, size_t *moved, size_t *stuck,
+		      bool *more, trmx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	char *text = NULL;
+	size_t len = 0, rows = 0;
+	int64_t last = *from;
+	int rc = trmx_db_prepare(l->db, feedback ? outbox_fb_sql : outbox_runs_sql, &st, "log-outbox.db", err), s;
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, *from);
+	sqlite3_bind_int(st, 2, limit);
+	FILE *f = open_memstream(&text, &len);
+	if (!f) {
+		sqlite3_finalize(st);
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	}
+	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
+		last = sqlite3_column_int64(st, 0);
+		trmx_pg_copy_sqlite_row(f, st, 1, sqlite3_column_count(st) - 1);
+		rows++;
+	}
+	sqlite3_finalize(st);
+	if (fclose(f) != 0) {
+		free(text);
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	}
+	if (s != SQLITE_DONE) {
+		free(text);
+		return trmx_db_error(l->db, s, "log-outbox.db", err);
+	}
+	*more = rows == (size_t)limit;
+	if (!rows) {
+		free(text);
+		return 0;
+	}
+	size_t added = 0;
+	rc = feedback ? trmx_pg_write(l->pg, NULL, 0, text, len, &added, err)
+		      : trmx_pg_write(l->pg, text, len, NULL, 0, &added, err);
+	free(text);
+	if (rc < 0) {
+		if (trmx_pg_down(l->pg) || limit > 1)
+			return rc; /* out of reach: try later; refused in a chunk: the caller goes row by row */
+		snprintf(l->last_error, sizeof l->last_error, "%s", err->message);
+		(*stuck)++;
+		*from = last;
+		return 0;
+	}
+	/* the central log has them (committed): now they may go from here; a crash before this
+	 * delete pushes them again, which ON CONFLICT makes no duplicate */
+	char sql[96];
+	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE rowid > %lld AND rowid <= %lld", feedback ? "feedback" : "runs",
+		 (long long)*from, (long long)last);
+	if ((rc = trmx_db_exec(l->db, sql, "log-outbox.db", err)) < 0)
+		return rc;
+	*moved += rows;
+	return 0;
+}
+
+static int push_table(trmx_log_db *l, bool feedback, size_t *moved, size_t *stuck, trmx_error *err)
+{
+	int64_t from = 0;
+	bool more = true;
+	while (more) {
+		int64_t start = from;
+		int rc = push_chunk(l, feedback, &from, PUSH_CHUNK, moved, stuck, &more, err);
+		if (rc < 0 && trmx_pg_down(l->pg))
+			return rc;
+		if (rc < 0) {
+			/* one of these rows is refused (feedback on a run that is nowhere, a run id reused):
+			 * the others go one by one, the refused stay and are counted */
+			from = start;
+			for (int i = 0; i < PUSH_CHUNK; i++) {
+				bool one_more = false;
+				if ((rc = push_chunk(l, feedback, &from, 1, moved, stuck, &one_more, err)) < 0)
+					return rc;
+				if (!one_more)
+					break;
+			}
+			more = true;
+		}
+	}
+	return 0;
+}
+
+int trmx_log_push(trmx_log_db *l, size_t *pushed, trmx_error *err)
+{
+	if (!l || !pushed)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_log_push: missing argument");
+	*pushed = 0;
+	if (!l->pg)
+		return trmx_error_set(err, TRMX_EINVAL, "%s is the log itself (no central log is set): nothing to push",
+				      l->path);
+	if (!l->db && access(l->outbox_path, F_OK) != 0)
+		return 0;
+	int rc;
+	if ((rc = outbox_open(l, err)) < 0)
+		return rc;
+	if (trmx_pg_down(l->pg) && (rc = central_connect(l, false, err)) < 0)
+		return rc;
+	size_t moved = 0, stuck = 0;
+	/* runs before the feedback that may refer to them */
+	if ((rc = push_table(l, false, &moved, &stuck, err)) == 0)
+		rc = push_table(l, true, &moved, &stuck, err);
+	*pushed = moved;
+	if (rc < 0) {
+		snprintf(l->last_error, sizeof l->last_error, "%s", err->message);
+		l->retry_ms = trmx_now_ms() + RECONNECT_MS;
+	}
+	trmx_error e2;
+	if (outbox_count(l, &e2) == 0 && l->pending == 0)
+		trmx_db_exec(l->db, "DELETE FROM xapi_queue", "log-outbox.db", &e2);
+	if (rc == 0 && stuck)
+		return trmx_error_set(err, TRMX_EINVAL, "%zu rows pushed, %zu refused by the central log and kept in %s: %s",
+				      moved, stuck, l->outbox_path, l->last_error);
+	return rc;
+}
+
+int trmx_log_status(trmx_log_db *l, trmx_log_status_info *out, trmx_error *err)
+{
+	if (!l || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_log_status: missing argument");
+	memset(out, 0, sizeof *out);
+	out->central = l->pg != NULL;
+	snprintf(out->where, sizeof out->where, "%s", l->path);
+	snprintf(out->host, sizeof out->host, "%s", l->host);
+	if (!l->pg) {
+		out->reachable = true;
+		return 0;
+	}
+	snprintf(out->outbox, sizeof out->outbox, "%s", l->outbox_path);
+	if (trmx_pg_down(l->pg)) {
+		trmx_error e2;
+		central_connect(l, false, &e2);
+	}
+	out->reachable = !trmx_pg_down(l->pg);
+	snprintf(out->last_error, sizeof out->last_error, "%s", out->reachable ? "" : l->last_error);
+	if (!l->db && access(l->outbox_path, F_OK) != 0)
+		return 0;
+	int rc;
+	if ((rc = outbox_open(l, err)) < 0 ||
+	    (rc = trmx_db_int64(l->db, "SELECT count(*) FROM runs", &out->outbox_runs, "log-outbox.db", err)) < 0 ||
+	    (rc = trmx_db_int64(l->db, "SELECT count(*) FROM feedback", &out->outbox_feedback, "log-outbox.db", err)) < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	if (trmx_db_prepare(l->db, "SELECT min(t) FROM (SELECT min(time) AS t FROM runs UNION ALL SELECT min(time) FROM feedback)",
+			    &st, "log-outbox.db", err) == 0) {
+		if (trmx_db_step(st) == SQLITE_ROW)
+			trmx_db_column_copy(st, 0, out->oldest, sizeof out->oldest);
+		sqlite3_finalize(st);
+	}
+	l->pending = out->outbox_runs + out->outbox_feedback;
+	return 0;
+}
+
+bool trmx_log_outbox_pending(const trmx_log_db *l)
+{
+	/* another handle on this home (another process, the host's handle in trmx serve) may have
+	 * written the outbox: its file says more than this handle's count */
+	return l && l->pg && access(l->outbox_path, F_OK) == 0;
 }
 
 int trmx_log_append(trmx_log_db *l, const trmx_run_record *runs, size_t n, size_t *inserted, trmx_error *err)
@@ -599,10 +1035,63 @@ int trmx_log_feedback(trmx_log_db *l, const trmx_feedback_record *fb, size_t n, 
 
 /* ---- Reading --------------------------------------------------------------------------------- */
 
+/* A run of the central log, or of the outbox when the central log lacks it or is out of reach:
+ * the row's first `ncols` columns of `cols` (SQL after SELECT) into *r (malloc'd texts, NULL for
+ * SQL NULL; free with free_texts). 1 when found, 0 when not, < 0 on error. */
+static int central_run(trmx_log_db *l, const char *cols, const char *run_id, char **texts, int ncols, trmx_error *err)
+{
+	if (trmx_pg_down(l->pg) && trmx_now_ms() >= l->retry_ms)
+		central_connect(l, false, err);
+	if (trmx_pg_down(l->pg))
+		return 0;
+	char sql[400];
+	snprintf(sql, sizeof sql, "SELECT %s FROM runs WHERE id = lower($1)", cols);
+	PGresult *r = trmx_pg_query(l->pg, sql, 1, (const char *const[]){ run_id }, err);
+	if (!r)
+		return trmx_pg_down(l->pg) ? 0 : err->code;
+	int found = PQntuples(r) == 1;
+	for (int i = 0; found && i < ncols; i++)
+		if (!PQgetisnull(r, 0, i) && !(texts[i] = strdup(PQgetvalue(r, 0, i)))) {
+			PQclear(r);
+			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		}
+	PQclear(r);
+	return found;
+}
+
+/* For a central log, the outbox (when it exists) as l->db; false when there is none. */
+static bool local_rows(trmx_log_db *l)
+{
+	trmx_error e2;
+	return !l->pg ? true : l->db ? true : access(l->outbox_path, F_OK) == 0 && outbox_open(l, &e2) == 0;
+}
+
 int trmx_log_run_get(trmx_log_db *l, const char *run_id, trmx_run_info *out, trmx_error *err)
 {
 	if (!l || !run_id || !out)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_log_run_get: missing argument");
+	if (l->pg) {
+		char *t[9] = { 0 };
+		int found = central_run(l, "id, time, context, module, version, digest, task, task_params, status", run_id,
+					t, 9, err);
+		if (found == 1) {
+			trmx_run_info r;
+			char *fields[9] = { r.id, r.time, r.context, r.module, r.module_version, r.digest, r.task,
+					    r.task_params, r.status };
+			size_t caps[9] = { sizeof r.id, sizeof r.time, sizeof r.context, sizeof r.module,
+					   sizeof r.module_version, sizeof r.digest, sizeof r.task, sizeof r.task_params,
+					   sizeof r.status };
+			for (int i = 0; i < 9; i++)
+				snprintf(fields[i], caps[i], "%s", t[i] ? t[i] : "");
+			*out = r;
+		}
+		for (int i = 0; i < 9; i++)
+			free(t[i]);
+		if (found != 0)
+			return found < 0 ? found : 0;
+		if (!local_rows(l))
+			return trmx_error_set(err, TRMX_ENOTFOUND, "no run %s in %s", run_id, l->path);
+	}
 	sqlite3_stmt *st = NULL;
 	int rc = trmx_db_prepare(l->db,
 				 "SELECT id, time, context, module, version, digest, task, task_params, status "
@@ -637,6 +1126,25 @@ int trmx_log_run_texts(trmx_log_db *l, const char *run_id, char **input, char **
 {
 	if (!l || !run_id || !input || !output)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_log_run_texts: missing argument");
+	if (l->pg) {
+		char *t[2] = { 0 };
+		int found = central_run(l, "input, output", run_id, t, 2, err);
+		if (found == 1) {
+			*input = t[0] ? t[0] : strdup("");
+			*output = t[1];
+			if (!*input) {
+				free(t[1]);
+				return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			}
+			return 0;
+		}
+		free(t[0]);
+		free(t[1]);
+		if (found < 0)
+			return found;
+		if (!local_rows(l))
+			return trmx_error_set(err, TRMX_ENOTFOUND, "no run %s in %s", run_id, l->path);
+	}
 	sqlite3_stmt *st = NULL;
 	int rc = trmx_db_prepare(l->db, "SELECT input, output FROM runs WHERE id = lower(?1)", &st, "log.db", err);
 	if (rc < 0)
@@ -667,6 +1175,52 @@ static double column_or_nan(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
+static double pg_double(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NAN : strtod(PQgetvalue(r, row, col), NULL);
+}
+
+/* trmx_log_usage over the central log's views (what waits in the outbox is not counted). */
+static int central_usage(trmx_log_db *l, trmx_usage_by by, const char *filter, trmx_usage_row **out, size_t *n,
+			 trmx_error *err)
+{
+	const char *sql = by == TRMX_USAGE_BY_CONTEXT
+		? "SELECT context, arm, module, version, runs, errors, learners, correct, judged, mean_steps, mean_latency_ms "
+		  "FROM context_summary WHERE $1::text IS NULL OR context = $1 ORDER BY context, arm, module, version"
+		: "SELECT '', '', module, version, runs, errors, -1, correct, correct + partial + incorrect, mean_steps, "
+		  "mean_latency_ms FROM version_summary WHERE $1::text IS NULL OR module = $1 ORDER BY module, version";
+	if (trmx_pg_down(l->pg) && central_connect(l, false, err) < 0)
+		return err->code;
+	PGresult *r = trmx_pg_query(l->pg, sql, 1, (const char *const[]){ filter }, err);
+	if (!r)
+		return err->code;
+	size_t count = (size_t)PQntuples(r);
+	trmx_usage_row *rows = trmx_xcalloc(count ? count : 1, sizeof *rows);
+	if (!rows) {
+		PQclear(r);
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading the log");
+	}
+	for (size_t i = 0; i < count; i++) {
+		trmx_usage_row *u = &rows[i];
+		int k = (int)i;
+		snprintf(u->context, sizeof u->context, "%s", PQgetvalue(r, k, 0));
+		snprintf(u->arm, sizeof u->arm, "%s", PQgetvalue(r, k, 1));
+		snprintf(u->module, sizeof u->module, "%s", PQgetvalue(r, k, 2));
+		snprintf(u->module_version, sizeof u->module_version, "%s", PQgetvalue(r, k, 3));
+		u->runs = strtoll(PQgetvalue(r, k, 4), NULL, 10);
+		u->errors = strtoll(PQgetvalue(r, k, 5), NULL, 10);
+		u->learners = strtoll(PQgetvalue(r, k, 6), NULL, 10);
+		u->correct = strtoll(PQgetvalue(r, k, 7), NULL, 10);
+		u->judged = strtoll(PQgetvalue(r, k, 8), NULL, 10);
+		u->mean_steps = pg_double(r, k, 9);
+		u->mean_latency_ms = pg_double(r, k, 10);
+	}
+	PQclear(r);
+	*out = rows;
+	*n = count;
+	return 0;
+}
+
 int trmx_log_usage(trmx_log_db *l, trmx_usage_by by, const char *filter, trmx_usage_row **out, size_t *n,
 		   trmx_error *err)
 {
@@ -677,6 +1231,8 @@ int trmx_log_usage(trmx_log_db *l, trmx_usage_by by, const char *filter, trmx_us
 		  "FROM context_summary WHERE ?1 IS NULL OR context = ?1 ORDER BY context, arm, module, version"
 		: "SELECT '', '', module, version, runs, errors, -1, correct, correct + partial + incorrect, mean_steps, "
 		  "mean_latency_ms FROM version_summary WHERE ?1 IS NULL OR module = ?1 ORDER BY module, version";
+	if (l->pg)
+		return central_usage(l, by, filter, out, n, err);
 	sqlite3_stmt *st = NULL;
 	trmx_usage_row *rows = NULL;
 	size_t count = 0, cap = 0;

@@ -508,6 +508,31 @@ static int history(struct serve_call *call)
 	return 200;
 }
 
+/* ?kind=: run, eval, selftest or all, or a comma list of the first three, into TRMX_REPORT_KIND_*;
+ * false for anything else. */
+static bool report_kinds(const char *k, unsigned *out)
+{
+	static const char *const names[] = { "run", "eval", "selftest" };
+	unsigned kinds = 0;
+	if (!strcmp(k, "all")) {
+		*out = TRMX_REPORT_KIND_ALL;
+		return true;
+	}
+	for (const char *p = k;; p++) {
+		size_t n = strcspn(p, ","), j = 0;
+		while (j < 3 && (strlen(names[j]) != n || strncmp(p, names[j], n)))
+			j++;
+		if (j == 3)
+			return false;
+		kinds |= 1u << j;
+		p += n;
+		if (!*p)
+			break;
+	}
+	*out = kinds;
+	return true;
+}
+
 static int report(struct serve_call *call)
 {
 	trmx_server *s = call->s;
@@ -515,8 +540,18 @@ static int report(struct serve_call *call)
 	trmx_error err = { 0, "" };
 	const char *since = serve_query(call, "since"), *until = serve_query(call, "until");
 	const char *format = serve_query(call, "format"), *table = serve_query(call, "table");
+	const char *kind = serve_query(call, "kind");
+	/* context=course/ followed by a star is every context that begins with course/ (as trmx report
+	 * --context): the token must be allowed that pattern itself, which a token's own pattern for
+	 * course/ or c is, and a token of course/a only is not */
 	o.context = serve_query(call, "context");
 	o.module = serve_query(call, "module");
+	/* the learners' runs by default, as trmx report: an evaluation's runs would change their figures */
+	o.kinds = TRMX_REPORT_KIND_RUN;
+	if (kind && !report_kinds(kind, &o.kinds))
+		return fail(call, 400,
+			    "'kind' is run (the default: the learners' runs), eval, selftest, a comma list of "
+			    "them, or all");
 	int st;
 	if ((st = serve_authorize_context(call, TRMX_SCOPE_READ, o.context)))
 		return st;

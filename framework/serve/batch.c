@@ -552,15 +552,39 @@ static void log_jobs(trmx_server *s, struct job *list)
 	}
 }
 
+/* With a central log, rows that waited in the outbox (the central log was out of reach) are
+ * pushed every PUSH_EVERY_S while no request comes; a request's own write pushes them first. */
+#define PUSH_EVERY_S 5.0
+
 static void *log_main(void *arg)
 {
 	trmx_server *s = arg;
+	double next_push = trmx_mono_s() + PUSH_EVERY_S;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		if (!s->log_head) {
 			if (s->log_stop)
 				break;
-			pthread_cond_wait(&s->log_cv, &s->mu);
+			if (!trmx_log_outbox_pending(s->log)) {
+				pthread_cond_wait(&s->log_cv, &s->mu);
+				continue;
+			}
+			if (trmx_mono_s() >= next_push) {
+				pthread_mutex_unlock(&s->mu);
+				size_t pushed = 0;
+				trmx_error err = { 0, "" };
+				if (trmx_log_push(s->log, &pushed, &err) < 0)
+					trmx_log(TRMX_LOG_WARN, "serve: the outbox waits: %s", err.message);
+				else if (pushed)
+					trmx_log(TRMX_LOG_INFO, "serve: %zu rows pushed from the outbox to %s", pushed,
+						 trmx_log_path(s->log));
+				next_push = trmx_mono_s() + PUSH_EVERY_S;
+				pthread_mutex_lock(&s->mu);
+				continue;
+			}
+			struct timespec ts;
+			abs_time(&ts, next_push - trmx_mono_s());
+			pthread_cond_timedwait(&s->log_cv, &s->mu, &ts);
 			continue;
 		}
 		struct job *list = s->log_head;

@@ -139,6 +139,14 @@ int xapi_start(trmx_server *s, trmx_error *err)
 {
 	if (!s->opts.xapi_lrs)
 		return 0;
+	char *url = NULL;
+	int urc = trmx_log_url(s->home, NULL, &url, err);
+	bool central = url != NULL;
+	free(url);
+	if (urc < 0 || central)
+		return urc < 0 ? urc : trmx_error_set(err, TRMX_EINVAL,
+			"--xapi-lrs forwards from HOME/log.db's queue: with a central log (log.url), forward from "
+			"the central log's side (not yet supported) or keep this home's log local");
 	struct xapi_fwd *x = calloc(1, sizeof *x);
 	if (!x)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");

@@ -18,6 +18,13 @@
  * The checker asks that the 'o' cells and S and G form one simple 4-connected path (each path
  * cell with exactly two marked neighbours, S and G with one), through open cells only, and
  * compares its length with a BFS shortest path.
+ *
+ * The generator has three families (docs/TASKS.md, "Generators"): free (a tree on the squares
+ * of even row and column, loops, no border), lattice (a perfect maze on the cells of odd row and
+ * column inside a wall border) and lattice-loops (the same with walls between cells knocked
+ * out); all keep G where exactly one shortest path from S reaches it, found by a BFS that counts
+ * shortest paths. The free family's random draws are those of its first version, so a seed
+ * gives the mazes it always gave (tests/cli/gen.test).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -571,6 +578,119 @@ int trmx_maze_prune(int canvas, int32_t *input, int32_t *label, int start, doubl
 	return maxd;
 }
 
+static const char *const family_names[] = { "free", "lattice", "lattice-loops" };
+
+int trmx_maze_family_parse(const char *name, trmx_maze_family *out)
+{
+	for (int f = 0; name && f < 3; f++) {
+		if (!strcmp(name, family_names[f])) {
+			*out = (trmx_maze_family)f;
+			return 0;
+		}
+	}
+	return TRMX_EINVAL;
+}
+
+const char *trmx_maze_family_name(trmx_maze_family family)
+{
+	return (unsigned)family < 3 ? family_names[family] : "?";
+}
+
+long trmx_maze_heldout_seed(trmx_maze_family family, int size)
+{
+	return TRMX_HELDOUT_SEED_MIN + 100L * (long)family + size;
+}
+
+/* Recursive backtracker (randomized depth-first search) over an n x n lattice of nodes at rows
+ * and columns off, off + 2, ... of the S x S grid `open`, opening the nodes and the squares
+ * between linked nodes. `stack` holds n² ints. The random draws are those of the free family's
+ * first version, so its mazes stay what they were for a seed. */
+static void carve_tree(trmx_rng *rng, uint8_t *open, int S, int n, int off, int *stack)
+{
+	int root = (int)trmx_rng_below(rng, (uint32_t)(n * n));
+	int top = 0;
+	stack[top++] = root;
+	open[(off + (root / n) * 2) * S + off + (root % n) * 2] = 1;
+	while (top > 0) {
+		int v = stack[top - 1], vr = v / n, vc = v % n;
+		int next[4], nn = 0;
+		for (int k = 0; k < 4; k++) {
+			int rr = vr + DR[k], cc = vc + DC[k];
+			if (rr < 0 || rr >= n || cc < 0 || cc >= n)
+				continue;
+			if (!open[(off + rr * 2) * S + off + cc * 2])
+				next[nn++] = k;
+		}
+		if (nn == 0) {
+			top--;
+			continue;
+		}
+		int k = next[trmx_rng_below(rng, (uint32_t)nn)];
+		int rr = vr + DR[k], cc = vc + DC[k];
+		open[(off + vr * 2 + DR[k]) * S + off + vc * 2 + DC[k]] = 1;
+		open[(off + rr * 2) * S + off + cc * 2] = 1;
+		stack[top++] = rr * n + cc;
+	}
+}
+
+/* The free family's passages: a tree on the nodes of even row and column, loops knocked out of
+ * the inner walls between two open squares, and on an even side some dead ends into the last
+ * row and column, which the lattice leaves out. */
+static void carve_free(trmx_rng *rng, uint8_t *open, int S, int loops, int *stack)
+{
+	carve_tree(rng, open, S, (S + 1) / 2, 0, stack);
+	for (int r = 0; r < S; r++) {
+		for (int c = 0; c < S; c++) {
+			int v = r * S + c;
+			if (open[v] || ((r & 1) == (c & 1)))
+				continue;
+			bool between = (r & 1) ? r + 1 < S && open[v - S] && open[v + S]
+					       : c + 1 < S && open[v - 1] && open[v + 1];
+			if (between && (int)trmx_rng_below(rng, 1000) < loops)
+				open[v] = 1;
+		}
+	}
+	if (S % 2 == 0) {
+		for (int i = 0; i < S - 1; i++) {
+			if (open[(S - 2) * S + i] && trmx_rng_below(rng, 3) == 0)
+				open[(S - 1) * S + i] = 1;
+			if (open[i * S + S - 2] && trmx_rng_below(rng, 3) == 0)
+				open[i * S + S - 1] = 1;
+		}
+	}
+}
+
+/* The lattice families' passages: a perfect maze on the cells of odd row and column of the odd
+ * side L (S, or S - 1 on an even side, whose last row and column stay wall), inside the border;
+ * with `loops` >= 0 (lattice-loops) that per mille of the walls between two cells the tree left
+ * closed, at least one, is knocked out, drawn without replacement. */
+static void carve_lattice(trmx_rng *rng, uint8_t *open, int S, int loops, int *stack)
+{
+	int L = S % 2 ? S : S - 1;
+	carve_tree(rng, open, S, (L - 1) / 2, 1, stack);
+	if (loops < 0)
+		return;
+	int closed = 0;
+	for (int r = 1; r < L - 1; r++) {
+		for (int c = 1; c < L - 1; c++) {
+			if (((r & 1) != (c & 1)) && !open[r * S + c])
+				stack[closed++] = r * S + c; /* between two cells: one coordinate odd, one even */
+		}
+	}
+	int k = (closed * loops + 500) / 1000;
+	if (k < 1)
+		k = 1;
+	if (k > closed)
+		k = closed;
+	for (int i = 0; i < k; i++) {
+		int j = i + (int)trmx_rng_below(rng, (uint32_t)(closed - i));
+		int w = stack[j];
+		stack[j] = stack[i];
+		stack[i] = w;
+		open[w] = 1;
+	}
+}
+
 int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *maze, char *solution,
 		       int *path_length, trmx_error *err)
 {
@@ -578,71 +698,38 @@ int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *m
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_maze_generate: NULL argument");
 	if (opts->version < 1)
 		return trmx_error_set(err, TRMX_EVERSION, "trmx_maze_gen_options version %u", opts->version);
+	trmx_maze_family family = opts->version >= 2 ? opts->family : TRMX_MAZE_FAMILY_FREE;
+	if ((unsigned)family > TRMX_MAZE_FAMILY_LATTICE_LOOPS)
+		return trmx_error_set(err, TRMX_EINVAL, "maze: no family %d", (int)family);
+	bool lattice = family != TRMX_MAZE_FAMILY_FREE;
 	int S = opts->size;
 	if (S < 3 || S > TRMX_MAZE_SIZE_MAX)
 		return trmx_error_set(err, TRMX_EINVAL, "maze: size must be in [3, %d], not %d", TRMX_MAZE_SIZE_MAX, S);
+	if (lattice && S < 5)
+		return trmx_error_set(err, TRMX_EINVAL, "maze: a %s maze needs a side of at least 5 (two cells), not %d",
+				      trmx_maze_family_name(family), S);
 	int min_path = opts->min_path < 0 ? trmx_maze_default_min_path(S) : opts->min_path;
-	int loops = opts->loops < 0 ? 40 : opts->loops;
+	int loops = opts->loops < 0 ? (family == TRMX_MAZE_FAMILY_FREE ? 40 : 100) : opts->loops;
 	if (loops > 1000)
 		return trmx_error_set(err, TRMX_EINVAL, "maze: loops is per mille, at most 1000, not %d", loops);
+	if (family == TRMX_MAZE_FAMILY_LATTICE)
+		loops = -1;
 	if (min_path > S * S / 2 + S)
 		return trmx_error_set(err, TRMX_EINVAL, "maze: a %dx%d maze cannot have a shortest path of %d moves",
 				      S, S, min_path);
 	int attempts = opts->max_attempts > 0 ? opts->max_attempts : 1000;
 	uint8_t open[CELLS];
 	int dist[CELLS], stack[CELLS], cand[CELLS];
-	int nodes_side = (S + 1) / 2; /* lattice nodes at even rows and columns */
 	for (int a = 0; a < attempts; a++) {
 		memset(open, 0, sizeof open);
-		/* Spanning tree: randomized depth-first search over the lattice nodes. */
-		int root = (int)trmx_rng_below(rng, (uint32_t)(nodes_side * nodes_side));
-		int top = 0;
-		stack[top++] = root;
-		open[(root / nodes_side) * 2 * S + (root % nodes_side) * 2] = 1;
-		while (top > 0) {
-			int v = stack[top - 1], vr = v / nodes_side, vc = v % nodes_side;
-			int next[4], nn = 0;
-			for (int k = 0; k < 4; k++) {
-				int rr = vr + DR[k], cc = vc + DC[k];
-				if (rr < 0 || rr >= nodes_side || cc < 0 || cc >= nodes_side)
-					continue;
-				if (!open[rr * 2 * S + cc * 2])
-					next[nn++] = k;
-			}
-			if (nn == 0) {
-				top--;
-				continue;
-			}
-			int k = next[trmx_rng_below(rng, (uint32_t)nn)];
-			int rr = vr + DR[k], cc = vc + DC[k];
-			open[(vr * 2 + DR[k]) * S + vc * 2 + DC[k]] = 1;
-			open[rr * 2 * S + cc * 2] = 1;
-			stack[top++] = rr * nodes_side + cc;
-		}
-		/* Loops: knock out inner walls between two lattice cells. */
-		for (int r = 0; r < S; r++) {
-			for (int c = 0; c < S; c++) {
-				int v = r * S + c;
-				if (open[v] || ((r & 1) == (c & 1)))
-					continue;
-				bool between = (r & 1) ? r + 1 < S && open[v - S] && open[v + S]
-						       : c + 1 < S && open[v - 1] && open[v + 1];
-				if (between && (int)trmx_rng_below(rng, 1000) < loops)
-					open[v] = 1;
-			}
-		}
-		/* Even sides leave a last row and column off the lattice: open some dead ends there. */
-		if (S % 2 == 0) {
-			for (int i = 0; i < S - 1; i++) {
-				if (open[(S - 2) * S + i] && trmx_rng_below(rng, 3) == 0)
-					open[(S - 1) * S + i] = 1;
-				if (open[i * S + S - 2] && trmx_rng_below(rng, 3) == 0)
-					open[i * S + S - 1] = 1;
-			}
-		}
+		if (lattice)
+			carve_lattice(rng, open, S, loops, stack);
+		else
+			carve_free(rng, open, S, loops, stack);
+		/* start candidates: every open square, or the lattice's cells */
 		int nopen = 0;
 		for (int v = 0; v < S * S; v++)
-			if (open[v])
+			if (open[v] && (!lattice || ((v / S) & 1 && (v % S) & 1)))
 				cand[nopen++] = v;
 		for (int tries = 0; tries < 8; tries++) {
 			int start = cand[trmx_rng_below(rng, (uint32_t)nopen)];
@@ -651,7 +738,8 @@ int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *m
 			/* the goal needs one shortest path: with two, the label would be an arbitrary pick */
 			int far[CELLS], nfar = 0;
 			for (int v = 0; v < S * S; v++) {
-				if (dist[v] >= min_path && dist[v] > 0 && paths[v] == 1)
+				bool cell = !lattice || ((v / S) & 1 && (v % S) & 1);
+				if (cell && dist[v] >= min_path && dist[v] > 0 && paths[v] == 1)
 					far[nfar++] = v;
 			}
 			if (nfar == 0)
@@ -680,6 +768,6 @@ int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *m
 		}
 	}
 	return trmx_error_set(err, TRMX_ENOTFOUND,
-			      "maze: no %dx%d maze with a shortest path of at least %d moves in %d attempts", S, S,
-			      min_path, attempts);
+			      "maze: no %dx%d %s maze with a shortest path of at least %d moves in %d attempts", S, S,
+			      trmx_maze_family_name(family), min_path, attempts);
 }

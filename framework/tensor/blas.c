@@ -21,10 +21,33 @@ void trmx_blas_init(void)
 	}
 }
 
+static trmx_matmul matmul_mode = TRMX_MATMUL_FP32;
+
+bool trmx_matmul_available(trmx_matmul mode)
+{
+	return mode == TRMX_MATMUL_FP32 || (mode == TRMX_MATMUL_BF16 && trmx_bf16_cpu());
+}
+
+int trmx_set_matmul(trmx_matmul mode)
+{
+	if (!trmx_matmul_available(mode))
+		return TRMX_EINVAL;
+	matmul_mode = mode;
+	return 0;
+}
+
+trmx_matmul trmx_get_matmul(void)
+{
+	return matmul_mode;
+}
+
 void trmx_gemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
 		      int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
 	if (M <= 0 || N <= 0)
+		return;
+	if (matmul_mode == TRMX_MATMUL_BF16 &&
+	    trmx_gemm_bf16_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
 		return;
 	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
 		    M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -70,7 +93,14 @@ void trmx_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
 	/* Rows when each thread gets at least 32 of them (OpenBLAS's kernels tile rows by 16 on
 	 * AVX2), columns otherwise; both keep tiles whole. */
 	j.split_rows = M >= 32 * nt;
-	trmx_parallel_for(j.split_rows ? (size_t)M : (size_t)N, 16, gemm_part, &j);
+	/* bf16 packs both operands in every part: split the side whose other operand is the smaller
+	 * one to pack twice (rows repack all of op(B), K x N; columns all of op(A), M x K). */
+	size_t grain = 16;
+	if (matmul_mode == TRMX_MATMUL_BF16 && N >= 64 * nt) {
+		j.split_rows = M >= 32 * nt && M >= N;
+		grain = j.split_rows ? 16 : 64; /* the micro-kernel's 64 columns */
+	}
+	trmx_parallel_for(j.split_rows ? (size_t)M : (size_t)N, grain, gemm_part, &j);
 }
 
 void trmx_gemm_ref(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,

@@ -322,6 +322,32 @@ truth "GET /v1/report?context=&since=: 200, the context's runs" \
 	eq "$code $(js '[d["context"], d["runs"] >= 6]')" '200 ["course/unit-1", true]' "$(last)"
 get "$TR" "/v1/report?context=course/unit-1&since=yesterdayish"
 expect_error "GET /v1/report with a bad since: 400" 400 bad_request
+# The learners' runs by default, evaluations apart (kind=), the errors column, a context prefix
+# (context=course/*), as trmx report does.
+"$trmx" eval --home "$H" course/unit-1 "$W/p4.csv" >/dev/null 2>"$W/eval.err" || nok "trmx eval in course/unit-1" "$(cat "$W/eval.err")"
+n_run=$(sql "SELECT count(*) FROM runs WHERE context = 'course/unit-1' AND kind = 'run'")
+n_eval=$(sql "SELECT count(*) FROM runs WHERE context = 'course/unit-1' AND kind = 'eval'")
+n_course=$(sql "SELECT count(*) FROM runs WHERE context LIKE 'course/%' AND kind = 'run'")
+get "$TR" "/v1/report?context=course/unit-1"
+truth "GET /v1/report: the learners' runs only by default ($n_run, not the $n_eval of trmx eval), each group with its errors" \
+	eq "$code $(js '[d["kinds"], d["runs"], sum(g["runs"] for g in d["groups"]), all(isinstance(g["errors"], int) for g in d["groups"])]')" \
+	"200 [\"run\", $n_run, $n_run, true]" "$(last)"
+get "$TR" "/v1/report?context=course/unit-1&kind=eval"
+truth "GET /v1/report?kind=eval: the evaluations apart" eq "$code $(js '[d["kinds"], d["runs"]]')" "200 [\"eval\", $n_eval]" "$(last)"
+get "$TR" "/v1/report?context=course/unit-1&kind=all"
+truth "GET /v1/report?kind=all: both" eq "$code $(js '[d["kinds"], d["runs"]]')" "200 [\"all\", $((n_run + n_eval))]" "$(last)"
+get "$TR" "/v1/report?context=course/unit-1&kind=run,eval"
+truth "GET /v1/report?kind=run,eval: both" eq "$code $(js 'd["runs"]')" "200 $((n_run + n_eval))" "$(last)"
+get "$TR" "/v1/report?kind=learners"
+expect_error "GET /v1/report?kind=learners: 400" 400 bad_request "'kind'"
+get "$TR" "/v1/report?context=course/*"
+truth "GET /v1/report?context=course/*: every context that begins with course/ ($n_course runs)" \
+	eq "$code $(js '[d["runs"], all(g["context"].startswith("course/") for g in d["groups"]), len(d["groups"]) > 0]')" \
+	"200 [$n_course, true, true]" "$(last)"
+get "$TC" "/v1/report?context=course/*"
+expect_error "GET /v1/report?context=course/* with a token for other/*: 403" 403 forbidden
+get "$TC" "/v1/report?context=other/*"
+truth "GET /v1/report?context=other/* with a token for other/*: 200, no runs" eq "$code $(js 'd["runs"]')" "200 0" "$(last)"
 get "$TR" "/v1/history?subject=course/unit-1"
 truth "GET /v1/history?subject=: 200, the context's bind" eq "$code $(js '[h["action"] for h in d["history"]]')" '200 ["bind"]' "$(last)"
 

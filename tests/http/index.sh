@@ -114,7 +114,7 @@ mkdir "$W/m2" && cp -r "$fx/." "$W/m2/" && sed -i 's/^version: 0.1.0/version: 0.
 	mkdir "$W/m3" && cp -r "$fx/." "$W/m3/" && sed -i 's/^version: 0.1.0/version: 0.3.0/' "$W/m3/manifest.yaml" &&
 	"$trmx" pack "$fx" -o "$W/a.trmx" >/dev/null && "$trmx" pack "$W/m2" -o "$W/b.trmx" >/dev/null &&
 	"$trmx" pack "$W/m3" -o "$W/c.trmx" >/dev/null &&
-	"$trmx" keygen -o "$W/pub" -c "index publisher" >/dev/null && "$trmx" keygen -o "$W/evil" -c "someone else" >/dev/null ||
+	"$trmx" keygen -o "$W/pub" --comment "index publisher" >/dev/null && "$trmx" keygen -o "$W/evil" --comment "someone else" >/dev/null ||
 	die "packs the fixture in three versions and makes two keys"
 ok "packs the fixture in three versions and makes two keys"
 digest_b=$(sha256sum "$W/b.trmx" | cut -d' ' -f1)

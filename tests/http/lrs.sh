@@ -270,6 +270,8 @@ want=$((want + 1))
 truth "feedback another process logs reaches the LRS by the forwarder's poll (within 5 s)" \
 	wait_until 10 holds a "$want"
 same_as_export a "after serve's restart: still exactly the export's statements, each once"
+truth "serve forwards each run as the learner requesting a solution and the module version (context.team) answering, never as the learner's success" \
+	eq "$(lrs_state a 'd["miscredited"]') $(lrs_state a 'd["runs"] > 0')" "0 true" "$(lrs_state a 'd["runs"]') runs as they should be"
 serve_stop
 truth "stand-in a saw the version header and the credentials on every request" \
 	eq "$(lrs_state a '[d["refused_version"], d["refused_auth"], d["invalid"]]')" "[0, 0, 0]"
@@ -284,6 +286,8 @@ truth "export --lrs to a fresh LRS: exit 0, progress and the count on stderr" \
 	eq "$? $(grep -c 'sent [0-9]* of [0-9]* statements' "$W/x1.err" | sed 's/^[1-9][0-9]*$/progress/') $(tail -n 1 "$W/x1.err" | cut -d' ' -f1-3)" \
 	"0 progress $want statements sent" "$(cat "$W/x1.err")"
 same_as_export b "export --lrs delivers every statement of the export, each once"
+truth "export --lrs: each run the learner's request and the module's answer (none miscredited)" \
+	eq "$(lrs_state b 'd["miscredited"]') $(lrs_state b 'd["runs"] > 0')" "0 true" "$(lrs_state b 'd["runs"]') runs as they should be"
 truth "what the LRS got is what trmx export xapi writes, statement for statement" "$PY" -c '
 import json, sys
 want = {json.loads(l)["id"]: json.loads(l) for l in open(sys.argv[1]) if l.strip()}

@@ -14,8 +14,12 @@
 // - --fail N: the first N POSTs answer 500 (with Retry-After when --retry-after is given);
 // - --die-after-store N: the Nth POST that stores statements stores them, then the process kills
 //   itself before answering (the client never hears yes and must send the same batch again);
+// - who did what (schemas/xapi.md): a run's statement (an Activity object) taken is counted in
+//   in "runs" when the module version that answered is in context.team and the learner is not
+//   given its work (no result.success, score or response), in "miscredited" otherwise (of the
+//   statements held);
 // - GET /_state: {"count", "ids", "duplicates", "invalid", "conflicts", "posts", "failed",
-//   "refused_auth", "refused_version", "stored_lines"}.
+//   "refused_auth", "refused_version", "stored_lines", "runs", "miscredited"}.
 // Prints "listening PORT" once it listens (port 0 or none: an ephemeral one).
 'use strict';
 const fs = require('fs');
@@ -60,6 +64,12 @@ if (fs.existsSync(store)) {
   }
 }
 const state = { duplicates: 0, invalid: 0, conflicts: 0, posts: 0, failed: 0, refused_auth: 0, refused_version: 0 };
+// A run's statement that says who did what: the learner requested, the module (context.team) answered.
+function whoDidWhat(st) {
+  const r = st.result || {}, team = (st.context || {}).team || {}, acc = team.account || {};
+  return /\/xapi\/verbs\/requested-solution$/.test((st.verb || {}).id || '') && !('success' in r) && !('score' in r) &&
+    !('response' in r) && team.objectType === 'Group' && /\/modules$/.test(acc.homePage || '') && /@/.test(acc.name || '');
+}
 const expectAuth = opt.auth ? 'Basic ' + Buffer.from(opt.auth).toString('base64') : null;
 
 function answer(res, status, body, headers) {
@@ -74,7 +84,12 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const url = req.url.split('?')[0];
     if (req.method === 'GET' && url === '/_state') {
-      return answer(res, 200, Object.assign({ count: held.size, ids: [...held.keys()], stored_lines: storedLines }, state));
+      let runs = 0, miscredited = 0;
+      for (const text of held.values()) {
+        const st = JSON.parse(text);
+        if (st.object && (st.object.objectType || 'Activity') === 'Activity') whoDidWhat(st) ? runs++ : miscredited++;
+      }
+      return answer(res, 200, Object.assign({ count: held.size, ids: [...held.keys()], stored_lines: storedLines, runs, miscredited }, state));
     }
     if (req.headers['x-experience-api-version'] !== '1.0.3') {
       state.refused_version++;

@@ -237,6 +237,22 @@ const shot = (page, name) => page.screenshot({ path: path.join(cfg.screenshots, 
 		return text.includes('sudoku4 ' + cfg.v1) && text.includes('sudoku4 ' + cfg.v2) && (await rep.$$('#chart-accuracy svg line.interval')).length === 2;
 	});
 	await shot(rep, 'report');
+	await step('the report separates kinds: the learners\' runs by default, all runs on request, a context prefix, an errors column', async () => {
+		const head = await rep.$$eval('#groups thead th', (ths) => ths.map((t) => t.textContent));
+		if (!head.includes('Errors')) throw new Error('no Errors column: ' + JSON.stringify(head));
+		if (!/the learners' runs/.test(await rep.textContent('#summary'))) throw new Error('default: ' + (await rep.textContent('#summary')));
+		await rep.selectOption('#context', 'course/*');
+		await rep.selectOption('#kind', 'all');
+		await rep.click('#filter button[type=submit]');
+		await rep.waitForFunction(() => /Every context under course\/ \(all runs\)/.test(document.getElementById('summary').textContent));
+		const rows = await rep.$$eval('#groups tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+		result.report_rows = rows.length;
+		await rep.selectOption('#context', 'course/unit-1');
+		await rep.selectOption('#kind', 'run');
+		await rep.click('#filter button[type=submit]');
+		await rep.waitForFunction(() => /^course\/unit-1 \(the learners' runs\)/.test(document.getElementById('summary').textContent));
+		return rows.length > 0 && rows.every((r) => r[0].startsWith('course/') && /^\d+$/.test(r[4])) && new URL(rep.url()).searchParams.get('kind') === null;
+	});
 	await step('"Download CSV" saves the report\'s CSV table', async () => {
 		const [dl] = await Promise.all([rep.waitForEvent('download'), rep.click('#csv')]);
 		const csv = fs.readFileSync(await dl.path(), 'utf8');

@@ -182,7 +182,7 @@ typedef struct trmx_log_options {
  * log database), TRMX_EVERSION (a newer schema), TRMX_ENOMEM, TRMX_EINVAL. */
 int trmx_log_open(trmx_log_db **out, const char *home, const trmx_log_options *opts, trmx_error *err);
 void trmx_log_free(trmx_log_db *log);
-/* HOME/log.db (borrowed). */
+/* HOME/log.db, or the central log's URL with its password masked (borrowed). */
 const char *trmx_log_path(const trmx_log_db *log);
 
 /* The pseudonym of learner id `learner`: HMAC-SHA256 keyed by the installation's secret, hex.
@@ -229,6 +229,47 @@ int trmx_log_run_texts(trmx_log_db *log, const char *run_id, char **input, char 
  * trmx_task_open, TRMX_ENOMEM. */
 int trmx_log_correction_check(trmx_log_db *log, const trmx_run_info *run, trmx_feedback_verdict verdict,
 			      const char *text, size_t len, char **canonical, trmx_error *err);
+
+/* ---- A central log on PostgreSQL ------------------------------------------------------------
+ * A home's log is HOME/log.db unless a postgresql:// URL names a central log, shared by many
+ * course servers: $TRMX_LOG_URL, else the home's setting log.url (trmx_home_config_set; `trmx
+ * --log URL` sets the variable for one command). Writes then go to that database (schemas/log-pg/,
+ * migrated when a writer opens it); while it cannot be reached or refuses work, trmx_log_write
+ * keeps the rows in HOME/log-outbox.db instead (durably: a row it says it took is never lost),
+ * and trmx_log_push moves them over, idempotently (ids are the caller's: never twice). The hosts
+ * of one central log must share the home's secret (a host with another is refused), and each
+ * writes its host id (setting host.id, else the host name) into runs.host. docs/SCHEMA.md. */
+
+typedef struct trmx_log_status_info {
+	bool central;               /* a central log, not HOME/log.db */
+	bool reachable;             /* it answered (always true for log.db) */
+	char where[512];            /* log.db's path, or the URL with the password masked */
+	char host[72];              /* this host's id in runs.host */
+	char outbox[512];           /* HOME/log-outbox.db (central logs) */
+	int64_t outbox_runs, outbox_feedback; /* rows waiting there */
+	char oldest[32];            /* the oldest waiting row's time, "" when none */
+	char last_error[TRMX_ERROR_MESSAGE_MAX]; /* why it was not reached, when it was not */
+} trmx_log_status_info;
+
+/* Where the log is and what waits in the outbox (trying to reach a central log once). */
+int trmx_log_status(trmx_log_db *log, trmx_log_status_info *out, trmx_error *err);
+/* Move the outbox's rows into the central log (runs first), each chunk committed there before it
+ * leaves the outbox; *pushed gets the rows moved. TRMX_EIO when the central log is out of reach
+ * (what was moved stays moved), TRMX_EINVAL when it refused some rows (they stay; the message
+ * says why), or when the log is log.db. */
+int trmx_log_push(trmx_log_db *log, size_t *pushed, trmx_error *err);
+/* Does the outbox (may) hold rows? (for a server's background push) */
+bool trmx_log_outbox_pending(const trmx_log_db *log);
+
+/* A home's settings, in HOME/config.json (mode 0600): "log.url" (a postgresql:// URL, or
+ * "sqlite") and "host.id". *value is NULL when the key is not set (free it with free()). */
+int trmx_home_config_get(const char *home, const char *key, char **value, trmx_error *err);
+/* Set `key` (value NULL: unset it), checked; the file is written atomically. */
+int trmx_home_config_set(const char *home, const char *key, const char *value, trmx_error *err);
+/* The keys, NULL-terminated. */
+const char *const *trmx_home_config_keys(void);
+/* `url` with a password replaced by *** (for messages and listings); malloc'd, NULL: no memory. */
+char *trmx_log_url_masked(const char *url);
 
 /* Counts of a group of runs from the views (version_summary, context_summary). */
 typedef struct trmx_usage_row {

@@ -310,6 +310,12 @@ int trmx_registry_module(trmx_registry *reg, const char *module, trmx_module_inf
 /* The manifest of an installed package, by digest. */
 int trmx_registry_manifest(trmx_registry *reg, const char *digest, trmx_manifest **out,
 			   trmx_error *err);
+/* Check the store's copy of an installed package (HOME/store/sha256/<digest>/) against what the
+ * install recorded in registry.db: manifest.yaml byte for byte the recorded manifest, and every
+ * file that manifest lists of its size and SHA-256 (a full hash: about 5 ms per MB). The host
+ * calls it when it first loads a version from the store. Errors: TRMX_ENOTFOUND (no such version),
+ * TRMX_EINTEGRITY naming the file that differs and saying to reinstall, TRMX_EIO, TRMX_ENOMEM. */
+int trmx_registry_store_check(trmx_registry *reg, const char *digest, trmx_error *err);
 /* Run one SQL statement in `module`'s own database under the module authorizer, with `params`
  * bound as text to ?1.. (NULL entries bind NULL). See trmx_host_module_exec. */
 int trmx_registry_module_exec(trmx_registry *reg, const char *module, const char *sql,

@@ -127,11 +127,13 @@ typedef struct trmx_report_options {
 	unsigned int kinds;  /* TRMX_REPORT_KIND_*; 0: all */
 	int bins;	     /* calibration bins over [0, 1]; 0: 10; at most TRMX_REPORT_BINS_MAX
 			      */
+	const char *learner; /* version 2: only this learner's runs, by pseudonym (trmx_log_pseudonym
+				of the LMS's user id); NULL: every learner */
 } trmx_report_options;
-#define TRMX_REPORT_OPTIONS_VERSION 1
+#define TRMX_REPORT_OPTIONS_VERSION 2 /* version 1 (no learner) is still taken */
 #define TRMX_REPORT_OPTIONS_INIT                                                                                            \
 	{                                                                                                                   \
-		TRMX_REPORT_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0                                                         \
+		TRMX_REPORT_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, NULL                                                   \
 	}
 #define TRMX_REPORT_BINS_MAX 100
 
@@ -240,6 +242,7 @@ typedef struct trmx_report_info {
 	int64_t runs, judged, correct, learners;
 	int bins;
 	const char *kinds;		  /* the kinds counted: "run", "eval", "run, eval", ... or "all" */
+	const char *learner;		  /* the learner filter (a pseudonym), or NULL */
 } trmx_report_info;
 
 typedef struct trmx_report trmx_report;

@@ -377,24 +377,50 @@ int trmx_sudoku_generate(trmx_rng *rng, const trmx_sudoku_gen_options *opts, uin
 
 /* ---- Mazes: generating ------------------------------------------------------------------- */
 
+/* Maze families (docs/TASKS.md, "Generators"). */
+typedef enum trmx_maze_family {
+	TRMX_MAZE_FAMILY_FREE = 0,     /* trmx's first family: a spanning tree carved on the cells of even
+					  row and column (no border), some inner walls knocked out */
+	TRMX_MAZE_FAMILY_LATTICE = 1,  /* a perfect maze (recursive backtracker) on the cells of odd row
+					  and column inside a wall border: walls on even rows and columns */
+	TRMX_MAZE_FAMILY_LATTICE_LOOPS = 2 /* the same with a few walls between two cells knocked out */
+} trmx_maze_family;
+
 typedef struct trmx_maze_gen_options {
 	unsigned int version;
-	int size;       /* side, 3..30 */
+	int size;       /* side, 3..30; the lattice families fill an even side with the lattice of
+			   side size-1 and a last wall row and column */
 	int min_path;   /* shortest path from S to G of at least this many moves; -1: the default,
 			   ceil(111 * size² / 900), which is the Maze-Hard rule (> 110) at 30x30 */
-	int loops;      /* per mille of inner walls knocked out to make loops; -1: default 40 */
+	int loops;      /* per mille of walls knocked out to make loops; -1: the family's default
+			   (free: 40 of the inner walls; lattice-loops: 100 of the walls between two
+			   cells the tree left closed, at least one); lattice: not read */
 	int max_attempts; /* mazes tried before TRMX_ENOTFOUND; 0: 1000 */
+	trmx_maze_family family; /* version 2 */
 } trmx_maze_gen_options;
-#define TRMX_MAZE_GEN_OPTIONS_VERSION 1
-#define TRMX_MAZE_GEN_OPTIONS_INIT { TRMX_MAZE_GEN_OPTIONS_VERSION, 30, -1, -1, 0 }
+#define TRMX_MAZE_GEN_OPTIONS_VERSION 2
+#define TRMX_MAZE_GEN_OPTIONS_INIT { TRMX_MAZE_GEN_OPTIONS_VERSION, 30, -1, -1, 0, TRMX_MAZE_FAMILY_FREE }
 
-/* Generate a maze: a random spanning tree carved on the cells of even row and column, some inner
- * walls knocked out, the start on a random open cell and the goal on a random open cell at least
- * min_path moves away and reached by exactly one shortest path. `maze` and `solution` are size²
- * chars of "# SG" (and 'o' in the solution: that path). *path_length (may be NULL) gets the
- * shortest path's moves. */
+/* Generate a maze of opts->family: the start on a random open cell (lattice families: a random
+ * lattice cell) and the goal on one at least min_path moves away and reached by exactly one
+ * shortest path (BFS counting shortest paths; a maze without such a goal is thrown away and
+ * another tried). `maze` and `solution` are size² chars of "# SG" (and 'o' in the solution:
+ * that path). *path_length (may be NULL) gets the shortest path's moves. Deterministic for the
+ * state of `rng`. Errors: TRMX_EINVAL, TRMX_EVERSION, TRMX_ENOTFOUND (max_attempts spent). */
 int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *maze, char *solution,
 		       int *path_length, trmx_error *err);
+/* The family named `name` ("free", "lattice", "lattice-loops"); TRMX_EINVAL for another. */
+int trmx_maze_family_parse(const char *name, trmx_maze_family *out);
+/* The name of a family ("free", ...); "?" for a value out of range. Static storage. */
+const char *trmx_maze_family_name(trmx_maze_family family);
+/* Seeds reserved for held-out evaluation (docs/TRAINING.md, "Held-out sets"): `trmx train`
+ * refuses them as data.seed and eval.seed. 777777 is the held-out set of every module card;
+ * the range holds one seed per maze family and size, trmx_maze_heldout_seed. */
+#define TRMX_HELDOUT_SEED 777777
+#define TRMX_HELDOUT_SEED_MIN 7770000
+#define TRMX_HELDOUT_SEED_MAX 7779999
+/* The held-out seed of a maze family and side: TRMX_HELDOUT_SEED_MIN + 100 * family + size. */
+long trmx_maze_heldout_seed(trmx_maze_family family, int size);
 /* The default min_path of a size. */
 int trmx_maze_default_min_path(int size);
 /* The maze curriculum of `trmx train` (docs/TRAINING.md): `label` is a solved maze as tokens on a

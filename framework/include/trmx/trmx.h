@@ -70,6 +70,16 @@ void trmx_log_set(trmx_log_fn fn, void *user);
 void trmx_set_threads(int n);
 int trmx_get_threads(void);
 
+/* Operand precision of the matrix products, process-wide like the threads (set it before solving
+ * or training, not during). TRMX_MATMUL_FP32 is the default; TRMX_MATMUL_BF16 rounds both operands
+ * of every product to bfloat16 and accumulates in fp32 — weights, gradients and everything outside
+ * the products stay fp32 (docs/PERFORMANCE.md). It needs AVX-512 BF16: trmx_set_matmul returns
+ * TRMX_EINVAL and changes nothing where trmx_matmul_available says no. */
+typedef enum { TRMX_MATMUL_FP32 = 0, TRMX_MATMUL_BF16 = 1 } trmx_matmul;
+bool trmx_matmul_available(trmx_matmul mode);
+int trmx_set_matmul(trmx_matmul mode);
+trmx_matmul trmx_get_matmul(void);
+
 /* ---- Weights: safetensors files ---------------------------------------------------------- */
 
 typedef struct trmx_weights trmx_weights;
