@@ -150,10 +150,27 @@ if [ -x "$RB" ]; then
 	rh="$out/report-home-$n"
 	echo "== trmx report on a log of $n runs (20 contexts, 6 versions, 4 canaries, ~1.33 feedback rows a run)"
 	[ -f "$rh/log.db" ] || { rm -rf "$rh"; "$RB" gen "$rh" "$n" | tee -a "$log"; }
+	"$build/trmx" log migrate --home "$rh" >/dev/null 2>&1 # a home kept from an older trmx
 	rr=$("$RB" time "$rh" "$root/$build/trmx" | tee -a "$log")
 	echo "$rr"
 	echo "$rr" | awk '/^trmx_report/ { split($0, a, "text_s="); t = a[2] + 0;
 		printf "target: < 5 s for trmx report on one million runs: %.2f s (%s)\n", t, (t < 5 ? "met" : "MISSED") }'
+	# The same rows in a central log on PostgreSQL (the log.db pushed as an outbox: the same runs,
+	# feedback and ids), the same report over it.
+	pgw=$(mktemp -d "${TMPDIR:-/tmp}/trmx-bench-pg.XXXXXX")
+	if (. tests/pg/lib.sh && pg_start "$pgw" >"$pgw/start.log" 2>&1 && mkdir -p "$pgw/home" &&
+		cp "$rh/log.db" "$pgw/home/log-outbox.db" && cp -p "$rh/secret" "$pgw/home/secret" &&
+		"$build/trmx" config --home "$pgw/home" set log.url "$PG_URL" &&
+		/usr/bin/time -f "push_s=%e" "$build/trmx" log push --home "$pgw/home" >"$pgw/push" 2>&1 &&
+		"$RB" time "$pgw/home" "$root/$build/trmx" >"$pgw/out"; rc=$?; pg_stop; exit $rc); then
+		echo "== trmx report on the same $n runs in a central PostgreSQL (pushed from log.db: $(tr '\n' ' ' <"$pgw/push"))"
+		sed 's/^/pg_/' "$pgw/out" | tee -a "$log"
+		awk '/^trmx_report/ { split($0, a, "text_s="); t = a[2] + 0;
+			printf "target: < 5 s for trmx report on one million runs in PostgreSQL: %.2f s (%s)\n", t, (t < 5 ? "met" : "MISSED") }' "$pgw/out"
+	else
+		echo "== trmx report in PostgreSQL: not measured ($(tail -n 3 "$pgw/start.log" "$pgw/push" 2>/dev/null | tr '\n' ' '))"
+	fi
+	rm -rf "$pgw"
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 

@@ -7,11 +7,13 @@
 #ifndef TRMX_ANALYTICS_INT_H
 #define TRMX_ANALYTICS_INT_H
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "log/log_int.h"
 #include "trmx/report.h"
@@ -61,6 +63,46 @@ void an_xapi_clear(an_xapi *x);
  * gone); run_id gets the run's id. */
 int an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, char **json,
 		      char run_id[TRMX_UUID_SIZE], trmx_error *err);
+
+/* ---- Rows from either database
+ * ------------------------------------------------------------------------ */
+
+/* One row of a query, from log.db (a statement on its row) or a central log (row i of a fetched
+ * block): the report's fold and the xAPI statements read either the same way. */
+typedef struct rrow {
+	sqlite3_stmt *st;
+	PGresult *pg;
+	int i;
+} rrow;
+
+static inline bool r_null(const rrow *r, int c)
+{
+	return r->st ? sqlite3_column_type(r->st, c) == SQLITE_NULL : PQgetisnull(r->pg, r->i, c);
+}
+
+static inline const char *r_text(const rrow *r, int c)
+{
+	if (r->st) {
+		const unsigned char *t = sqlite3_column_text(r->st, c);
+		return t ? (const char *)t : "";
+	}
+	return PQgetvalue(r->pg, r->i, c);
+}
+
+static inline size_t r_len(const rrow *r, int c)
+{
+	return r->st ? (size_t)sqlite3_column_bytes(r->st, c) : (size_t)PQgetlength(r->pg, r->i, c);
+}
+
+static inline int64_t r_int(const rrow *r, int c)
+{
+	return r->st ? sqlite3_column_int64(r->st, c) : strtoll(PQgetvalue(r->pg, r->i, c), NULL, 10);
+}
+
+static inline double r_double(const rrow *r, int c)
+{
+	return r->st ? sqlite3_column_double(r->st, c) : strtod(PQgetvalue(r->pg, r->i, c), NULL);
+}
 
 /* ---- Growable text
  * -------------------------------------------------------------------------- */

@@ -103,12 +103,12 @@ enum {
 	X_SOURCE
 };
 
-static json_t *run_statement(sqlite3_stmt *st, const char *base, const char *ext, const char *learners)
+static json_t *run_statement(const rrow *st, const char *base, const char *ext, const char *learners)
 {
 	char sid[TRMX_UUID_SIZE];
-	trmx_xapi_statement_id("run", an_col(st, X_ID), sid);
-	bool has_ctx = sqlite3_column_type(st, X_CONTEXT) != SQLITE_NULL;
-	char *oid = has_ctx ? iri(base, "/contexts/", an_col(st, X_CONTEXT)) : iri(base, "/modules/", an_col(st, X_MODULE));
+	trmx_xapi_statement_id("run", r_text(st, X_ID), sid);
+	bool has_ctx = !r_null(st, X_CONTEXT);
+	char *oid = has_ctx ? iri(base, "/contexts/", r_text(st, X_CONTEXT)) : iri(base, "/modules/", r_text(st, X_MODULE));
 	if (!oid)
 		return NULL;
 	json_t *s = json_object(), *obj = json_object(), *def = json_object(), *res = json_object(), *ctx = json_object(),
@@ -116,13 +116,13 @@ static json_t *run_statement(sqlite3_stmt *st, const char *base, const char *ext
 	json_object_set_new(s, "id", json_string(sid));
 	json_object_set_new(
 		s, "actor",
-		account(learners, sqlite3_column_type(st, X_LEARNER) != SQLITE_NULL ? an_col(st, X_LEARNER) : "anonymous"));
+		account(learners, !r_null(st, X_LEARNER) ? r_text(st, X_LEARNER) : "anonymous"));
 	char key[512], who[512];
 	snprintf(key, sizeof key, "%s%s", base, VERB_REQUESTED);
 	json_object_set_new(s, "verb", json_pack("{s:s,s:o}", "id", key, "display", lang("requested a solution")));
 	json_object_set_new(obj, "objectType", json_string("Activity"));
 	json_object_set_new(obj, "id", json_string(oid));
-	json_object_set_new(def, "name", lang(has_ctx ? an_col(st, X_CONTEXT) : an_col(st, X_MODULE)));
+	json_object_set_new(def, "name", lang(has_ctx ? r_text(st, X_CONTEXT) : r_text(st, X_MODULE)));
 	snprintf(key, sizeof key, "%s/xapi/activities/%s", base, has_ctx ? "context" : "module");
 	json_object_set_new(def, "type", json_string(key));
 	json_object_set_new(obj, "definition", def);
@@ -130,20 +130,20 @@ static json_t *run_statement(sqlite3_stmt *st, const char *base, const char *ext
 	/* The result is the learner's request's: it was answered (completion) in that time. The answer
 	 * and whether it was right are the module's, so they are extensions, never result.success,
 	 * score or response, which an LRS would credit to the learner. */
-	json_object_set_new(res, "completion", json_boolean(strcmp(an_col(st, X_STATUS), "error") != 0));
-	if (sqlite3_column_type(st, X_LATENCY) != SQLITE_NULL) {
-		json_t *d = duration(sqlite3_column_double(st, X_LATENCY));
+	json_object_set_new(res, "completion", json_boolean(strcmp(r_text(st, X_STATUS), "error") != 0));
+	if (!r_null(st, X_LATENCY)) {
+		json_t *d = duration(r_double(st, X_LATENCY));
 		if (d)
 			json_object_set_new(res, "duration", d);
 	}
 	json_t *rx = json_object();
-	if (sqlite3_column_type(st, X_OUTPUT) != SQLITE_NULL) {
+	if (!r_null(st, X_OUTPUT)) {
 		snprintf(key, sizeof key, "%s/answer", ext);
-		json_object_set_new(rx, key, json_string(an_col(st, X_OUTPUT)));
+		json_object_set_new(rx, key, json_string(r_text(st, X_OUTPUT)));
 	}
-	if (sqlite3_column_type(st, X_CORRECT) != SQLITE_NULL) {
+	if (!r_null(st, X_CORRECT)) {
 		snprintf(key, sizeof key, "%s/answer-correct", ext);
-		json_object_set_new(rx, key, json_boolean(sqlite3_column_int(st, X_CORRECT) != 0));
+		json_object_set_new(rx, key, json_boolean(r_int(st, X_CORRECT) != 0));
 	}
 	if (json_object_size(rx))
 		json_object_set_new(res, "extensions", rx);
@@ -155,25 +155,25 @@ static json_t *run_statement(sqlite3_stmt *st, const char *base, const char *ext
 		snprintf(key, sizeof key, "%s/%s", ext, name);                                                              \
 		json_object_set_new(x, key, value);                                                                         \
 	} while (0)
-	EXT("run-id", json_string(an_col(st, X_ID)));
-	EXT("kind", json_string(an_col(st, X_KIND)));
-	EXT("module", json_string(an_col(st, X_MODULE)));
-	EXT("version", json_string(an_col(st, X_VERSION)));
-	EXT("digest", json_string(an_col(st, X_DIGEST)));
-	EXT("arm", json_string(an_col(st, X_ARM)));
+	EXT("run-id", json_string(r_text(st, X_ID)));
+	EXT("kind", json_string(r_text(st, X_KIND)));
+	EXT("module", json_string(r_text(st, X_MODULE)));
+	EXT("version", json_string(r_text(st, X_VERSION)));
+	EXT("digest", json_string(r_text(st, X_DIGEST)));
+	EXT("arm", json_string(r_text(st, X_ARM)));
 	EXT("steps",
-	    sqlite3_column_type(st, X_STEPS) != SQLITE_NULL ? json_integer(sqlite3_column_int64(st, X_STEPS)) : json_null());
+	    !r_null(st, X_STEPS) ? json_integer(r_int(st, X_STEPS)) : json_null());
 	EXT("halt-confidence",
-	    sqlite3_column_type(st, X_CONF) != SQLITE_NULL ? json_real(sqlite3_column_double(st, X_CONF)) : json_null());
-	EXT("status", json_string(an_col(st, X_STATUS)));
-	EXT("input", json_string(an_col(st, X_INPUT)));
-	if (sqlite3_column_type(st, X_SOURCE) != SQLITE_NULL)
-		EXT("verdict-source", json_string(an_col(st, X_SOURCE)));
+	    !r_null(st, X_CONF) ? json_real(r_double(st, X_CONF)) : json_null());
+	EXT("status", json_string(r_text(st, X_STATUS)));
+	EXT("input", json_string(r_text(st, X_INPUT)));
+	if (!r_null(st, X_SOURCE))
+		EXT("verdict-source", json_string(r_text(st, X_SOURCE)));
 	/* The module version that answered: xAPI 1.0.3 has no place for an Agent beside the actor but
 	 * `instructor` (which it is not) and `team`, which must be a Group: an identified Group whose
 	 * account is the module version under BASE/modules, so an LRS's ?agent=...&related_agents=true
 	 * finds every statement a version answered. */
-	snprintf(who, sizeof who, "%s@%s", an_col(st, X_MODULE), an_col(st, X_VERSION));
+	snprintf(who, sizeof who, "%s@%s", r_text(st, X_MODULE), r_text(st, X_VERSION));
 	snprintf(key, sizeof key, "%s/modules", base);
 	json_object_set_new(ctx, "team",
 			    json_pack("{s:s,s:s,s:{s:s,s:s}}", "objectType", "Group", "name", who, "account", "homePage",
@@ -181,53 +181,53 @@ static json_t *run_statement(sqlite3_stmt *st, const char *base, const char *ext
 	json_object_set_new(ctx, "platform", json_string("trmx"));
 	json_object_set_new(ctx, "extensions", x);
 	json_object_set_new(s, "context", ctx);
-	json_object_set_new(s, "timestamp", json_string(an_col(st, X_TIME)));
+	json_object_set_new(s, "timestamp", json_string(r_text(st, X_TIME)));
 	free(oid);
 	return s;
 }
 
 enum { F_ID, F_RUN, F_TIME, F_SOURCE, F_VERDICT, F_SCORE, F_EXPECTED, F_COMMENT, F_LEARNER };
 
-static json_t *feedback_statement(sqlite3_stmt *st, const char *base, const char *ext, const char *learners)
+static json_t *feedback_statement(const rrow *st, const char *base, const char *ext, const char *learners)
 {
 	char sid[TRMX_UUID_SIZE], rid[TRMX_UUID_SIZE], key[512];
-	trmx_xapi_statement_id("feedback", an_col(st, F_ID), sid);
-	trmx_xapi_statement_id("run", an_col(st, F_RUN), rid);
-	const char *source = an_col(st, F_SOURCE), *verdict = an_col(st, F_VERDICT);
+	trmx_xapi_statement_id("feedback", r_text(st, F_ID), sid);
+	trmx_xapi_statement_id("run", r_text(st, F_RUN), rid);
+	const char *source = r_text(st, F_SOURCE), *verdict = r_text(st, F_VERDICT);
 	char sources[512];
 	snprintf(sources, sizeof sources, "%s/sources", base);
 	json_t *s = json_object(), *res = json_object(), *x = json_object(), *rx = json_object();
 	json_object_set_new(s, "id", json_string(sid));
-	bool by_learner = !strcmp(source, "learner") && sqlite3_column_type(st, F_LEARNER) != SQLITE_NULL;
-	json_object_set_new(s, "actor", by_learner ? account(learners, an_col(st, F_LEARNER)) : account(sources, source));
+	bool by_learner = !strcmp(source, "learner") && !r_null(st, F_LEARNER);
+	json_object_set_new(s, "actor", by_learner ? account(learners, r_text(st, F_LEARNER)) : account(sources, source));
 	json_object_set_new(s, "verb", json_pack("{s:s,s:o}", "id", VERB_REVIEWED, "display", lang("reviewed")));
 	json_object_set_new(s, "object", json_pack("{s:s,s:s}", "objectType", "StatementRef", "id", rid));
 	json_object_set_new(res, "success", json_boolean(!strcmp(verdict, "correct")));
-	double score = sqlite3_column_type(st, F_SCORE) != SQLITE_NULL ? sqlite3_column_double(st, F_SCORE)
+	double score = !r_null(st, F_SCORE) ? r_double(st, F_SCORE)
 		       : !strcmp(verdict, "correct")		       ? 1.0
 		       : !strcmp(verdict, "incorrect")		       ? 0.0
 								       : NAN;
 	if (!isnan(score))
 		json_object_set_new(res, "score", json_pack("{s:f}", "scaled", score < 0 ? 0.0 : score > 1 ? 1.0 : score));
-	if (sqlite3_column_type(st, F_EXPECTED) != SQLITE_NULL)
-		json_object_set_new(res, "response", json_string(an_col(st, F_EXPECTED)));
+	if (!r_null(st, F_EXPECTED))
+		json_object_set_new(res, "response", json_string(r_text(st, F_EXPECTED)));
 	snprintf(key, sizeof key, "%s/verdict", ext);
 	json_object_set_new(rx, key, json_string(verdict));
-	if (sqlite3_column_type(st, F_COMMENT) != SQLITE_NULL) {
+	if (!r_null(st, F_COMMENT)) {
 		snprintf(key, sizeof key, "%s/comment", ext);
-		json_object_set_new(rx, key, json_string(an_col(st, F_COMMENT)));
+		json_object_set_new(rx, key, json_string(r_text(st, F_COMMENT)));
 	}
 	json_object_set_new(res, "extensions", rx);
 	json_object_set_new(s, "result", res);
 	snprintf(key, sizeof key, "%s/feedback-id", ext);
-	json_object_set_new(x, key, json_string(an_col(st, F_ID)));
+	json_object_set_new(x, key, json_string(r_text(st, F_ID)));
 	snprintf(key, sizeof key, "%s/run-id", ext);
-	json_object_set_new(x, key, json_string(an_col(st, F_RUN)));
+	json_object_set_new(x, key, json_string(r_text(st, F_RUN)));
 	snprintf(key, sizeof key, "%s/source", ext);
 	json_object_set_new(x, key, json_string(source));
 	/* no context.platform: xAPI allows it only when the object is an Activity */
 	json_object_set_new(s, "context", json_pack("{s:o}", "extensions", x));
-	json_object_set_new(s, "timestamp", json_string(an_col(st, F_TIME)));
+	json_object_set_new(s, "timestamp", json_string(r_text(st, F_TIME)));
 	return s;
 }
 
@@ -255,10 +255,10 @@ static bool base_valid(const char *b)
 #define RUN_SELECT                                                                                                          \
 	"SELECT r.id, r.time, r.context, r.learner, r.module, r.version, r.digest, r.arm, r.steps, "                        \
 	"r.halt_confidence, r.latency_ms, r.output, r.input, r.status, r.kind, v.correct, v.verdict_source "               \
-	"FROM runs r JOIN run_verdicts v ON v.run_id = r.id WHERE 1"
+	"FROM runs r JOIN run_verdicts v ON v.run_id = r.id WHERE 1 = 1"
 #define FEEDBACK_SELECT                                                                                                     \
 	"SELECT f.id, f.run_id, f.time, f.source, f.verdict, f.score, f.expected, f.comment, r.learner "                  \
-	"FROM feedback f JOIN runs r ON r.id = f.run_id WHERE 1"
+	"FROM feedback f JOIN runs r ON r.id = f.run_id WHERE 1 = 1"
 
 /* Where the statements go and the IRIs they are built with. */
 struct xapi_ctx {
@@ -266,16 +266,18 @@ struct xapi_ctx {
 	const char *base, *ext, *learners;
 };
 
-typedef json_t *(*statement_fn)(sqlite3_stmt *st, const char *base, const char *ext, const char *learners);
+typedef json_t *(*statement_fn)(const rrow *st, const char *base, const char *ext, const char *learners);
 
 /* Run `select` (ending in "WHERE 1") with the export's filter on `time_col` and `order`, and write
  * one statement per row; *count counts them. */
-static int emit_rows(sqlite3 *db, an_filter *flt, const char *select, const char *time_col, const char *order,
-		     statement_fn make, const struct xapi_ctx *x, int64_t *count, trmx_error *err)
+static int emit_rows(sqlite3 *db, trmx_pg *pg, an_filter *flt, const char *select, const char *time_col,
+		     const char *order, statement_fn make, const struct xapi_ctx *x, int64_t *count, trmx_error *err)
 {
 	an_buf sql = { 0 };
 	sqlite3_stmt *st = NULL;
 	int rc, s;
+	if (pg)
+		an_buf_put(&sql, "DECLARE xapi_rows NO SCROLL CURSOR FOR ");
 	an_buf_put(&sql, select);
 	an_filter_sql(flt, &sql, time_col);
 	an_buf_put(&sql, order);
@@ -283,11 +285,42 @@ static int emit_rows(sqlite3 *db, an_filter *flt, const char *select, const char
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
+	if (pg) { /* a central log: the same rows through a cursor, 10,000 at a time */
+		const char *params[8];
+		char prefix[TRMX_CONTEXT_NAME_MAX + 1];
+		int np = an_filter_params(flt, params, prefix, sizeof prefix);
+		for (char *q = sql.s; (q = strchr(q, '?')); q++)
+			*q = '$';
+		PGresult *r = trmx_pg_query(pg, sql.s, np, params, err);
+		if (!r) {
+			rc = err->code;
+			goto done;
+		}
+		PQclear(r);
+		rc = 0;
+		for (int n = 10000; n == 10000;) {
+			if (!(r = trmx_pg_query(pg, "FETCH 10000 FROM xapi_rows", 0, NULL, err))) {
+				rc = err->code;
+				goto done;
+			}
+			n = PQntuples(r);
+			rrow row = { .pg = r };
+			for (row.i = 0; row.i < n && rc == 0; row.i++)
+				if ((rc = emit(x->f, make(&row, x->base, x->ext, x->learners), err)) == 0)
+					(*count)++;
+			PQclear(r);
+			if (rc < 0)
+				goto done;
+		}
+		rc = trmx_pg_exec(pg, "CLOSE xapi_rows", err);
+		goto done;
+	}
 	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
 		goto done;
 	an_filter_bind(flt, st, 1);
+	rrow row = { .st = st };
 	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		if ((rc = emit(x->f, make(st, x->base, x->ext, x->learners), err)) < 0)
+		if ((rc = emit(x->f, make(&row, x->base, x->ext, x->learners), err)) < 0)
 			goto done;
 		(*count)++;
 	}
@@ -337,8 +370,9 @@ int an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, ch
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	if ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		json_t *j = feedback ? feedback_statement(st, x->base, x->ext, x->learners)
-				     : run_statement(st, x->base, x->ext, x->learners);
+		rrow row = { .st = st };
+		json_t *j = feedback ? feedback_statement(&row, x->base, x->ext, x->learners)
+				     : run_statement(&row, x->base, x->ext, x->learners);
 		if (!j || !(*json = json_dumps(j, XAPI_JSON_FLAGS)))
 			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory building an xAPI statement");
 		json_decref(j);
@@ -370,13 +404,21 @@ int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, t
 	snprintf(learners, sizeof learners, "%s/learners", base);
 	trmx_export_result res = { 0 };
 	sqlite3 *db = NULL;
+	trmx_pg *pg = NULL;
+	char *url = NULL;
 	an_filter flt = { .context = o->context, .module = o->module, .since_ms = o->since_ms, .until_ms = o->until_ms };
 	int rc;
-	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0 || (rc = trmx_db_exec(db, "BEGIN", "log.db", err)) < 0)
+	/* one snapshot: a read transaction over log.db, or a repeatable read over the central log */
+	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
+		goto done;
+	if (url ? (rc = trmx_pg_open(&pg, url, true, err)) < 0 ||
+			  (rc = trmx_pg_exec(pg, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) < 0
+		: (rc = an_open_log(home, true, &db, NULL, err)) < 0 || (rc = trmx_db_exec(db, "BEGIN", "log.db", err)) < 0)
 		goto done;
 	const struct xapi_ctx x = { f, base, ext, learners };
-	if ((rc = emit_rows(db, &flt, RUN_SELECT, "r.time", " ORDER BY r.time, r.id", run_statement, &x, &res.runs, err)) < 0 ||
-	    (rc = emit_rows(db, &flt, FEEDBACK_SELECT, "f.time", " ORDER BY f.time, f.id", feedback_statement, &x,
+	if ((rc = emit_rows(db, pg, &flt, RUN_SELECT, "r.time", " ORDER BY r.time, r.id", run_statement, &x, &res.runs,
+			    err)) < 0 ||
+	    (rc = emit_rows(db, pg, &flt, FEEDBACK_SELECT, "f.time", " ORDER BY f.time, f.id", feedback_statement, &x,
 			    &res.feedback, err)) < 0)
 		goto done;
 	if ((rc = an_check_stream(f, "the xAPI statements", err)) < 0)
@@ -389,6 +431,9 @@ done:
 		trmx_db_rollback(db);
 		sqlite3_close(db);
 	}
+	trmx_pg_rollback(pg);
+	trmx_pg_close(pg);
+	free(url);
 	return rc;
 }
 
@@ -425,6 +470,84 @@ static bool answer_ok(trmx_task *t, const char *puzzle, const char *solution, bo
 	return ok;
 }
 
+/* The data set being gathered: the module's task (from its first row), the rows kept, and the
+ * puzzles seen. */
+struct dataset {
+	const trmx_dataset_export_options *opts;
+	trmx_task *task;
+	char task_name[128], params[512];
+	struct row *rows;
+	size_t n, cap;
+	an_map seen;
+	trmx_export_result res;
+};
+
+/* One correction (columns: run id, task, task_params, input, expected, source, time). */
+static int dataset_row(struct dataset *d, const rrow *st, trmx_error *err)
+{
+	const char *puzzle = r_text(st, 3), *sol = r_text(st, 4), *src = r_text(st, 5), *time = r_text(st, 6);
+	int rc;
+	d->res.runs++;
+	if (!d->task) {
+		snprintf(d->task_name, sizeof d->task_name, "%s", r_text(st, 1));
+		snprintf(d->params, sizeof d->params, "%s", r_text(st, 2));
+		if ((rc = trmx_task_open(&d->task, d->task_name, d->params, err)) < 0) {
+			trmx_error_prefix(err, "task %s of module %s", d->task_name, d->opts->module);
+			return rc;
+		}
+		if (!strcmp(d->task_name, "arc"))
+			return trmx_error_set(err, TRMX_EINVAL,
+					      "module %s: ARC puzzles do not fit a CSV row; "
+					      "export its corrections with trmx sql",
+					      d->opts->module);
+	} else if (strcmp(d->task_name, r_text(st, 1)) || strcmp(d->params, r_text(st, 2))) {
+		return trmx_error_set(err, TRMX_EINVAL,
+				      "module %s ran with different tasks (%s %s and %s "
+				      "%s): export with --since to pick one",
+				      d->opts->module, d->task_name, d->params, r_text(st, 1), r_text(st, 2));
+	}
+	/* the trainer reads these cells as they are: one a spreadsheet would take for a formula
+	 * (an_csv_formula) is left out like one that would need quoting */
+	if (strpbrk(puzzle, ",\"\r\n") || strpbrk(sol, ",\"\r\n") || an_csv_formula(puzzle) || an_csv_formula(sol) ||
+	    !answer_ok(d->task, puzzle, sol, d->opts->check)) {
+		d->res.rejected++;
+		return 0;
+	}
+	int rank = source_rank(src);
+	size_t len = strlen(puzzle);
+	uint64_t h = an_hash(puzzle, len);
+	size_t i = an_map_get(&d->seen, puzzle, len, h);
+	if (i != SIZE_MAX) {
+		struct row *r = &d->rows[i];
+		d->res.duplicates++;
+		if (rank < r->rank || (rank == r->rank && strcmp(time, r->time) >= 0)) {
+			char *a = trmx_xstrdup(sol), *b = trmx_xstrdup(time);
+			if (!a || !b) {
+				free(a), free(b);
+				return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			}
+			free(r->solution), free(r->time);
+			r->solution = a, r->time = b, r->rank = rank;
+		}
+		return 0;
+	}
+	if (d->n == d->cap) {
+		size_t nc = d->cap ? d->cap * 2 : 256;
+		struct row *q = realloc(d->rows, nc * sizeof *q);
+		if (!q)
+			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		d->rows = q, d->cap = nc;
+	}
+	struct row *r = &d->rows[d->n];
+	*r = (struct row){ trmx_xstrdup(puzzle), trmx_xstrdup(sol), trmx_xstrdup(time), rank };
+	if (!r->puzzle || !r->solution || !r->time || an_map_put(&d->seen, puzzle, len, h, d->n) < 0) {
+		free(r->puzzle), free(r->solution), free(r->time);
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	}
+	d->n++;
+	return 0;
+}
+
 int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opts, FILE *f, trmx_export_result *result,
 			trmx_error *err)
 {
@@ -436,19 +559,22 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 	if (!opts->module || !*opts->module)
 		return trmx_error_set(err, TRMX_EINVAL, "a data set export needs a module (--module)");
 	unsigned sources = opts->sources ? opts->sources : TRMX_EXPORT_FROM_INSTRUCTOR | TRMX_EXPORT_FROM_LEARNER;
-	trmx_export_result res = { 0 };
+	struct dataset d = { .opts = opts };
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	trmx_task *task = NULL;
-	char task_name[128] = "", params[512] = "";
-	struct row *rows = NULL;
-	size_t n = 0, cap = 0;
-	an_map seen = { 0 };
+	trmx_pg *pg = NULL;
+	char *url = NULL;
 	an_buf sql = { 0 };
 	an_filter flt = { .module = opts->module, .since_ms = opts->since_ms, .until_ms = opts->until_ms };
 	int rc, s;
-	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0)
+	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
 		goto done;
+	if (url ? (rc = trmx_pg_open(&pg, url, true, err)) < 0 ||
+			  (rc = trmx_pg_exec(pg, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) < 0
+		: (rc = an_open_log(home, true, &db, NULL, err)) < 0)
+		goto done;
+	if (pg)
+		an_buf_put(&sql, "DECLARE dataset_rows NO SCROLL CURSOR FOR ");
 	an_buf_put(&sql, "SELECT r.id, r.task, r.task_params, r.input, f.expected, "
 			 "f.source, f.time "
 			 "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE "
@@ -461,98 +587,65 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
-		goto done;
-	an_filter_bind(&flt, st, 1);
-	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
-		const char *puzzle = an_col(st, 3), *sol = an_col(st, 4), *src = an_col(st, 5), *time = an_col(st, 6);
-		res.runs++;
-		if (!task) {
-			snprintf(task_name, sizeof task_name, "%s", an_col(st, 1));
-			snprintf(params, sizeof params, "%s", an_col(st, 2));
-			if ((rc = trmx_task_open(&task, task_name, params, err)) < 0) {
-				trmx_error_prefix(err, "task %s of module %s", task_name, opts->module);
-				goto done;
-			}
-			if (!strcmp(task_name, "arc")) {
-				rc = trmx_error_set(err, TRMX_EINVAL,
-						    "module %s: ARC puzzles do not fit a CSV row; "
-						    "export its corrections with trmx sql",
-						    opts->module);
-				goto done;
-			}
-		} else if (strcmp(task_name, an_col(st, 1)) || strcmp(params, an_col(st, 2))) {
-			rc = trmx_error_set(err, TRMX_EINVAL,
-					    "module %s ran with different tasks (%s %s and %s "
-					    "%s): export with --since to pick one",
-					    opts->module, task_name, params, an_col(st, 1), an_col(st, 2));
+	if (pg) { /* a central log: the same rows through a cursor */
+		const char *params[8];
+		char prefix[TRMX_CONTEXT_NAME_MAX + 1];
+		int np = an_filter_params(&flt, params, prefix, sizeof prefix);
+		for (char *q = sql.s; (q = strchr(q, '?')); q++)
+			*q = '$';
+		PGresult *r = trmx_pg_query(pg, sql.s, np, params, err);
+		if (!r) {
+			rc = err->code;
 			goto done;
 		}
-		/* the trainer reads these cells as they are: one a spreadsheet would take for a formula
-		 * (an_csv_formula) is left out like one that would need quoting */
-		if (strpbrk(puzzle, ",\"\r\n") || strpbrk(sol, ",\"\r\n") || an_csv_formula(puzzle) || an_csv_formula(sol) ||
-		    !answer_ok(task, puzzle, sol, opts->check)) {
-			res.rejected++;
-			continue;
-		}
-		int rank = source_rank(src);
-		size_t len = strlen(puzzle);
-		uint64_t h = an_hash(puzzle, len);
-		size_t i = an_map_get(&seen, puzzle, len, h);
-		if (i != SIZE_MAX) {
-			struct row *r = &rows[i];
-			res.duplicates++;
-			if (rank < r->rank || (rank == r->rank && strcmp(time, r->time) >= 0)) {
-				char *a = trmx_xstrdup(sol), *b = trmx_xstrdup(time);
-				if (!a || !b) {
-					free(a), free(b);
-					rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-					goto done;
-				}
-				free(r->solution), free(r->time);
-				r->solution = a, r->time = b, r->rank = rank;
-			}
-			continue;
-		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 256;
-			struct row *q = realloc(rows, nc * sizeof *q);
-			if (!q) {
-				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		PQclear(r);
+		for (int n = 10000; n == 10000;) {
+			if (!(r = trmx_pg_query(pg, "FETCH 10000 FROM dataset_rows", 0, NULL, err))) {
+				rc = err->code;
 				goto done;
 			}
-			rows = q, cap = nc;
+			n = PQntuples(r);
+			rrow row = { .pg = r };
+			for (row.i = 0; row.i < n && rc == 0; row.i++)
+				rc = dataset_row(&d, &row, err);
+			PQclear(r);
+			if (rc < 0)
+				goto done;
 		}
-		rows[n] = (struct row){ trmx_xstrdup(puzzle), trmx_xstrdup(sol), trmx_xstrdup(time), rank };
-		if (!rows[n].puzzle || !rows[n].solution || !rows[n].time || an_map_put(&seen, puzzle, len, h, n) < 0) {
-			free(rows[n].puzzle), free(rows[n].solution), free(rows[n].time);
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	} else {
+		if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
+			goto done;
+		an_filter_bind(&flt, st, 1);
+		rrow row = { .st = st };
+		while ((s = trmx_db_step(st)) == SQLITE_ROW)
+			if ((rc = dataset_row(&d, &row, err)) < 0)
+				goto done;
+		if (s != SQLITE_DONE) {
+			rc = trmx_db_error(db, s, "log.db", err);
 			goto done;
 		}
-		n++;
-	}
-	if (s != SQLITE_DONE) {
-		rc = trmx_db_error(db, s, "log.db", err);
-		goto done;
 	}
 	fputs("puzzle,solution\n", f);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s,%s\n", rows[i].puzzle, rows[i].solution);
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(f, "%s,%s\n", d.rows[i].puzzle, d.rows[i].solution);
 	if ((rc = an_check_stream(f, "the data set", err)) < 0)
 		goto done;
-	res.rows = (int64_t)n;
+	d.res.rows = (int64_t)d.n;
 	if (result)
-		*result = res;
+		*result = d.res;
 	rc = 0;
 done:
-	for (size_t i = 0; i < n; i++)
-		free(rows[i].puzzle), free(rows[i].solution), free(rows[i].time);
-	free(rows);
-	an_map_free(&seen);
+	for (size_t i = 0; i < d.n; i++)
+		free(d.rows[i].puzzle), free(d.rows[i].solution), free(d.rows[i].time);
+	free(d.rows);
+	an_map_free(&d.seen);
 	an_buf_free(&sql);
 	sqlite3_finalize(st);
-	trmx_task_free(task);
+	trmx_task_free(d.task);
 	if (db)
 		sqlite3_close(db);
+	trmx_pg_rollback(pg);
+	trmx_pg_close(pg);
+	free(url);
 	return rc;
 }

@@ -8,7 +8,6 @@
  * a run is chosen among its feedback rows as report.h says; the view
  * run_verdicts states the same rule in SQL.
  */
-#include <libpq-fe.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,39 +352,6 @@ static int source_rank(const char *s)
 
 static const trmx_verdict_source rank_source[] = { TRMX_VERDICT_SOURCE_INSTRUCTOR, TRMX_VERDICT_SOURCE_EVAL,
 						   TRMX_VERDICT_SOURCE_CHECKER, TRMX_VERDICT_SOURCE_LEARNER };
-
-/* One row of the runs-with-feedback query, from log.db (a statement) or a central log (row i of
- * a fetched block): the folding below reads either the same way. */
-typedef struct rrow {
-	sqlite3_stmt *st;
-	PGresult *pg;
-	int i;
-} rrow;
-
-static bool r_null(const rrow *r, int c)
-{
-	return r->st ? sqlite3_column_type(r->st, c) == SQLITE_NULL : PQgetisnull(r->pg, r->i, c);
-}
-
-static const char *r_text(const rrow *r, int c)
-{
-	return r->st ? an_col(r->st, c) : PQgetvalue(r->pg, r->i, c);
-}
-
-static size_t r_len(const rrow *r, int c)
-{
-	return r->st ? (size_t)sqlite3_column_bytes(r->st, c) : (size_t)PQgetlength(r->pg, r->i, c);
-}
-
-static int64_t r_int(const rrow *r, int c)
-{
-	return r->st ? sqlite3_column_int64(r->st, c) : strtoll(PQgetvalue(r->pg, r->i, c), NULL, 10);
-}
-
-static double r_double(const rrow *r, int c)
-{
-	return r->st ? sqlite3_column_double(r->st, c) : strtod(PQgetvalue(r->pg, r->i, c), NULL);
-}
 
 static int start_run(trmx_report *R, struct cur *c, const rrow *st, trmx_error *err)
 {

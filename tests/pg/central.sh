@@ -134,8 +134,8 @@ t0=$(date +%s)
 "$trmx" sql --home "$H" "SELECT pg_sleep(30)" --timeout 1 >/dev/null 2>"$W/err" && nok "trmx sql --timeout stops a long statement" ||
 	truth "trmx sql --timeout 1 stops a 30 s statement within seconds" eq "$(grep -c 'stopped after 1 s' "$W/err") $(($(date +%s) - t0 < 10))" \
 		"1 1" "$(cat "$W/err")"
-"$trmx" export xapi --home "$H" >/dev/null 2>"$W/err" && nok "trmx export says it cannot read a central log yet" ||
-	truth "trmx export on a central log says so rather than reading a stale log.db" eq "$(grep -c 'central log' "$W/err")" 1 "$(cat "$W/err")"
+"$trmx" export xapi --home "$H" --lrs http://127.0.0.1:9/xapi >/dev/null 2>"$W/err" && nok "trmx export xapi --lrs says it cannot forward from a central log yet" ||
+	truth "trmx export xapi --lrs on a central log says so rather than forwarding a stale log.db" eq "$(grep -c 'central log' "$W/err")" 1 "$(cat "$W/err")"
 
 # ---- The same runs give the same report on both backends ---------------------------------------------
 # A home on log.db logs a load with learners, feedback of every kind and an evaluation; its log.db
@@ -147,8 +147,9 @@ cp -a "$H" "$HS" && "$trmx" config --home "$HS" unset log.url && rm -f "$HS"/log
 	for l in ann bob cid; do "$trmx" run --home "$HS" course/unit-1 --batch "$W/p100.csv" --learner "$l" --json >"$W/s-$l.out" || exit 1; done
 	ids=$(cut -d'"' -f4 "$W/s-ann.out" | head -n 12)
 	set -- $ids
+	ans2=$(sed -n 2p "$W/s-ann.out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["answer"])')
 	"$trmx" feedback --home "$HS" "$1" --verdict incorrect --source learner &&
-		"$trmx" feedback --home "$HS" "$2" --verdict correct --source instructor &&
+		"$trmx" feedback --home "$HS" "$2" --verdict correct --source instructor --expected "$ans2" &&
 		"$trmx" feedback --home "$HS" "$3" --verdict incorrect --source instructor --comment "checked by hand" &&
 		"$trmx" eval --home "$HS" course/unit-1 "$W/p100.csv"
 } >"$W/same.log" 2>&1 || nok "a load with feedback and an evaluation is logged in log.db" "$(tail -n 5 "$W/same.log")"
@@ -166,9 +167,17 @@ for kind in run eval; do
 		"$(same_json "$W/rp-$kind.json")" "$(same_json "$W/rs-$kind.json")" \
 		"$(cat "$W/err"; diff <(same_json "$W/rs-$kind.json" | tr ',' '\n') <(same_json "$W/rp-$kind.json" | tr ',' '\n') | head -n 20)"
 done
-truth "the comparison is not empty: 300 learner runs, 3 learners, judged by checker and instructor (a learner's verdict ranks below the checker's)" eq \
-	"$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["runs"], d["learners"], d["groups"][0]["verdict_sources"]["instructor"], d["groups"][0]["verdict_sources"]["learner"])' "$W/rs-run.json" 2>&1)" \
-	"300 3 2 0"
+truth "the comparison is not empty: 300 learner runs, 3 learners, judged by checker, instructor and an expected answer (a learner's verdict ranks below the checker's)" eq \
+	"$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["runs"], d["learners"], d["groups"][0]["verdict_sources"]["instructor"], d["groups"][0]["verdict_sources"]["expected"], d["groups"][0]["verdict_sources"]["learner"])' "$W/rs-run.json" 2>&1)" \
+	"300 3 1 1 0"
+"$trmx" export xapi --home "$HS" >"$W/xs.jsonl" 2>"$W/err" && "$trmx" export xapi --home "$HP" >"$W/xp.jsonl" 2>>"$W/err"
+truth "trmx export xapi: the same statements, byte for byte, from log.db and from PostgreSQL ($(wc -l <"$W/xs.jsonl") of them)" eq \
+	"$(cmp "$W/xs.jsonl" "$W/xp.jsonl" >/dev/null 2>&1 && echo same || echo differ) $(($(wc -l <"$W/xs.jsonl") > 600))" "same 1" \
+	"$(cat "$W/err"; diff "$W/xs.jsonl" "$W/xp.jsonl" | head -c 1500)"
+"$trmx" export dataset --module sudoku4 --home "$HS" >"$W/ds.csv" 2>"$W/err" &&
+	"$trmx" export dataset --module sudoku4 --home "$HP" >"$W/dp.csv" 2>>"$W/err"
+truth "trmx export dataset: the same corrections from log.db and from PostgreSQL" eq \
+	"$(cmp "$W/ds.csv" "$W/dp.csv" >/dev/null 2>&1 && echo same || echo differ) $(wc -l <"$W/ds.csv")" "same 2" "$(cat "$W/err"; cat "$W/ds.csv" "$W/dp.csv")"
 "$trmx" report --home "$HS" | grep -v '^trmx report of' >"$W/rs.txt"
 "$trmx" report --home "$HP" | grep -v '^trmx report of' >"$W/rp.txt"
 truth "trmx report (text): the same from both" eq "$(diff "$W/rs.txt" "$W/rp.txt" | wc -l)" 0 "$(diff "$W/rs.txt" "$W/rp.txt" | head -n 20)"
