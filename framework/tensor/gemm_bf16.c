@@ -13,15 +13,16 @@
  * Layout: vdpbf16ps multiplies pairs of bf16 (k, k+1) in each 32-bit lane. Both operands are packed
  * into such pairs: A as rows [M][ka] of pairs along k, B as [Kp][nc] — pair kp of column n at
  * [kp * nc + n], so 16 columns are one vector and a row of A is broadcast one pair at a time.
- * A is packed once per call, B in blocks of KC pairs x NC columns; the micro-kernel computes 6 rows x 64
- * columns (24 accumulators). An odd K is padded with a zero pair half. Buffers are per thread and
- * grow to the largest shape seen, so a training loop allocates nothing after its first step.
+ * A is packed once per call, B in blocks of KC pairs x NC columns (L2-resident); an operand stored
+ * the other way round is transposed in registers, 16 x 16 pairs at a time. The micro-kernel
+ * computes 6 rows x 64 columns (24 accumulators). An odd K is padded with a zero pair half. Buffers
+ * are per thread and grow to the largest shape seen, so a training loop allocates nothing after its
+ * first step. tests/test_kernels.c checks the result against the error bound bf16 allows.
  */
 #include <cpuid.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "tensor/blas.h"
 
@@ -126,6 +127,31 @@ static inline __m512i pairs(__m512 x0, __m512 x1)
 	return _mm512_permutexvar_epi16(_mm512_loadu_si512(idx), v);
 }
 
+/* Transpose 16 x 16 32-bit elements in registers: v[a] lane b becomes v[b] lane a. */
+static inline void transpose16(__m512i v[16])
+{
+	__m512i t[16], u[16];
+	for (int i = 0; i < 8; i++) {
+		t[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+	}
+	for (int i = 0; i < 4; i++) { /* u[4i + j], 128-bit lane L: element 4L + j of rows 4i..4i+3 */
+		u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+		u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+		u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+		u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+	}
+	for (int j = 0; j < 4; j++) {
+		__m512i p0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x44), p1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xee);
+		__m512i q0 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x44);
+		__m512i q1 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xee);
+		v[j] = _mm512_shuffle_i32x4(p0, q0, 0x88);
+		v[4 + j] = _mm512_shuffle_i32x4(p0, q0, 0xdd);
+		v[8 + j] = _mm512_shuffle_i32x4(p1, q1, 0x88);
+		v[12 + j] = _mm512_shuffle_i32x4(p1, q1, 0xdd);
+	}
+}
+
 /* Rows of pairs along k: out[r * ldo + kp] for r < rows, from X(r, k) = x[r * ldx + k]
  * (k contiguous). ldo is a multiple of 16; pairs past K are zero. */
 static void pack_kcontig(uint32_t *out, int ldo, const float *x, int ldx, int rows, int K)
@@ -142,26 +168,25 @@ static void pack_kcontig(uint32_t *out, int ldo, const float *x, int ldx, int ro
 }
 
 /* The same rows-of-pairs layout out[r * ldo + kp] from X(r, k) = x[k * ldx + r] (r contiguous):
- * a transpose in 16 x 16 blocks of pairs, so the writes go 64 bytes at a time along each row. */
+ * 32 rows of x at a time swept along r, transposed in registers 16 x 16 pairs at a time, so reads
+ * and writes are whole vectors. */
 static void pack_rcontig_rows(uint32_t *out, int ldo, const float *x, int ldx, int rows, int K)
 {
-	uint32_t tmp[16][16] __attribute__((aligned(64)));
-	for (int r = 0; r < rows; r += 16) {
-		__mmask16 m = tail16(rows - r);
-		int n = rows - r < 16 ? rows - r : 16;
-		for (int kp0 = 0; kp0 < ldo; kp0 += 16) {
+	for (int kp0 = 0; kp0 < ldo; kp0 += 16) {
+		for (int r = 0; r < rows; r += 16) {
+			__mmask16 m = tail16(rows - r);
+			int n = rows - r < 16 ? rows - r : 16;
+			__m512i v[16];
 			for (int q = 0; q < 16; q++) {
 				int k = 2 * (kp0 + q);
 				__m512 x0 = k < K ? _mm512_maskz_loadu_ps(m, x + (size_t)k * ldx + r) : _mm512_setzero_ps();
 				__m512 x1 = k + 1 < K ? _mm512_maskz_loadu_ps(m, x + (size_t)(k + 1) * ldx + r)
 						      : _mm512_setzero_ps();
-				_mm512_store_si512(tmp[q], pairs(x0, x1));
+				v[q] = pairs(x0, x1);
 			}
-			for (int j = 0; j < n; j++) {
-				uint32_t *o = out + (size_t)(r + j) * ldo + kp0;
-				for (int q = 0; q < 16; q++)
-					o[q] = tmp[q][j];
-			}
+			transpose16(v);
+			for (int j = 0; j < n; j++)
+				_mm512_store_si512(out + (size_t)(r + j) * ldo + kp0, v[j]);
 		}
 	}
 }
@@ -183,27 +208,25 @@ static void pack_ncontig_cols(uint32_t *out, int nc, const float *x, int ldx, in
 }
 
 /* The same columns-of-pairs layout from X(k, n) = x[n * ldx + k] (k contiguous): 16 columns are
- * converted along k and transposed in 16 x 16 blocks of pairs, so the writes are whole vectors. */
+ * converted along k and transposed in registers 16 x 16 pairs at a time. */
 static void pack_kcontig_cols(uint32_t *out, int nc, const float *x, int ldx, int cols, int K, int Kp)
 {
-	uint32_t tmp[16][16] __attribute__((aligned(64))), tr[16][16] __attribute__((aligned(64)));
 	for (int n = 0; n < nc; n += 16) {
 		int w = cols - n < 16 ? (cols - n > 0 ? cols - n : 0) : 16;
 		for (int kp = 0; kp < Kp; kp += 16) {
 			int k = 2 * kp;
 			__mmask16 m0 = tail16(K - k > 0 ? K - k : 0), m1 = tail16(K - k - 16 > 0 ? K - k - 16 : 0);
+			__m512i v[16];
 			for (int j = 0; j < 16; j++) {
 				const float *s = x + (size_t)(n + j) * ldx + k;
 				__m512 lo = j < w ? _mm512_maskz_loadu_ps(m0, s) : _mm512_setzero_ps();
 				__m512 hi = j < w ? _mm512_maskz_loadu_ps(m1, s + 16) : _mm512_setzero_ps();
-				_mm512_store_si512(tmp[j], (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+				v[j] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 			}
-			for (int q = 0; q < 16; q++)
-				for (int j = 0; j < 16; j++)
-					tr[q][j] = tmp[j][q];
+			transpose16(v);
 			int e = Kp - kp < 16 ? Kp - kp : 16;
 			for (int q = 0; q < e; q++)
-				_mm512_store_si512(out + (size_t)(kp + q) * nc + n, _mm512_load_si512(tr[q]));
+				_mm512_store_si512(out + (size_t)(kp + q) * nc + n, v[q]);
 		}
 	}
 }
