@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -753,6 +754,37 @@ static int central_rows(const trmx_log_db *l, const trmx_run_record *runs, size_
 	return 0;
 }
 
+/* Is the run of every feedback row known: among `runs`, waiting in the outbox, or in the central
+ * log? */
+static bool runs_known(trmx_log_db *l, const trmx_run_record *runs, size_t n, const trmx_feedback_record *fb,
+		       size_t nf)
+{
+	trmx_error e2;
+	if (!l->db && (access(l->outbox_path, F_OK) != 0 || outbox_open(l, &e2) < 0))
+		return false;
+	for (size_t i = 0; i < nf; i++) {
+		bool found = false;
+		for (size_t j = 0; j < n && !found; j++)
+			found = !strcasecmp(runs[j].id, fb[i].run_id);
+		if (!found) {
+			sqlite3_reset(l->run_exists);
+			sqlite3_bind_text(l->run_exists, 1, fb[i].run_id, -1, SQLITE_TRANSIENT);
+			found = trmx_db_step(l->run_exists) == SQLITE_ROW;
+			sqlite3_reset(l->run_exists);
+		}
+		if (!found) {
+			PGresult *r = trmx_pg_query(l->pg, "SELECT 1 FROM runs WHERE id = lower($1)", 1,
+						    (const char *const[]){ fb[i].run_id }, &e2);
+			found = r && PQntuples(r) > 0;
+			if (r)
+				PQclear(r);
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 /* Into the central log, or (the server out of reach, or the outbox still holding earlier rows
  * that these may refer to) into the outbox. */
 static int central_write(trmx_log_db *l, const trmx_run_record *runs, size_t n, const trmx_feedback_record *fb,
@@ -764,10 +796,13 @@ static int central_write(trmx_log_db *l, const trmx_run_record *runs, size_t n, 
 		trmx_error e2;
 		if ((rc = outbox_open(l, err)) < 0)
 			return rc;
+		int prc = TRMX_EIO;
 		if (trmx_now_ms() >= l->retry_ms)
-			trmx_log_push(l, &pushed, &e2);
-		if (l->pending != 0)
-			goto outbox; /* these rows may be feedback on runs still waiting there */
+			prc = trmx_log_push(l, &pushed, &e2);
+		/* rows still wait for the central log to come back (these may be feedback on them); rows it
+		 * refused (TRMX_EINVAL) wait for a person and hold nothing up */
+		if (prc < 0 && prc != TRMX_EINVAL)
+			goto outbox;
 	}
 	if (trmx_pg_down(l->pg) && trmx_now_ms() < l->retry_ms)
 		goto outbox;
@@ -785,8 +820,12 @@ static int central_write(trmx_log_db *l, const trmx_run_record *runs, size_t n, 
 	free(ft);
 	if (rc == 0 || (!trmx_pg_down(l->pg) && rc != TRMX_ENOTFOUND))
 		return rc;
-	if (rc == TRMX_ENOTFOUND && !l->db && access(l->outbox_path, F_OK) != 0)
-		return rc; /* feedback on a run no outbox can hold: the caller's mistake */
+	if (!trmx_pg_down(l->pg)) {
+		/* feedback on a run the central log lacks: kept only when that run waits in the outbox */
+		if (!runs_known(l, runs, n, fb, nf))
+			return rc;
+		goto keep;
+	}
 	snprintf(l->last_error, sizeof l->last_error, "%s", err->message);
 	l->retry_ms = trmx_now_ms() + RECONNECT_MS;
 outbox:
@@ -796,6 +835,7 @@ outbox:
 			 "`trmx log push` (trmx serve pushes by itself)", l->last_error, l->outbox_path);
 		l->warned = true;
 	}
+keep:
 	if ((rc = outbox_open(l, err)) < 0 || (rc = sqlite_write(l, runs, n, fb, nf, now, added, err)) < 0)
 		return rc;
 	if (l->pending >= 0)

@@ -270,6 +270,26 @@ truth "the offline runs are in PostgreSQL once each, with their feedback" eq \
 	"5|5 2"
 "$trmx" log push --home "$H" >"$W/push.out" 2>&1
 truth "a second push moves nothing" eq "$(cut -d' ' -f1 "$W/push.out")" 0
+GHOST=01900000-0000-7000-8000-000000000000
+"$trmx" feedback --home "$H" "$GHOST" --verdict correct >/dev/null 2>"$W/err" && nok "feedback on a run that is nowhere is refused" ||
+	truth "feedback on a run that is nowhere is refused (not kept in the outbox)" eq \
+		"$(grep -c 'no run' "$W/err") $("$trmx" log status --home "$H" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["outbox_feedback"])')" "1 0" "$(cat "$W/err")"
+# a row the central log refuses stays in the outbox for a person, and holds no later write up
+"$PY" - "$H/log-outbox.db" "$GHOST" <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA foreign_keys = OFF")
+db.execute("INSERT INTO feedback (id, run_id, time, source, verdict) VALUES ('01900000-0000-7000-8000-0000000000ff', ?, '2026-01-01T00:00:00.000Z', 'learner', 'correct')", (sys.argv[2],))
+db.commit()
+PYEOF
+"$trmx" log push --home "$H" >"$W/push.out" 2>"$W/err" && nok "a push with a row the central log refuses fails and says why" ||
+	truth "a push with a row the central log refuses fails, says why, keeps the row" eq \
+		"$(grep -c 'refused by the central log' "$W/err") $("$trmx" log status --home "$H" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["outbox_feedback"])')" "1 1" "$(cat "$W/err")"
+before=$(q "SELECT count(*) FROM runs")
+"$trmx" run --home "$H" course/unit-1 "$P" >/dev/null 2>"$W/err"
+truth "with only refused rows in the outbox, a new run goes to PostgreSQL directly" eq \
+	"$(($(q "SELECT count(*) FROM runs") - before)) $("$trmx" log status --home "$H" --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["outbox_runs"])')" "1 0" "$(cat "$W/err")"
+"$PY" -c 'import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute("DELETE FROM feedback"); db.commit()' "$H/log-outbox.db"
 
 # ---- Fault: PostgreSQL killed in the middle of a load ------------------------------------------------------
 
