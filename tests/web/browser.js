@@ -268,10 +268,14 @@ const shot = (page, name) => page.screenshot({ path: path.join(cfg.screenshots, 
 		await mz.goto(U + '/learn/course/maze#token=' + cfg.tokens.maze);
 		await mz.waitForSelector('#grid.maze input');
 		await mz.click('#new');
+		/* the new maze has one start and one goal; the answer drawn after the solve is the model's
+		 * (the page's own mazes are lattice mazes, which the bundled maze module mostly gets wrong:
+		 * docs/TRAINING.md, "Held-out sets"), so only the checker's verdict on it is asked for */
+		const marks = (await mz.$$('#grid input.c-start')).length === 1 && (await mz.$$('#grid input.c-goal')).length === 1;
 		await mz.click('#solve');
 		await mz.waitForSelector('#verdict:not([hidden])', { timeout: 30000 });
 		result.maze_verdict = await mz.getAttribute('#verdict', 'data-verdict');
-		return (await mz.$$('#grid input.c-start')).length === 1 && (await mz.$$('#grid input.c-goal')).length === 1;
+		return marks && ['valid', 'invalid'].includes(result.maze_verdict);
 	});
 	await shot(mz, 'maze');
 	await step('the learner page works inside an iframe of another origin; the console refuses to be framed', async () => {
