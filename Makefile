@@ -141,7 +141,7 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 	$(CC) $(ALL_CFLAGS) -Itests -c $< -o $@
 
 # Unit tests (cmocka binaries), then the CLI tests (tests/cli/*.test, run by one driver).
-test: $(TEST_BIN) $(TRMX)
+test: $(TEST_BIN) $(TRMX) $(BUILD)/bench/bench_report
 	./tests/run.sh $(BUILD)
 
 check:

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log/log_int.h"
 #include "trmx/report.h"
@@ -67,21 +68,36 @@ int an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, ch
 /* ---- Rows from either database
  * ------------------------------------------------------------------------ */
 
-/* One row of a query, from log.db (a statement on its row) or a central log (row i of a fetched
- * block): the report's fold and the xAPI statements read either the same way. */
+/* One row of a query, from log.db (a statement on its row), a central log (row i of a fetched
+ * block) or a central log's binary COPY (fields v, lengths len: numbers in network byte order):
+ * the report's fold and the xAPI statements read any of them the same way. */
 typedef struct rrow {
 	sqlite3_stmt *st;
 	PGresult *pg;
 	int i;
+	const char *const *v;
+	const int *len;
 } rrow;
+
+static inline uint64_t r_be(const char *b, int n)
+{
+	uint64_t x = 0;
+	for (int k = 0; k < n; k++)
+		x = x << 8 | (unsigned char)b[k];
+	return x;
+}
 
 static inline bool r_null(const rrow *r, int c)
 {
+	if (r->v)
+		return !r->v[c];
 	return r->st ? sqlite3_column_type(r->st, c) == SQLITE_NULL : PQgetisnull(r->pg, r->i, c);
 }
 
 static inline const char *r_text(const rrow *r, int c)
 {
+	if (r->v)
+		return r->v[c] ? r->v[c] : "";
 	if (r->st) {
 		const unsigned char *t = sqlite3_column_text(r->st, c);
 		return t ? (const char *)t : "";
@@ -91,16 +107,28 @@ static inline const char *r_text(const rrow *r, int c)
 
 static inline size_t r_len(const rrow *r, int c)
 {
+	if (r->v)
+		return (size_t)r->len[c];
 	return r->st ? (size_t)sqlite3_column_bytes(r->st, c) : (size_t)PQgetlength(r->pg, r->i, c);
 }
 
+/* COPY's integer and bigint (4 or 8 bytes, two's complement) */
 static inline int64_t r_int(const rrow *r, int c)
 {
+	if (r->v)
+		return !r->v[c] ? 0 : r->len[c] == 4 ? (int32_t)(uint32_t)r_be(r->v[c], 4) : (int64_t)r_be(r->v[c], 8);
 	return r->st ? sqlite3_column_int64(r->st, c) : strtoll(PQgetvalue(r->pg, r->i, c), NULL, 10);
 }
 
+/* COPY's double precision (8 bytes, IEEE 754) */
 static inline double r_double(const rrow *r, int c)
 {
+	if (r->v) {
+		uint64_t b = r->v[c] && r->len[c] == 8 ? r_be(r->v[c], 8) : 0;
+		double d;
+		memcpy(&d, &b, sizeof d);
+		return d;
+	}
 	return r->st ? sqlite3_column_double(r->st, c) : strtod(PQgetvalue(r->pg, r->i, c), NULL);
 }
 

@@ -30,7 +30,7 @@ struct rversion {
 	int64_t *hist;
 	int hist_len;
 	trmx_report_bin *bins;
-	double *conf_sum;
+	int64_t *conf_q; /* per bin, the sum of conf_nano(confidence): the same in any order */
 	struct point *pts;
 	size_t npts, cap_pts, last_pt;
 	trmx_report_point *pub_pts;
@@ -63,10 +63,7 @@ struct rarm {
 struct cur {
 	char id[40];
 	size_t group, version, arm, point;
-	int bin;      /* -1: no confidence */
-	char *output; /* NULL when the run has no answer text */
-	size_t output_cap;
-	bool has_output;
+	int bin; /* -1: no confidence */
 	bool judged; /* best verdict below is set */
 	bool best_exp, best_correct;
 	int best_rank;
@@ -185,9 +182,9 @@ static size_t find_version(trmx_report *R, const char *module, const char *versi
 	v->module = trmx_xstrdup(module);
 	v->version = trmx_xstrdup(version);
 	v->bins = trmx_xcalloc((size_t)R->bins, sizeof *v->bins);
-	v->conf_sum = trmx_xcalloc((size_t)R->bins, sizeof *v->conf_sum);
-	if (!v->module || !v->version || !v->bins || !v->conf_sum || an_map_put(&R->vmap, key, n, h, R->nv) < 0) {
-		free(v->module), free(v->version), free(v->bins), free(v->conf_sum);
+	v->conf_q = trmx_xcalloc((size_t)R->bins, sizeof *v->conf_q);
+	if (!v->module || !v->version || !v->bins || !v->conf_q || an_map_put(&R->vmap, key, n, h, R->nv) < 0) {
+		free(v->module), free(v->version), free(v->bins), free(v->conf_q);
 		return SIZE_MAX;
 	}
 	return R->nv++;
@@ -332,12 +329,13 @@ enum {
 	C_LATENCY,
 	C_CONF,
 	C_STATUS,
-	C_OUTPUT,
 	C_F_SOURCE,
 	C_F_VERDICT,
-	C_F_EXPECTED,
+	C_F_HAS_EXPECTED, /* 1: the feedback row has an expected answer */
+	C_F_MATCH,	  /* 1: it equals the run's answer (0 or NULL otherwise) */
 	C_F_TIME,
-	C_F_ID
+	C_F_ID,
+	C_COLUMNS
 };
 
 static int source_rank(const char *s)
@@ -352,6 +350,14 @@ static int source_rank(const char *s)
 
 static const trmx_verdict_source rank_source[] = { TRMX_VERDICT_SOURCE_INSTRUCTOR, TRMX_VERDICT_SOURCE_EVAL,
 						   TRMX_VERDICT_SOURCE_CHECKER, TRMX_VERDICT_SOURCE_LEARNER };
+
+/* A confidence in units of 1e-9, rounded down: the bins add these as integers, so that a bin's
+ * mean confidence does not depend on the order the runs come in (log.db's join and PostgreSQL's
+ * ORDER BY may differ). One product: nothing for the compiler to fuse. */
+static int64_t conf_nano(double conf)
+{
+	return (int64_t)floor(conf * 1e9);
+}
 
 static int start_run(trmx_report *R, struct cur *c, const rrow *st, trmx_error *err)
 {
@@ -415,19 +421,7 @@ static int start_run(trmx_report *R, struct cur *c, const rrow *st, trmx_error *
 			b = R->bins - 1;
 		c->bin = b;
 		v->bins[b].runs++;
-		v->conf_sum[b] += conf;
-	}
-	c->has_output = !r_null(st, C_OUTPUT);
-	if (c->has_output) {
-		size_t n = r_len(st, C_OUTPUT);
-		if (n + 1 > c->output_cap) {
-			char *o = trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(c->output, n + 1);
-			if (!o)
-				return trmx_error_set(err, TRMX_ENOMEM, "out of memory building the report");
-			c->output = o;
-			c->output_cap = n + 1;
-		}
-		memcpy(c->output, r_text(st, C_OUTPUT), n + 1);
+		v->conf_q[b] += conf_nano(conf);
 	}
 	c->judged = false;
 	return 0;
@@ -436,7 +430,7 @@ static int start_run(trmx_report *R, struct cur *c, const rrow *st, trmx_error *
 static void feedback_row(trmx_report *R, struct cur *c, const rrow *st)
 {
 	const char *source = r_text(st, C_F_SOURCE), *time = r_text(st, C_F_TIME), *id = r_text(st, C_F_ID);
-	bool exp = !r_null(st, C_F_EXPECTED);
+	bool exp = r_int(st, C_F_HAS_EXPECTED) == 1;
 	int rank = source_rank(source);
 	if (exp && (rank == 0 || rank == 3))
 		R->groups[c->group].corrections++;
@@ -460,7 +454,7 @@ static void feedback_row(trmx_report *R, struct cur *c, const rrow *st)
 	copy(c->best_id, sizeof c->best_id, id);
 	if (exp) {
 		c->best_source = TRMX_VERDICT_SOURCE_EXPECTED;
-		c->best_correct = c->has_output && !strcmp(c->output, r_text(st, C_F_EXPECTED));
+		c->best_correct = r_int(st, C_F_MATCH) == 1;
 	} else {
 		c->best_source = rank_source[rank];
 		c->best_correct = !strcmp(r_text(st, C_F_VERDICT), "correct");
@@ -607,7 +601,7 @@ static int finish(trmx_report *R, trmx_error *err)
 			trmx_report_bin *bin = &v->bins[b];
 			bin->from = (double)b / R->bins;
 			bin->to = (double)(b + 1) / R->bins;
-			bin->mean_confidence = bin->runs ? v->conf_sum[b] / (double)bin->runs : NAN;
+			bin->mean_confidence = bin->runs ? (double)v->conf_q[b] / 1e9 / (double)bin->runs : NAN;
 			bin->accuracy = ratio(bin->correct, bin->judged);
 			J += bin->judged;
 		}
@@ -681,7 +675,8 @@ static int finish(trmx_report *R, trmx_error *err)
  * WHERE clause. A run's rows come together: log.db's join runs outer, PostgreSQL's is ordered. */
 #define RUNS_WITH_FEEDBACK                                                                             \
 	"SELECT r.id, r.context, r.module, r.version, r.digest, r.arm, r.learner, r.time, r.steps, "     \
-	"r.latency_ms, r.halt_confidence, r.status, r.output, f.source, f.verdict, f.expected, f.time, " \
+	"r.latency_ms, r.halt_confidence, r.status, f.source, f.verdict, "                                \
+	"CAST(f.expected IS NOT NULL AS integer), CAST(r.output = f.expected AS integer), f.time, "     \
 	"f.id FROM runs r LEFT JOIN feedback f ON f.run_id = r.id"
 
 /* Fold one row into the report: a new run's, or one more feedback row of the current run. */
@@ -703,13 +698,32 @@ static int fold_row(trmx_report *R, struct cur *c, const rrow *row, bool *have, 
 static void pick_bucket(trmx_report *R);
 
 /* The report's rows from a central log: one REPEATABLE READ, READ ONLY transaction (one snapshot),
- * the window's first and last run, then the rows through a cursor, FETCH_ROWS at a time. */
-#define FETCH_ROWS 20000
+ * the window's first and last run, then the rows in COPY's binary format: the join streams in run
+ * id order (a merge of the two primary keys' indexes, no sort) and only the columns the fold
+ * reads leave the server (the answer is compared with an expected one there). This is what the
+ * report costs least as (docs/SCHEMA.md, "Reports over a central log": the aggregation itself in
+ * SQL measured slower than folding here). */
+struct central {
+	trmx_report *R;
+	struct cur *c;
+	bool have;
+};
+
+static int central_row(void *ctx, int nfields, const char *const *v, const int *len, trmx_error *err)
+{
+	struct central *k = ctx;
+	if (nfields != C_COLUMNS)
+		return trmx_error_set(err, TRMX_EIO, "the central log's report rows have %d columns, not %d", nfields,
+				      C_COLUMNS);
+	rrow row = { .v = v, .len = len };
+	return fold_row(k->R, k->c, &row, &k->have, err);
+}
 
 static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filter *f, trmx_error *err)
 {
 	trmx_pg *p = NULL;
 	an_buf sql = { 0 };
+	char *copy_sql = NULL;
 	const char *params[8];
 	char prefix[TRMX_CONTEXT_NAME_MAX + 1];
 	int rc = trmx_pg_open(&p, url, true, err);
@@ -724,7 +738,10 @@ static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filte
 	}
 	for (char *q = sql.s; (q = strchr(q, '?')); q++)
 		*q = '$'; /* ?N, as an_filter_sql writes them, is $N in PostgreSQL */
-	if ((rc = trmx_pg_exec(p, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) < 0)
+	/* the plan streams: merge join on the indexes, no hashing, no JIT for one pass */
+	if ((rc = trmx_pg_exec(p, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+				  "SET LOCAL jit = off; SET LOCAL enable_hashjoin = off",
+			       err)) < 0)
 		goto done;
 	PGresult *r = trmx_pg_query(p, sql.s, np, params, err);
 	if (!r) {
@@ -737,44 +754,23 @@ static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filte
 	pick_bucket(R);
 	an_buf_free(&sql);
 	sql = (an_buf){ 0 };
-	an_buf_put(&sql, "DECLARE report_rows NO SCROLL CURSOR FOR " RUNS_WITH_FEEDBACK " WHERE true");
+	an_buf_put(&sql, "COPY (" RUNS_WITH_FEEDBACK " WHERE true");
 	an_filter_sql(f, &sql, "r.time");
-	an_buf_put(&sql, " ORDER BY r.id");
-	if (sql.failed) {
+	an_buf_put(&sql, " ORDER BY r.id) TO STDOUT (FORMAT binary)");
+	if (sql.failed || !(copy_sql = trmx_pg_inline(p, sql.s, np, params))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
-	for (char *q = sql.s; (q = strchr(q, '?')); q++)
-		*q = '$';
-	if (!(r = trmx_pg_query(p, sql.s, np, params, err))) {
-		rc = err->code;
+	struct central k = { .R = R, .c = c };
+	if ((rc = trmx_pg_copy_out(p, copy_sql, C_COLUMNS, central_row, &k, err)) < 0)
 		goto done;
-	}
-	PQclear(r);
-	bool have = false;
-	for (;;) {
-		char fetch[48];
-		snprintf(fetch, sizeof fetch, "FETCH %d FROM report_rows", FETCH_ROWS);
-		if (!(r = trmx_pg_query(p, fetch, 0, NULL, err))) {
-			rc = err->code;
-			goto done;
-		}
-		int n = PQntuples(r);
-		rrow row = { .pg = r };
-		for (row.i = 0; row.i < n && rc == 0; row.i++)
-			rc = fold_row(R, c, &row, &have, err);
-		PQclear(r);
-		if (rc < 0)
-			goto done;
-		if (n < FETCH_ROWS)
-			break;
-	}
-	if (have)
+	if (k.have)
 		finish_run(R, c);
 done:
 	trmx_pg_rollback(p);
 	trmx_pg_close(p);
 	an_buf_free(&sql);
+	free(copy_sql);
 	return rc;
 }
 
@@ -931,7 +927,6 @@ folded:
 	sqlite3_finalize(st);
 	trmx_db_rollback(db);
 	sqlite3_close(db);
-	free(c.output);
 	an_buf_free(&sql);
 	*out = R;
 	return 0;
@@ -940,7 +935,6 @@ fail:
 	trmx_db_rollback(db);
 	if (db)
 		sqlite3_close(db);
-	free(c.output);
 	an_buf_free(&sql);
 	trmx_report_free(R);
 	return rc;
@@ -956,7 +950,7 @@ void trmx_report_free(trmx_report *R)
 	}
 	for (size_t i = 0; i < R->nv; i++) {
 		struct rversion *v = &R->versions[i];
-		free(v->module), free(v->version), free(v->hist), free(v->bins), free(v->conf_sum), free(v->pts),
+		free(v->module), free(v->version), free(v->hist), free(v->bins), free(v->conf_q), free(v->pts),
 			free(v->pub_pts);
 	}
 	free(R->groups), free(R->versions), free(R->arms);

@@ -150,6 +150,16 @@ int trmx_pg_exec(trmx_pg *p, const char *sql, trmx_error *err);
 /* A query with text parameters; NULL on failure (err set). PQclear the result. */
 PGresult *trmx_pg_query(trmx_pg *p, const char *sql, int nparams, const char *const *params, trmx_error *err);
 void trmx_pg_rollback(trmx_pg *p);
+/* sql with each ?N (1..nparams) replaced by params[N-1] as a quoted literal (NULL: NULL), for
+ * the statements that take no parameters (COPY); malloc'd, NULL when out of memory. */
+char *trmx_pg_inline(trmx_pg *p, const char *sql, int nparams, const char *const *params);
+/* Run `sql`, a COPY (...) TO STDOUT (FORMAT binary), and give each row to fn: its fields as
+ * NUL-terminated bytes (NULL for SQL NULL) with their lengths, valid during the call; numbers
+ * come in network byte order. fn's negative return stops it (the rest of the stream is read and
+ * dropped). */
+#define TRMX_PG_COPY_FIELDS_MAX 32
+typedef int (*trmx_pg_row_fn)(void *ctx, int nfields, const char *const *v, const int *len, trmx_error *err);
+int trmx_pg_copy_out(trmx_pg *p, const char *sql, int max_fields, trmx_pg_row_fn fn, void *ctx, trmx_error *err);
 /* Keep the hosts' shared secret honest: `check` (an HMAC of the secret) is stored by the first
  * host; another host with another secret is TRMX_EINVAL. */
 int trmx_pg_secret_check(trmx_pg *p, const char *check, const char *host, trmx_error *err);

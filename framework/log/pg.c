@@ -138,6 +138,181 @@ PGresult *trmx_pg_query(trmx_pg *p, const char *sql, int nparams, const char *co
 	return r;
 }
 
+char *trmx_pg_inline(trmx_pg *p, const char *sql, int nparams, const char *const *params)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	bool ok = true;
+	for (const char *q = sql; *q && ok; q++) {
+		char *end;
+		long n = *q == '?' ? strtol(q + 1, &end, 10) : 0;
+		if (n < 1 || n > nparams) {
+			fputc(*q, f);
+			continue;
+		}
+		if (!params[n - 1]) {
+			fputs("NULL", f);
+		} else {
+			char *lit = PQescapeLiteral(p->c, params[n - 1], strlen(params[n - 1]));
+			ok = lit != NULL;
+			if (lit)
+				fputs(lit, f);
+			PQfreemem(lit);
+		}
+		q = end - 1;
+	}
+	if (fclose(f) != 0 || !ok) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static uint32_t be32(const unsigned char *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* The binary COPY stream, parsed as it comes (rows may be cut across messages): the 19-byte
+ * header and its extension, then per row a 16-bit field count (-1 ends the stream) and per field
+ * a 32-bit length (-1 NULL) and the bytes. */
+struct copy_in {
+	unsigned char *buf;
+	size_t n, cap;
+	bool header;
+	char *row; /* the fields of one row, each NUL-terminated */
+	size_t row_cap;
+};
+
+/* Parse the complete rows at the start of c->buf; 1 when the trailer was seen. */
+static int copy_rows(trmx_pg *p, struct copy_in *c, int max_fields, trmx_pg_row_fn fn, void *ctx, trmx_error *err)
+{
+	size_t at = 0;
+	int rc = 0;
+	if (!c->header) {
+		if (c->n < 19)
+			return 0;
+		if (memcmp(c->buf, "PGCOPY\n\377\r\n", 11) != 0)
+			return trmx_error_set(err, TRMX_EIO, "%s: COPY answered something that is not its binary format", p->shown);
+		size_t ext = be32(c->buf + 15);
+		if (c->n < 19 + ext)
+			return 0;
+		at = 19 + ext;
+		c->header = true;
+	}
+	const char *v[TRMX_PG_COPY_FIELDS_MAX];
+	int len[TRMX_PG_COPY_FIELDS_MAX];
+	while (rc == 0 && c->n - at >= 2) {
+		int nf = (int16_t)(c->buf[at] << 8 | c->buf[at + 1]);
+		if (nf == -1) {
+			rc = 1;
+			at += 2;
+			break;
+		}
+		if (nf < 0 || nf > max_fields || nf > TRMX_PG_COPY_FIELDS_MAX)
+			return trmx_error_set(err, TRMX_EIO, "%s: COPY gave a row of %d fields", p->shown, nf);
+		/* is the whole row here? its size, and the room its NUL-terminated copy needs */
+		size_t q = at + 2, need = 0;
+		bool whole = true;
+		for (int i = 0; i < nf; i++) {
+			if (c->n - q < 4) {
+				whole = false;
+				break;
+			}
+			int32_t l = (int32_t)be32(c->buf + q);
+			q += 4;
+			if (l > 0) {
+				if (c->n - q < (size_t)l) {
+					whole = false;
+					break;
+				}
+				q += (size_t)l;
+				need += (size_t)l;
+			}
+			need++;
+		}
+		if (!whole)
+			break;
+		if (need > c->row_cap) {
+			char *r = realloc(c->row, need * 2);
+			if (!r)
+				return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading %s", p->shown);
+			c->row = r;
+			c->row_cap = need * 2;
+		}
+		size_t o = 0;
+		q = at + 2;
+		for (int i = 0; i < nf; i++) {
+			int32_t l = (int32_t)be32(c->buf + q);
+			q += 4;
+			if (l < 0) {
+				v[i] = NULL;
+				len[i] = 0;
+				continue;
+			}
+			memcpy(c->row + o, c->buf + q, (size_t)l);
+			c->row[o + (size_t)l] = '\0';
+			v[i] = c->row + o;
+			len[i] = l;
+			o += (size_t)l + 1;
+			q += (size_t)l;
+		}
+		at = q;
+		rc = fn(ctx, nf, v, len, err);
+	}
+	memmove(c->buf, c->buf + at, c->n - at);
+	c->n -= at;
+	return rc;
+}
+
+int trmx_pg_copy_out(trmx_pg *p, const char *sql, int max_fields, trmx_pg_row_fn fn, void *ctx, trmx_error *err)
+{
+	PGresult *r = PQexec(p->c, sql);
+	if (!r || PQresultStatus(r) != PGRES_COPY_OUT)
+		return pg_fail(p, r, NULL, err);
+	PQclear(r);
+	struct copy_in c = { 0 };
+	int rc = 0, got;
+	char *chunk;
+	while ((got = PQgetCopyData(p->c, &chunk, 0)) > 0) {
+		if (rc == 0 && c.n + (size_t)got > c.cap) {
+			size_t cap = c.cap ? c.cap : 1 << 16;
+			while (cap < c.n + (size_t)got)
+				cap *= 2;
+			unsigned char *b = realloc(c.buf, cap);
+			if (!b)
+				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory reading %s", p->shown);
+			else
+				c.buf = b, c.cap = cap;
+		}
+		if (rc == 0) {
+			memcpy(c.buf + c.n, chunk, (size_t)got);
+			c.n += (size_t)got;
+			rc = copy_rows(p, &c, max_fields, fn, ctx, err);
+		}
+		PQfreemem(chunk); /* after a failure, read the stream to its end: the connection stays usable */
+	}
+	bool trailer = rc == 1;
+	if (rc == 1)
+		rc = 0;
+	free(c.buf);
+	free(c.row);
+	if (got == -2 && rc == 0)
+		rc = pg_fail(p, NULL, "COPY", err);
+	while ((r = PQgetResult(p->c))) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
+			rc = pg_fail(p, r, NULL, err);
+		else
+			PQclear(r);
+	}
+	if (rc == 0 && !trailer)
+		rc = trmx_error_set(err, TRMX_EIO, "%s: COPY ended before its last row", p->shown);
+	return rc;
+}
+
 void trmx_pg_rollback(trmx_pg *p)
 {
 	if (p && p->c && PQtransactionStatus(p->c) != PQTRANS_IDLE && PQstatus(p->c) == CONNECTION_OK) {

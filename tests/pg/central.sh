@@ -182,6 +182,39 @@ truth "trmx export dataset: the same corrections from log.db and from PostgreSQL
 "$trmx" report --home "$HP" | grep -v '^trmx report of' >"$W/rp.txt"
 truth "trmx report (text): the same from both" eq "$(diff "$W/rs.txt" "$W/rp.txt" | wc -l)" 0 "$(diff "$W/rs.txt" "$W/rp.txt" | head -n 20)"
 
+# The same on a log of many groups (bench/bench_report.c: 20 contexts, 6 versions, canaries in 4
+# contexts, learners, every kind of feedback, 60 days), and through each filter the report takes:
+# the central log's report streams the join (binary COPY, the filter's values inlined as
+# literals) and folds it with log.db's code.
+HB=$W/bench-sqlite
+"$build/bench/bench_report" gen "$HB" 20000 >"$W/gen.out" 2>&1 || nok "bench_report gen makes a log of 20,000 runs" "$(cat "$W/gen.out")"
+URLB=$(pg_newdb many) || die "a database for the larger comparison is made"
+HBP=$W/bench-pg
+mkdir -p "$HBP" && cp "$HB/log.db" "$HBP/log-outbox.db" && cp -p "$HB/secret" "$HBP/secret" &&
+	"$trmx" config --home "$HBP" set log.url "$URLB" && "$trmx" log push --home "$HBP" >"$W/pushb.out" 2>&1 ||
+	nok "the 20,000 runs are pushed into the central log" "$(cat "$W/pushb.out")"
+ctx=$("$trmx" sql --home "$HB" "SELECT context FROM runs WHERE context IS NOT NULL ORDER BY id LIMIT 1" --format csv | tail -n 1)
+mod=$("$trmx" sql --home "$HB" "SELECT module FROM runs ORDER BY id DESC LIMIT 1" --format csv | tail -n 1)
+since=$("$trmx" sql --home "$HB" "SELECT substr(time, 1, 10) FROM runs ORDER BY time LIMIT 1 OFFSET 9000" --format csv | tail -n 1)
+fails=""
+nfilters=0
+for args in "--kind run --kind eval --kind selftest" "--kind run" "--kind eval" "--context ${ctx%%/*}/*" "--context $ctx" "--module $mod" \
+	"--since $since" "--context o'brien/*" "--bins 7 --kind eval"; do
+	nfilters=$((nfilters + 1))
+	# shellcheck disable=SC2086 # the filters are words
+	"$trmx" report --home "$HB" $args --format json >"$W/bs.json" 2>"$W/err" &&
+		"$trmx" report --home "$HBP" $args --format json >"$W/bp.json" 2>>"$W/err" ||
+		{ fails="$fails [$args: $(cat "$W/err")]"; continue; }
+	[ "$args" = "--kind run --kind eval --kind selftest" ] && cp "$W/bs.json" "$W/bs-all.json"
+	[ "$(same_json "$W/bs.json")" = "$(same_json "$W/bp.json")" ] ||
+		fails="$fails [$args: $(diff <(same_json "$W/bs.json" | tr ',' '\n') <(same_json "$W/bp.json" | tr ',' '\n') | head -n 6)]"
+done
+truth "trmx report over 20,000 runs of many groups: the same figures from log.db and PostgreSQL, through $nfilters filters" \
+	eq "$fails" "" "$fails"
+truth "the larger comparison is not empty: groups, versions and canaries" eq \
+	"$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["runs"] == 20000, len(d["groups"]) > 20, len(d["versions"]) >= 6, len(d["canaries"]) >= 4)' "$W/bs-all.json" 2>&1)" \
+	"True True True True"
+
 # ---- Another secret is refused -------------------------------------------------------------------------
 
 H2=$W/other
