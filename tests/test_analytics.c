@@ -8,9 +8,16 @@
  * npm validator), the data set export, read-only SQL, and erase and purge
  * (acceptance 4: no row anywhere refers to the erased learner, the others are
  * untouched, the counts are recorded).
- */
+  *
+ * With TRMX_TEST_LOG_URL set to a postgresql:// URL (tests/pg/central.sh does, over its throwaway
+ * cluster), the same tests run on a central log: each starts from empty tables, the hand-written
+ * SQL runs on a copy of the central log's rows in a scratch log.db (so that the one text of each
+ * query checks both), and the two tests about log.db itself (`trmx sql`'s limits and read-only
+ * opening) are skipped.
+*/
 #define _GNU_SOURCE /* asprintf */
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <libgen.h>
 #include <math.h>
 #include <regex.h>
@@ -32,6 +39,7 @@
 #include "trmx/trmx.h"
 
 static char build_dir[4096];
+static const char *pg_url; /* TRMX_TEST_LOG_URL: the tests run on a central log */
 
 struct fx {
 	char *home;
@@ -99,6 +107,16 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof *f);
 	trmx_error err;
 	trmx_log_db *log = NULL;
+	if (pg_url) { /* a fresh central log: no runs, and no secret of an earlier test's home */
+		PGconn *c = PQconnectdb(pg_url);
+		PGresult *r = PQexec(c, "DO $$ BEGIN IF to_regclass('runs') IS NOT NULL THEN "
+					"TRUNCATE runs, feedback, erasures, log_secret; END IF; END $$");
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		PQfinish(c);
+		if (!ok)
+			return -1;
+	}
 	f->home = tu_tmpdir();
 	f->t0 = 1764400000000; /* 2025-11-29 */
 	if (trmx_log_open(&log, f->home, NULL, &err) < 0)
@@ -146,9 +164,74 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The central log's rows of `table` into the same table of `db`, column by column as text (the
+ * two logs have the same columns and text forms: docs/SCHEMA.md). */
+static void copy_table(PGconn *c, sqlite3 *db, const char *table)
+{
+	char q[64];
+	snprintf(q, sizeof q, "SELECT * FROM %s", table);
+	PGresult *r = PQexec(c, q);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", q, PQerrorMessage(c));
+	int nc = PQnfields(r);
+	char *sql = sqlite3_mprintf("INSERT INTO \"%w\" (", table);
+	for (int j = 0; j < nc; j++)
+		sql = sqlite3_mprintf("%z%s\"%w\"", sql, j ? ", " : "", PQfname(r, j));
+	sql = sqlite3_mprintf("%z) VALUES (", sql);
+	for (int j = 0; j < nc; j++)
+		sql = sqlite3_mprintf("%z%s?", sql, j ? ", " : "");
+	sql = sqlite3_mprintf("%z)", sql);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	for (int i = 0; i < PQntuples(r); i++) {
+		for (int j = 0; j < nc; j++)
+			if (PQgetisnull(r, i, j))
+				sqlite3_bind_null(st, j + 1);
+			else
+				sqlite3_bind_text(st, j + 1, PQgetvalue(r, i, j), -1, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	PQclear(r);
+}
+
+/* The log.db to check: the home's, or on a central log a fresh copy of its rows in a scratch
+ * log.db made by trmx (schema and views; malloc'd path). */
+static char *log_file(struct fx *f)
+{
+	if (!pg_url)
+		return tu_path(f->home, "log.db");
+	char *dir = tu_path(f->home, "central-copy");
+	tu_rmtree(dir);
+	trmx_log_db *log = NULL;
+	trmx_error err;
+	unsetenv("TRMX_LOG_URL"); /* a log.db, not the central log */
+	int rc = trmx_log_open(&log, dir, NULL, &err);
+	setenv("TRMX_LOG_URL", pg_url, 1);
+	assert_trmx_ok(rc, err);
+	trmx_log_free(log);
+	char *p = tu_path(dir, "log.db");
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+	PGconn *c = PQconnectdb(pg_url);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	copy_table(c, db, "runs");
+	copy_table(c, db, "feedback");
+	copy_table(c, db, "erasures");
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	PQfinish(c);
+	sqlite3_close(db);
+	free(dir);
+	return p;
+}
+
 static sqlite3 *open_log(struct fx *f)
 {
-	char *p = tu_path(f->home, "log.db");
+	char *p = log_file(f);
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	free(p);
@@ -787,6 +870,8 @@ static void test_dataset_export(void **state)
 
 static void test_sql_read_only(void **state)
 {
+	if (pg_url)
+		skip(); /* about log.db itself: trmx sql on a central log is tests/pg/central.sh's */
 	struct fx *f = *state;
 	trmx_error err;
 	char *text = NULL;
@@ -833,6 +918,8 @@ static void test_sql_read_only(void **state)
 /* Issue 24, item 5: no pointer functions, a time limit, a value-size limit, no migration. */
 static void test_sql_limits(void **state)
 {
+	if (pg_url)
+		skip(); /* about log.db itself: trmx sql on a central log is tests/pg/central.sh's */
 	struct fx *f = *state;
 	trmx_error err;
 	FILE *devnull = fopen("/dev/null", "w");
@@ -895,6 +982,15 @@ static int64_t mentions(const char *path, const char *needle)
 	return hits;
 }
 
+/* mentions() over every table of the log: log.db, or a fresh copy of the central log's rows. */
+static int64_t mentions_log(struct fx *f, const char *needle)
+{
+	char *p = log_file(f);
+	int64_t n = mentions(p, needle);
+	free(p);
+	return n;
+}
+
 static void test_erase_learner(void **state)
 {
 	struct fx *f = *state;
@@ -940,7 +1036,7 @@ static void test_erase_learner(void **state)
 	assert_int_equal(r.feedback, a_fb);
 	assert_int_equal(r.module_rows, 2 * a_runs);
 	assert_int_equal(r.record_id, 0);
-	assert_true(mentions(logp, f->alice) > 0);
+	assert_true(mentions_log(f, f->alice) > 0);
 
 	assert_trmx_ok(trmx_erase_learner(f->home, f->alice, false, &r, &err), err);
 	assert_int_equal(r.runs, a_runs);
@@ -949,7 +1045,7 @@ static void test_erase_learner(void **state)
 	assert_int_equal(r.databases, 1);
 	assert_true(r.record_id > 0);
 	/* no row anywhere refers to alice: her pseudonym, or any of her runs' ids */
-	assert_int_equal(mentions(logp, f->alice), 0);
+	assert_int_equal(mentions_log(f, f->alice), 0);
 	assert_int_equal(mentions(mdb, f->alice), 0);
 	log = open_log(f);
 	assert_int_equal((int64_t)qd(log, "SELECT count(*) FROM runs"), runs - a_runs);
@@ -968,12 +1064,14 @@ static void test_erase_learner(void **state)
 	assert_int_equal((int64_t)qd(db, "SELECT count(*) FROM hints") + (int64_t)qd(db, "SELECT count(*) FROM notes"),
 			 module_rows - 2 * a_runs);
 	sqlite3_close(db);
-	/* nor does the file keep her pseudonym in a freed page or the write-ahead log
-	 */
-	size_t n = 0;
-	char *bytes = tu_read_file(logp, &n);
-	assert_null(memmem(bytes, n, f->alice, strlen(f->alice)));
-	free(bytes);
+	/* nor does the file keep her pseudonym in a freed page or the write-ahead log (PostgreSQL
+	 * keeps a deleted row's bytes until its pages are reused: VACUUM FULL, docs/SCHEMA.md) */
+	if (!pg_url) {
+		size_t n = 0;
+		char *bytes = tu_read_file(logp, &n);
+		assert_null(memmem(bytes, n, f->alice, strlen(f->alice)));
+		free(bytes);
+	}
 	/* again: nothing left, recorded as zeros */
 	assert_trmx_ok(trmx_erase_learner(f->home, f->alice, false, &r, &err), err);
 	assert_int_equal(r.runs + r.feedback + r.module_rows, 0);
@@ -1016,9 +1114,10 @@ static void test_erase_module_sql(void **state)
 {
 	struct fx *f = *state;
 	trmx_error err;
-	char *data = tu_path(f->home, "data"), *mdb = tu_path(data, "evil.db"), *logp = tu_path(f->home, "log.db");
+	char *data = tu_path(f->home, "data"), *mdb = tu_path(data, "evil.db"), *logp = log_file(f);
 	mkdir(data, 0755);
-	sqlite3 *db = NULL, *log = open_log(f);
+	sqlite3 *db = NULL, *log = NULL;
+	assert_int_equal(sqlite3_open(logp, &log), SQLITE_OK);
 	assert_int_equal(sqlite3_open(mdb, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 				      "CREATE TABLE hints (run_id TEXT, cell INTEGER);"
@@ -1051,7 +1150,7 @@ static void test_erase_module_sql(void **state)
 	assert_true(trmx_now_ms() - t0 < 20000);
 	assert_int_equal(r.module_rows, 2 * a_runs);
 	assert_int_equal(mentions(mdb, f->alice), 0);
-	assert_int_equal(mentions(logp, f->alice), 0);
+	assert_int_equal(mentions_log(f, f->alice), 0);
 	assert_int_equal(sqlite3_open(mdb, &db), SQLITE_OK);
 	assert_int_equal((int64_t)qd(db, "SELECT count(*) FROM shadow") + (int64_t)qd(db, "SELECT count(*) FROM junk"), 0);
 	sqlite3_close(db);
@@ -1111,6 +1210,11 @@ int main(int argc, char **argv)
 	char *copy = strdup(argv[0]);
 	snprintf(build_dir, sizeof build_dir, "%s/..", dirname(copy));
 	free(copy);
+	pg_url = getenv("TRMX_TEST_LOG_URL");
+	if (pg_url && !*pg_url)
+		pg_url = NULL;
+	if (pg_url)
+		setenv("TRMX_LOG_URL", pg_url, 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_report_matches_sql, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_html, setup, teardown),

@@ -74,7 +74,7 @@ pg_start "$W" >"$W/pg-start.log" 2>&1 || die "a throwaway PostgreSQL cluster sta
 ok "a throwaway PostgreSQL cluster starts on a Unix socket ($("$PGBIN/postgres" --version))"
 q() { pg_sql "$1" 2>&1; }
 
-# ---- The log's unit tests on PostgreSQL ----------------------------------------------------------------
+# ---- The log's and the analysts' unit tests on PostgreSQL -----------------------------------------------
 
 URLT=$(pg_newdb unit) || die "a database for the unit tests is made"
 if [ -x "$build/tests/test_log" ]; then
@@ -83,6 +83,16 @@ if [ -x "$build/tests/test_log" ]; then
 		eq "$? $(grep -c '^\[  PASSED  \] 5 test' "$W/test_log.out") $(grep -c '^\[  FAILED' "$W/test_log.out")" "0 1 0" "$(tail -n 30 "$W/test_log.out")"
 else
 	nok "$build/tests/test_log is built (make tests)"
+fi
+URLA=$(pg_newdb analytics) || die "a database for the analysts' unit tests is made"
+if [ -x "$build/tests/test_analytics" ]; then
+	TRMX_TEST_LOG_URL=$URLA "$build/tests/test_analytics" >"$W/test_analytics.out" 2>&1
+	truth "test_analytics on the central log: the report against hand-written SQL, HTML, xAPI, data sets, erase and purge with module databases" \
+		eq "$? $(grep -c '^\[  PASSED  \] 8 test' "$W/test_analytics.out") $(grep -c '^\[  FAILED' "$W/test_analytics.out") $(grep -c "^\[  SKIPPED \] test_sql_" "$W/test_analytics.out")" \
+		"0 1 0 4" "$(tail -n 30 "$W/test_analytics.out")"
+	truth "test_analytics really wrote into the central log" ne "$(PGDATABASE_OVERRIDE=analytics pg_sql 'SELECT count(*) FROM runs')" 0
+else
+	nok "$build/tests/test_analytics is built (make tests)"
 fi
 
 # ---- A home on the central log ----------------------------------------------------------------------
