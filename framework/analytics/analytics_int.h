@@ -53,11 +53,12 @@ int an_erase_central(const char *home, const char *url, bool by_learner, const c
 typedef struct an_xapi {
 	char base[256], ext[320], learners[320];
 	sqlite3_stmt *run, *feedback;
+	trmx_pg *pg; /* a central log's connection (borrowed), else the statements above on log.db */
 } an_xapi;
 
-/* Check `base` (NULL: the default) and prepare on `db`. TRMX_EINVAL for a bad
- * base. */
-int an_xapi_init(an_xapi *x, sqlite3 *db, const char *base, trmx_error *err);
+/* Check `base` (NULL: the default) and prepare on `db`, or read from the central log `pg` (one of
+ * the two is NULL). TRMX_EINVAL for a bad base. */
+int an_xapi_init(an_xapi *x, sqlite3 *db, trmx_pg *pg, const char *base, trmx_error *err);
 void an_xapi_clear(an_xapi *x);
 /* The statement of the run (or, with `feedback`, the feedback row) `id`, as
  * `trmx export xapi` writes it, into *json (malloc'd, NULL when the row is

@@ -29,9 +29,8 @@ int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out,
 		/* reading HOME/log.db instead would show a stale or empty log as if it were the log */
 		char *shown = trmx_log_url_masked(url);
 		rc = trmx_error_set(err, TRMX_EINVAL,
-				    "this home's log is the central log %s: forwarding xAPI statements to an LRS works from "
-				    "HOME/log.db's queue only so far (every other command reads the central log; "
-				    "docs/SCHEMA.md, \"A central log\")",
+				    "this home's log is the central log %s, not HOME/log.db (docs/SCHEMA.md, \"A central "
+				    "log\")",
 				    shown ? shown : "(postgresql)");
 		free(shown);
 		free(url);

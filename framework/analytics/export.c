@@ -333,7 +333,7 @@ done:
 
 /* ---- One statement at a time, for the LRS sender (lrs.c) ---- */
 
-int an_xapi_init(an_xapi *x, sqlite3 *db, const char *base, trmx_error *err)
+int an_xapi_init(an_xapi *x, sqlite3 *db, trmx_pg *pg, const char *base, trmx_error *err)
 {
 	memset(x, 0, sizeof *x);
 	base = base ? base : XAPI_BASE_DEFAULT;
@@ -346,6 +346,10 @@ int an_xapi_init(an_xapi *x, sqlite3 *db, const char *base, trmx_error *err)
 	snprintf(x->ext, sizeof x->ext, "%s/xapi/extensions", base);
 	snprintf(x->learners, sizeof x->learners, "%s/learners", base);
 	int rc;
+	if (pg) {
+		x->pg = pg;
+		return 0;
+	}
 	if ((rc = trmx_db_prepare(db, RUN_SELECT " AND r.id = ?1", &x->run, "log.db", err)) < 0 ||
 	    (rc = trmx_db_prepare(db, FEEDBACK_SELECT " AND f.id = ?1", &x->feedback, "log.db", err)) < 0) {
 		an_xapi_clear(x);
@@ -367,6 +371,24 @@ int an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, ch
 	sqlite3_stmt *st = feedback ? x->feedback : x->run;
 	int rc = 0, s;
 	*json = NULL;
+	if (x->pg) {
+		const char *params[] = { id };
+		PGresult *r = trmx_pg_query(x->pg, feedback ? FEEDBACK_SELECT " AND f.id = $1" : RUN_SELECT " AND r.id = $1", 1,
+					    params, err);
+		if (!r)
+			return err->code;
+		if (PQntuples(r) == 1) {
+			rrow row = { .pg = r };
+			json_t *j = feedback ? feedback_statement(&row, x->base, x->ext, x->learners)
+					     : run_statement(&row, x->base, x->ext, x->learners);
+			if (!j || !(*json = json_dumps(j, XAPI_JSON_FLAGS)))
+				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory building an xAPI statement");
+			json_decref(j);
+			snprintf(run_id, TRMX_UUID_SIZE, "%s", r_text(&row, feedback ? F_RUN : X_ID));
+		}
+		PQclear(r);
+		return rc;
+	}
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	if ((s = trmx_db_step(st)) == SQLITE_ROW) {

@@ -3,7 +3,9 @@
  * docs/ANALYTICS.md "Forwarding to an LRS"), for `trmx export xapi --lrs` and the forwarder of
  * `trmx serve --xapi-lrs`. The statements are export.c's, byte for byte; log.db's xapi_queue
  * numbers the rows in commit order (schemas/log/0004_xapi_outbox.sql), xapi_cursors says how far
- * each LRS has taken it, and xapi_outbox holds the batch in flight as it was first sent.
+ * each LRS has taken it, and xapi_outbox holds the batch in flight as it was first sent. On a
+ * central log the same three tables are in PostgreSQL (schemas/log-pg/0003_xapi_outbox.sql: the
+ * queue in transaction order, read below the oldest running transaction).
  *
  * One batch: stage it (BEGIN IMMEDIATE: the outbox of this endpoint, or up to `batch` queue
  * entries past the cursor made into statements and put there), POST it, and once the LRS says
@@ -32,7 +34,9 @@
 
 struct trmx_lrs {
 	trmx_lrs_options o;
-	sqlite3 *db;
+	sqlite3 *db; /* log.db, or: */
+	trmx_pg *pg; /* a central log (the queue, cursors and outbox there: schemas/log-pg/0003) */
+	char to_xid[24], to_seq[24]; /* there: the queue entry the batch posted last was staged up to */
 	an_xapi x;
 	CURL *curl;
 	struct curl_slist *headers;
@@ -41,6 +45,9 @@ struct trmx_lrs {
 	char answer[LRS_ANSWER_MAX + 1];
 	size_t answer_len;
 };
+
+static int pg_register(trmx_lrs *l, trmx_error *err);
+static int pg_pending(trmx_lrs *l, int64_t *out, trmx_error *err);
 
 /* ---- Opening ------------------------------------------------------------------------------------ */
 
@@ -142,7 +149,18 @@ int trmx_lrs_open(trmx_lrs **out, const char *home, const trmx_lrs_options *opts
 			goto fail;
 		}
 	}
-	if ((rc = an_open_log(home, false, &l->db, NULL, err)) < 0 || (rc = an_xapi_init(&l->x, l->db, opts->base, err)) < 0)
+	char *url = NULL;
+	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
+		goto fail;
+	if (url) {
+		rc = trmx_pg_open(&l->pg, url, false, err);
+		free(url);
+		if (rc < 0 || (rc = an_xapi_init(&l->x, NULL, l->pg, opts->base, err)) < 0 || (rc = pg_register(l, err)) < 0)
+			goto fail;
+		goto http;
+	}
+	if ((rc = an_open_log(home, false, &l->db, NULL, err)) < 0 ||
+	    (rc = an_xapi_init(&l->x, l->db, NULL, opts->base, err)) < 0)
 		goto fail;
 	sqlite3_stmt *st = NULL;
 	if ((rc = trmx_db_prepare(l->db, "INSERT INTO xapi_cursors (endpoint) VALUES (?1) ON CONFLICT (endpoint) DO NOTHING",
@@ -155,6 +173,7 @@ int trmx_lrs_open(trmx_lrs **out, const char *home, const trmx_lrs_options *opts
 		rc = trmx_db_error(l->db, s, "log.db", err);
 		goto fail;
 	}
+http:;
 	struct curl_slist *h = NULL;
 	if (!(l->curl = curl_easy_init()) || !(h = curl_slist_append(NULL, "X-Experience-API-Version: 1.0.3")) ||
 	    !(l->headers = h) || !(h = curl_slist_append(h, "Content-Type: application/json")) ||
@@ -176,6 +195,7 @@ void trmx_lrs_free(trmx_lrs *l)
 	an_xapi_clear(&l->x);
 	if (l->db)
 		sqlite3_close(l->db);
+	trmx_pg_close(l->pg);
 	if (l->curl)
 		curl_easy_cleanup(l->curl);
 	curl_slist_free_all(l->headers);
@@ -193,6 +213,228 @@ void trmx_lrs_free(trmx_lrs *l)
 const char *trmx_lrs_endpoint(const trmx_lrs *l)
 {
 	return l ? l->endpoint : NULL;
+}
+
+/* ---- On a central log ----------------------------------------------------------------------------
+ * The same steps in PostgreSQL (schemas/log-pg/0003_xapi_outbox.sql): the queue is ordered by
+ * (xid, seq) and read only below the oldest running transaction, the cursor row is locked FOR
+ * UPDATE while a batch is staged (senders on many hosts take turns), and a batch is the outbox
+ * as first staged. */
+
+/* $1 the endpoint */
+static PGresult *pg_q(trmx_lrs *l, const char *sql, int n, const char *a, const char *b, const char *c,
+		      trmx_error *err)
+{
+	const char *params[] = { l->endpoint, a, b, c };
+	return trmx_pg_query(l->pg, sql, n, params, err);
+}
+
+static int pg_do(trmx_lrs *l, const char *sql, int n, const char *a, const char *b, const char *c, trmx_error *err)
+{
+	PGresult *r = pg_q(l, sql, n, a, b, c, err);
+	if (!r)
+		return err->code;
+	PQclear(r);
+	return 0;
+}
+
+/* Register the endpoint. The first one of the log fills the queue with every row not yet in it
+ * (none are queued while no LRS is registered), with the writers held off (SHARE locks wait for
+ * running appends and stop new ones), so no row is logged between the fill and the first
+ * trigger that sees the registration. */
+static int pg_register(trmx_lrs *l, trmx_error *err)
+{
+	PGresult *r = pg_q(l, "SELECT (SELECT count(*) FROM xapi_cursors), "
+			      "(SELECT count(*) FROM xapi_cursors WHERE endpoint = $1)",
+			   1, NULL, NULL, NULL, err);
+	if (!r)
+		return err->code;
+	bool any = strcmp(PQgetvalue(r, 0, 0), "0") != 0, mine = strcmp(PQgetvalue(r, 0, 1), "0") != 0;
+	PQclear(r);
+	if (mine)
+		return 0;
+	int rc;
+	if ((rc = trmx_pg_exec(l->pg, "BEGIN", err)) < 0)
+		return rc;
+	if (!any &&
+	    ((rc = trmx_pg_exec(l->pg, "LOCK TABLE runs, feedback IN SHARE MODE", err)) < 0 ||
+	     (rc = trmx_pg_exec(l->pg,
+				"INSERT INTO xapi_queue (kind, row_id) SELECT 'run', id FROM runs r WHERE NOT EXISTS "
+				"(SELECT 1 FROM xapi_queue q WHERE q.kind = 'run' AND q.row_id = r.id) ORDER BY time, id",
+				err)) < 0 ||
+	     (rc = trmx_pg_exec(l->pg,
+				"INSERT INTO xapi_queue (kind, row_id) SELECT 'feedback', id FROM feedback f WHERE NOT "
+				"EXISTS (SELECT 1 FROM xapi_queue q WHERE q.kind = 'feedback' AND q.row_id = f.id) "
+				"ORDER BY time, id",
+				err)) < 0))
+		goto fail;
+	if ((rc = pg_do(l, "INSERT INTO xapi_cursors (endpoint) VALUES ($1) ON CONFLICT (endpoint) DO NOTHING", 1, NULL,
+			NULL, NULL, err)) < 0 ||
+	    (rc = trmx_pg_exec(l->pg, "COMMIT", err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	trmx_pg_rollback(l->pg);
+	return rc;
+}
+
+static int pg_pending(trmx_lrs *l, int64_t *out, trmx_error *err)
+{
+	PGresult *r = pg_q(l, "SELECT count(*) FROM xapi_queue q, xapi_cursors c WHERE c.endpoint = $1 AND "
+			      "(q.xid, q.seq) > (c.xid, c.seq)",
+			   1, NULL, NULL, NULL, err);
+	if (!r)
+		return err->code;
+	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+/* The batch to post (as next_batch), under the cursor row's lock. */
+static int pg_next_batch(trmx_lrs *l, char **body, int64_t *n, trmx_lrs_result *res, trmx_error *err)
+{
+	int64_t skipped = 0;
+	an_buf b = { 0 };
+	char *json = NULL;
+	PGresult *r = NULL;
+	int rc;
+	*body = NULL;
+	*n = 0;
+	if ((rc = trmx_pg_exec(l->pg, "BEGIN", err)) < 0)
+		return rc;
+	for (;;) {
+		if (!(r = pg_q(l, "SELECT xid, seq, (SELECT count(*) FROM xapi_outbox o WHERE o.endpoint = $1), "
+				  "pg_snapshot_xmin(pg_current_snapshot()), staged_xid, staged_seq FROM xapi_cursors "
+				  "WHERE endpoint = $1 FOR UPDATE",
+			       1, NULL, NULL, NULL, err)))
+			goto fail;
+		if (PQntuples(r) != 1) {
+			rc = trmx_error_set(err, TRMX_ENOTFOUND, "the central log has no cursor for %s", l->endpoint);
+			goto fail;
+		}
+		char xid[24], seq[24], horizon[24];
+		snprintf(xid, sizeof xid, "%s", PQgetvalue(r, 0, 0));
+		snprintf(seq, sizeof seq, "%s", PQgetvalue(r, 0, 1));
+		snprintf(horizon, sizeof horizon, "%s", PQgetvalue(r, 0, 3));
+		bool staged = strcmp(PQgetvalue(r, 0, 2), "0") != 0;
+		snprintf(l->to_xid, sizeof l->to_xid, "%s", PQgetvalue(r, 0, 4));
+		snprintf(l->to_seq, sizeof l->to_seq, "%s", PQgetvalue(r, 0, 5));
+		PQclear(r);
+		r = NULL;
+		if (staged)
+			break; /* staged before (by us before a crash, or by another sender): as it was */
+		char lim[16];
+		snprintf(lim, sizeof lim, "%d", l->o.batch);
+		const char *qp[] = { xid, seq, horizon, lim };
+		if (!(r = trmx_pg_query(l->pg,
+					"SELECT xid, seq, kind, row_id FROM xapi_queue WHERE (xid, seq) > ($1::xid8, $2::bigint) "
+					"AND xid < $3::xid8 ORDER BY xid, seq LIMIT $4::integer",
+					4, qp, err)))
+			goto fail;
+		int rows = PQntuples(r), put = 0;
+		if (!rows) { /* nothing past the cursor that every writer has finished with */
+			PQclear(r);
+			res->skipped += skipped;
+			return trmx_pg_exec(l->pg, "COMMIT", err);
+		}
+		for (int i = 0; i < rows; i++) {
+			bool fb = !strcmp(PQgetvalue(r, i, 2), "feedback");
+			char run_id[TRMX_UUID_SIZE] = "", sid[TRMX_UUID_SIZE];
+			if ((rc = an_xapi_statement(&l->x, NULL, fb, PQgetvalue(r, i, 3), &json, run_id, err)) < 0)
+				goto fail;
+			if (!json) { /* erased or purged since it was logged */
+				skipped++;
+				continue;
+			}
+			trmx_xapi_statement_id(fb ? "feedback" : "run", PQgetvalue(r, i, 3), sid);
+			const char *op[] = { l->endpoint, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), run_id, sid, json };
+			PGresult *w = trmx_pg_query(l->pg,
+						    "INSERT INTO xapi_outbox (endpoint, xid, seq, run_id, statement_id, statement) "
+						    "VALUES ($1, $2::xid8, $3::bigint, $4, $5, $6) ON CONFLICT DO NOTHING",
+						    6, op, err);
+			free(json);
+			json = NULL;
+			if (!w)
+				goto fail;
+			PQclear(w);
+			put++;
+		}
+		char last_xid[24], last_seq[24];
+		snprintf(last_xid, sizeof last_xid, "%s", PQgetvalue(r, rows - 1, 0));
+		snprintf(last_seq, sizeof last_seq, "%s", PQgetvalue(r, rows - 1, 1));
+		PQclear(r);
+		r = NULL;
+		if (put) {
+			if ((rc = pg_do(l, "UPDATE xapi_cursors SET staged_xid = $2::xid8, staged_seq = $3::bigint WHERE endpoint = $1",
+					3, last_xid, last_seq, NULL, err)) < 0)
+				goto fail;
+			snprintf(l->to_xid, sizeof l->to_xid, "%s", last_xid);
+			snprintf(l->to_seq, sizeof l->to_seq, "%s", last_seq);
+			break;
+		}
+		/* every row of these entries was erased: nothing to send, the cursor passes them */
+		if ((rc = pg_do(l, "UPDATE xapi_cursors SET xid = $2::xid8, seq = $3::bigint, staged_xid = $2::xid8, "
+				   "staged_seq = $3::bigint WHERE endpoint = $1",
+				3, last_xid, last_seq, NULL, err)) < 0)
+			goto fail;
+	}
+	if (!(r = pg_q(l, "SELECT statement FROM xapi_outbox WHERE endpoint = $1 ORDER BY xid, seq", 1, NULL, NULL, NULL,
+		       err)))
+		goto fail;
+	an_buf_put(&b, "[");
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (i)
+			an_buf_put(&b, ",");
+		an_buf_putn(&b, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+	}
+	an_buf_put(&b, "]");
+	*n = PQntuples(r);
+	PQclear(r);
+	r = NULL;
+	if (b.failed) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = trmx_pg_exec(l->pg, "COMMIT", err)) < 0)
+		goto fail;
+	res->skipped += skipped;
+	*body = b.s;
+	return 0;
+fail:
+	if (rc >= 0)
+		rc = err->code;
+	PQclear(r);
+	free(json);
+	trmx_pg_rollback(l->pg);
+	an_buf_free(&b);
+	*n = 0;
+	return rc;
+}
+
+/* The LRS took the batch staged up to (to_xid, to_seq): one transaction deletes it from the
+ * outbox and moves the cursor there (never back, and never past a batch another sender staged
+ * since: that one stays until it is delivered). */
+static int pg_delivered(trmx_lrs *l, int64_t n, trmx_error *err)
+{
+	char now[32], sent[24];
+	trmx_iso_time(trmx_now_ms(), now);
+	snprintf(sent, sizeof sent, "%lld", (long long)n);
+	int rc;
+	if ((rc = trmx_pg_exec(l->pg, "BEGIN", err)) < 0)
+		return rc;
+	if ((rc = pg_do(l, "DELETE FROM xapi_outbox WHERE endpoint = $1 AND (xid, seq) <= ($2::xid8, $3::bigint)", 3,
+			l->to_xid, l->to_seq, NULL, err)) < 0 ||
+	    (rc = pg_do(l,
+			"UPDATE xapi_cursors SET xid = $2::xid8, seq = $3::bigint WHERE endpoint = $1 AND "
+			"(xid, seq) < ($2::xid8, $3::bigint)",
+			3, l->to_xid, l->to_seq, NULL, err)) < 0 ||
+	    (rc = pg_do(l, "UPDATE xapi_cursors SET sent = sent + $2::bigint, updated_at = $3 WHERE endpoint = $1", 3, sent,
+			now, NULL, err)) < 0 ||
+	    (rc = trmx_pg_exec(l->pg, "COMMIT", err)) < 0) {
+		trmx_pg_rollback(l->pg);
+		return rc;
+	}
+	return 0;
 }
 
 /* ---- The cursor --------------------------------------------------------------------------------- */
@@ -219,6 +461,8 @@ static int cursor_get(trmx_lrs *l, int64_t *seq, int64_t *staged_to, trmx_error 
 
 int trmx_lrs_pending(trmx_lrs *l, int64_t *out, trmx_error *err)
 {
+	if (l->pg)
+		return pg_pending(l, out, err);
 	sqlite3_stmt *st = NULL;
 	/* Queue entries are never deleted and AUTOINCREMENT leaves no gaps (a rolled-back insert
 	 * rolls its number back too), so the newest number minus the cursor counts them without
@@ -330,6 +574,8 @@ static int set_cursor(trmx_lrs *l, const char *sql, int64_t a, int64_t b, trmx_e
  * entry that delivering it moves the cursor to. */
 static int next_batch(trmx_lrs *l, char **body, int64_t *n, int64_t *to, trmx_lrs_result *res, trmx_error *err)
 {
+	if (l->pg)
+		return pg_next_batch(l, body, n, res, err);
 	int64_t seq = 0, staged_to = 0, last = 0, staged = 0, skipped = 0, count = 0;
 	sqlite3_stmt *st = NULL;
 	an_buf b = { 0 };
@@ -416,6 +662,8 @@ fail:
 /* The LRS took the batch up to queue entry `to`: one transaction empties it and moves the cursor. */
 static int delivered(trmx_lrs *l, int64_t to, int64_t n, trmx_error *err)
 {
+	if (l->pg)
+		return pg_delivered(l, n, err);
 	sqlite3_stmt *st = NULL;
 	int rc, s;
 	if ((rc = trmx_db_begin(l->db, "log.db", err)) < 0)

@@ -3,7 +3,7 @@
  * statements (JSON lines, schemas/xapi.md), or the corrected answers of a
  * module as a training data set (the CSV that `trmx train` reads as data.file
  * or data.mix.file); or the statements sent to a learning record store
- * (--lrs: everything past the LRS's cursor in log.db). trmx/report.h.
+ * (--lrs: everything past the LRS's cursor in the log). trmx/report.h.
  */
 #include <errno.h>
 #include <getopt.h>

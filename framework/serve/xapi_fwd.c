@@ -2,7 +2,8 @@
  * xapi_fwd.c — `trmx serve --xapi-lrs URL`: a thread that forwards the log's xAPI statements to a
  * learning record store as they are committed (docs/ANALYTICS.md, "Forwarding to an LRS"). The
  * sending is trmx_lrs_sync's (analytics/lrs.c), the same as `trmx export xapi --lrs`: an outbox
- * and a cursor in log.db, so a restart of serve resumes where the LRS stopped taking them.
+ * and a cursor in the log (log.db, or a central log, where the serves of many hosts take turns),
+ * so a restart of serve resumes where the LRS stopped taking them.
  *
  * The thread has its own log connection (the sender's). It is woken after every commit of runs
  * (the logging thread) and of feedback (the feedback route) and polls every XAPI_POLL_S besides,
@@ -139,14 +140,6 @@ int xapi_start(trmx_server *s, trmx_error *err)
 {
 	if (!s->opts.xapi_lrs)
 		return 0;
-	char *url = NULL;
-	int urc = trmx_log_url(s->home, NULL, &url, err);
-	bool central = url != NULL;
-	free(url);
-	if (urc < 0 || central)
-		return urc < 0 ? urc : trmx_error_set(err, TRMX_EINVAL,
-			"--xapi-lrs forwards from HOME/log.db's queue: with a central log (log.url), forward from "
-			"the central log's side (not yet supported) or keep this home's log local");
 	struct xapi_fwd *x = calloc(1, sizeof *x);
 	if (!x)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");

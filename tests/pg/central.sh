@@ -122,7 +122,7 @@ truth "the run's checker verdict is there too" eq "$(q "SELECT source FROM feedb
 truth "trmx feedback finds the run in PostgreSQL and logs there" eq \
 	"$(q "SELECT verdict, comment FROM feedback WHERE run_id = '$RID' AND source <> 'checker'")" "incorrect|a learner disagrees" "$(cat "$W/err")"
 truth "the schema's migrations are recorded in trmx_schema" eq "$(q "SELECT string_agg(name, ',' ORDER BY version) FROM trmx_schema")" \
-	"0001_log.sql,0002_views.sql"
+	"0001_log.sql,0002_views.sql,0003_xapi_outbox.sql"
 st=$("$trmx" log status --home "$H" --json)
 truth "trmx log status: postgresql, reached, no outbox, password-free URL" eq \
 	"$(echo "$st" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["backend"], d["reachable"], d["outbox_runs"], d["host"])')" \
@@ -144,8 +144,28 @@ t0=$(date +%s)
 "$trmx" sql --home "$H" "SELECT pg_sleep(30)" --timeout 1 >/dev/null 2>"$W/err" && nok "trmx sql --timeout stops a long statement" ||
 	truth "trmx sql --timeout 1 stops a 30 s statement within seconds" eq "$(grep -c 'stopped after 1 s' "$W/err") $(($(date +%s) - t0 < 10))" \
 		"1 1" "$(cat "$W/err")"
-"$trmx" export xapi --home "$H" --lrs http://127.0.0.1:9/xapi >/dev/null 2>"$W/err" && nok "trmx export xapi --lrs says it cannot forward from a central log yet" ||
-	truth "trmx export xapi --lrs on a central log says so rather than forwarding a stale log.db" eq "$(grep -c 'central log' "$W/err")" 1 "$(cat "$W/err")"
+
+# ---- xAPI from the central log to an LRS (tests/lrs/lrs.js: validates every statement) ------------------
+# The queue is filled only once an LRS is registered: the first registration queues what the log
+# holds; then new rows are queued as they commit, read below the oldest running transaction.
+NM=$("$root/tools/node_deps.sh" "${build#"$root/"}" 2>"$W/npm.err") || die "the tests' npm packages install" "$(cat "$W/npm.err")"
+node "$root/tests/lrs/lrs.js" "$NM" "$W/lrs.jsonl" --port 0 --port-file "$W/lrs.port" >"$W/lrs.out" 2>"$W/lrs.err" &
+bgpids+=("$!")
+wait_until 15 test -s "$W/lrs.port" || die "the LRS stand-in starts" "$(cat "$W/lrs.err")"
+LRS=http://127.0.0.1:$(cat "$W/lrs.port")/xapi
+lrs() { curl -s --max-time 5 "http://127.0.0.1:$(cat "$W/lrs.port")/_state" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+truth "no xAPI queue entry is made while no LRS is registered" eq "$(q 'SELECT count(*) FROM xapi_queue')" 0
+"$trmx" export xapi --home "$H" --lrs "$LRS" >/dev/null 2>"$W/err"
+truth "trmx export xapi --lrs from the central log: every run and feedback row it holds, valid, the learner not credited" eq \
+	"$(lrs 'd["count"], d["invalid"], d["miscredited"], d["runs"]')" "$(q 'SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM feedback)') 0 0 $(q 'SELECT count(*) FROM runs')" \
+	"$(cat "$W/err")"
+"$trmx" run --home "$H" course/unit-1 --batch "$W/p5.csv" --learner bob >/dev/null 2>"$W/err"
+"$trmx" export xapi --home "$H" --lrs "$LRS" >"$W/lrs2.out" 2>"$W/err"
+truth "rows logged after the registration are queued as they commit and sent once: 5 runs and their verdicts, no duplicate" eq \
+	"$(lrs 'd["count"], d["duplicates"]') $(q 'SELECT count(*) FROM xapi_queue')" \
+	"$(($(q 'SELECT count(*) FROM runs') + $(q 'SELECT count(*) FROM feedback'))) 0 $(($(q 'SELECT count(*) FROM runs') + $(q 'SELECT count(*) FROM feedback')))" "$(cat "$W/err")"
+"$trmx" export xapi --home "$H" --lrs "$LRS" >/dev/null 2>"$W/err"
+truth "a second sync finds nothing to send" eq "$(lrs 'd["posts"]') $(grep -c '0 statements' "$W/err")" "$(lrs 'd["posts"]') 1" "$(cat "$W/err")"
 
 # ---- The same runs give the same report on both backends ---------------------------------------------
 # A home on log.db logs a load with learners, feedback of every kind and an evaluation; its log.db
@@ -233,9 +253,10 @@ cp -a "$H" "$H2" && rm -f "$H2/secret" "$H2"/log-outbox.db*
 	truth "a host whose secret is missing is refused (a new one would not agree), and makes none" eq \
 		"$(grep -c 'copy HOME/secret from one of its hosts' "$W/err") $(ls "$H2/secret" 2>/dev/null | wc -l)" "1 0" "$(cat "$W/err")"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$H2/secret" && echo >>"$H2/secret" && chmod 600 "$H2/secret"
+nr=$(q 'SELECT count(*) FROM runs')
 "$trmx" run --home "$H2" course/unit-1 "$P" >/dev/null 2>"$W/err" && nok "a host with another secret is refused" ||
 	truth "a host with another secret is refused (pseudonyms would not agree), nothing written" eq \
-		"$(grep -c 'another secret' "$W/err") $(q 'SELECT count(*) FROM runs') $(ls "$H2"/log-outbox.db 2>/dev/null | wc -l)" "1 1 0" "$(cat "$W/err")"
+		"$(grep -c 'another secret' "$W/err") $(q 'SELECT count(*) FROM runs') $(ls "$H2"/log-outbox.db 2>/dev/null | wc -l)" "1 $nr 0" "$(cat "$W/err")"
 
 # ---- Four hosts x 5,000 runs at once into one fresh database ---------------------------------------------
 
@@ -261,7 +282,7 @@ truth "exactly 20,000 runs, 5,000 per host, 20,000 checker verdicts" eq \
 	"$(q "SELECT count(*) FROM runs")/$(q "SELECT string_agg(host || '=' || n, ',' ORDER BY host) FROM (SELECT host, count(*) n FROM runs GROUP BY host) x")/$(q "SELECT count(*) FROM feedback")" \
 	"20000/host1=5000,host2=5000,host3=5000,host4=5000/20000"
 truth "no host kept anything in its outbox" eq "$(ls "$W"/host*/log-outbox.db 2>/dev/null | wc -l)" 0
-truth "the migrations ran once (four hosts opened a new log at once)" eq "$(q "SELECT count(*) FROM trmx_schema")" 2
+truth "the migrations ran once (four hosts opened a new log at once)" eq "$(q "SELECT count(*) FROM trmx_schema")" 3
 "$trmx" report --home "$W/host1" --format json >"$W/r4.json" 2>"$W/err"
 truth "trmx report over the central log equals a hand-written SQL count (runs, learners, judged, correct)" eq \
 	"$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["runs"], d["learners"], d["judged"], d["correct"])' "$W/r4.json" 2>&1)" \
@@ -373,7 +394,7 @@ truth "the outbox is empty after the push" eq \
 
 rm -f "$W/serve.port"
 "$trmx" serve --home "$H" --listen 127.0.0.1:0 --port-file "$W/serve.port" --plugins "$build/plugins" --threads 2 \
-	>"$W/serve.out" 2>"$W/serve.err" &
+	--xapi-lrs "$LRS" >"$W/serve.out" 2>"$W/serve.err" &
 spid=$!
 bgpids+=("$spid")
 wait_until 20 test -s "$W/serve.port" || die "trmx serve starts on the central log" "$(cat "$W/serve.err")"
@@ -381,6 +402,11 @@ URL=http://127.0.0.1:$(cat "$W/serve.port")
 solve() { curl -s --max-time 30 -H 'Content-Type: application/json' --data-binary "{\"puzzle\": \"$P\"}" "$URL/v1/contexts/course/unit-1/solve"; }
 r1=$(solve | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["run_id"])')
 truth "a solve through trmx serve is logged in PostgreSQL" eq "$(q "SELECT count(*) FROM runs WHERE id = '$r1'")" 1
+lrs_all() { [ "$(lrs 'd["count"]')" = "$(q 'SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM feedback)')" ]; }
+wait_until 30 lrs_all
+truth "trmx serve --xapi-lrs on the central log forwards the solve and its verdict, and every row before it" eq \
+	"$(lrs 'd["count"], d["invalid"], d["miscredited"], d["duplicates"]')" "$(q 'SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM feedback)') 0 0 0" \
+	"$(tail -n 5 "$W/serve.err")"
 pg_stop_now
 r2=$(solve | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["run_id"])' 2>/dev/null)
 truth "with PostgreSQL down, trmx serve still answers the solve" ne "$r2" ""
