@@ -23,7 +23,7 @@ done
 if [ -x tests/cli/run.sh ]; then
 	total=$((total + 1))
 	if tests/cli/run.sh "$build" >"$build/tests/cli.log" 2>&1; then
-		echo "PASS  cli ($(grep -c '^ok' "$build/tests/cli.log") cases)"
+		echo "PASS  cli ($(grep -c '^ok' "$build/tests/cli.log") cases$(n=$(grep -c '^SKIP' "$build/tests/cli.log"); [ "$n" = 0 ] || echo ", $n skipped: $(grep '^SKIP' "$build/tests/cli.log" | cut -d' ' -f3- | tr '\n' ' ')"))"
 	else
 		echo "FAIL  cli (log: $build/tests/cli.log)"
 		grep -v '^ok' "$build/tests/cli.log" | tail -n 40

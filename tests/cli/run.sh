@@ -8,6 +8,8 @@
 #   ~ TEXT           standard output must contain TEXT
 #   ! TEXT           standard error must contain TEXT
 #   ? N              the exit code must be N (default 0)
+#   A case whose command exits with 77 (unless ? 77 is expected) is skipped: it printed why on
+#   standard error (a tool it needs is not on this machine); the count of skips is reported.
 #   any other line   an exact line of standard output (when any are given, all of stdout must match)
 set -u
 build=${1:-build}
@@ -17,6 +19,7 @@ export FIXTURES="$root/tests/fixtures"
 export TRMX_BIN="$bin" # for a case that runs trmx through another program (runuser)
 fails=0
 cases=0
+skips=0
 
 run_case() {
 	local file=$1 line=$2
@@ -25,6 +28,12 @@ run_case() {
 	tmpout=$(mktemp) tmperr=$(mktemp)
 	(cd "$TMP" && printf '%s' "$stdin" | bash -c "trmx() { \"$bin\" \"\$@\"; }; $cmd") >"$tmpout" 2>"$tmperr"
 	local code=$? ok=1 why=""
+	if [ "$code" = 77 ] && [ "$want_code" != 77 ]; then
+		skips=$((skips + 1))
+		echo "SKIP $file:$line  $(head -n 1 "$tmperr")"
+		rm -f "$tmpout" "$tmperr"
+		return
+	fi
 	if [ "$code" != "$want_code" ]; then ok=0; why="exit code $code, expected $want_code"; fi
 	if [ $ok = 1 ] && [ -n "$want_out" ] && [ "$(cat "$tmpout")" != "$(printf '%s' "$want_out")" ]; then
 		ok=0; why="stdout differs"
@@ -73,5 +82,5 @@ for file in "$root"/tests/cli/*.test; do
 	[ -n "$cmd" ] && run_case "$rel" "$start"
 	rm -rf "$TMP"
 done
-echo "$((cases - fails))/$cases CLI cases passed"
+echo "$((cases - fails - skips))/$cases CLI cases passed, $skips skipped"
 [ "$fails" -eq 0 ]
