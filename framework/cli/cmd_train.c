@@ -106,7 +106,19 @@ static int open_parent(struct parent *p, const char *from, const char *home)
 	struct stat st;
 	if (ends_with(from, ".trmx") && stat(from, &st) == 0) {
 		snprintf(p->tmp, sizeof p->tmp, "/tmp/trmx-init-XXXXXX");
-		if (trmx_package_open(&p->pkg, from, NULL, &err) < 0 || trmx_package_digest(p->pkg, p->digest, &err) < 0)
+		/* verified as install would (sizes, SHA-256s, the signature under the home's policy) */
+		char *h = NULL;
+		trmx_verify_options vo = TRMX_VERIFY_OPTIONS_INIT;
+		int vrc = trmx_home_resolve(home, &h, &err);
+		vo.home = h;
+		if (vrc == 0 && trmx_package_open(&p->pkg, from, NULL, &err) == 0)
+			vrc = trmx_package_verify(p->pkg, &vo, NULL, &err);
+		else
+			vrc = -1;
+		free(h);
+		if (vrc < 0)
+			return cli_failf("--init %s: %s", from, err.message);
+		if (trmx_package_digest(p->pkg, p->digest, &err) < 0)
 			return cli_fail(&err);
 		if (!mkdtemp(p->tmp)) {
 			p->tmp[0] = '\0';
