@@ -166,11 +166,8 @@ int pkg_writer_commit(struct pkg_writer *w, trmx_error *err)
 		return trmx_error_set(err, TRMX_EIO, "cannot rename into %s: %s", w->path, strerror(errno));
 	w->committed = true;
 	if ((dir = strdup(w->path))) {
-		int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
+		trmx_error ignored;
+		trmx_fsync_dir(dirname(dir), &ignored); /* after the rename: best effort, as before */
 		free(dir);
 	}
 	return 0;

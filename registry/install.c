@@ -232,17 +232,6 @@ static int make_read_only(const char *dir, const trmx_manifest *m, trmx_error *e
 	return 0;
 }
 
-static int fsync_path(const char *dir, trmx_error *err)
-{
-	if (trmx_fault_hit(TRMX_FAULT_WRITE))
-		return trmx_error_set(err, TRMX_EIO, "cannot sync %s: injected fault", dir);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return trmx_error_set(err, TRMX_EIO, "cannot open %s: %s", dir, strerror(errno));
-	int rc = fsync(fd) == 0 ? 0 : trmx_error_set(err, TRMX_EIO, "cannot sync %s: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
 
 /* ---- Recording ------------------------------------------------------------------------------------- */
 
@@ -452,7 +441,7 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 		goto done;
 	}
 	moved = true;
-	if ((rc = fsync_path(r->store, err)) < 0 || (rc = moddb_place(&plan, err)) < 0)
+	if ((rc = trmx_fsync_dir(r->store, err)) < 0 || (rc = moddb_place(&plan, err)) < 0)
 		goto done;
 	if (trmx_fault_hit(TRMX_FAULT_WRITE)) {
 		rc = trmx_error_set(err, TRMX_EIO, "cannot protect %s: injected fault", final);

@@ -355,17 +355,6 @@ int trmx_registry_schema_check(const char *dir, trmx_error *err)
 	return rc;
 }
 
-static int fsync_dir(const char *dir, trmx_error *err)
-{
-	if (trmx_fault_hit(TRMX_FAULT_WRITE))
-		return trmx_error_set(err, TRMX_EIO, "cannot sync %s: injected fault", dir);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return trmx_error_set(err, TRMX_EIO, "cannot open %s: %s", dir, strerror(errno));
-	int rc = fsync(fd) == 0 ? 0 : trmx_error_set(err, TRMX_EIO, "cannot sync %s: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
 
 /* A fresh file name beside `final`: final's folder + "/." + base + suffix + XXXXXX, made empty. */
 static char *make_temp(const char *data, const char *module, const char *kind, trmx_error *err)
@@ -521,7 +510,7 @@ int moddb_place(struct moddb_plan *plan, trmx_error *err)
 	if (!dir)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	*strrchr(dir, '/') = 0;
-	int rc = fsync_dir(dir, err);
+	int rc = trmx_fsync_dir(dir, err);
 	free(dir);
 	return rc;
 }

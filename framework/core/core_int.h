@@ -59,4 +59,33 @@ bool trmx_to_f32(float *dst, const void *src, trmx_dtype dtype, size_t n);
 int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_error *err);
 int trmx_write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode, trmx_error *err);
 
+/* ---- Fault injection (tests only) ------------------------------------------------------------
+ * A test arms a kind with N: the Nth check of that kind from then on fails (and only that one).
+ * Production code never arms anything; a check then costs one load and one branch. Not
+ * thread-safe: tests arm faults in one thread. */
+typedef enum trmx_fault_kind {
+	TRMX_FAULT_ALLOC = 0, /* an allocation of the registry, log or host */
+	TRMX_FAULT_WRITE,     /* a file-system change: mkdir, write, rename, chmod, unlink, fsync */
+	TRMX_FAULT_SQL,       /* an SQLite statement step or exec */
+	TRMX_FAULT_SELFTEST,  /* one example of an install's self-test */
+	TRMX_FAULT_KINDS
+} trmx_fault_kind;
+
+void trmx_fault_arm(trmx_fault_kind kind, long nth);
+void trmx_fault_disarm(void);
+/* Checks of `kind` seen since it was armed. */
+long trmx_fault_seen(trmx_fault_kind kind);
+/* Count a check; true when this one must fail. */
+bool trmx_fault_hit(trmx_fault_kind kind);
+
+/* Allocation through the fault hook. */
+void *trmx_xmalloc(size_t n);
+void *trmx_xcalloc(size_t n, size_t size);
+char *trmx_xstrdup(const char *s);
+/* asprintf through the fault hook; NULL on failure. */
+char *trmx_xasprintf(const char *fmt, ...) TRMX_PRINTF(1, 2);
+
+/* fsync the folder `dir` (a rename or a new entry in it made durable); a TRMX_FAULT_WRITE check. */
+int trmx_fsync_dir(const char *dir, trmx_error *err);
+
 #endif

@@ -58,11 +58,8 @@ int trmx_write_file_atomic_mode(const char *path, const void *data, size_t len, 
 		rc = trmx_error_set(err, TRMX_EIO, "cannot rename into %s: %s", path, strerror(errno));
 		goto done;
 	}
-	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	trmx_error ignored;
+	trmx_fsync_dir(dirname(dir), &ignored); /* renamed: a folder that cannot sync loses no data here */
 done:
 	if (fd >= 0)
 		close(fd);
@@ -70,6 +67,18 @@ done:
 		unlink(tmp);
 	free(tmp);
 	free(dir);
+	return rc;
+}
+
+int trmx_fsync_dir(const char *dir, trmx_error *err)
+{
+	if (trmx_fault_hit(TRMX_FAULT_WRITE))
+		return trmx_error_set(err, TRMX_EIO, "cannot sync %s: injected fault", dir);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return trmx_error_set(err, TRMX_EIO, "cannot open %s: %s", dir, strerror(errno));
+	int rc = fsync(fd) == 0 ? 0 : trmx_error_set(err, TRMX_EIO, "cannot sync %s: %s", dir, strerror(errno));
+	close(fd);
 	return rc;
 }
 

@@ -29,32 +29,6 @@ const trmx_sql_file *trmx_sql_log(size_t *n);
 /* schemas/log-pg/: the central log on PostgreSQL, numbered on their own. */
 const trmx_sql_file *trmx_sql_log_pg(size_t *n);
 
-/* ---- Fault injection (tests only) ------------------------------------------------------------
- * A test arms a kind with N: the Nth check of that kind from then on fails (and only that one).
- * Production code never arms anything; a check then costs one load and one branch. Not
- * thread-safe: tests arm faults in one thread. */
-typedef enum trmx_fault_kind {
-	TRMX_FAULT_ALLOC = 0, /* an allocation of the registry, log or host */
-	TRMX_FAULT_WRITE,     /* a file-system change: mkdir, write, rename, chmod, unlink, fsync */
-	TRMX_FAULT_SQL,       /* an SQLite statement step or exec */
-	TRMX_FAULT_SELFTEST,  /* one example of an install's self-test */
-	TRMX_FAULT_KINDS
-} trmx_fault_kind;
-
-void trmx_fault_arm(trmx_fault_kind kind, long nth);
-void trmx_fault_disarm(void);
-/* Checks of `kind` seen since it was armed. */
-long trmx_fault_seen(trmx_fault_kind kind);
-/* Count a check; true when this one must fail. */
-bool trmx_fault_hit(trmx_fault_kind kind);
-
-/* Allocation through the fault hook. */
-void *trmx_xmalloc(size_t n);
-void *trmx_xcalloc(size_t n, size_t size);
-char *trmx_xstrdup(const char *s);
-/* asprintf through the fault hook; NULL on failure. */
-char *trmx_xasprintf(const char *fmt, ...) TRMX_PRINTF(1, 2);
-
 /* ---- SQLite ----------------------------------------------------------------------------------- */
 
 /* Open flags of trmx_db_open. */
