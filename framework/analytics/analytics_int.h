@@ -133,20 +133,6 @@ static inline double r_double(const rrow *r, int c)
 	return r->st ? sqlite3_column_double(r->st, c) : strtod(PQgetvalue(r->pg, r->i, c), NULL);
 }
 
-/* ---- Growable text
- * -------------------------------------------------------------------------- */
-
-typedef struct an_buf {
-	char *s;
-	size_t n, cap;
-	bool failed; /* an allocation failed: the text is cut */
-} an_buf;
-
-void an_buf_put(an_buf *b, const char *s);
-void an_buf_putn(an_buf *b, const char *s, size_t n);
-void an_buf_printf(an_buf *b, const char *fmt, ...) TRMX_PRINTF(2, 3);
-void an_buf_free(an_buf *b);
-
 /* ---- Filters
  * -------------------------------------------------------------------------------
  */
@@ -164,7 +150,7 @@ typedef struct an_filter {
 
 /* Append " AND ..." for every filter to `b` (a WHERE clause must precede:
  * "WHERE 1"). */
-void an_filter_sql(an_filter *f, an_buf *b, const char *time_column);
+void an_filter_sql(an_filter *f, trmx_buf *b, const char *time_column);
 /* The same values as text parameters for PostgreSQL ($1.. in an_filter_sql's order; a context
  * prefix is copied into `prefix`); their count. */
 int an_filter_params(const an_filter *f, const char **params, char *prefix, size_t cap);
@@ -206,7 +192,7 @@ void an_csv_field(FILE *f, const char *s);
 bool an_csv_formula(const char *s);
 /* XML/HTML text or attribute value. */
 void an_xml_text(FILE *f, const char *s);
-void an_buf_xml(an_buf *b, const char *s);
+void an_put_xml(trmx_buf *b, const char *s);
 
 /* The version of a statement's column as text ("" for NULL). */
 static inline const char *an_col(sqlite3_stmt *st, int i)

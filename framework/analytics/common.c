@@ -68,94 +68,43 @@ done:
 	return rc;
 }
 
-/* ---- Growable text
- * -------------------------------------------------------------------------- */
-
-void an_buf_putn(an_buf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(b->s, cap);
-		if (!p) {
-			b->failed = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = '\0';
-}
-
-void an_buf_put(an_buf *b, const char *s)
-{
-	an_buf_putn(b, s, strlen(s));
-}
-
-void an_buf_printf(an_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->failed = true;
-		return;
-	}
-	an_buf_putn(b, s, (size_t)n);
-	free(s);
-}
-
-void an_buf_free(an_buf *b)
-{
-	free(b->s);
-	b->s = NULL;
-	b->n = b->cap = 0;
-}
-
 /* ---- Filters
  * -------------------------------------------------------------------------------
  */
 
-void an_filter_sql(an_filter *f, an_buf *b, const char *time_column)
+void an_filter_sql(an_filter *f, trmx_buf *b, const char *time_column)
 {
 	int i = 0;
 	size_t n = f->context ? strlen(f->context) : 0;
 	if (n && f->context[n - 1] == '*') { /* a prefix and then a star: every context the prefix begins */
-		an_buf_printf(b, " AND substr(r.context, 1, length(?%d)) = ?%d", i + 1, i + 1);
+		trmx_buf_printf(b, " AND substr(r.context, 1, length(?%d)) = ?%d", i + 1, i + 1);
 		i++;
 	} else if (f->context) {
-		an_buf_printf(b, *f->context ? " AND r.context = ?%d" : " AND r.context IS NULL AND ?%d IS NULL", ++i);
+		trmx_buf_printf(b, *f->context ? " AND r.context = ?%d" : " AND r.context IS NULL AND ?%d IS NULL", ++i);
 	}
 	if (f->module)
-		an_buf_printf(b, " AND r.module = ?%d", ++i);
+		trmx_buf_printf(b, " AND r.module = ?%d", ++i);
 	if (f->since_ms) {
 		trmx_iso_time(f->since_ms, f->since);
-		an_buf_printf(b, " AND %s >= ?%d", time_column, ++i);
+		trmx_buf_printf(b, " AND %s >= ?%d", time_column, ++i);
 	}
 	if (f->until_ms) {
 		trmx_iso_time(f->until_ms, f->until);
-		an_buf_printf(b, " AND %s < ?%d", time_column, ++i);
+		trmx_buf_printf(b, " AND %s < ?%d", time_column, ++i);
 	}
 	if (f->learner)
-		an_buf_printf(b, " AND r.learner = ?%d", ++i);
+		trmx_buf_printf(b, " AND r.learner = ?%d", ++i);
 	unsigned k = f->kinds & TRMX_REPORT_KIND_ALL;
 	if (k && k != TRMX_REPORT_KIND_ALL) {
-		an_buf_put(b, " AND r.kind IN (");
+		trmx_buf_put(b, " AND r.kind IN (");
 		const char *sep = "";
 		static const char *const names[] = { "run", "eval", "selftest" };
 		for (int j = 0; j < 3; j++)
 			if (k & (1u << j)) {
-				an_buf_printf(b, "%s'%s'", sep, names[j]);
+				trmx_buf_printf(b, "%s'%s'", sep, names[j]);
 				sep = ", ";
 			}
-		an_buf_put(b, ")");
+		trmx_buf_put(b, ")");
 	}
 }
 
@@ -352,17 +301,17 @@ void an_xml_text(FILE *f, const char *s)
 	}
 }
 
-void an_buf_xml(an_buf *b, const char *s)
+void an_put_xml(trmx_buf *b, const char *s)
 {
 	for (; s && *s; s++) {
 		const char *e = xml_entity(*s);
 		unsigned char c = (unsigned char)*s;
 		if (e)
-			an_buf_put(b, e);
+			trmx_buf_put(b, e);
 		else if (c < 0x20 && c != '\n' && c != '\t')
-			an_buf_putn(b, " ", 1);
+			trmx_buf_putn(b, " ", 1);
 		else
-			an_buf_putn(b, s, 1);
+			trmx_buf_putn(b, s, 1);
 	}
 }
 

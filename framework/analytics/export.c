@@ -34,17 +34,17 @@ void trmx_xapi_statement_id(const char *kind, const char *row_id, char out[TRMX_
 /* base + sep + every byte of s outside the IRI-safe set percent-encoded. */
 static char *iri(const char *base, const char *sep, const char *s)
 {
-	an_buf b = { 0 };
-	an_buf_put(&b, base);
-	an_buf_put(&b, sep);
+	trmx_buf b = { 0 };
+	trmx_buf_put(&b, base);
+	trmx_buf_put(&b, sep);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
-			an_buf_putn(&b, (const char *)p, 1);
+			trmx_buf_putn(&b, (const char *)p, 1);
 		else
-			an_buf_printf(&b, "%%%02X", *p);
+			trmx_buf_printf(&b, "%%%02X", *p);
 	}
 	if (b.failed) {
-		an_buf_free(&b);
+		trmx_buf_free(&b);
 		return NULL;
 	}
 	return b.s;
@@ -273,14 +273,14 @@ typedef json_t *(*statement_fn)(const rrow *st, const char *base, const char *ex
 static int emit_rows(sqlite3 *db, trmx_pg *pg, an_filter *flt, const char *select, const char *time_col,
 		     const char *order, statement_fn make, const struct xapi_ctx *x, int64_t *count, trmx_error *err)
 {
-	an_buf sql = { 0 };
+	trmx_buf sql = { 0 };
 	sqlite3_stmt *st = NULL;
 	int rc, s;
 	if (pg)
-		an_buf_put(&sql, "DECLARE xapi_rows NO SCROLL CURSOR FOR ");
-	an_buf_put(&sql, select);
+		trmx_buf_put(&sql, "DECLARE xapi_rows NO SCROLL CURSOR FOR ");
+	trmx_buf_put(&sql, select);
 	an_filter_sql(flt, &sql, time_col);
-	an_buf_put(&sql, order);
+	trmx_buf_put(&sql, order);
 	if (sql.failed) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
@@ -327,7 +327,7 @@ static int emit_rows(sqlite3 *db, trmx_pg *pg, an_filter *flt, const char *selec
 	rc = s == SQLITE_DONE ? 0 : trmx_db_error(db, s, "log.db", err);
 done:
 	sqlite3_finalize(st);
-	an_buf_free(&sql);
+	trmx_buf_free(&sql);
 	return rc;
 }
 
@@ -586,7 +586,7 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 	sqlite3_stmt *st = NULL;
 	trmx_pg *pg = NULL;
 	char *url = NULL;
-	an_buf sql = { 0 };
+	trmx_buf sql = { 0 };
 	an_filter flt = { .module = opts->module, .since_ms = opts->since_ms, .until_ms = opts->until_ms };
 	int rc, s;
 	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
@@ -596,15 +596,15 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 		: (rc = an_open_log(home, true, &db, NULL, err)) < 0)
 		goto done;
 	if (pg)
-		an_buf_put(&sql, "DECLARE dataset_rows NO SCROLL CURSOR FOR ");
-	an_buf_put(&sql, "SELECT r.id, r.task, r.task_params, r.input, f.expected, "
+		trmx_buf_put(&sql, "DECLARE dataset_rows NO SCROLL CURSOR FOR ");
+	trmx_buf_put(&sql, "SELECT r.id, r.task, r.task_params, r.input, f.expected, "
 			 "f.source, f.time "
 			 "FROM feedback f JOIN runs r ON r.id = f.run_id WHERE "
 			 "f.expected IS NOT NULL AND f.source IN (");
-	an_buf_printf(&sql, "'%s', '%s', '%s')", sources & TRMX_EXPORT_FROM_INSTRUCTOR ? "instructor" : "",
+	trmx_buf_printf(&sql, "'%s', '%s', '%s')", sources & TRMX_EXPORT_FROM_INSTRUCTOR ? "instructor" : "",
 		      sources & TRMX_EXPORT_FROM_LEARNER ? "learner" : "", sources & TRMX_EXPORT_FROM_EVAL ? "eval" : "");
 	an_filter_sql(&flt, &sql, "f.time");
-	an_buf_put(&sql, " ORDER BY r.time, r.id, f.time, f.id");
+	trmx_buf_put(&sql, " ORDER BY r.time, r.id, f.time, f.id");
 	if (sql.failed) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
@@ -661,7 +661,7 @@ done:
 		free(d.rows[i].puzzle), free(d.rows[i].solution), free(d.rows[i].time);
 	free(d.rows);
 	an_map_free(&d.seen);
-	an_buf_free(&sql);
+	trmx_buf_free(&sql);
 	sqlite3_finalize(st);
 	trmx_task_free(d.task);
 	if (db)

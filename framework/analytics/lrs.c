@@ -294,7 +294,7 @@ static int pg_pending(trmx_lrs *l, int64_t *out, trmx_error *err)
 static int pg_next_batch(trmx_lrs *l, char **body, int64_t *n, trmx_lrs_result *res, trmx_error *err)
 {
 	int64_t skipped = 0;
-	an_buf b = { 0 };
+	trmx_buf b = { 0 };
 	char *json = NULL;
 	PGresult *r = NULL;
 	int rc;
@@ -381,13 +381,13 @@ static int pg_next_batch(trmx_lrs *l, char **body, int64_t *n, trmx_lrs_result *
 	if (!(r = pg_q(l, "SELECT statement FROM xapi_outbox WHERE endpoint = $1 ORDER BY xid, seq", 1, NULL, NULL, NULL,
 		       err)))
 		goto fail;
-	an_buf_put(&b, "[");
+	trmx_buf_put(&b, "[");
 	for (int i = 0; i < PQntuples(r); i++) {
 		if (i)
-			an_buf_put(&b, ",");
-		an_buf_putn(&b, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+			trmx_buf_put(&b, ",");
+		trmx_buf_putn(&b, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
 	}
-	an_buf_put(&b, "]");
+	trmx_buf_put(&b, "]");
 	*n = PQntuples(r);
 	PQclear(r);
 	r = NULL;
@@ -406,7 +406,7 @@ fail:
 	PQclear(r);
 	free(json);
 	trmx_pg_rollback(l->pg);
-	an_buf_free(&b);
+	trmx_buf_free(&b);
 	*n = 0;
 	return rc;
 }
@@ -578,7 +578,7 @@ static int next_batch(trmx_lrs *l, char **body, int64_t *n, int64_t *to, trmx_lr
 		return pg_next_batch(l, body, n, res, err);
 	int64_t seq = 0, staged_to = 0, last = 0, staged = 0, skipped = 0, count = 0;
 	sqlite3_stmt *st = NULL;
-	an_buf b = { 0 };
+	trmx_buf b = { 0 };
 	int rc, s;
 	*body = NULL;
 	*n = 0;
@@ -628,14 +628,14 @@ static int next_batch(trmx_lrs *l, char **body, int64_t *n, int64_t *to, trmx_lr
 				  err)) < 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, l->endpoint, -1, SQLITE_STATIC);
-	an_buf_put(&b, "[");
+	trmx_buf_put(&b, "[");
 	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
 		if (*n)
-			an_buf_put(&b, ",");
-		an_buf_putn(&b, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+			trmx_buf_put(&b, ",");
+		trmx_buf_putn(&b, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
 		(*n)++;
 	}
-	an_buf_put(&b, "]");
+	trmx_buf_put(&b, "]");
 	sqlite3_finalize(st);
 	st = NULL;
 	if (s != SQLITE_DONE) {
@@ -655,7 +655,7 @@ static int next_batch(trmx_lrs *l, char **body, int64_t *n, int64_t *to, trmx_lr
 fail:
 	sqlite3_finalize(st);
 	trmx_db_rollback(l->db);
-	an_buf_free(&b);
+	trmx_buf_free(&b);
 	return rc;
 }
 

@@ -722,14 +722,14 @@ static int central_row(void *ctx, int nfields, const char *const *v, const int *
 static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filter *f, trmx_error *err)
 {
 	trmx_pg *p = NULL;
-	an_buf sql = { 0 };
+	trmx_buf sql = { 0 };
 	char *copy_sql = NULL;
 	const char *params[8];
 	char prefix[TRMX_CONTEXT_NAME_MAX + 1];
 	int rc = trmx_pg_open(&p, url, true, err);
 	if (rc < 0)
 		goto done;
-	an_buf_put(&sql, "SELECT coalesce(min(r.time), ''), coalesce(max(r.time), '') FROM runs r WHERE true");
+	trmx_buf_put(&sql, "SELECT coalesce(min(r.time), ''), coalesce(max(r.time), '') FROM runs r WHERE true");
 	an_filter_sql(f, &sql, "r.time");
 	int np = an_filter_params(f, params, prefix, sizeof prefix);
 	if (sql.failed) {
@@ -752,11 +752,11 @@ static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filte
 	copy(R->last, sizeof R->last, PQgetvalue(r, 0, 1));
 	PQclear(r);
 	pick_bucket(R);
-	an_buf_free(&sql);
-	sql = (an_buf){ 0 };
-	an_buf_put(&sql, "COPY (" RUNS_WITH_FEEDBACK " WHERE true");
+	trmx_buf_free(&sql);
+	sql = (trmx_buf){ 0 };
+	trmx_buf_put(&sql, "COPY (" RUNS_WITH_FEEDBACK " WHERE true");
 	an_filter_sql(f, &sql, "r.time");
-	an_buf_put(&sql, " ORDER BY r.id) TO STDOUT (FORMAT binary)");
+	trmx_buf_put(&sql, " ORDER BY r.id) TO STDOUT (FORMAT binary)");
 	if (sql.failed || !(copy_sql = trmx_pg_inline(p, sql.s, np, params))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
@@ -769,7 +769,7 @@ static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filte
 done:
 	trmx_pg_rollback(p);
 	trmx_pg_close(p);
-	an_buf_free(&sql);
+	trmx_buf_free(&sql);
 	free(copy_sql);
 	return rc;
 }
@@ -777,17 +777,17 @@ done:
 /* The first or the last run time of the window, "" when none. */
 static int edge_time(sqlite3 *db, an_filter *f, bool last, char out[32], trmx_error *err)
 {
-	an_buf b = { 0 };
-	an_buf_put(&b, "SELECT r.time FROM runs r WHERE 1");
+	trmx_buf b = { 0 };
+	trmx_buf_put(&b, "SELECT r.time FROM runs r WHERE 1");
 	an_filter_sql(f, &b, "r.time");
-	an_buf_put(&b, last ? " ORDER BY r.time DESC LIMIT 1" : " ORDER BY r.time LIMIT 1");
+	trmx_buf_put(&b, last ? " ORDER BY r.time DESC LIMIT 1" : " ORDER BY r.time LIMIT 1");
 	if (b.failed) {
-		an_buf_free(&b);
+		trmx_buf_free(&b);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	}
 	sqlite3_stmt *st = NULL;
 	int rc = trmx_db_prepare(db, b.s, &st, "log.db", err), s;
-	an_buf_free(&b);
+	trmx_buf_free(&b);
 	if (rc < 0)
 		return rc;
 	an_filter_bind(f, st, 1);
@@ -837,7 +837,7 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	struct cur c = { 0 };
-	an_buf sql = { 0 };
+	trmx_buf sql = { 0 };
 	int rc, s;
 	if (!R)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -874,7 +874,7 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 	    (rc = edge_time(db, &f, true, R->last, err)) < 0)
 		goto fail;
 	pick_bucket(R);
-	an_buf_put(&sql, RUNS_WITH_FEEDBACK " WHERE 1 = 1");
+	trmx_buf_put(&sql, RUNS_WITH_FEEDBACK " WHERE 1 = 1");
 	an_filter_sql(&f, &sql, "r.time");
 	if (sql.failed) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -927,7 +927,7 @@ folded:
 	sqlite3_finalize(st);
 	trmx_db_rollback(db);
 	sqlite3_close(db);
-	an_buf_free(&sql);
+	trmx_buf_free(&sql);
 	*out = R;
 	return 0;
 fail:
@@ -935,7 +935,7 @@ fail:
 	trmx_db_rollback(db);
 	if (db)
 		sqlite3_close(db);
-	an_buf_free(&sql);
+	trmx_buf_free(&sql);
 	trmx_report_free(R);
 	return rc;
 }

@@ -88,4 +88,22 @@ char *trmx_xasprintf(const char *fmt, ...) TRMX_PRINTF(1, 2);
 /* fsync the folder `dir` (a rename or a new entry in it made durable); a TRMX_FAULT_WRITE check. */
 int trmx_fsync_dir(const char *dir, trmx_error *err);
 
+/* ---- A growable text buffer (buf.c) ------------------------------------------------------------
+ * Appends never fail: an allocation failure is remembered in `failed` (the text is cut there), so
+ * the caller checks once. `s` is NUL-terminated once anything was appended; free with
+ * trmx_buf_free. Zero-initialise: trmx_buf b = { 0 }. */
+typedef struct trmx_buf {
+	char *s;
+	size_t n, cap;
+	bool failed;
+} trmx_buf;
+
+void trmx_buf_putn(trmx_buf *b, const char *s, size_t n);
+void trmx_buf_put(trmx_buf *b, const char *s);
+void trmx_buf_putc(trmx_buf *b, char c);
+void trmx_buf_printf(trmx_buf *b, const char *fmt, ...) TRMX_PRINTF(2, 3);
+void trmx_buf_free(trmx_buf *b);
+/* Copy into (buf, cap) like snprintf and set *len; TRMX_ENOMEM when the buffer ran out of memory. */
+int trmx_buf_export(const trmx_buf *b, char *buf, size_t cap, size_t *len, trmx_error *err);
+
 #endif

@@ -390,28 +390,28 @@ static int arc_decode(void *state, const int32_t *tokens, trmx_text_style style,
 	int32_t grid[SEQ];
 	int rows, cols;
 	arc_crop(tokens, grid, &rows, &cols);
-	tbuf b = { 0 };
+	trmx_buf b = { 0 };
 	if (style == TRMX_TEXT_LINE) {
-		tbuf_putc(&b, '[');
+		trmx_buf_putc(&b, '[');
 		for (int r = 0; r < rows; r++) {
-			tbuf_puts(&b, r ? ",[" : "[");
+			trmx_buf_put(&b, r ? ",[" : "[");
 			for (int c = 0; c < cols; c++) {
 				if (c)
-					tbuf_putc(&b, ',');
-				tbuf_putc(&b, (char)('0' + grid[r * cols + c]));
+					trmx_buf_putc(&b, ',');
+				trmx_buf_putc(&b, (char)('0' + grid[r * cols + c]));
 			}
-			tbuf_putc(&b, ']');
+			trmx_buf_putc(&b, ']');
 		}
-		tbuf_putc(&b, ']');
+		trmx_buf_putc(&b, ']');
 	} else {
 		for (int r = 0; r < rows; r++) {
 			for (int c = 0; c < cols; c++)
-				tbuf_putc(&b, (char)('0' + grid[r * cols + c]));
-			tbuf_putc(&b, '\n');
+				trmx_buf_putc(&b, (char)('0' + grid[r * cols + c]));
+			trmx_buf_putc(&b, '\n');
 		}
 	}
-	int rc = tbuf_export(&b, buf, cap, len, err);
-	tbuf_free(&b);
+	int rc = trmx_buf_export(&b, buf, cap, len, err);
+	trmx_buf_free(&b);
 	return rc;
 }
 
@@ -472,33 +472,33 @@ static int arc_render(void *state, const int32_t *tokens, const trmx_render_opti
 	int32_t grid[SEQ];
 	int rows, cols;
 	arc_crop(tokens, grid, &rows, &cols);
-	tbuf b = { 0 };
+	trmx_buf b = { 0 };
 	trmx_color mode = o->color;
 	if (rows == 0)
-		tbuf_puts(&b, "(no grid: the top-left token is not a colour)\n");
+		trmx_buf_put(&b, "(no grid: the top-left token is not a colour)\n");
 	for (int r = 0; r < rows; r++) {
 		for (int c = 0; c < cols; c++) {
 			int v = grid[r * cols + c];
 			bool hi = o->highlight && o->highlight[r * CANVAS + c];
 			if (mode == TRMX_COLOR_NONE) {
-				tbuf_putc(&b, hi ? '*' : ' ');
-				tbuf_putc(&b, (char)('0' + v));
+				trmx_buf_putc(&b, hi ? '*' : ' ');
+				trmx_buf_putc(&b, (char)('0' + v));
 				continue;
 			}
 			ansi_bg(&b, mode, palette[v]);
 			if (hi) {
 				rgb fg = v == 0 || v == 1 || v == 9 ? (rgb){ 255, 255, 255 } : (rgb){ 0, 0, 0 };
 				ansi_fg(&b, mode, fg);
-				tbuf_puts(&b, "<>");
+				trmx_buf_put(&b, "<>");
 			} else {
-				tbuf_puts(&b, "  ");
+				trmx_buf_put(&b, "  ");
 			}
 			ansi_reset(&b, mode);
 		}
-		tbuf_putc(&b, '\n');
+		trmx_buf_putc(&b, '\n');
 	}
-	int rc = tbuf_export(&b, buf, cap, len, err);
-	tbuf_free(&b);
+	int rc = trmx_buf_export(&b, buf, cap, len, err);
+	trmx_buf_free(&b);
 	return rc;
 }
 

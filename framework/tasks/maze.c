@@ -264,15 +264,15 @@ static int maze_decode(void *state, const int32_t *tokens, trmx_text_style style
 						      r + 1, c + 1);
 		}
 	}
-	tbuf b = { 0 };
+	trmx_buf b = { 0 };
 	for (int r = 0; r < S; r++) {
 		for (int c = 0; c < S; c++)
-			tbuf_putc(&b, symbols[tokens[r * C + c]]);
+			trmx_buf_putc(&b, symbols[tokens[r * C + c]]);
 		if (style == TRMX_TEXT_GRID)
-			tbuf_putc(&b, '\n');
+			trmx_buf_putc(&b, '\n');
 	}
-	int rc = tbuf_export(&b, buf, cap, len, err);
-	tbuf_free(&b);
+	int rc = trmx_buf_export(&b, buf, cap, len, err);
+	trmx_buf_free(&b);
 	return rc;
 }
 
@@ -503,7 +503,7 @@ static int maze_render(void *state, const int32_t *tokens, const trmx_render_opt
 	static const rgb bg[6] = { { 255, 0, 0 }, { 90, 90, 90 }, { 20, 20, 20 },
 				   { 46, 204, 64 }, { 255, 65, 54 }, { 255, 220, 0 } };
 	const rgb hl = { 240, 18, 190 }, black = { 0, 0, 0 };
-	tbuf b = { 0 };
+	trmx_buf b = { 0 };
 	for (int r = 0; r < S; r++) {
 		for (int c = 0; c < S; c++) {
 			int i = r * C + c;
@@ -512,20 +512,20 @@ static int maze_render(void *state, const int32_t *tokens, const trmx_render_opt
 			bool hi = o->highlight && o->highlight[i];
 			char sym = ok ? symbols[t] : '?';
 			if (mode == TRMX_COLOR_NONE) {
-				tbuf_putc(&b, hi ? '*' : sym == '#' ? '#' : ' ');
-				tbuf_putc(&b, sym);
+				trmx_buf_putc(&b, hi ? '*' : sym == '#' ? '#' : ' ');
+				trmx_buf_putc(&b, sym);
 				continue;
 			}
 			ansi_bg(&b, mode, hi ? hl : bg[ok ? t : 0]);
 			ansi_fg(&b, mode, black);
-			tbuf_putc(&b, t == T_START || t == T_GOAL || !ok ? sym : ' ');
-			tbuf_putc(&b, ' ');
+			trmx_buf_putc(&b, t == T_START || t == T_GOAL || !ok ? sym : ' ');
+			trmx_buf_putc(&b, ' ');
 			ansi_reset(&b, mode);
 		}
-		tbuf_putc(&b, '\n');
+		trmx_buf_putc(&b, '\n');
 	}
-	int rc = tbuf_export(&b, buf, cap, len, err);
-	tbuf_free(&b);
+	int rc = trmx_buf_export(&b, buf, cap, len, err);
+	trmx_buf_free(&b);
 	return rc;
 }
 

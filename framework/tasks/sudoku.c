@@ -189,22 +189,22 @@ static char cell_char(int32_t t)
 	return t == 1 ? '.' : (char)('0' + t - 1);
 }
 
-static void grid_row_template(const struct sudoku *s, tbuf *b, const int32_t *row)
+static void grid_row_template(const struct sudoku *s, trmx_buf *b, const int32_t *row)
 {
 	for (int c = 0; c < s->n; c++) {
 		if (c > 0)
-			tbuf_puts(b, c % s->g.bc == 0 ? " | " : " ");
-		tbuf_putc(b, row ? cell_char(row[c]) : 'x');
+			trmx_buf_put(b, c % s->g.bc == 0 ? " | " : " ");
+		trmx_buf_putc(b, row ? cell_char(row[c]) : 'x');
 	}
 }
 
-static void box_line(const struct sudoku *s, tbuf *b)
+static void box_line(const struct sudoku *s, trmx_buf *b)
 {
-	tbuf t = { 0 };
+	trmx_buf t = { 0 };
 	grid_row_template(s, &t, NULL);
-	for (size_t i = 0; i < t.len; i++)
-		tbuf_putc(b, t.p[i] == '|' ? '+' : '-');
-	tbuf_free(&t);
+	for (size_t i = 0; i < t.n; i++)
+		trmx_buf_putc(b, t.s[i] == '|' ? '+' : '-');
+	trmx_buf_free(&t);
 }
 
 static int check_tokens(const struct sudoku *s, const int32_t *tokens, trmx_error *err)
@@ -225,22 +225,22 @@ static int sudoku_decode(void *state, const int32_t *tokens, trmx_text_style sty
 	int n = s->n, rc;
 	if ((rc = check_tokens(s, tokens, err)) < 0)
 		return rc;
-	tbuf b = { 0 };
+	trmx_buf b = { 0 };
 	if (style == TRMX_TEXT_LINE) {
 		for (int i = 0; i < n * n; i++)
-			tbuf_putc(&b, cell_char(tokens[i]));
+			trmx_buf_putc(&b, cell_char(tokens[i]));
 	} else {
 		for (int r = 0; r < n; r++) {
 			if (r > 0 && r % s->g.br == 0) {
 				box_line(s, &b);
-				tbuf_putc(&b, '\n');
+				trmx_buf_putc(&b, '\n');
 			}
 			grid_row_template(s, &b, tokens + r * n);
-			tbuf_putc(&b, '\n');
+			trmx_buf_putc(&b, '\n');
 		}
 	}
-	rc = tbuf_export(&b, buf, cap, len, err);
-	tbuf_free(&b);
+	rc = trmx_buf_export(&b, buf, cap, len, err);
+	trmx_buf_free(&b);
 	return rc;
 }
 
@@ -359,23 +359,23 @@ static int sudoku_render(void *state, const int32_t *tokens, const trmx_render_o
 {
 	struct sudoku *s = state;
 	int n = s->n;
-	tbuf b = { 0 };
+	trmx_buf b = { 0 };
 	trmx_color mode = o->color;
 	const rgb given = { 230, 230, 230 }, filled = { 80, 200, 255 }, dim = { 110, 110, 110 },
 		  badc = { 255, 80, 80 }, hl = { 255, 215, 0 }, black = { 0, 0, 0 }, line = { 120, 120, 120 };
 	for (int r = 0; r < n; r++) {
 		if (r > 0 && r % s->g.br == 0) {
 			ansi_fg(&b, mode, line);
-			tbuf_putc(&b, '-');
+			trmx_buf_putc(&b, '-');
 			box_line(s, &b);
 			ansi_reset(&b, mode);
-			tbuf_putc(&b, '\n');
+			trmx_buf_putc(&b, '\n');
 		}
 		for (int c = 0; c < n; c++) {
 			int i = r * n + c;
 			if (c > 0 && c % s->g.bc == 0) {
 				ansi_fg(&b, mode, line);
-				tbuf_puts(&b, " |");
+				trmx_buf_put(&b, " |");
 				ansi_reset(&b, mode);
 			}
 			int32_t t = tokens[i];
@@ -384,8 +384,8 @@ static int sudoku_render(void *state, const int32_t *tokens, const trmx_render_o
 			bool is_given = o->puzzle && o->puzzle[i] >= 2 && o->puzzle[i] == t;
 			char sym = ok ? cell_char(t) : '?';
 			if (mode == TRMX_COLOR_NONE) {
-				tbuf_putc(&b, hi ? '*' : ' ');
-				tbuf_putc(&b, sym);
+				trmx_buf_putc(&b, hi ? '*' : ' ');
+				trmx_buf_putc(&b, sym);
 				continue;
 			}
 			if (hi) {
@@ -401,14 +401,14 @@ static int sudoku_render(void *state, const int32_t *tokens, const trmx_render_o
 			} else {
 				ansi_fg(&b, mode, filled);
 			}
-			tbuf_putc(&b, ' ');
-			tbuf_putc(&b, sym);
+			trmx_buf_putc(&b, ' ');
+			trmx_buf_putc(&b, sym);
 			ansi_reset(&b, mode);
 		}
-		tbuf_putc(&b, '\n');
+		trmx_buf_putc(&b, '\n');
 	}
-	int rc = tbuf_export(&b, buf, cap, len, err);
-	tbuf_free(&b);
+	int rc = trmx_buf_export(&b, buf, cap, len, err);
+	trmx_buf_free(&b);
 	return rc;
 }
 

@@ -22,21 +22,6 @@ extern const trmx_task_codec trmx_task_codec_tokens;
 /* The codec state of an opened task (task.c). */
 void *task_state(const trmx_task *t);
 
-/* ---- Text buffer: appends never fail; an allocation failure is remembered in `oom`. ---- */
-typedef struct tbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-} tbuf;
-
-void tbuf_putc(tbuf *b, char c);
-void tbuf_put(tbuf *b, const char *s, size_t n);
-void tbuf_puts(tbuf *b, const char *s);
-void tbuf_printf(tbuf *b, const char *fmt, ...) TRMX_PRINTF(2, 3);
-void tbuf_free(tbuf *b);
-/* Copy into (buf, cap) like snprintf and set *len; TRMX_ENOMEM when the buffer ran out of memory. */
-int tbuf_export(const tbuf *b, char *buf, size_t cap, size_t *len, trmx_error *err);
-
 /* ---- Lines of an input, with positions ---- */
 typedef struct tcursor {
 	const char *text;
@@ -115,10 +100,10 @@ bool text_is_csv(const trmx_task_input *in);
 typedef struct rgb {
 	uint8_t r, g, b;
 } rgb;
-void ansi_bg(tbuf *b, trmx_color mode, rgb c);
-void ansi_fg(tbuf *b, trmx_color mode, rgb c);
-void ansi_bold(tbuf *b, trmx_color mode);
-void ansi_reset(tbuf *b, trmx_color mode);
+void ansi_bg(trmx_buf *b, trmx_color mode, rgb c);
+void ansi_fg(trmx_buf *b, trmx_color mode, rgb c);
+void ansi_bold(trmx_buf *b, trmx_color mode);
+void ansi_reset(trmx_buf *b, trmx_color mode);
 
 /* ---- Sudoku geometry (sudoku_solve.c) ---- */
 typedef struct sudoku_geom {

@@ -1,5 +1,5 @@
 /*
- * text.c — the text plumbing of the codecs: a growable buffer, lines with their positions,
+ * text.c — the text plumbing of the codecs: lines with their positions,
  * messages that point at a line and column, codec parameters, the CSV row reader shared by the
  * grid codecs and the data-set loader (also TSV, and a UTF-8 byte order mark before the first
  * row: what spreadsheets save), and ANSI colour escapes.
@@ -11,102 +11,6 @@
 #include <string.h>
 
 #include "tasks/tasks_int.h"
-
-/* ---- tbuf ---------------------------------------------------------------------------------- */
-
-static bool tbuf_grow(tbuf *b, size_t extra)
-{
-	if (b->oom)
-		return false;
-	size_t need;
-	if (!trmx_add_size(b->len, extra, &need) || !trmx_add_size(need, 1, &need)) {
-		b->oom = true;
-		return false;
-	}
-	if (need <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < need) {
-		if (cap > SIZE_MAX / 2) {
-			b->oom = true;
-			return false;
-		}
-		cap *= 2;
-	}
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-void tbuf_put(tbuf *b, const char *s, size_t n)
-{
-	if (!tbuf_grow(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void tbuf_putc(tbuf *b, char c)
-{
-	tbuf_put(b, &c, 1);
-}
-
-void tbuf_puts(tbuf *b, const char *s)
-{
-	tbuf_put(b, s, strlen(s));
-}
-
-void tbuf_printf(tbuf *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof small) {
-		tbuf_put(b, small, (size_t)n);
-		return;
-	}
-	if (!tbuf_grow(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void tbuf_free(tbuf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-	b->oom = false;
-}
-
-int tbuf_export(const tbuf *b, char *buf, size_t cap, size_t *len, trmx_error *err)
-{
-	if (b->oom)
-		return trmx_error_set(err, TRMX_ENOMEM, "out of memory writing text");
-	if (buf && cap > 0) {
-		size_t n = b->len < cap - 1 ? b->len : cap - 1;
-		if (n)
-			memcpy(buf, b->p, n);
-		buf[n] = '\0';
-	}
-	if (len)
-		*len = b->len;
-	return 0;
-}
 
 /* ---- Lines --------------------------------------------------------------------------------- */
 
@@ -601,30 +505,30 @@ static int xterm256(rgb c)
 	return 16 + 36 * cube(c.r) + 6 * cube(c.g) + cube(c.b);
 }
 
-void ansi_bg(tbuf *b, trmx_color mode, rgb c)
+void ansi_bg(trmx_buf *b, trmx_color mode, rgb c)
 {
 	if (mode == TRMX_COLOR_TRUE)
-		tbuf_printf(b, "\033[48;2;%d;%d;%dm", c.r, c.g, c.b);
+		trmx_buf_printf(b, "\033[48;2;%d;%d;%dm", c.r, c.g, c.b);
 	else if (mode == TRMX_COLOR_256)
-		tbuf_printf(b, "\033[48;5;%dm", xterm256(c));
+		trmx_buf_printf(b, "\033[48;5;%dm", xterm256(c));
 }
 
-void ansi_fg(tbuf *b, trmx_color mode, rgb c)
+void ansi_fg(trmx_buf *b, trmx_color mode, rgb c)
 {
 	if (mode == TRMX_COLOR_TRUE)
-		tbuf_printf(b, "\033[38;2;%d;%d;%dm", c.r, c.g, c.b);
+		trmx_buf_printf(b, "\033[38;2;%d;%d;%dm", c.r, c.g, c.b);
 	else if (mode == TRMX_COLOR_256)
-		tbuf_printf(b, "\033[38;5;%dm", xterm256(c));
+		trmx_buf_printf(b, "\033[38;5;%dm", xterm256(c));
 }
 
-void ansi_bold(tbuf *b, trmx_color mode)
+void ansi_bold(trmx_buf *b, trmx_color mode)
 {
 	if (mode != TRMX_COLOR_NONE)
-		tbuf_puts(b, "\033[1m");
+		trmx_buf_put(b, "\033[1m");
 }
 
-void ansi_reset(tbuf *b, trmx_color mode)
+void ansi_reset(trmx_buf *b, trmx_color mode)
 {
 	if (mode != TRMX_COLOR_NONE)
-		tbuf_puts(b, "\033[0m");
+		trmx_buf_put(b, "\033[0m");
 }

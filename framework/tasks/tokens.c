@@ -157,20 +157,20 @@ static int tokens_decode(void *state, const int32_t *tokens, trmx_text_style sty
 			 size_t *len, trmx_error *err)
 {
 	struct tokens *t = state;
-	tbuf b = { 0 };
+	trmx_buf b = { 0 };
 	for (int i = 0; i < t->seq_len; i++) {
 		if (tokens[i] < 0 || tokens[i] >= t->vocab) {
-			tbuf_free(&b);
+			trmx_buf_free(&b);
 			return trmx_error_set(err, TRMX_EFORMAT, "token %d at position %d is outside the vocabulary [0, %d)",
 					      (int)tokens[i], i, t->vocab);
 		}
 		bool eol = style == TRMX_TEXT_GRID && (i + 1) % t->cols == 0;
-		tbuf_printf(&b, "%d%s", (int)tokens[i], eol ? "\n" : i + 1 < t->seq_len ? " " : "");
+		trmx_buf_printf(&b, "%d%s", (int)tokens[i], eol ? "\n" : i + 1 < t->seq_len ? " " : "");
 	}
 	if (style == TRMX_TEXT_GRID && t->seq_len % t->cols)
-		tbuf_putc(&b, '\n');
-	int rc = tbuf_export(&b, buf, cap, len, err);
-	tbuf_free(&b);
+		trmx_buf_putc(&b, '\n');
+	int rc = trmx_buf_export(&b, buf, cap, len, err);
+	trmx_buf_free(&b);
 	return rc;
 }
 
@@ -209,25 +209,25 @@ static int tokens_render(void *state, const int32_t *tokens, const trmx_render_o
 	struct tokens *t = state;
 	int width = snprintf(NULL, 0, "%d", t->vocab - 1);
 	const rgb hl = { 255, 215, 0 }, black = { 0, 0, 0 };
-	tbuf b = { 0 };
+	trmx_buf b = { 0 };
 	for (int i = 0; i < t->seq_len; i++) {
 		bool hi = o->highlight && o->highlight[i];
 		if (o->color == TRMX_COLOR_NONE) {
-			tbuf_printf(&b, "%c%*d", hi ? '*' : ' ', width, (int)tokens[i]);
+			trmx_buf_printf(&b, "%c%*d", hi ? '*' : ' ', width, (int)tokens[i]);
 		} else {
-			tbuf_putc(&b, ' ');
+			trmx_buf_putc(&b, ' ');
 			if (hi) {
 				ansi_bg(&b, o->color, hl);
 				ansi_fg(&b, o->color, black);
 			}
-			tbuf_printf(&b, "%*d", width, (int)tokens[i]);
+			trmx_buf_printf(&b, "%*d", width, (int)tokens[i]);
 			ansi_reset(&b, o->color);
 		}
 		if ((i + 1) % t->cols == 0 || i + 1 == t->seq_len)
-			tbuf_putc(&b, '\n');
+			trmx_buf_putc(&b, '\n');
 	}
-	int rc = tbuf_export(&b, buf, cap, len, err);
-	tbuf_free(&b);
+	int rc = trmx_buf_export(&b, buf, cap, len, err);
+	trmx_buf_free(&b);
 	return rc;
 }
 
