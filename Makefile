@@ -65,7 +65,7 @@ ALL_CFLAGS := -std=gnu11 $(WARN) -pthread -fopenmp-simd -fPIC $(ARCHFLAGS) $(CFL
 ALL_LDFLAGS := -pthread $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) $(NOPC_LIBS) -lm -ldl -lpthread
 
-LIB_DIRS := framework/core framework/tensor framework/engines/trm framework/engines/hrm framework/tasks \
+LIB_DIRS := framework/core framework/tensor framework/engines/trm framework/engines/hrm framework/engines/runtime framework/tasks \
             framework/host framework/log framework/analytics framework/serve packager registry
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC  := $(wildcard framework/cli/*.c)

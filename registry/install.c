@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "core/package_int.h"
-#include "host/host_int.h"
+#include "engines/runtime/runtime_int.h"
 #include "registry_int.h"
 
 #define DB "registry.db"
@@ -81,7 +81,7 @@ static int selftest(const trmx_manifest *m, const char *dir, const trmx_install_
 		goto done;
 	}
 	if ((rc = trmx_weights_open(&w, wpath, err)) < 0 ||
-	    (rc = host_model_open_named(&model, &plugin, trmx_manifest_engine_name(m), o ? o->plugin_dir : NULL,
+	    (rc = engine_model_open_named(&model, &plugin, trmx_manifest_engine_name(m), o ? o->plugin_dir : NULL,
 					trmx_manifest_architecture(m), w, err)) < 0 ||
 	    (rc = trmx_task_open_config(&t, trmx_manifest_task_codec(m), trmx_manifest_task_params(m), err)) < 0) {
 		trmx_error_prefix(err, "self-test");
@@ -399,7 +399,7 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 	/* The content checks open the built-in engines only; a module for a plugin engine is checked
 	 * by the self-test, which opens its engine and checks the examples the same way. */
 	trmx_problem_fn fn = opts ? opts->on_problem : NULL;
-	if (host_builtin_engine(trmx_manifest_engine_name(m), NULL) &&
+	if (engine_builtin(trmx_manifest_engine_name(m), NULL) &&
 	    (rc = trmx_package_check_contents(m, tmp, fn, opts ? opts->user : NULL, NULL, err)) < 0)
 		goto done;
 

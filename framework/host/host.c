@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/host_int.h"
+#include "engines/runtime/runtime_int.h"
 #include "log/log_int.h"
 
 #define HOST_MAX_MODELS 8
@@ -248,7 +248,7 @@ static int load_dir(trmx_host *h, const char *dir, const char *digest, bool temp
 	if ((rc = trmx_weights_open(&s->weights, path, err)) == 0)
 		prefault(s->weights);
 	if (rc < 0 ||
-	    (rc = host_model_open_named(&s->model, &s->plugin, engine, h->plugin_dir,
+	    (rc = engine_model_open_named(&s->model, &s->plugin, engine, h->plugin_dir,
 					trmx_manifest_architecture(s->manifest), s->weights, err)) < 0 ||
 	    (rc = trmx_task_open_config(&s->task, trmx_manifest_task_codec(s->manifest),
 					trmx_manifest_task_params(s->manifest), err)) < 0)

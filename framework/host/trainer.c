@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/host_int.h"
+#include "engines/runtime/runtime_int.h"
 #include "tensor/parallel.h"
 #include "trmx/train.h"
 

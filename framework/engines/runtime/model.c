@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/host_int.h"
+#include "engines/runtime/runtime_int.h"
 
 static const trmx_tensor_view *host_tensor_find(void *host, const char *name)
 {
@@ -39,7 +39,7 @@ int trmx_model_open_engine(trmx_model **out, const trmx_engine *engine, const tr
 	if (opts && opts->version != TRMX_MODEL_OPTIONS_VERSION)
 		return trmx_error_set(err, TRMX_EVERSION, "model options version %u is not %d", opts->version,
 				      TRMX_MODEL_OPTIONS_VERSION);
-	return host_model_open_table(out, engine, engine->name ? engine->name : "engine", arch, weights, 0, err);
+	return engine_model_open_table(out, engine, engine->name ? engine->name : "engine", arch, weights, 0, err);
 }
 
 int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_config *arch,
@@ -48,16 +48,16 @@ int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_confi
 	if (!out || !engine || !arch)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_open: missing argument");
 	bool known = false;
-	const trmx_engine *e = host_builtin_engine(engine, &known);
+	const trmx_engine *e = engine_builtin(engine, &known);
 	if (!known) {
 		char names[256];
-		host_builtin_names(names, sizeof names);
+		engine_builtin_names(names, sizeof names);
 		return trmx_error_set(err, TRMX_ENOTFOUND, "no engine named '%s' (available: %s)", engine, names);
 	}
-	return host_model_open_table(out, e, engine, arch, weights, flags, err);
+	return engine_model_open_table(out, e, engine, arch, weights, flags, err);
 }
 
-int host_model_open_table(trmx_model **out, const trmx_engine *e, const char *name, const trmx_config *arch,
+int engine_model_open_table(trmx_model **out, const trmx_engine *e, const char *name, const trmx_config *arch,
 			  const trmx_weights *weights, uint32_t flags, trmx_error *err)
 {
 	if (!out || !arch)
