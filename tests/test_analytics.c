@@ -110,7 +110,7 @@ static int setup(void **state)
 	if (pg_url) { /* a fresh central log: no runs, and no secret of an earlier test's home */
 		PGconn *c = PQconnectdb(pg_url);
 		PGresult *r = PQexec(c, "DO $$ BEGIN IF to_regclass('runs') IS NOT NULL THEN "
-					"TRUNCATE runs, feedback, erasures, log_secret; END IF; END $$");
+					"TRUNCATE runs, feedback, erasures, log_secret, xapi_queue, xapi_cursors CASCADE; END IF; END $$");
 		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 		PQclear(r);
 		PQfinish(c);

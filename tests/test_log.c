@@ -59,7 +59,7 @@ static int setup(void **state)
 {
 	if (pg_url) /* a fresh log: no runs, and no secret of an earlier test's home */
 		pg_value("DO $$ BEGIN IF to_regclass('runs') IS NOT NULL THEN "
-			 "TRUNCATE runs, feedback, log_secret; END IF; END $$");
+			 "TRUNCATE runs, feedback, log_secret, xapi_queue, xapi_cursors CASCADE; END IF; END $$");
 	struct fx *f = calloc(1, sizeof *f);
 	f->home = tu_tmpdir();
 	*state = f;

@@ -413,7 +413,10 @@ static int central_secret(trmx_log_db *l, bool reached, trmx_error *err)
 		char by[80];
 		snprintf(by, sizeof by, "%s", taken ? PQgetvalue(r, 0, 0) : "");
 		PQclear(r);
-		if (taken)
+		/* another process of this home may have made the secret and started the log meanwhile
+		 * (a new home's first runs, at once): then the file is there now, and the HMAC check
+		 * after this says whether it is the log's */
+		if (taken && access(path, F_OK) != 0)
 			return trmx_error_set(err, TRMX_ENOTFOUND,
 					      "%s is missing, but the central log %s was started with a secret (by host %s) that "
 					      "pseudonymises its learners: copy HOME/secret from one of its hosts, or restore it "
