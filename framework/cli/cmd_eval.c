@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "trmx/eval.h"
+#include "trmx/log.h"
 
 /* No blank lines: tests/cli/eval.test compares parts of this text. */
 static void help(void)
@@ -56,6 +57,10 @@ static void help(void)
 	       "      --context C         log the runs under context C\n"
 	       "      --learner ID        the learner the runs are for (pseudonymised; picks a canary arm)\n"
 	       "      --no-log            do not log the runs of a TARGET\n"
+	       "      --batch-id UUID     the evaluation's id (default: a new one): item k's run id is\n"
+	       "                          derived from it, so the same evaluation run again with the\n"
+	       "                          same id (after a crash) logs what is missing, each run and\n"
+	       "                          verdict once\n"
 	       "      --json              one JSON object on one line instead of the table\n"
 	       "      --strict            refuse the data set at its first malformed row (default: skip\n"
 	       "                          each one, name it on stderr, evaluate the rest; exit code 1)\n"
@@ -387,7 +392,11 @@ static int log_item(void *user, const trmx_eval_item *it)
 	char **strs = e->strs[i];
 	trmx_run_record *r = &e->recs[i];
 	*r = (trmx_run_record)TRMX_RUN_RECORD_INIT;
-	trmx_uuid7(r->id);
+	/* item k of batch B is the run derived from both, and its verdicts are derived from the run:
+	 * the same evaluation run again (--batch-id, after a crash) logs each of them once */
+	char item[48];
+	snprintf(item, sizeof item, "eval item %lld", (long long)it->index);
+	trmx_uuid_derived(r->id, item, e->batch_id);
 	if (trmx_task_decode(e->task, it->input, TRMX_TEXT_LINE, &strs[0], NULL) < 0)
 		strs[0] = ids_text(it->input, it->seq_len);
 	if (trmx_task_decode(e->task, it->pred, TRMX_TEXT_LINE, &strs[1], NULL) < 0) {
@@ -429,6 +438,7 @@ static int log_item(void *user, const trmx_eval_item *it)
 		trmx_feedback_record *f = &e->fbs[e->nf++];
 		*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
 		f->run_id = r->id;
+		trmx_uuid_derived(f->id, "checker", r->id);
 		f->time_ms = e->time_ms;
 		f->source = TRMX_FEEDBACK_CHECKER;
 		f->verdict = r->verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
@@ -439,6 +449,7 @@ static int log_item(void *user, const trmx_eval_item *it)
 		trmx_feedback_record *f = &e->fbs[e->nf++];
 		*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
 		f->run_id = r->id;
+		trmx_uuid_derived(f->id, "eval", r->id);
 		f->time_ms = e->time_ms;
 		f->source = TRMX_FEEDBACK_EVAL;
 		f->verdict = it->exact ? TRMX_FEEDBACK_CORRECT : it->open_correct > 0 ? TRMX_FEEDBACK_PARTIAL
@@ -453,7 +464,18 @@ static int log_item(void *user, const trmx_eval_item *it)
 
 /* ---- the command ------------------------------------------------------------------------ */
 
-enum { OPT_HALT = 256, OPT_SPLIT, OPT_JSON, OPT_HOME, OPT_PLUGINS, OPT_CONTEXT, OPT_LEARNER, OPT_NOLOG, OPT_STRICT };
+enum {
+	OPT_HALT = 256,
+	OPT_SPLIT,
+	OPT_JSON,
+	OPT_HOME,
+	OPT_PLUGINS,
+	OPT_CONTEXT,
+	OPT_LEARNER,
+	OPT_NOLOG,
+	OPT_STRICT,
+	OPT_BATCH_ID
+};
 
 /* The data set read again from its text, each time a bad row is cut (cli_rows_skip). */
 struct reparse {
@@ -481,10 +503,11 @@ int cmd_eval(int argc, char **argv)
 		{ "home", required_argument, NULL, OPT_HOME }, { "plugins", required_argument, NULL, OPT_PLUGINS },
 		{ "context", required_argument, NULL, OPT_CONTEXT }, { "learner", required_argument, NULL, OPT_LEARNER },
 		{ "no-log", no_argument, NULL, OPT_NOLOG },    { "strict", no_argument, NULL, OPT_STRICT },
+		{ "batch-id", required_argument, NULL, OPT_BATCH_ID },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *weights_path = NULL, *config_path = NULL, *dataset_path = NULL, *split_name = "test";
-	const char *home = NULL, *plugins = NULL, *context = NULL, *learner = NULL, *target = NULL;
+	const char *home = NULL, *plugins = NULL, *context = NULL, *learner = NULL, *target = NULL, *batch_id = NULL;
 	char *task_spec = NULL;
 	long steps = 0, batch = 0, limit = 0;
 	int modes = 1; /* bit 0 fixed, bit 1 adaptive */
@@ -539,6 +562,11 @@ int cmd_eval(int argc, char **argv)
 		case OPT_LEARNER: learner = optarg; break;
 		case OPT_NOLOG: nolog = true; break;
 		case OPT_STRICT: strict = true; break;
+		case OPT_BATCH_ID:
+			if (!trmx_uuid_valid(optarg))
+				return cli_usage_error("eval", "--batch-id is a UUID (8-4-4-4-12 hex digits), not '%s'", optarg);
+			batch_id = optarg;
+			break;
 		case 'h': help(); return CLI_OK;
 		case ':': return cli_usage_error("eval", "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("eval", "unknown option '%s'", argv[optind - 1]);
@@ -554,8 +582,9 @@ int cmd_eval(int argc, char **argv)
 		if (task_spec || config_path)
 			return cli_usage_error("eval", "--task and --config go with --weights; a TARGET brings its own");
 	} else {
-		if (context || learner || nolog || home || plugins)
-			return cli_usage_error("eval", "--home, --plugins, --context, --learner and --no-log go with a TARGET");
+		if (context || learner || nolog || home || plugins || batch_id)
+			return cli_usage_error("eval",
+					       "--home, --plugins, --context, --learner, --no-log and --batch-id go with a TARGET");
 		if (!weights_path || !task_spec || !dataset_path)
 			return cli_usage_error("eval", "--weights, --task and a DATASET are required (or give TARGET DATASET)");
 	}
@@ -687,7 +716,14 @@ int cmd_eval(int argc, char **argv)
 			o.progress_user = &bar;
 		}
 		if (ev) {
-			trmx_uuid7(ev->batch_id);
+			/* the batch's id: given (a retry of the same evaluation), else new; with --halt both
+			 * the second batch's is derived from the first's */
+			if (batch_id && nr == 0)
+				snprintf(ev->batch_id, sizeof ev->batch_id, "%s", batch_id);
+			else if (batch_id)
+				trmx_uuid_derived(ev->batch_id, halt_name(o.halt), batch_id);
+			else
+				trmx_uuid7(ev->batch_id);
 			ev->halt = o.halt;
 			ev->max_steps = o.max_steps;
 			ev->time_ms = (int64_t)time(NULL) * 1000;

@@ -68,9 +68,6 @@ int trmx_db_int64(sqlite3 *db, const char *sql, int64_t *out, const char *what, 
 /* Copy column i as text into buf (cut to cap-1 bytes; NULL gives ""). */
 void trmx_db_column_copy(sqlite3_stmt *st, int i, char *buf, size_t cap);
 
-/* A UUID (version 8, RFC 9562) derived from `kind` and `of`: the same pair always gives the same
- * id, so a record made for another (the checker's verdict on a run) is idempotent with it. */
-void trmx_uuid_derived(char out[TRMX_UUID_SIZE], const char *kind, const char *of);
 
 /* ---- Clocks ------------------------------------------------------------------------------------ */
 

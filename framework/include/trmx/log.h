@@ -62,6 +62,10 @@ extern "C" {
 void trmx_uuid7(char out[TRMX_UUID_SIZE]);
 /* Is `s` a UUID in the lowercase or uppercase 8-4-4-4-12 hex form (any version)? */
 bool trmx_uuid_valid(const char *s);
+/* A UUID (version 8, RFC 9562) derived from `kind` and `of` (SHA-256 of both): the same pair always
+ * gives the same id, so a record made again for the same thing (a retried run's checker verdict,
+ * item k of a retried evaluation) is the same record, which the log keeps once. */
+void trmx_uuid_derived(char out[TRMX_UUID_SIZE], const char *kind, const char *of);
 
 /* ---- Records ------------------------------------------------------------------------------- */
 
