@@ -239,9 +239,10 @@ static int pg_do(trmx_lrs *l, const char *sql, int n, const char *a, const char 
 }
 
 /* Register the endpoint. The first one of the log fills the queue with every row not yet in it
- * (none are queued while no LRS is registered), with the writers held off (SHARE locks wait for
- * running appends and stop new ones), so no row is logged between the fill and the first
- * trigger that sees the registration. */
+ * (none are queued while no LRS is registered), with the writers held off (a SHARE ROW EXCLUSIVE
+ * lock waits for running appends and stops new ones), so no row is logged between the fill and
+ * the first trigger that sees the registration; the lock conflicts with itself, so two first
+ * registrations at once fill the queue once. */
 static int pg_register(trmx_lrs *l, trmx_error *err)
 {
 	PGresult *r = pg_q(l, "SELECT (SELECT count(*) FROM xapi_cursors), "
@@ -257,7 +258,7 @@ static int pg_register(trmx_lrs *l, trmx_error *err)
 	if ((rc = trmx_pg_exec(l->pg, "BEGIN", err)) < 0)
 		return rc;
 	if (!any &&
-	    ((rc = trmx_pg_exec(l->pg, "LOCK TABLE runs, feedback IN SHARE MODE", err)) < 0 ||
+	    ((rc = trmx_pg_exec(l->pg, "LOCK TABLE runs, feedback IN SHARE ROW EXCLUSIVE MODE", err)) < 0 ||
 	     (rc = trmx_pg_exec(l->pg,
 				"INSERT INTO xapi_queue (kind, row_id) SELECT 'run', id FROM runs r WHERE NOT EXISTS "
 				"(SELECT 1 FROM xapi_queue q WHERE q.kind = 'run' AND q.row_id = r.id) ORDER BY time, id",
