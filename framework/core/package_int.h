@@ -48,4 +48,24 @@ static inline const char *pkg_msg(const trmx_error *err)
 	return err && err->message[0] ? err->message : "failure";
 }
 
+/* ---- The syntaxes of manifest fields (syntax.c) ------------------------------------------------ */
+
+/* A module name: [a-z0-9] with single inner '-', at most TRMX_MANIFEST_NAME_MAX bytes. */
+bool trmx_syntax_name(const char *s, size_t n);
+/* An identifier ([A-Za-z_][A-Za-z0-9_]*) and a metric set's name. */
+bool trmx_syntax_ident(const char *s, size_t n);
+bool trmx_syntax_setname(const char *s, size_t n);
+/* An SPDX license expression (ids, WITH, AND, OR, parentheses; ids not checked against the list). */
+bool trmx_syntax_spdx(const char *s, size_t n);
+/* An http:// or https:// URL without spaces or control characters. */
+bool trmx_syntax_url(const char *s, size_t n);
+/* A version range (">=1 <2": comparators >= <= > < = and a number, split by spaces). */
+#define TRMX_RANGE_TERMS_MAX 8
+typedef struct trmx_range_term {
+	char op; /* 'g' >=, 'G' >, 'l' <=, 'L' <, '=' */
+	unsigned long v;
+} trmx_range_term;
+int trmx_syntax_range_parse(const char *s, trmx_range_term *t, size_t *nt);
+bool trmx_syntax_range_accepts(const char *s, unsigned long v);
+
 #endif
