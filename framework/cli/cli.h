@@ -125,4 +125,12 @@ int cli_rows_skip(char *text, size_t *len, cli_rows_read_fn read, void *user, st
 void cli_rows_report(const char *cmd, const struct cli_rows *s);
 void cli_rows_free(struct cli_rows *s);
 
+/* What run and solve print alike (solve_out.c): the colour mode for --color WHEN (never, auto:
+ * a terminal without NO_COLOR or TERM=dumb, always; truecolor when COLORTERM says so), why a row
+ * stopped as a JSON name and as words, and the halt confidence sigmoid(q_halt). */
+trmx_color cli_pick_color(const char *when);
+const char *cli_halt_reason_name(trmx_halt_reason r);
+const char *cli_halt_reason_text(trmx_halt_reason r);
+double cli_sigmoid(double x);
+
 #endif

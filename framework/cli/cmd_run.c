@@ -184,34 +184,6 @@ static void help(void)
 	       "Exit codes: 0 ok (whatever the verdict), 1 failure (also: a puzzle that did not read), 2 usage.\n");
 }
 
-static trmx_color pick_color(const char *when)
-{
-	const char *ct = getenv("COLORTERM"), *term = getenv("TERM"), *no = getenv("NO_COLOR");
-	if (!strcmp(when, "never"))
-		return TRMX_COLOR_NONE;
-	if (!strcmp(when, "auto") && (!isatty(STDOUT_FILENO) || (no && *no) || (term && !strcmp(term, "dumb"))))
-		return TRMX_COLOR_NONE;
-	return ct && (!strcmp(ct, "truecolor") || !strcmp(ct, "24bit")) ? TRMX_COLOR_TRUE : TRMX_COLOR_256;
-}
-
-static const char *reason_name(trmx_halt_reason r)
-{
-	switch (r) {
-	case TRMX_HALT_REASON_Q: return "q_head";
-	case TRMX_HALT_REASON_BUDGET: return "budget";
-	default: return "max_steps";
-	}
-}
-
-static const char *reason_text(trmx_halt_reason r)
-{
-	switch (r) {
-	case TRMX_HALT_REASON_Q: return "the Q head said halt";
-	case TRMX_HALT_REASON_BUDGET: return "stopped at --steps";
-	default: return "ran every step";
-	}
-}
-
 static json_t *str_or_null(const char *s)
 {
 	return s && *s ? json_string(s) : json_null();
@@ -227,11 +199,6 @@ struct trace {
 	json_t *steps;
 	int failed;
 };
-
-static double sigmoid(double x)
-{
-	return 1.0 / (1.0 + exp(-x));
-}
 
 static int trace_step(void *user, trmx_task *task, const trmx_step_view *v)
 {
@@ -261,10 +228,10 @@ static int trace_step(void *user, trmx_task *task, const trmx_step_view *v)
 		trmx_task_text_free(s);
 		json_array_append_new(tr->steps, json_pack("{s:i,s:o,s:i,s:f,s:f}", "step", v->row_step[0], "answer", ans,
 							   "changed", n, "q_halt", (double)v->q_halt[0], "halt_confidence",
-							   sigmoid(v->q_halt[0])));
+							   cli_sigmoid(v->q_halt[0])));
 	} else {
 		printf("step %d: q_halt %.3f (halt confidence %.3f), %d cell%s changed\n", v->row_step[0],
-		       (double)v->q_halt[0], sigmoid(v->q_halt[0]), n, n == 1 ? "" : "s");
+		       (double)v->q_halt[0], cli_sigmoid(v->q_halt[0]), n, n == 1 ? "" : "s");
 		trmx_render_options ro = TRMX_RENDER_OPTIONS_INIT;
 		ro.color = tr->color;
 		ro.highlight = tr->changed;
@@ -307,7 +274,7 @@ static json_t *run_json(const trmx_dispatch_result *r, const trmx_run_result *x,
 	json_object_set_new(o, "answer_tokens", json_string(x->answer_tokens));
 	json_object_set_new(o, "halt", json_string(halt));
 	json_object_set_new(o, "steps", json_integer(x->steps));
-	json_object_set_new(o, "reason", json_string(reason_name(x->reason)));
+	json_object_set_new(o, "reason", json_string(cli_halt_reason_name(x->reason)));
 	json_object_set_new(o, "q_halt", json_real(x->q_halt));
 	json_object_set_new(o, "halt_confidence", json_real(x->halt_confidence));
 	json_object_set_new(o, "verdict", json_string(trmx_verdict_name(x->check.verdict)));
@@ -341,7 +308,7 @@ static void print_one(const trmx_dispatch_result *r, const trmx_run_result *x, c
 	}
 	printf("puzzle:\n%s", x->input_render ? x->input_render : "");
 	printf("answer after %d step%s (%s: %s), halt confidence %.3f (q_halt %.3f):\n", x->steps, x->steps == 1 ? "" : "s",
-	       halt, reason_text(x->reason), x->halt_confidence, (double)x->q_halt);
+	       halt, cli_halt_reason_text(x->reason), x->halt_confidence, (double)x->q_halt);
 	printf("%s", x->answer_render ? x->answer_render : "");
 	printf("verdict: %s", trmx_verdict_name(x->check.verdict));
 	if (x->check.problem != TRMX_CHECK_NONE)
@@ -502,7 +469,7 @@ int cmd_run(int argc, char **argv)
 			goto done;
 		}
 	}
-	trmx_color color = json ? TRMX_COLOR_NONE : pick_color(color_when);
+	trmx_color color = json ? TRMX_COLOR_NONE : cli_pick_color(color_when);
 	trmx_render_options ro = TRMX_RENDER_OPTIONS_INIT;
 	ro.color = color;
 	tr.on = trace;

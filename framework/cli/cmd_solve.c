@@ -42,39 +42,6 @@ static void help(void)
 	       "Exit codes: 0 ok (whatever the verdict), 1 failure, 2 usage.\n");
 }
 
-static trmx_color pick_color(const char *when)
-{
-	const char *ct = getenv("COLORTERM"), *term = getenv("TERM"), *no = getenv("NO_COLOR");
-	if (!strcmp(when, "never"))
-		return TRMX_COLOR_NONE;
-	if (!strcmp(when, "auto") && (!isatty(STDOUT_FILENO) || (no && *no) || (term && !strcmp(term, "dumb"))))
-		return TRMX_COLOR_NONE;
-	return ct && (!strcmp(ct, "truecolor") || !strcmp(ct, "24bit")) ? TRMX_COLOR_TRUE : TRMX_COLOR_256;
-}
-
-static double sigmoid(double x)
-{
-	return 1.0 / (1.0 + exp(-x));
-}
-
-static const char *reason_name(trmx_halt_reason r)
-{
-	switch (r) {
-	case TRMX_HALT_REASON_Q: return "q_head";
-	case TRMX_HALT_REASON_BUDGET: return "budget";
-	default: return "max_steps";
-	}
-}
-
-static const char *reason_text(trmx_halt_reason r)
-{
-	switch (r) {
-	case TRMX_HALT_REASON_Q: return "the Q head said halt";
-	case TRMX_HALT_REASON_BUDGET: return "stopped at --steps";
-	default: return "ran every step";
-	}
-}
-
 /* The tokens in the LINE style, or JSON null when they have no text (PAD in a Sudoku). */
 static json_t *line_json(trmx_task *t, const int32_t *tokens)
 {
@@ -136,11 +103,11 @@ static int on_step(void *user, const trmx_step_view *v)
 	if (tr->json) {
 		json_t *s = json_pack("{s:i,s:o,s:i,s:f,s:f}", "step", v->row_step[0], "answer", line_json(tr->task, p),
 				      "changed", n, "q_halt", (double)v->q_halt[0], "halt_confidence",
-				      sigmoid(v->q_halt[0]));
+				      cli_sigmoid(v->q_halt[0]));
 		json_array_append_new(tr->steps, s);
 	} else {
 		printf("step %d: q_halt %.3f (halt confidence %.3f), %d cell%s changed\n", v->row_step[0],
-		       (double)v->q_halt[0], sigmoid(v->q_halt[0]), n, n == 1 ? "" : "s");
+		       (double)v->q_halt[0], cli_sigmoid(v->q_halt[0]), n, n == 1 ? "" : "s");
 		if (draw(tr->task, p, tr->changed, tr->input, tr->color, &tr->err) < 0) {
 			tr->failed = 1;
 			return 1;
@@ -273,7 +240,7 @@ int cmd_solve(int argc, char **argv)
 		goto done;
 	}
 
-	trmx_color color = json ? TRMX_COLOR_NONE : pick_color(color_when);
+	trmx_color color = json ? TRMX_COLOR_NONE : cli_pick_color(color_when);
 	tr.task = task;
 	tr.on = trace;
 	tr.json = json;
@@ -340,10 +307,10 @@ int cmd_solve(int argc, char **argv)
 		json_object_set_new(root, "answer_tokens", ids_json(pred, L));
 		json_object_set_new(root, "halt", json_string(mode));
 		json_object_set_new(root, "steps", json_integer(ran));
-		json_object_set_new(root, "reason", json_string(reason_name((trmx_halt_reason)reason)));
+		json_object_set_new(root, "reason", json_string(cli_halt_reason_name((trmx_halt_reason)reason)));
 		json_object_set_new(root, "q_halt", json_real(qh));
 		json_object_set_new(root, "q_continue", json_real(qc));
-		json_object_set_new(root, "halt_confidence", json_real(sigmoid(qh)));
+		json_object_set_new(root, "halt_confidence", json_real(cli_sigmoid(qh)));
 		json_object_set_new(root, "verdict", json_string(trmx_verdict_name(chk.verdict)));
 		json_object_set_new(root, "problem", json_string(trmx_check_problem_name(chk.problem)));
 		json_object_set_new(root, "message", json_string(chk.message));
@@ -361,7 +328,7 @@ int cmd_solve(int argc, char **argv)
 		fputc('\n', stdout);
 	} else {
 		printf("answer after %d step%s (%s: %s), q_halt %.3f, halt confidence %.3f:\n", ran, ran == 1 ? "" : "s",
-		       mode, reason_text((trmx_halt_reason)reason), (double)qh, sigmoid(qh));
+		       mode, cli_halt_reason_text((trmx_halt_reason)reason), (double)qh, cli_sigmoid(qh));
 		if (draw(task, pred, NULL, input, color, &err) < 0) {
 			rc = cli_fail(&err);
 			goto done;

@@ -50,23 +50,17 @@ CREATE TABLE xapi_outbox (
 );
 CREATE INDEX xapi_outbox_run ON xapi_outbox (run_id);
 
--- One statement-level trigger per table: the rows an INSERT added (ON CONFLICT DO NOTHING leaves a
--- retried id out of the transition table), in one INSERT.
-CREATE FUNCTION trmx_xapi_queue_runs() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A statement-level trigger on each table: the rows an INSERT added (ON CONFLICT DO NOTHING leaves
+-- a retried id out of the transition table), in one INSERT.
+CREATE FUNCTION trmx_xapi_queue_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF EXISTS (SELECT 1 FROM xapi_cursors) THEN
-		INSERT INTO xapi_queue (kind, row_id) SELECT 'run', id FROM added ORDER BY time, id;
-	END IF;
-	RETURN NULL;
-END $$;
-CREATE FUNCTION trmx_xapi_queue_feedback() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF EXISTS (SELECT 1 FROM xapi_cursors) THEN
-		INSERT INTO xapi_queue (kind, row_id) SELECT 'feedback', id FROM added ORDER BY time, id;
+		INSERT INTO xapi_queue (kind, row_id)
+		SELECT CASE TG_TABLE_NAME WHEN 'runs' THEN 'run' ELSE 'feedback' END, id FROM added ORDER BY time, id;
 	END IF;
 	RETURN NULL;
 END $$;
 CREATE TRIGGER runs_xapi_queue AFTER INSERT ON runs REFERENCING NEW TABLE AS added
-	FOR EACH STATEMENT EXECUTE FUNCTION trmx_xapi_queue_runs();
+	FOR EACH STATEMENT EXECUTE FUNCTION trmx_xapi_queue_added();
 CREATE TRIGGER feedback_xapi_queue AFTER INSERT ON feedback REFERENCING NEW TABLE AS added
-	FOR EACH STATEMENT EXECUTE FUNCTION trmx_xapi_queue_feedback();
+	FOR EACH STATEMENT EXECUTE FUNCTION trmx_xapi_queue_added();
