@@ -9,8 +9,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=bench/out
 mkdir -p "$out"
+. tools/torch_python.sh
+case "$build" in /*) trmx="$build/trmx" ;; *) trmx="$root/$build/trmx" ;; esac
 B="$build/bench/bench_trm"
-PY=/usr/bin/python3
 threads=${TRMX_THREADS:-$(nproc)}
 export TRMX_THREADS=$threads OMP_NUM_THREADS=$threads
 steps=16
@@ -38,7 +39,7 @@ bench_model() {
 		[ "$b" = 1 ] && reps=3
 		local s t g
 		s=$("$B" sgemm "$w" "$b" | tee -a "$log" | grep '^sgemm' | field openblas_gflops)
-		/usr/bin/time -v "$B" run "$w" "$b" "$steps" "$reps" >"$out/run.txt" 2>"$out/time.txt"
+		command time -v "$B" run "$w" "$b" "$steps" "$reps" >"$out/run.txt" 2>"$out/time.txt"
 		cat "$out/run.txt" >>"$log"
 		local tp tg rss
 		tp=$(field puzzles_per_s <"$out/run.txt")
@@ -121,8 +122,9 @@ if [ -x "$HB" ]; then
 	# Unix socket, fsync on, COPY into temporary tables then INSERT ... ON CONFLICT (framework/log/pg.c).
 	pgw=$(mktemp -d "${TMPDIR:-/tmp}/trmx-bench-pg.XXXXXX")
 	if (. tests/pg/lib.sh && pg_start "$pgw" >"$pgw/start.log" 2>&1 &&
+		"$PGBIN/postgres" --version >"$pgw/version" &&
 		TRMX_LOG_URL=$PG_URL "$HB" log 2000 200000 1000 >"$pgw/out"; rc=$?; pg_stop; exit $rc); then
-		echo "== Usage log appends into a central PostgreSQL $(ls -d /usr/lib/postgresql/*/ | sort -V | tail -n 1 | xargs basename) (loopback Unix socket, fsync on)"
+		echo "== Usage log appends into a central $(sed 's/^postgres (\(.*\)) /\1 /' "$pgw/version") (loopback Unix socket, fsync on)"
 		sed 's/^log_/pg_log_/' "$pgw/out" | grep -v '^pg_log_size' | tee -a "$log"
 		printf '%s\n%s\n' "$hl" "$(sed 's/^log_/pg_log_/' "$pgw/out")" | awk '
 			/^log_batched / { split($0, a, "runs_per_s="); s = a[2] + 0 }
@@ -151,7 +153,7 @@ if [ -x "$RB" ]; then
 	echo "== trmx report on a log of $n runs (20 contexts, 6 versions, 4 canaries, ~1.33 feedback rows a run)"
 	[ -f "$rh/log.db" ] || { rm -rf "$rh"; "$RB" gen "$rh" "$n" | tee -a "$log"; }
 	"$build/trmx" log migrate --home "$rh" >/dev/null 2>&1 # a home kept from an older trmx
-	rr=$("$RB" time "$rh" "$root/$build/trmx" | tee -a "$log")
+	rr=$("$RB" time "$rh" "$trmx" | tee -a "$log")
 	echo "$rr"
 	echo "$rr" | awk '/^trmx_report/ { split($0, a, "text_s="); t = a[2] + 0;
 		printf "target: < 5 s for trmx report on one million runs: %.2f s (%s)\n", t, (t < 5 ? "met" : "MISSED") }'
@@ -161,8 +163,8 @@ if [ -x "$RB" ]; then
 	if (. tests/pg/lib.sh && pg_start "$pgw" >"$pgw/start.log" 2>&1 && mkdir -p "$pgw/home" &&
 		cp "$rh/log.db" "$pgw/home/log-outbox.db" && cp -p "$rh/secret" "$pgw/home/secret" &&
 		"$build/trmx" config --home "$pgw/home" set log.url "$PG_URL" &&
-		/usr/bin/time -f "push_s=%e" "$build/trmx" log push --home "$pgw/home" >"$pgw/push" 2>&1 &&
-		"$RB" time "$pgw/home" "$root/$build/trmx" >"$pgw/out"; rc=$?; pg_stop; exit $rc); then
+		command time -f "push_s=%e" "$build/trmx" log push --home "$pgw/home" >"$pgw/push" 2>&1 &&
+		"$RB" time "$pgw/home" "$trmx" >"$pgw/out"; rc=$?; pg_stop; exit $rc); then
 		echo "== trmx report on the same $n runs in a central PostgreSQL (pushed from log.db: $(tr '\n' ' ' <"$pgw/push"))"
 		sed 's/^/pg_/' "$pgw/out" | tee -a "$log"
 		awk '/^trmx_report/ { split($0, a, "text_s="); t = a[2] + 0;

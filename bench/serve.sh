@@ -24,7 +24,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . tools/yaml.sh
 case "$build" in /*) trmx="$build/trmx" ;; *) trmx="$root/$build/trmx" ;; esac
-PY=/usr/bin/python3
+. tools/torch_python.sh
 out=bench/out
 work=$out/serve
 home=$work/home
@@ -161,9 +161,9 @@ quiet_wait() {
 	done
 	return 0
 }
-timed() { # CMD...: run it under /usr/bin/time; its user+system seconds in $work/child.cpu
-	if [ -x /usr/bin/time ]; then
-		/usr/bin/time -f '%U %S' -o "$work/child.time" "$@"
+timed() { # CMD...: run it under GNU time; its user+system seconds in $work/child.cpu
+	if type -P time >/dev/null; then
+		command time -f '%U %S' -o "$work/child.time" "$@"
 		awk '{ print $1 + $2 }' "$work/child.time" >"$work/child.cpu"
 	else
 		echo 0 >"$work/child.cpu"

@@ -331,7 +331,7 @@ static void test_accessors(void **state)
 		"  seed: -5\n  hardware: 1x A100\n  duration: 3600.5\n"
 		"metrics:\n  maze-test:\n    exact_accuracy: 0.853\n    token_accuracy: 0.99\n"
 		"    mean_steps: 3.5\n    count: 1000\n    halt: adaptive\n    max_steps: 16\n"
-		"  maze-small:\n    exact_accuracy: 1\n"
+		"  Maze.small_v2:\n    exact_accuracy: 1\n"
 		"examples:\n  - {input: examples/a.txt, expected: examples/a.out}\n"
 		"files:\n  - {path: examples/a.txt, size: 5, sha256: " ZERO64 "}\n"
 		"  - {path: examples/a.out, size: 18446744, sha256: " ZERO64 "}\n"
@@ -376,6 +376,7 @@ static void test_accessors(void **state)
 	assert_string_equal(x->halt, "adaptive");
 	assert_int_equal(x->max_steps, 16);
 	x = trmx_manifest_metric_at(m, 1);
+	assert_string_equal(x->set, "Maze.small_v2");
 	assert_true(x->exact_accuracy == 1.0 && x->token_accuracy == -1 && x->mean_steps == -1);
 	assert_int_equal(x->count, -1);
 	assert_null(x->halt);
@@ -491,6 +492,7 @@ static const struct bad bad_lines[] = {
 	{ "  abi:", "  abi: \">= 1\"\n", TRMX_EFORMAT, "is not a version range" },
 	{ "  abi:", NULL, TRMX_EFORMAT, "t.yaml:9:3: key 'engine': missing required key 'abi'" },
 	{ "  name: trm", "  name: TRM\n", TRMX_EFORMAT, "key 'engine.name': 'TRM' is not an identifier" },
+	{ "  name: trm", "  name: tr.m\n", TRMX_EFORMAT, "key 'engine.name': 'tr.m' is not an identifier" },
 	{ "  name: trm", "  nme: trm\n", TRMX_EFORMAT, "t.yaml:9:3: key 'engine.nme': unknown key" },
 	{ "  codec:", "  codec: sudoku\n  flavour: hot\n", TRMX_EFORMAT, "key 'task.flavour': unknown key" },
 	{ "    size: 4", "    size: [4]\n", TRMX_EFORMAT, "key 'task.params.size': expected a scalar, found a list" },
@@ -550,6 +552,7 @@ static void test_bad_documents(void **state)
 		{ "metrics:\n  t:\n    exact_accuracy: nan\n", TRMX_EFORMAT, "expected a number" },
 		{ "metrics:\n  t:\n    exact_accuracy: 1\n    halt: sometimes\n", TRMX_EFORMAT, "key 'metrics.t.halt': expected 'fixed' or 'adaptive'" },
 		{ "metrics:\n  \"a b\":\n    exact_accuracy: 1\n", TRMX_EFORMAT, "key 'metrics.a b': 'a b' is not a set name" },
+		{ "metrics:\n  a/b:\n    exact_accuracy: 1\n", TRMX_EFORMAT, "key 'metrics.a/b': 'a/b' is not a set name" },
 		{ "training:\n  steps: 3\n", TRMX_EFORMAT, "key 'training': missing required key 'dataset'" },
 		{ "training:\n  dataset: d\n  dataset_sha256: abc\n", TRMX_EFORMAT, "key 'training.dataset_sha256'" },
 		{ "x-a: 1\nx-a: 2\n", TRMX_EFORMAT, "key 'x-a': duplicate key" },

@@ -60,7 +60,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 if [ "${1:-}" = "--bench" ]; then
 	/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need="$need python3-torch python3-numpy"
-	[ -x /usr/bin/time ] || need="$need time"
+	command -v time >/dev/null 2>&1 || need="$need time" # GNU time (dash has no time keyword)
 	command -v wrk >/dev/null 2>&1 || need="$need wrk" # bench/serve.sh: the load of trmx serve
 fi
 

@@ -34,26 +34,28 @@ bool trmx_syntax_name(const char *s, size_t n)
 	return true;
 }
 
-/* [a-z0-9_-]+ */
-bool trmx_syntax_ident(const char *s, size_t n)
+/* 1 to TRMX_MANIFEST_NAME_MAX characters, each a letter or digit (lower case only unless
+ * upper) or one of extra */
+static bool chars_in(const char *s, size_t n, bool upper, const char *extra)
 {
 	if (n == 0 || n > TRMX_MANIFEST_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '_' && s[i] != '-')
+		if (!(upper ? is_alnum(s[i]) : is_lower_alnum(s[i])) && (s[i] == '\0' || !strchr(extra, s[i])))
 			return false;
 	return true;
+}
+
+/* [a-z0-9_-]+ */
+bool trmx_syntax_ident(const char *s, size_t n)
+{
+	return chars_in(s, n, false, "_-");
 }
 
 /* [A-Za-z0-9._-]+ */
 bool trmx_syntax_setname(const char *s, size_t n)
 {
-	if (n == 0 || n > TRMX_MANIFEST_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-			return false;
-	return true;
+	return chars_in(s, n, true, "._-");
 }
 
 /* SemVer 2.0: a numeric identifier (0 or no leading zero), and identifier lists. */
