@@ -4,7 +4,9 @@
  * tensor's dtype and shape), the task codec against the architecture's sequence length and
  * vocabulary, every example through the codec and its checker, and schema.sql under the
  * registry's module-SQL guard (trmx_registry_schema_check). Used by pack (on the
- * author's folder) and verify (on an unpacked copy); the registry runs it before installing.
+ * author's folder) and verify (on an unpacked copy); the registry runs it before installing. The
+ * engine is looked up as dispatch will (engine_model_open_named): a plugin engine's module is
+ * checked as fully as a built-in one's.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engines/runtime/runtime_int.h"
 #include "pkg_int.h"
 #include "trmx/engine.h"
 #include "trmx/registry.h"
@@ -61,7 +64,7 @@ static int encode_file(trmx_task *t, const char *dir, const char *name, int32_t 
 	int rc;
 	if (!path)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	if ((rc = pkg_read_file(path, TRMX_PACKAGE_EXAMPLE_MAX, "TRMX_PACKAGE_EXAMPLE_MAX", &text, &len,
+	if ((rc = trmx_read_file(path, TRMX_PACKAGE_EXAMPLE_MAX, "TRMX_PACKAGE_EXAMPLE_MAX", 0, &text, &len,
 				err)) == 0)
 		rc = trmx_task_encode(t, text, len, in, label, has_label, err);
 	free(text);
@@ -125,12 +128,13 @@ static long arch_int(const trmx_manifest *m, const char *key)
 	return s && trmx_parse_long(s, &v) ? v : -1;
 }
 
-int trmx_package_check_contents(const trmx_manifest *m, const char *dir, trmx_problem_fn fn,
+int trmx_package_check_contents(const trmx_manifest *m, const char *dir, const char *plugin_dir, trmx_problem_fn fn,
 				void *user, int64_t *num_params, trmx_error *err)
 {
 	struct problems p = { fn, user, 0, 0, err };
 	trmx_weights *w = NULL;
 	trmx_model *model = NULL;
+	trmx_plugin *plugin = NULL;
 	trmx_task *t = NULL;
 	trmx_error e2 = { 0 };
 	char *wpath = NULL;
@@ -164,7 +168,8 @@ int trmx_package_check_contents(const trmx_manifest *m, const char *dir, trmx_pr
 	}
 	if ((rc = trmx_weights_open(&w, wpath, &e2)) < 0) {
 		problem(&p, rc, "%s", e2.message);
-	} else if ((rc = trmx_model_open(&model, engine, trmx_manifest_architecture(m), w, NULL, &e2)) < 0) {
+	} else if ((rc = engine_model_open_named(&model, &plugin, engine, plugin_dir, trmx_manifest_architecture(m), w,
+						 &e2)) < 0) {
 		problem(&p, rc, "%s against the architecture (engine %s): %s", PKG_WEIGHTS, engine,
 			e2.message);
 	} else {
@@ -191,6 +196,7 @@ int trmx_package_check_contents(const trmx_manifest *m, const char *dir, trmx_pr
 done:
 	trmx_task_free(t);
 	trmx_model_free(model);
+	trmx_plugin_free(plugin);
 	trmx_weights_free(w);
 	free(wpath);
 	return rc;

@@ -266,9 +266,8 @@ int trmx_package_pack(const char *dir, const char *out, const trmx_pack_options 
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_pack: NULL argument");
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != TRMX_PACK_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_pack: options version %u, expected %d",
-				      opts->version, TRMX_PACK_OPTIONS_VERSION);
+	if (!trmx_version_ok(opts->version, TRMX_PACK_OPTIONS_VERSION))
+		return trmx_version_refused(err, "pack options", opts->version, TRMX_PACK_OPTIONS_VERSION);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return trmx_error_set(err, errno == ENOENT ? TRMX_ENOTFOUND : TRMX_EIO, "%s: %s", dir,
@@ -280,7 +279,7 @@ int trmx_package_pack(const char *dir, const char *out, const trmx_pack_options 
 	}
 	snprintf(mpath, n, "%s/%s", dir, PKG_MANIFEST);
 	snprintf(source, n, "%s (with files:)", mpath);
-	if ((rc = pkg_read_file(mpath, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", &text, &tlen,
+	if ((rc = trmx_read_file(mpath, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", 0, &text, &tlen,
 				err)) < 0 ||
 	    (rc = trmx_manifest_parse(&src, text, tlen, mpath, TRMX_MANIFEST_SOURCE, err)) < 0)
 		goto done;
@@ -302,7 +301,8 @@ int trmx_package_pack(const char *dir, const char *out, const trmx_pack_options 
 	}
 	if (!opts->skip_contents) {
 		size_t problems = 0;
-		if ((rc = trmx_package_check_contents(m, dir, first_problem, &problems, NULL, err)) < 0) {
+		if ((rc = trmx_package_check_contents(m, dir, opts->version >= 2 ? opts->plugin_dir : NULL, first_problem,
+						      &problems, NULL, err)) < 0) {
 			if (problems > 1)
 				trmx_error_prefix(err, "%zu problems; the first", problems);
 			goto done;

@@ -107,9 +107,8 @@ int trmx_package_open(trmx_package **out, const char *path, const trmx_package_o
 
 	if (!out || !path)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_open: NULL argument");
-	if (opts && opts->version != TRMX_PACKAGE_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_open: options version %u, expected %d",
-				      opts->version, TRMX_PACKAGE_OPTIONS_VERSION);
+	if (opts && !trmx_version_ok(opts->version, TRMX_PACKAGE_OPTIONS_VERSION))
+		return trmx_version_refused(err, "package options", opts->version, TRMX_PACKAGE_OPTIONS_VERSION);
 	if (opts && opts->max_entries && opts->max_entries < lim.max_entries)
 		lim.max_entries = opts->max_entries;
 	if (opts && opts->max_unpacked && opts->max_unpacked < lim.max_unpacked)
@@ -377,9 +376,8 @@ int trmx_package_verify(const trmx_package *p, const trmx_verify_options *opts,
 
 	if (!p)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_verify: NULL argument");
-	if (r.o->version != TRMX_VERIFY_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_verify: options version %u, expected %d",
-				      r.o->version, TRMX_VERIFY_OPTIONS_VERSION);
+	if (!trmx_version_ok(r.o->version, TRMX_VERIFY_OPTIONS_VERSION))
+		return trmx_version_refused(err, "verify options", r.o->version, TRMX_VERIFY_OPTIONS_VERSION);
 	res.num_params = -1;
 	if (!(buf = malloc(PKG_BLOCK))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -423,8 +421,8 @@ signature:
 		} else if ((rc = trmx_package_extract(p, tmp, &e2)) < 0) {
 			report(&r, rc, e2.message);
 		} else {
-			trmx_package_check_contents(p->manifest, tmp, forward_problem, &r, &res.num_params,
-						    &e2);
+			trmx_package_check_contents(p->manifest, tmp, r.o->version >= 2 ? r.o->plugin_dir : NULL,
+						    forward_problem, &r, &res.num_params, &e2);
 		}
 		if (tmp)
 			remove_tree(tmp, p);

@@ -169,7 +169,7 @@ int trmx_public_key_load(trmx_public_key *out, const char *path, trmx_error *err
 	int rc;
 	if (!out || !path)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_public_key_load: NULL argument");
-	if ((rc = pkg_read_file(path, TRMX_KEY_FILE_MAX, "TRMX_KEY_FILE_MAX", &text, &len, err)) < 0)
+	if ((rc = trmx_read_file(path, TRMX_KEY_FILE_MAX, "TRMX_KEY_FILE_MAX", 0, &text, &len, err)) < 0)
 		return rc;
 	rc = public_key_parse(out, text, len, path, err);
 	free(text);
@@ -280,7 +280,7 @@ static int secret_key_load(const char *path, unsigned char sk[crypto_sign_SECRET
 	if (stat(path, &st) == 0 && (st.st_mode & 077))
 		trmx_log(TRMX_LOG_WARN, "%s: a secret key readable by others (mode %03o)", path,
 			 (unsigned)(st.st_mode & 0777));
-	if ((rc = pkg_read_file(path, TRMX_KEY_FILE_MAX, "TRMX_KEY_FILE_MAX", &text, &len, err)) < 0)
+	if ((rc = trmx_read_file(path, TRMX_KEY_FILE_MAX, "TRMX_KEY_FILE_MAX", 0, &text, &len, err)) < 0)
 		return rc;
 	if ((rc = parse_lines(text, len, path, keys, 4, v, err)) < 0)
 		goto done;

@@ -670,10 +670,10 @@ int trmx_index_publish(const char *pkg, const char *dir, const char *secret_key,
 		goto done;
 	}
 	if (access(ipath, F_OK) == 0) {
-		if ((rc = pkg_read_file(ipath, TRMX_INDEX_FILE_MAX, "TRMX_INDEX_FILE_MAX", &oldjson, &oldlen, err)) < 0 ||
+		if ((rc = trmx_read_file(ipath, TRMX_INDEX_FILE_MAX, "TRMX_INDEX_FILE_MAX", 0, &oldjson, &oldlen, err)) < 0 ||
 		    (rc = trmx_index_parse(&old, oldjson, oldlen, ipath, err)) < 0)
 			goto done;
-		if ((rc = pkg_read_file(spath, TRMX_SIGNATURE_FILE_MAX, "TRMX_SIGNATURE_FILE_MAX", &oldsig, &oldsiglen, err)) <
+		if ((rc = trmx_read_file(spath, TRMX_SIGNATURE_FILE_MAX, "TRMX_SIGNATURE_FILE_MAX", 0, &oldsig, &oldsiglen, err)) <
 		    0) {
 			trmx_error_prefix(err, "%s has an index.json but no readable index.json.sig", dir);
 			goto done;

@@ -255,7 +255,7 @@ static int source_load(const char *home, const char *id, trmx_index_source *src,
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((rc = pkg_read_file(p, (TRMX_INDEX_URL_MAX + 1) * TRMX_INDEX_MIRRORS_MAX, "the mirrors' limit", &text, &len,
+	if ((rc = trmx_read_file(p, (TRMX_INDEX_URL_MAX + 1) * TRMX_INDEX_MIRRORS_MAX, "the mirrors' limit", 0, &text, &len,
 				err)) < 0)
 		goto done;
 	for (char *line = text, *nl; line < text + len; line = nl + 1) {
@@ -281,8 +281,8 @@ static int source_load(const char *home, const char *id, trmx_index_source *src,
 	}
 	if (access(p, F_OK) == 0) {
 		/* Verified when stored; checked again, as anything read back from disk. */
-		if ((rc = pkg_read_file(p, TRMX_INDEX_FILE_MAX, "TRMX_INDEX_FILE_MAX", &j, &jl, err)) < 0 ||
-		    (rc = pkg_read_file(sp, TRMX_SIGNATURE_FILE_MAX, "TRMX_SIGNATURE_FILE_MAX", &s, &sl, err)) < 0 ||
+		if ((rc = trmx_read_file(p, TRMX_INDEX_FILE_MAX, "TRMX_INDEX_FILE_MAX", 0, &j, &jl, err)) < 0 ||
+		    (rc = trmx_read_file(sp, TRMX_SIGNATURE_FILE_MAX, "TRMX_SIGNATURE_FILE_MAX", 0, &s, &sl, err)) < 0 ||
 		    (rc = trmx_index_signature_check(j, jl, s, sl, key, err)) < 0 ||
 		    (rc = trmx_index_parse(&idx, j, jl, p, err)) < 0) {
 			free(sp);

@@ -42,7 +42,7 @@ static int encode_member(trmx_task *t, const char *dir, const char *name, int32_
 	size_t len = 0;
 	if (!path)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	int rc = pkg_read_file(path, TRMX_PACKAGE_EXAMPLE_MAX, "TRMX_PACKAGE_EXAMPLE_MAX", &text, &len, err);
+	int rc = trmx_read_file(path, TRMX_PACKAGE_EXAMPLE_MAX, "TRMX_PACKAGE_EXAMPLE_MAX", 0, &text, &len, err);
 	if (rc == 0)
 		rc = trmx_task_encode(t, text, len, in, label, has, err);
 	free(text);
@@ -339,9 +339,8 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 {
 	if (!r || !path)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_install: missing argument");
-	if (opts && opts->version != TRMX_INSTALL_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "install options version %u is not %d", opts->version,
-				      TRMX_INSTALL_OPTIONS_VERSION);
+	if (opts && !trmx_version_ok(opts->version, TRMX_INSTALL_OPTIONS_VERSION))
+		return trmx_version_refused(err, "install options", opts->version, TRMX_INSTALL_OPTIONS_VERSION);
 	trmx_package *p = NULL;
 	trmx_install_result res;
 	struct moddb_plan plan;
@@ -396,11 +395,10 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 	}
 	if ((rc = trmx_package_extract(p, tmp, err)) < 0)
 		goto done;
-	/* The content checks open the built-in engines only; a module for a plugin engine is checked
-	 * by the self-test, which opens its engine and checks the examples the same way. */
-	trmx_problem_fn fn = opts ? opts->on_problem : NULL;
-	if (engine_builtin(trmx_manifest_engine_name(m), NULL) &&
-	    (rc = trmx_package_check_contents(m, tmp, fn, opts ? opts->user : NULL, NULL, err)) < 0)
+	/* The content checks open the module's engine as the self-test and dispatch will: a plugin of
+	 * the plugin folder, else a built-in engine. */
+	if ((rc = trmx_package_check_contents(m, tmp, opts ? opts->plugin_dir : NULL, opts ? opts->on_problem : NULL,
+					      opts ? opts->user : NULL, NULL, err)) < 0)
 		goto done;
 
 	/* 3. the self-test */

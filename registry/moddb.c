@@ -304,7 +304,7 @@ static int run_file(sqlite3 *db, const char *path, const char *what, trmx_error 
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = pkg_read_file(path, TRMX_MODULE_SQL_MAX, "TRMX_MODULE_SQL_MAX", &text, &len, err);
+	int rc = trmx_read_file(path, TRMX_MODULE_SQL_MAX, "TRMX_MODULE_SQL_MAX", 0, &text, &len, err);
 	if (rc < 0)
 		return rc;
 	if (strlen(text) != len)

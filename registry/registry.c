@@ -25,9 +25,8 @@ int trmx_registry_open(trmx_registry **out, const char *home, const trmx_registr
 {
 	if (!out || !home || !*home)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_open: missing argument");
-	if (opts && opts->version != TRMX_REGISTRY_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "registry options version %u is not %d", opts->version,
-				      TRMX_REGISTRY_OPTIONS_VERSION);
+	if (opts && !trmx_version_ok(opts->version, TRMX_REGISTRY_OPTIONS_VERSION))
+		return trmx_version_refused(err, "registry options", opts->version, TRMX_REGISTRY_OPTIONS_VERSION);
 	trmx_registry *r = trmx_xcalloc(1, sizeof *r);
 	char *dbpath = NULL;
 	int rc;
@@ -42,7 +41,7 @@ int trmx_registry_open(trmx_registry **out, const char *home, const trmx_registr
 	else
 		trmx_actor_default(r->actor, sizeof r->actor);
 	r->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 30000;
-	bool ro = opts && opts->read_only;
+	bool ro = opts && opts->version >= 2 && opts->read_only;
 	struct stat st;
 	if (ro && stat(dbpath, &st) != 0) { /* a reader makes no home: a mistyped --home is said so */
 		rc = trmx_error_set(err, TRMX_ENOTFOUND, "no registry at %s: nothing is installed in that home (check --home "
@@ -1034,7 +1033,7 @@ int trmx_registry_store_check(trmx_registry *r, const char *digest, trmx_error *
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((rc = pkg_read_file(path, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", &text, &len, err)) < 0)
+	if ((rc = trmx_read_file(path, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", 0, &text, &len, err)) < 0)
 		goto reinstall;
 	if (len != rlen || (rlen && memcmp(text, recorded, rlen))) {
 		rc = trmx_error_set(err, TRMX_EINTEGRITY, "%s: not the manifest recorded when %s was installed", path, sub);

@@ -247,6 +247,23 @@ static void test_plugin_module(void **state)
 	trmx_install_result ir;
 	assert_trmx_ok(trmx_registry_install(f->reg, toy_pkg, &io, &ir, &err), err);
 	assert_int_equal(ir.examples_solved, 0); /* it echoes the puzzle: as bad as the fixture claims */
+
+	/* pack and install check a plugin engine's module as fully as a built-in one's: the engine is
+	 * looked up in the plugin folder for the content check too */
+	char *toy_dir = tu_path(f->dir, "toy"), *written = NULL;
+	trmx_pack_options po = TRMX_PACK_OPTIONS_INIT;
+	po.plugin_dir = "";
+	assert_trmx_error(trmx_package_pack(toy_dir, f->dir, &po, NULL, &err), err, TRMX_ENOTFOUND, "no engine named 'toy'");
+	po.plugin_dir = dir;
+	assert_trmx_ok(trmx_package_pack(toy_dir, f->dir, &po, &written, &err), err);
+	free(written);
+	free(toy_dir);
+	char *toy9 = fx_package(f->dir, "toy9", &(struct fx_module){ .name = "toy-nine",
+		.metric_from = "  name: trm\n  abi: \">=1 <2\"\ntask:\n  codec: sudoku\n  params:\n    size: \"4\"\n",
+		.metric_to = "  name: toy\n  abi: \">=1 <2\"\ntask:\n  codec: sudoku\n  params:\n    size: \"9\"\n" });
+	assert_trmx_error(trmx_registry_install(f->reg, toy9, &io, NULL, &err), err, TRMX_ESHAPE,
+			  "task: codec sudoku reads 81 tokens over 11 symbols; the architecture has seq_len 16");
+	free(toy9);
 	trmx_host *h = NULL;
 	trmx_host_options ho = TRMX_HOST_OPTIONS_INIT;
 	ho.home = f->home;
@@ -709,6 +726,59 @@ static void test_two_engine_plugins(void **state)
 	free(plugins);
 }
 
+/* trmx_host_eval logs every item as an eval run with its verdicts, through the records dispatch
+ * makes; run again with the same batch id (a retry after a crash) it logs each run and verdict
+ * once, and with a new id a second batch. */
+static void test_host_eval(void **state)
+{
+	struct fx *f = *state;
+	trmx_error err = { 0 };
+	char *csv = tu_path(f->dir, "eval.csv");
+	assert_int_equal(tu_write_text(csv, "puzzle,solution\n1.3..4.22.4..3.1,1234341221434321\n"
+					   "1.3..4.22.4..3.1,1234341221434321\n12..34..21..43..,1234341221434321\n"), 0);
+	trmx_lease *lease = NULL;
+	trmx_dataset *ds = NULL;
+	assert_trmx_ok(trmx_host_acquire(f->host, "sudoku4-tiny@0.1.0", "ada", &lease, &err), err);
+	assert_trmx_ok(trmx_dataset_load(&ds, trmx_lease_task(lease), csv, NULL, &err), err);
+	trmx_host_eval_options o = TRMX_HOST_EVAL_OPTIONS_INIT;
+	o.batch_id = "01890000-0000-7000-8000-00000000e7a1";
+	o.context = "course/unit-9";
+	trmx_eval_result r;
+	char used[TRMX_UUID_SIZE];
+	int64_t n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		assert_trmx_ok(trmx_host_eval(f->host, lease, ds, &o, &r, used, &n, &err), err);
+		assert_int_equal(r.items, 3);
+		assert_int_equal(n, 3);
+		assert_string_equal(used, o.batch_id);
+	}
+	char *rows = logged(f->home, "SELECT count(*), count(DISTINCT id), min(kind), min(context), min(version), "
+				     "min(learner IS NOT NULL) FROM runs WHERE batch_id = '01890000-0000-7000-8000-00000000e7a1'");
+	assert_string_equal(rows, "3 3 eval course/unit-9 0.1.0 1\n");
+	free(rows);
+	/* one checker verdict and one expected answer a run, once each */
+	rows = logged(f->home, "SELECT f.source, count(*), count(DISTINCT f.id) FROM feedback f JOIN runs r ON r.id = f.run_id "
+			       "WHERE r.batch_id = '01890000-0000-7000-8000-00000000e7a1' GROUP BY f.source ORDER BY f.source");
+	assert_string_equal(rows, "checker 3 3\neval 3 3\n");
+	free(rows);
+	o.batch_id = NULL; /* a new batch */
+	assert_trmx_ok(trmx_host_eval(f->host, lease, ds, &o, &r, used, &n, &err), err);
+	assert_string_not_equal(used, "01890000-0000-7000-8000-00000000e7a1");
+	assert_true(trmx_uuid_valid(used));
+	rows = logged(f->home, "SELECT count(*), count(DISTINCT batch_id) FROM runs WHERE kind = 'eval'");
+	assert_string_equal(rows, "6 2\n");
+	free(rows);
+	o.batch_id = "not-a-uuid";
+	assert_trmx_error(trmx_host_eval(f->host, lease, ds, &o, &r, used, &n, &err), err, TRMX_EINVAL, "is not a UUID");
+	o.batch_id = NULL;
+	o.version = 0;
+	assert_trmx_error(trmx_host_eval(f->host, lease, ds, &o, &r, used, &n, &err), err, TRMX_EVERSION,
+			  "host eval options version 0");
+	trmx_dataset_free(ds);
+	trmx_lease_free(lease);
+	free(csv);
+}
+
 int main(void)
 {
 	find_build();
@@ -716,6 +786,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plugins),
 		cmocka_unit_test_setup_teardown(test_plugin_module, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_eval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_swap_other_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canary_arms, setup, teardown),

@@ -512,11 +512,39 @@ static void test_bindings(void **state)
 	assert_true(gen >= 15);
 }
 
+/* The one version rule of the API's structs (core_int.h): versions 1 to the current are read, a
+ * field only by the versions that have it; 0 and a newer version are refused. Version 1 of the
+ * registry options ends before read_only, so a stray value there is not read. */
+static void test_options_versions(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir(), *home = tu_path(dir, "home");
+	trmx_error err = { 0 };
+	trmx_registry *r = NULL;
+	trmx_registry_options ro = TRMX_REGISTRY_OPTIONS_INIT;
+	ro.read_only = true;
+	assert_trmx_error(trmx_registry_open(&r, home, &ro, &err), err, TRMX_ENOTFOUND, "");
+	ro.version = 0;
+	assert_trmx_error(trmx_registry_open(&r, home, &ro, &err), err, TRMX_EVERSION,
+			  "registry options version 0: this trmx reads versions 1 to 2 (make the struct with its _INIT macro)");
+	ro.version = TRMX_REGISTRY_OPTIONS_VERSION + 1;
+	assert_trmx_error(trmx_registry_open(&r, home, &ro, &err), err, TRMX_EVERSION,
+			  "registry options version 3: this trmx reads versions 1 to 2 (built against a newer trmx?)");
+	assert_null(r);
+	ro.version = 1; /* read_only is past its end: a writer, which makes the registry */
+	assert_trmx_ok(trmx_registry_open(&r, home, &ro, &err), err);
+	trmx_registry_free(r);
+	fx_rmtree(dir);
+	free(home);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_canary_split),
+		cmocka_unit_test(test_options_versions),
 		cmocka_unit_test_setup_teardown(test_install, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_selftest_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_schema, setup, teardown),

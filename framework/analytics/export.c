@@ -412,9 +412,8 @@ int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, t
 	const trmx_xapi_options *o = opts ? opts : &defaults;
 	if (!home || !f)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_export_xapi: missing argument");
-	if (o->version != TRMX_XAPI_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "xAPI options version %u is not %d", o->version,
-				      TRMX_XAPI_OPTIONS_VERSION);
+	if (!trmx_version_ok(o->version, TRMX_XAPI_OPTIONS_VERSION))
+		return trmx_version_refused(err, "xAPI options", o->version, TRMX_XAPI_OPTIONS_VERSION);
 	const char *base = o->base ? o->base : XAPI_BASE_DEFAULT;
 	if (!base_valid(base))
 		return trmx_error_set(err, TRMX_EINVAL,
@@ -575,9 +574,8 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 {
 	if (!home || !opts || !f)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_export_dataset: missing argument");
-	if (opts->version != TRMX_DATASET_EXPORT_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "data set export options version %u is not %d", opts->version,
-				      TRMX_DATASET_EXPORT_OPTIONS_VERSION);
+	if (!trmx_version_ok(opts->version, TRMX_DATASET_EXPORT_OPTIONS_VERSION))
+		return trmx_version_refused(err, "data set export options", opts->version, TRMX_DATASET_EXPORT_OPTIONS_VERSION);
 	if (!opts->module || !*opts->module)
 		return trmx_error_set(err, TRMX_EINVAL, "a data set export needs a module (--module)");
 	unsigned sources = opts->sources ? opts->sources : TRMX_EXPORT_FROM_INSTRUCTOR | TRMX_EXPORT_FROM_LEARNER;

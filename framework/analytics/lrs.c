@@ -114,9 +114,8 @@ int trmx_lrs_open(trmx_lrs **out, const char *home, const trmx_lrs_options *opts
 {
 	if (!out || !home || !opts || !opts->url)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_lrs_open: missing argument");
-	if (opts->version != TRMX_LRS_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "LRS options version %u is not %d", opts->version,
-				      TRMX_LRS_OPTIONS_VERSION);
+	if (!trmx_version_ok(opts->version, TRMX_LRS_OPTIONS_VERSION))
+		return trmx_version_refused(err, "LRS options", opts->version, TRMX_LRS_OPTIONS_VERSION);
 	if (opts->batch < 0 || opts->batch > LRS_BATCH_MAX)
 		return trmx_error_set(err, TRMX_EINVAL, "a batch of %d statements: give 1 to %d", opts->batch,
 				      LRS_BATCH_MAX);

@@ -824,9 +824,8 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 	const trmx_report_options *o = opts ? opts : &defaults;
 	if (!out || !home)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_report_build: missing argument");
-	if (o->version != TRMX_REPORT_OPTIONS_VERSION && o->version != 1)
-		return trmx_error_set(err, TRMX_EVERSION, "report options version %u is not 1 or %d", o->version,
-				      TRMX_REPORT_OPTIONS_VERSION);
+	if (!trmx_version_ok(o->version, TRMX_REPORT_OPTIONS_VERSION))
+		return trmx_version_refused(err, "report options", o->version, TRMX_REPORT_OPTIONS_VERSION);
 	const char *learner = o->version >= 2 ? o->learner : NULL; /* version 1 ends before it */
 	if (o->bins < 0 || o->bins > TRMX_REPORT_BINS_MAX)
 		return trmx_error_set(err, TRMX_EINVAL, "calibration bins must be in [1, %d], not %d", TRMX_REPORT_BINS_MAX,

@@ -65,7 +65,7 @@ struct trmx_index;
 int cli_indexes_load(const char *home, struct trmx_index ***out, size_t *n);
 void cli_indexes_free(struct trmx_index **v, size_t n);
 int cmd_lti(int argc, char **argv);
-/* Helpers of the registry commands (cmd_run.c). The plugin folder: `opt`, else $TRMX_PLUGINS, else
+/* Helpers of the registry commands (util.c). The plugin folder: `opt`, else $TRMX_PLUGINS, else
  * the plugins/ folder beside the trmx binary when there is one, else ../lib/trmx/plugins from it
  * (an installed trmx), else NULL (built-in engines). */
 const char *cli_plugin_dir(const char *opt);

@@ -2,7 +2,8 @@
  * cmd_eval.c — `trmx eval`: run a data set through weights with fixed or adaptive halting (or
  * both, one after the other) and print exact solves, accuracy on the cells the puzzles left open
  * and on every labelled token, the checker's verdicts, the steps used, exact solves by step cap
- * and throughput; a table for people, --json for scripts. The work is trmx_eval_run (eval.h).
+ * and throughput; a table for people, --json for scripts. The work is trmx_eval_run (eval.h);
+ * on a TARGET, trmx_host_eval, which also logs every item (host.h).
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -327,141 +328,6 @@ static int print_json(const char *dataset, const char *weights, const char *task
 
 /* ---- logging every item (the TARGET form) ------------------------------------------------ */
 
-#define EVLOG_CHUNK 256
-
-/* Items go to the log in transactions of EVLOG_CHUNK runs, each with the checker's verdict and the
- * data set's expected answer as feedback. */
-struct evlog {
-	trmx_log_db *log;
-	trmx_task *task;
-	const trmx_resolution *res;
-	const char *engine, *task_params, *learner, *context;
-	char batch_id[TRMX_UUID_SIZE];
-	trmx_halt_mode halt;
-	int max_steps;
-	int64_t time_ms;
-	trmx_run_record recs[EVLOG_CHUNK];
-	trmx_feedback_record fbs[2 * EVLOG_CHUNK];
-	char *strs[EVLOG_CHUNK][5]; /* input, output, tokens, expected, the checker's message */
-	size_t n, nf;
-	int64_t runs;
-	bool failed;
-	trmx_error err;
-};
-
-static void evlog_clear(struct evlog *e)
-{
-	for (size_t i = 0; i < e->n; i++)
-		for (int k = 0; k < 5; k++) {
-			trmx_task_text_free(e->strs[i][k]);
-			e->strs[i][k] = NULL;
-		}
-	e->n = e->nf = 0;
-}
-
-static int evlog_flush(struct evlog *e)
-{
-	if (!e->n || e->failed)
-		return e->failed ? -1 : 0;
-	int rc = trmx_log_write(e->log, e->recs, e->n, e->fbs, e->nf, NULL, &e->err);
-	e->runs += rc == 0 ? (int64_t)e->n : 0;
-	evlog_clear(e);
-	if (rc < 0)
-		e->failed = true;
-	return rc;
-}
-
-static char *ids_text(const int32_t *t, int L)
-{
-	char *s = malloc((size_t)L * 7 + 1);
-	size_t o = 0;
-	if (!s)
-		return NULL;
-	s[0] = 0;
-	for (int i = 0; i < L; i++)
-		o += (size_t)sprintf(s + o, "%s%d", i ? " " : "", (int)t[i]);
-	return s;
-}
-
-static int log_item(void *user, const trmx_eval_item *it)
-{
-	struct evlog *e = user;
-	if (e->failed)
-		return 1;
-	size_t i = e->n;
-	char **strs = e->strs[i];
-	trmx_run_record *r = &e->recs[i];
-	*r = (trmx_run_record)TRMX_RUN_RECORD_INIT;
-	/* item k of batch B is the run derived from both, and its verdicts are derived from the run:
-	 * the same evaluation run again (--batch-id, after a crash) logs each of them once */
-	char item[48];
-	snprintf(item, sizeof item, "eval item %lld", (long long)it->index);
-	trmx_uuid_derived(r->id, item, e->batch_id);
-	if (trmx_task_decode(e->task, it->input, TRMX_TEXT_LINE, &strs[0], NULL) < 0)
-		strs[0] = ids_text(it->input, it->seq_len);
-	if (trmx_task_decode(e->task, it->pred, TRMX_TEXT_LINE, &strs[1], NULL) < 0) {
-		strs[1] = NULL;
-		strs[2] = ids_text(it->pred, it->seq_len);
-	}
-	if (it->labelled && trmx_task_decode(e->task, it->label, TRMX_TEXT_LINE, &strs[3], NULL) < 0)
-		strs[3] = NULL;
-	if (!strs[0]) {
-		e->failed = true;
-		snprintf(e->err.message, sizeof e->err.message, "out of memory");
-		return 1;
-	}
-	r->time_ms = e->time_ms;
-	r->kind = TRMX_RUN_KIND_EVAL;
-	r->batch_id = e->batch_id;
-	r->context = e->context;
-	r->learner = e->learner;
-	r->target = e->res->target;
-	r->module = e->res->module;
-	r->module_version = e->res->module_version;
-	r->digest = e->res->digest;
-	r->alias = e->res->alias[0] ? e->res->alias : NULL;
-	r->arm = e->res->arm;
-	r->engine = e->engine;
-	r->task = e->res->codec;
-	r->task_params = e->task_params;
-	r->input = strs[0];
-	r->output = strs[1];
-	r->output_tokens = strs[2];
-	r->halt = e->halt;
-	r->max_steps = e->max_steps;
-	r->steps = it->steps;
-	r->q_halt = it->q_halt;
-	r->verdict = it->check ? it->check->verdict : TRMX_VERDICT_UNKNOWN;
-	r->problem = it->check && it->check->problem != TRMX_CHECK_NONE ? trmx_check_problem_name(it->check->problem) : NULL;
-	r->status = trmx_run_status_from_reason(it->reason);
-	if (r->verdict != TRMX_VERDICT_UNKNOWN) {
-		trmx_feedback_record *f = &e->fbs[e->nf++];
-		*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
-		f->run_id = r->id;
-		trmx_uuid_derived(f->id, "checker", r->id);
-		f->time_ms = e->time_ms;
-		f->source = TRMX_FEEDBACK_CHECKER;
-		f->verdict = r->verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
-		/* the item's check lives for this call only; the row is written at the chunk's flush */
-		f->comment = it->check->message[0] ? (strs[4] = strdup(it->check->message)) : NULL;
-	}
-	if (it->labelled) {
-		trmx_feedback_record *f = &e->fbs[e->nf++];
-		*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
-		f->run_id = r->id;
-		trmx_uuid_derived(f->id, "eval", r->id);
-		f->time_ms = e->time_ms;
-		f->source = TRMX_FEEDBACK_EVAL;
-		f->verdict = it->exact ? TRMX_FEEDBACK_CORRECT : it->open_correct > 0 ? TRMX_FEEDBACK_PARTIAL
-										    : TRMX_FEEDBACK_INCORRECT;
-		f->score = it->open ? (double)it->open_correct / it->open
-				    : it->supervised ? (double)it->correct / it->supervised : 0.0;
-		f->expected = strs[3];
-	}
-	e->n++;
-	return e->n == EVLOG_CHUNK && evlog_flush(e) < 0 ? 1 : 0;
-}
-
 /* ---- the command ------------------------------------------------------------------------ */
 
 enum {
@@ -605,8 +471,8 @@ int cmd_eval(int argc, char **argv)
 	struct cli_rows skipped = { NULL, 0 };
 	trmx_host *h = NULL;
 	trmx_lease *lease = NULL;
-	struct evlog *ev = NULL;
-	json_t *batches = NULL;
+	const char *log_context = NULL; /* the runs' context, when the evaluation is logged */
+	json_t *batches = NULL;          /* the logged batches, when it is */
 	char weights_buf[4200];
 	trmx_eval_result *res = calloc(2, sizeof *res);
 	int rc = CLI_FAIL;
@@ -636,22 +502,11 @@ int cmd_eval(int argc, char **argv)
 		weights_path = weights_buf;
 		task_spec = (char *)target;
 		if (!nolog) {
-			trmx_log_db *log = NULL;
-			if (trmx_host_log(h, &log, &err) < 0) {
-				rc = cli_fail(&err);
-				goto done;
-			}
-			if (!(ev = calloc(1, sizeof *ev)) || !(batches = json_array())) {
+			if (!(batches = json_array())) {
 				rc = cli_failf("out of memory");
 				goto done;
 			}
-			ev->log = log;
-			ev->task = task;
-			ev->res = rs;
-			ev->engine = trmx_lease_engine(lease);
-			ev->task_params = task_params;
-			ev->learner = trmx_lease_learner(lease);
-			ev->context = context ? context : rs->context[0] ? rs->context : NULL;
+			log_context = context ? context : rs->context[0] ? rs->context : NULL;
 		}
 	} else {
 		if (trmx_task_open(&own_task, task_name, task_params, &err) < 0) {
@@ -715,34 +570,33 @@ int cmd_eval(int argc, char **argv)
 			o.progress = progress;
 			o.progress_user = &bar;
 		}
-		if (ev) {
+		int erc;
+		if (h) {
 			/* the batch's id: given (a retry of the same evaluation), else new; with --halt both
 			 * the second batch's is derived from the first's */
+			trmx_host_eval_options ho = TRMX_HOST_EVAL_OPTIONS_INIT;
+			char derived[TRMX_UUID_SIZE], used[TRMX_UUID_SIZE];
+			int64_t logged = 0;
+			ho.eval = o;
+			ho.context = log_context;
 			if (batch_id && nr == 0)
-				snprintf(ev->batch_id, sizeof ev->batch_id, "%s", batch_id);
-			else if (batch_id)
-				trmx_uuid_derived(ev->batch_id, halt_name(o.halt), batch_id);
-			else
-				trmx_uuid7(ev->batch_id);
-			ev->halt = o.halt;
-			ev->max_steps = o.max_steps;
-			ev->time_ms = (int64_t)time(NULL) * 1000;
+				ho.batch_id = batch_id;
+			else if (batch_id) {
+				trmx_uuid_derived(derived, halt_name(o.halt), batch_id);
+				ho.batch_id = derived;
+			}
+			erc = trmx_host_eval(h, lease, ds, &ho, &res[nr], used, &logged, &err);
+			if (erc == 0 && batches)
+				json_array_append_new(batches, json_pack("{s:s,s:s,s:I}", "halt", halt_name(o.halt), "batch_id",
+									 used, "runs", (json_int_t)logged));
+		} else {
+			erc = trmx_eval_run(m, task, ds, &o, NULL, NULL, &res[nr], &err);
 		}
-		int erc = trmx_eval_run(m, task, ds, &o, ev ? log_item : NULL, ev, &res[nr], &err);
 		bar_clear(&bar);
-		if (ev && erc == 0 && evlog_flush(ev) < 0)
-			erc = -1;
-		if (ev && ev->failed) {
-			rc = cli_fail(&ev->err);
-			goto done;
-		}
 		if (erc < 0) {
 			rc = cli_fail(&err);
 			goto done;
 		}
-		if (ev)
-			json_array_append_new(batches, json_pack("{s:s,s:s,s:I}", "halt", halt_name(o.halt), "batch_id",
-								 ev->batch_id, "runs", (json_int_t)res[nr].items));
 		nr++;
 	}
 	const trmx_resolution *rs = lease ? trmx_lease_resolution(lease) : NULL;
@@ -751,7 +605,7 @@ int cmd_eval(int argc, char **argv)
 		if (rs) {
 			extra = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "target", target, "module", rs->module, "version",
 					  rs->module_version, "digest", rs->digest, "arm", trmx_arm_name(rs->arm), "context",
-					  ev && ev->context ? json_string(ev->context) : json_null(), "logged",
+					  log_context ? json_string(log_context) : json_null(), "logged",
 					  batches ? json_incref(batches) : json_null());
 		}
 		if (print_json(dataset_path, weights_path, task_name, task_params, split_name, &info, res, nr, extra) < 0) {
@@ -761,8 +615,8 @@ int cmd_eval(int argc, char **argv)
 	} else {
 		if (rs) {
 			printf("module        %s %s (sha256:%.12s)%s%s, arm %s\n", rs->module, rs->module_version, rs->digest,
-			       ev && ev->context ? ", context " : "", ev && ev->context ? ev->context : "", trmx_arm_name(rs->arm));
-			if (ev) {
+			       log_context ? ", context " : "", log_context ? log_context : "", trmx_arm_name(rs->arm));
+			if (batches) {
 				for (size_t i = 0; i < json_array_size(batches); i++) {
 					json_t *b = json_array_get(batches, i);
 					printf("logged        %lld runs (%s), batch %s\n",
@@ -782,9 +636,6 @@ int cmd_eval(int argc, char **argv)
 	cli_rows_report("eval", &skipped);
 done:
 	cli_rows_free(&skipped);
-	if (ev)
-		evlog_clear(ev);
-	free(ev);
 	json_decref(batches);
 	free(res);
 	trmx_dataset_free(ds);

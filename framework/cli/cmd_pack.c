@@ -28,6 +28,8 @@ static void help(void)
 	       "                      (default: NAME-VERSION.trmx in the current folder)\n"
 	       "      --no-check      skip the weights and examples checks (for an engine or codec\n"
 	       "                      this build lacks; verify will still run them)\n"
+	       "      --plugins DIR   engine plugins (<engine>.so) for the checks (default:\n"
+	       "                      $TRMX_PLUGINS, else the plugin folder beside trmx)\n"
 	       "      --json          the package as one JSON object (docs/CLI-JSON.md)\n"
 	       "  -h, --help          this help\n");
 }
@@ -37,18 +39,20 @@ int cmd_pack(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "no-check", no_argument, NULL, 'n' },
+		{ "plugins", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	trmx_pack_options po = TRMX_PACK_OPTIONS_INIT;
-	const char *out = NULL;
+	const char *out = NULL, *plugins = NULL;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o': out = optarg; break;
 		case 'n': po.skip_contents = true; break;
+		case 'P': plugins = optarg; break;
 		case 'j': cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_usage_error("pack", "unknown option");
@@ -56,6 +60,7 @@ int cmd_pack(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage_error("pack", "expects one module folder");
+	po.plugin_dir = cli_plugin_dir(plugins);
 	trmx_error err;
 	char *written = NULL;
 	if (trmx_package_pack(argv[optind], out, &po, &written, &err) < 0)

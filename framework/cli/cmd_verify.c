@@ -26,6 +26,8 @@ static void help(void)
 	       "  -k, --key FILE.pub        also trust this public key\n"
 	       "      --require-signature   require a trusted signature whatever the policy says\n"
 	       "      --no-contents         skip the weights and examples checks\n"
+	       "      --plugins DIR         engine plugins (<engine>.so) for those checks (default:\n"
+	       "                            $TRMX_PLUGINS, else the plugin folder beside trmx)\n"
 	       "  -q, --quiet               print problems only\n"
 	       "      --json                the result and every problem as one JSON object\n"
 	       "  -h, --help                this help\n");
@@ -45,13 +47,14 @@ int cmd_verify(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "require-signature", no_argument, NULL, 'r' },
 		{ "no-contents", no_argument, NULL, 'n' },
+		{ "plugins", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	trmx_verify_options vo = TRMX_VERIFY_OPTIONS_INIT;
-	const char *home_opt = NULL;
+	const char *home_opt = NULL, *plugins = NULL;
 	bool quiet = false;
 	int opt;
 	vo.flags = TRMX_VERIFY_CONTENTS;
@@ -62,6 +65,7 @@ int cmd_verify(int argc, char **argv)
 		case 'k': vo.public_key = optarg; break;
 		case 'r': vo.flags |= TRMX_VERIFY_REQUIRE_SIGNATURE; break;
 		case 'n': vo.flags &= ~TRMX_VERIFY_CONTENTS; break;
+		case 'P': plugins = optarg; break;
 		case 'q': quiet = true; break;
 		case 'j': cli_json_errors = true; break;
 		case 'h': help(); return CLI_OK;
@@ -71,6 +75,7 @@ int cmd_verify(int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage_error("verify", "expects one package");
 	const char *path = argv[optind];
+	vo.plugin_dir = cli_plugin_dir(plugins);
 	trmx_error err;
 	trmx_package *p = NULL;
 	trmx_verify_result res = { 0 };

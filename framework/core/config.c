@@ -568,54 +568,6 @@ static int resolve_interpolations(struct loader *ld)
 	return 0;
 }
 
-/* Read the whole file (at most TRMX_CONFIG_FILE_MAX bytes) into a fresh buffer. */
-static int slurp(const char *path, unsigned char **out, size_t *len, trmx_error *err)
-{
-	unsigned char *buf = NULL;
-	struct stat st;
-	size_t size, got = 0;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return trmx_error_set(err, errno == ENOENT ? TRMX_ENOTFOUND : TRMX_EIO,
-				      "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = trmx_error_set(err, TRMX_EIO, "%s: not a readable regular file", path);
-		goto done;
-	}
-	if ((uint64_t)st.st_size > TRMX_CONFIG_FILE_MAX) {
-		rc = trmx_error_set(err, TRMX_ELIMIT,
-				    "%s: %lld bytes, more than TRMX_CONFIG_FILE_MAX (%u)", path,
-				    (long long)st.st_size, TRMX_CONFIG_FILE_MAX);
-		goto done;
-	}
-	size = (size_t)st.st_size;
-	if (!(buf = malloc(size + 1))) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
-		goto done;
-	}
-	while (got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = trmx_error_set(err, TRMX_EIO, "%s: cannot read: %s", path, strerror(errno));
-			goto done;
-		}
-		if (n == 0)
-			break; /* shrank meanwhile: parse what is there */
-		got += (size_t)n;
-	}
-	*out = buf;
-	*len = got;
-	buf = NULL;
-done:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 static int load_yaml(trmx_config **out, const char *path, bool whole, trmx_error *err);
 
 /* Load a YAML architecture config; see trmx.h. */
@@ -633,7 +585,7 @@ int trmx_config_load_yaml_all(trmx_config **out, const char *path, trmx_error *e
 static int load_yaml(trmx_config **out, const char *path, bool whole, trmx_error *err)
 {
 	struct loader ld = { 0 };
-	unsigned char *text = NULL;
+	char *text = NULL;
 	long which = -1;
 	int rc;
 
@@ -641,9 +593,9 @@ static int load_yaml(trmx_config **out, const char *path, bool whole, trmx_error
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_config_load_yaml: NULL argument");
 	ld.path = path;
 	ld.err = err;
-	if ((rc = slurp(path, &text, &ld.len, err)) < 0)
+	if ((rc = trmx_read_file(path, TRMX_CONFIG_FILE_MAX, "TRMX_CONFIG_FILE_MAX", 0, &text, &ld.len, err)) < 0)
 		goto done;
-	ld.text = text;
+	ld.text = (const unsigned char *)text;
 	ld.origins = calloc(TRMX_CONFIG_KEYS_MAX, sizeof *ld.origins);
 	ld.maps = calloc(TRMX_CONFIG_KEYS_MAX, sizeof *ld.maps);
 	if (!ld.origins || !ld.maps) {
@@ -674,4 +626,50 @@ const char *trmx_config_engine(const trmx_config *c)
 {
 	const char *name = c ? trmx_config_get(c, "name") : NULL;
 	return name && !strncmp(name, "hrm.", 4) ? "hrm" : "trm";
+}
+
+/* ---- Typed settings (core_int.h) ---------------------------------------------------------- */
+
+static int setting_absent(const char *where, const char *key, bool required, trmx_error *err)
+{
+	return required ? trmx_error_set(err, TRMX_EINVAL, "%s: '%s' is missing", where, key) : 0;
+}
+
+int trmx_setting_long(const char *where, const char *key, const char *v, bool required, long def, long lo, long hi,
+		      long *out, trmx_error *err)
+{
+	long x = def;
+	int rc;
+	if (!v && (rc = setting_absent(where, key, required, err)) < 0)
+		return rc;
+	if (v && !trmx_parse_long(v, &x))
+		return trmx_error_set(err, TRMX_EINVAL, "%s: '%s' must be an integer, not '%s'", where, key, v);
+	if (x < lo || x > hi)
+		return trmx_error_set(err, TRMX_EINVAL, "%s: '%s' = %ld is outside [%ld, %ld]", where, key, x, lo, hi);
+	*out = x;
+	return 0;
+}
+
+int trmx_setting_double(const char *where, const char *key, const char *v, bool required, double def, double lo,
+			double hi, double *out, trmx_error *err)
+{
+	double x = def;
+	int rc;
+	if (!v && (rc = setting_absent(where, key, required, err)) < 0)
+		return rc;
+	if (v && !trmx_parse_double(v, &x))
+		return trmx_error_set(err, TRMX_EINVAL, "%s: '%s' must be a number, not '%s'", where, key, v);
+	if (!(x >= lo && x <= hi))
+		return trmx_error_set(err, TRMX_EINVAL, "%s: '%s' = %g is outside [%g, %g]", where, key, x, lo, hi);
+	*out = x;
+	return 0;
+}
+
+int trmx_setting_bool(const char *where, const char *key, const char *v, bool def, bool *out, trmx_error *err)
+{
+	bool x = def;
+	if (v && !trmx_parse_bool(v, &x))
+		return trmx_error_set(err, TRMX_EINVAL, "%s: '%s' must be true or false, not '%s'", where, key, v);
+	*out = x;
+	return 0;
 }

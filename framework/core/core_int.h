@@ -26,6 +26,16 @@ int trmx_error_prefix(trmx_error *err, const char *fmt, ...) TRMX_PRINTF(2, 3);
 /* Clear `err` (code 0, empty message). */
 void trmx_error_clear(trmx_error *err);
 
+/* The one rule for the versioned structs of the API (options, records, requests; docs/API.md):
+ * versions 1 to `current` are read, a field added at version k only when the struct's version is
+ * k or more; 0 (a struct not made with its _INIT macro) or a newer version (a caller built against
+ * a newer trmx) is refused with TRMX_EVERSION by trmx_version_refused, naming `what`. */
+static inline bool trmx_version_ok(unsigned version, unsigned current)
+{
+	return version >= 1 && version <= current;
+}
+int trmx_version_refused(trmx_error *err, const char *what, unsigned version, unsigned current);
+
 /* Send a diagnostic to the callback of trmx_log_set. */
 void trmx_log(trmx_log_level level, const char *fmt, ...) TRMX_PRINTF(2, 3);
 
@@ -47,6 +57,15 @@ bool trmx_parse_long(const char *s, long *out);
 bool trmx_parse_double(const char *s, double *out);
 /* "true"/"false" (also True/False, yes/no, 1/0). */
 bool trmx_parse_bool(const char *s, bool *out);
+
+/* Typed settings, the one reading of a configured number or flag: `v` is the text of setting
+ * `key` (NULL when it is absent: `def`, or an error when `required`), parsed strictly and
+ * range-checked (lo <= x <= hi); messages read "<where>: '<key>' must be an integer, not 'v'". */
+int trmx_setting_long(const char *where, const char *key, const char *v, bool required, long def, long lo, long hi,
+		      long *out, trmx_error *err);
+int trmx_setting_double(const char *where, const char *key, const char *v, bool required, double def, double lo,
+			double hi, double *out, trmx_error *err);
+int trmx_setting_bool(const char *where, const char *key, const char *v, bool def, bool *out, trmx_error *err);
 
 /* Is `s` (length n) valid UTF-8 (no overlongs, no surrogates)? */
 bool trmx_utf8_valid(const char *s, size_t n);
@@ -84,6 +103,15 @@ void *trmx_xcalloc(size_t n, size_t size);
 char *trmx_xstrdup(const char *s);
 /* asprintf through the fault hook; NULL on failure. */
 char *trmx_xasprintf(const char *fmt, ...) TRMX_PRINTF(1, 2);
+
+/* Flags of trmx_read_file. */
+#define TRMX_READ_NOFOLLOW 1u /* a symbolic link is refused */
+#define TRMX_READ_PRIVATE 2u  /* refused when its group or others may access the file */
+/* The whole of the regular file `path`, at most `max` bytes (`what` names that limit in the
+ * message, or NULL), into a fresh NUL-terminated buffer; TRMX_ENOTFOUND when it is missing. A
+ * file that shrinks while read yields what is there. */
+int trmx_read_file(const char *path, size_t max, const char *what, unsigned flags, char **out, size_t *len,
+		   trmx_error *err);
 
 /* fsync the folder `dir` (a rename or a new entry in it made durable); a TRMX_FAULT_WRITE check. */
 int trmx_fsync_dir(const char *dir, trmx_error *err);

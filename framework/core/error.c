@@ -189,3 +189,9 @@ bool trmx_utf8_valid(const char *str, size_t n)
 	}
 	return true;
 }
+
+int trmx_version_refused(trmx_error *err, const char *what, unsigned version, unsigned current)
+{
+	return trmx_error_set(err, TRMX_EVERSION, "%s version %u: this trmx reads versions 1 to %u%s", what, version, current,
+			      version == 0 ? " (make the struct with its _INIT macro)" : " (built against a newer trmx?)");
+}

@@ -1,6 +1,7 @@
 /*
  * fileio.c — atomic file writes: a temporary file beside the target, fsync, rename, fsync of the
  * folder, so a reader sees the old file or the new one, never half of one.
+ * And the one reader of a whole small file (trmx_read_file).
  */
 #define _GNU_SOURCE /* mkostemp */
 #include <errno.h>
@@ -85,4 +86,59 @@ int trmx_fsync_dir(const char *dir, trmx_error *err)
 int trmx_write_file_atomic(const char *path, const void *data, size_t len, trmx_error *err)
 {
 	return trmx_write_file_atomic_mode(path, data, len, 0644, err);
+}
+
+int trmx_read_file(const char *path, size_t max, const char *what, unsigned flags, char **out, size_t *len,
+		   trmx_error *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t size, got = 0;
+	int rc = 0;
+	/* O_NONBLOCK: a FIFO put in the file's place is refused below instead of blocking here. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (flags & TRMX_READ_NOFOLLOW ? O_NOFOLLOW : 0));
+	if (fd < 0)
+		return trmx_error_set(err, errno == ENOENT ? TRMX_ENOTFOUND : TRMX_EIO, "%s: cannot open: %s", path,
+				      strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = trmx_error_set(err, TRMX_EIO, "%s: not a readable regular file", path);
+		goto done;
+	}
+	if ((flags & TRMX_READ_PRIVATE) && (st.st_mode & 077)) {
+		rc = trmx_error_set(err, TRMX_ERROR, "%s is mode %04o, open to its group or others; refused (chmod 600 %s)",
+				    path, (unsigned)(st.st_mode & 07777), path);
+		goto done;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = what ? trmx_error_set(err, TRMX_ELIMIT, "%s: %lld bytes, more than %s (%zu)", path,
+					   (long long)st.st_size, what, max)
+			  : trmx_error_set(err, TRMX_ELIMIT, "%s: %lld bytes, more than %zu", path, (long long)st.st_size,
+					   max);
+		goto done;
+	}
+	size = (size_t)st.st_size;
+	if (!(buf = malloc(size + 1))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
+		goto done;
+	}
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = trmx_error_set(err, TRMX_EIO, "%s: cannot read: %s", path, strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break; /* shrank meanwhile: what is there */
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+done:
+	free(buf);
+	close(fd);
+	return rc;
 }

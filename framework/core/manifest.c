@@ -1085,7 +1085,7 @@ int trmx_manifest_load(trmx_manifest **out, const char *path, trmx_manifest_mode
 	int rc;
 	if (!out || !path)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_manifest_load: NULL argument");
-	if ((rc = pkg_read_file(path, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", &text, &len,
+	if ((rc = trmx_read_file(path, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", 0, &text, &len,
 				err)) < 0)
 		return rc;
 	rc = trmx_manifest_parse(out, text, len, path, mode, err);

@@ -34,11 +34,6 @@ bool pkg_unhex(const char *hex, size_t hexlen, unsigned char *bin, size_t len);
 /* Is `s` (n bytes) 64 lowercase hex digits? */
 bool pkg_is_sha256_hex(const char *s, size_t n);
 
-/* Read a whole regular file of at most `max` bytes (TRMX_ELIMIT past it) into a malloc'd buffer
- * with a NUL after it. `what` names the limit in the message. */
-int pkg_read_file(const char *path, size_t max, const char *what, char **out, size_t *len,
-		  trmx_error *err);
-
 /* Does `s` (n bytes) hold a control character (C0, DEL, C1)? Assumes valid UTF-8. */
 bool pkg_has_control(const char *s, size_t n);
 

@@ -178,9 +178,8 @@ static int check_shapes(const trmx_model_info *info, const trmx_task *task, cons
 
 static int check_options(const trmx_eval_options *o, trmx_error *err)
 {
-	if (o->version != TRMX_EVAL_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "eval options version %u is not %d", o->version,
-				      TRMX_EVAL_OPTIONS_VERSION);
+	if (!trmx_version_ok(o->version, TRMX_EVAL_OPTIONS_VERSION))
+		return trmx_version_refused(err, "eval options", o->version, TRMX_EVAL_OPTIONS_VERSION);
 	if (o->halt != TRMX_HALT_FIXED && o->halt != TRMX_HALT_ADAPTIVE)
 		return trmx_error_set(err, TRMX_EINVAL, "eval: unknown halting mode %d", (int)o->halt);
 	if (o->max_steps < 0 || o->max_steps > TRMX_SOLVE_STEPS_MAX)

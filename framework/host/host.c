@@ -70,9 +70,8 @@ int trmx_host_open(trmx_host **out, const trmx_host_options *opts, trmx_error *e
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_open: missing argument");
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != TRMX_HOST_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "host options version %u is not %d", opts->version,
-				      TRMX_HOST_OPTIONS_VERSION);
+	if (!trmx_version_ok(opts->version, TRMX_HOST_OPTIONS_VERSION))
+		return trmx_version_refused(err, "host options", opts->version, TRMX_HOST_OPTIONS_VERSION);
 	trmx_host *h = trmx_xcalloc(1, sizeof *h);
 	int rc;
 	if (!h) {
@@ -726,9 +725,8 @@ static char *tokens_text(const int32_t *t, int L)
 
 static int check_request(const trmx_dispatch *req, trmx_error *err)
 {
-	if (req->version != TRMX_DISPATCH_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "dispatch request version %u is not %d", req->version,
-				      TRMX_DISPATCH_VERSION);
+	if (!trmx_version_ok(req->version, TRMX_DISPATCH_VERSION))
+		return trmx_version_refused(err, "dispatch request", req->version, TRMX_DISPATCH_VERSION);
 	if (!req->target || !*req->target)
 		return trmx_error_set(err, TRMX_EINVAL, "a dispatch needs a target");
 	if (!req->n || !req->texts)
@@ -1120,6 +1118,45 @@ fail:
 	return rc;
 }
 
+/* ---- Log records: one making for dispatch and evaluation ----------------------------------- */
+
+/* What a run record takes from the resolution and the call; the caller adds the run's own fields. */
+static void record_start(trmx_run_record *c, const trmx_resolution *rs, trmx_run_kind kind, const char *batch_id,
+			 int64_t time_ms, const char *context, const char *learner, const char *engine,
+			 const char *task_params, trmx_halt_mode halt, int max_steps)
+{
+	*c = (trmx_run_record)TRMX_RUN_RECORD_INIT;
+	c->time_ms = time_ms;
+	c->kind = kind;
+	c->batch_id = batch_id;
+	c->context = context;
+	c->learner = learner;
+	c->target = rs->target;
+	c->module = rs->module;
+	c->module_version = rs->module_version;
+	c->digest = rs->digest;
+	c->alias = rs->alias[0] ? rs->alias : NULL;
+	c->arm = rs->arm;
+	c->engine = engine;
+	c->task = rs->codec;
+	c->task_params = task_params;
+	c->halt = halt;
+	c->max_steps = max_steps;
+}
+
+/* The checker's verdict on run `run_id` as feedback (its comment points into `check`): its id is
+ * derived from the run's, so a retried run adds no second verdict. */
+static void checker_feedback(trmx_feedback_record *f, const char *run_id, int64_t time_ms, const trmx_check *check)
+{
+	*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
+	trmx_uuid_derived(f->id, "checker", run_id);
+	f->run_id = run_id;
+	f->time_ms = time_ms;
+	f->source = TRMX_FEEDBACK_CHECKER;
+	f->verdict = check->verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
+	f->comment = check->message[0] ? check->message : NULL;
+}
+
 int trmx_dispatch_records(const trmx_dispatch_result *r, unsigned flags, trmx_run_record **recs_out,
 			  trmx_feedback_record **fbs_out, size_t *nf_out, trmx_error *err)
 {
@@ -1135,27 +1172,13 @@ int trmx_dispatch_records(const trmx_dispatch_result *r, unsigned flags, trmx_ru
 	for (size_t k = 0; k < r->n; k++) {
 		const trmx_run_result *x = &r->runs[k];
 		trmx_run_record *c = &recs[k];
-		*c = (trmx_run_record)TRMX_RUN_RECORD_INIT;
+		record_start(c, rs, r->kind, r->batch_id[0] ? r->batch_id : NULL, r->time_ms,
+			     rs->context[0] ? rs->context : NULL, r->learner[0] ? r->learner : NULL, r->engine,
+			     r->task_params, r->halt, r->max_steps);
 		memcpy(c->id, x->run_id, sizeof c->id);
-		c->time_ms = r->time_ms;
-		c->kind = r->kind;
-		c->batch_id = r->batch_id[0] ? r->batch_id : NULL;
-		c->context = rs->context[0] ? rs->context : NULL;
-		c->learner = r->learner[0] ? r->learner : NULL;
-		c->target = rs->target;
-		c->module = rs->module;
-		c->module_version = rs->module_version;
-		c->digest = rs->digest;
-		c->alias = rs->alias[0] ? rs->alias : NULL;
-		c->arm = rs->arm;
-		c->engine = r->engine;
-		c->task = rs->codec;
-		c->task_params = r->task_params;
 		c->input = x->input_text ? x->input_text : "";
 		c->output = x->answer_text;
 		c->output_tokens = x->answer_tokens;
-		c->halt = r->halt;
-		c->max_steps = r->max_steps;
 		c->steps = x->status == TRMX_RUN_ERROR ? -1 : x->steps;
 		c->q_halt = x->status == TRMX_RUN_ERROR ? NAN : (double)x->q_halt;
 		c->verdict = x->check.verdict;
@@ -1164,21 +1187,167 @@ int trmx_dispatch_records(const trmx_dispatch_result *r, unsigned flags, trmx_ru
 		c->status = x->status;
 		c->error = x->error;
 		if (x->status != TRMX_RUN_ERROR && x->check.verdict != TRMX_VERDICT_UNKNOWN &&
-		    !(flags & TRMX_DISPATCH_NO_CHECKER_FEEDBACK)) {
-			trmx_feedback_record *f = &fbs[nf++];
-			*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
-			trmx_uuid_derived(f->id, "checker", x->run_id); /* a retried run adds no second verdict */
-			f->run_id = x->run_id;
-			f->time_ms = r->time_ms;
-			f->source = TRMX_FEEDBACK_CHECKER;
-			f->verdict = x->check.verdict == TRMX_VERDICT_VALID ? TRMX_FEEDBACK_CORRECT : TRMX_FEEDBACK_INCORRECT;
-			f->comment = x->check.message[0] ? x->check.message : NULL;
-		}
+		    !(flags & TRMX_DISPATCH_NO_CHECKER_FEEDBACK))
+			checker_feedback(&fbs[nf++], x->run_id, r->time_ms, &x->check);
 	}
 	*recs_out = recs;
 	*fbs_out = fbs;
 	*nf_out = nf;
 	return 0;
+}
+
+/* ---- Evaluations on a lease ------------------------------------------------------------------- */
+
+#define EVLOG_CHUNK 256
+
+/* An evaluation's items go to the log in transactions of EVLOG_CHUNK runs. */
+struct evlog {
+	trmx_log_db *log;
+	const trmx_lease *lease;
+	const char *context;
+	char batch_id[TRMX_UUID_SIZE];
+	trmx_halt_mode halt;
+	int max_steps;
+	int64_t time_ms;
+	trmx_run_record recs[EVLOG_CHUNK];
+	trmx_feedback_record fbs[2 * EVLOG_CHUNK];
+	char *strs[EVLOG_CHUNK][4]; /* input, output, tokens, expected */
+	trmx_check checks[EVLOG_CHUNK];
+	size_t n, nf;
+	int64_t runs;
+	bool failed;
+	trmx_error err;
+};
+
+static void evlog_clear(struct evlog *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		for (int k = 0; k < 4; k++) {
+			trmx_task_text_free(e->strs[i][k]);
+			e->strs[i][k] = NULL;
+		}
+	e->n = e->nf = 0;
+}
+
+static int evlog_flush(struct evlog *e)
+{
+	if (!e->n || e->failed)
+		return e->failed ? -1 : 0;
+	int rc = trmx_log_write(e->log, e->recs, e->n, e->fbs, e->nf, NULL, &e->err);
+	e->runs += rc == 0 ? (int64_t)e->n : 0;
+	evlog_clear(e);
+	if (rc < 0)
+		e->failed = true;
+	return rc;
+}
+
+static int evlog_item(void *user, const trmx_eval_item *it)
+{
+	struct evlog *e = user;
+	if (e->failed)
+		return 1;
+	size_t i = e->n;
+	char **strs = e->strs[i];
+	trmx_task *task = e->lease->s->task;
+	trmx_run_record *r = &e->recs[i];
+	record_start(r, &e->lease->res, TRMX_RUN_KIND_EVAL, e->batch_id, e->time_ms, e->context,
+		     trmx_lease_learner(e->lease), e->lease->s->engine, e->lease->s->task_params, e->halt, e->max_steps);
+	/* item k of batch B is the run derived from both, and its verdicts are derived from the run:
+	 * the same evaluation run again (the same batch id, after a crash) logs each of them once */
+	char item[48];
+	snprintf(item, sizeof item, "eval item %lld", (long long)it->index);
+	trmx_uuid_derived(r->id, item, e->batch_id);
+	if (trmx_task_decode(task, it->input, TRMX_TEXT_LINE, &strs[0], NULL) < 0)
+		strs[0] = tokens_text(it->input, it->seq_len);
+	if (trmx_task_decode(task, it->pred, TRMX_TEXT_LINE, &strs[1], NULL) < 0) {
+		strs[1] = NULL;
+		strs[2] = tokens_text(it->pred, it->seq_len);
+	}
+	if (it->labelled && trmx_task_decode(task, it->label, TRMX_TEXT_LINE, &strs[3], NULL) < 0)
+		strs[3] = NULL;
+	if (!strs[0]) {
+		e->failed = true;
+		trmx_error_set(&e->err, TRMX_ENOMEM, "out of memory");
+		return 1;
+	}
+	r->input = strs[0];
+	r->output = strs[1];
+	r->output_tokens = strs[2];
+	r->steps = it->steps;
+	r->q_halt = it->q_halt;
+	r->verdict = it->check ? it->check->verdict : TRMX_VERDICT_UNKNOWN;
+	r->problem = it->check && it->check->problem != TRMX_CHECK_NONE ? trmx_check_problem_name(it->check->problem) : NULL;
+	r->status = trmx_run_status_from_reason(it->reason);
+	if (r->verdict != TRMX_VERDICT_UNKNOWN) {
+		e->checks[i] = *it->check; /* the item's check lives for this call; the row is written at the flush */
+		checker_feedback(&e->fbs[e->nf++], r->id, e->time_ms, &e->checks[i]);
+	}
+	if (it->labelled) {
+		trmx_feedback_record *f = &e->fbs[e->nf++];
+		*f = (trmx_feedback_record)TRMX_FEEDBACK_RECORD_INIT;
+		f->run_id = r->id;
+		trmx_uuid_derived(f->id, "eval", r->id);
+		f->time_ms = e->time_ms;
+		f->source = TRMX_FEEDBACK_EVAL;
+		f->verdict = it->exact ? TRMX_FEEDBACK_CORRECT : it->open_correct > 0 ? TRMX_FEEDBACK_PARTIAL
+										    : TRMX_FEEDBACK_INCORRECT;
+		f->score = it->open ? (double)it->open_correct / it->open
+				    : it->supervised ? (double)it->correct / it->supervised : 0.0;
+		f->expected = strs[3];
+	}
+	e->n++;
+	return e->n == EVLOG_CHUNK && evlog_flush(e) < 0 ? 1 : 0;
+}
+
+int trmx_host_eval(trmx_host *h, const trmx_lease *lease, const trmx_dataset *ds, const trmx_host_eval_options *opts,
+		   trmx_eval_result *out, char batch_id[TRMX_UUID_SIZE], int64_t *logged, trmx_error *err)
+{
+	static const trmx_host_eval_options defaults = TRMX_HOST_EVAL_OPTIONS_INIT;
+	if (!h || !lease || !ds || !out)
+		return trmx_error_set(err, TRMX_EINVAL, "trmx_host_eval: missing argument");
+	if (!opts)
+		opts = &defaults;
+	if (!trmx_version_ok(opts->version, TRMX_HOST_EVAL_OPTIONS_VERSION))
+		return trmx_version_refused(err, "host eval options", opts->version, TRMX_HOST_EVAL_OPTIONS_VERSION);
+	if (opts->batch_id && !trmx_uuid_valid(opts->batch_id))
+		return trmx_error_set(err, TRMX_EINVAL, "batch id '%.40s' is not a UUID", opts->batch_id);
+	if (logged)
+		*logged = 0;
+	struct evlog *e = NULL;
+	int rc;
+	if (!(h->flags & TRMX_HOST_NO_LOG)) {
+		if (!(e = trmx_xcalloc(1, sizeof *e)))
+			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		if ((rc = trmx_host_log(h, &e->log, err)) < 0) {
+			free(e);
+			return rc;
+		}
+		e->lease = lease;
+		e->context = opts->context ? opts->context : lease->res.context[0] ? lease->res.context : NULL;
+		if (opts->batch_id)
+			snprintf(e->batch_id, sizeof e->batch_id, "%s", opts->batch_id);
+		else
+			trmx_uuid7(e->batch_id);
+		e->halt = opts->eval.halt;
+		e->max_steps = opts->eval.max_steps;
+		e->time_ms = trmx_now_ms();
+	}
+	rc = trmx_eval_run(lease->s->model, lease->s->task, ds, &opts->eval, e ? evlog_item : NULL, e, out, err);
+	if (e && rc == 0)
+		evlog_flush(e);
+	if (e && e->failed) /* the log's error, not the cancellation it caused */
+		rc = trmx_error_set(err, e->err.code ? e->err.code : TRMX_ERROR, "%s", e->err.message);
+	if (e) {
+		if (batch_id)
+			memcpy(batch_id, e->batch_id, TRMX_UUID_SIZE);
+		if (logged)
+			*logged = e->runs;
+		evlog_clear(e);
+		free(e);
+	} else if (batch_id) {
+		batch_id[0] = '\0';
+	}
+	return rc;
 }
 
 int trmx_host_dispatch(trmx_host *h, const trmx_dispatch *req, trmx_dispatch_result **out, trmx_error *err)

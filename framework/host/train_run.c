@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -100,43 +101,18 @@ static const char *get_str(struct run *r, const char *key, const char *def)
 
 static int get_long(struct run *r, const char *key, long def, long lo, long hi, long *out, trmx_error *err)
 {
-	const char *v = trmx_config_get(r->cfg, key);
-	long x = def;
-	if (v && !trmx_parse_long(v, &x))
-		return bad(r, err, key, "must be an integer");
-	if (x < lo || x > hi) {
-		char why[96];
-		snprintf(why, sizeof why, "= %ld is outside [%ld, %ld]", x, lo, hi);
-		return bad(r, err, key, why);
-	}
-	*out = x;
-	return 0;
+	return trmx_setting_long(r->path, key, trmx_config_get(r->cfg, key), false, def, lo, hi, out, err);
 }
 
 static int get_double(struct run *r, const char *key, double def, double lo, double hi, double *out,
 		      trmx_error *err)
 {
-	const char *v = trmx_config_get(r->cfg, key);
-	double x = def;
-	if (v && !trmx_parse_double(v, &x))
-		return bad(r, err, key, "must be a number");
-	if (!(x >= lo && x <= hi)) {
-		char why[96];
-		snprintf(why, sizeof why, "= %g is outside [%g, %g]", x, lo, hi);
-		return bad(r, err, key, why);
-	}
-	*out = x;
-	return 0;
+	return trmx_setting_double(r->path, key, trmx_config_get(r->cfg, key), false, def, lo, hi, out, err);
 }
 
 static int get_bool(struct run *r, const char *key, bool def, bool *out, trmx_error *err)
 {
-	const char *v = trmx_config_get(r->cfg, key);
-	bool x = def;
-	if (v && !trmx_parse_bool(v, &x))
-		return bad(r, err, key, "must be true or false");
-	*out = x;
-	return 0;
+	return trmx_setting_bool(r->path, key, trmx_config_get(r->cfg, key), def, out, err);
 }
 
 /* A path from the config, relative to the config file's folder. */
@@ -904,15 +880,16 @@ static int loop(struct run *r, trmx_error *err)
 
 int trmx_train_run(const char *config_path, const trmx_train_run_options *opts, trmx_error *err)
 {
-	trmx_train_run_options defaults = TRMX_TRAIN_RUN_OPTIONS_INIT;
-	struct run r = { .path = config_path, .ro = opts ? opts : &defaults, .t0 = now() };
+	trmx_train_run_options ro = TRMX_TRAIN_RUN_OPTIONS_INIT; /* a version 1 struct ends before init_manifest */
+	if (opts)
+		memcpy(&ro, opts, opts->version >= 2 ? sizeof ro : offsetof(trmx_train_run_options, init_manifest));
+	struct run r = { .path = config_path, .ro = &ro, .t0 = now() };
 	trmx_weights *init = NULL;
 	int rc;
 	if (!config_path)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_train_run: no config");
-	if (r.ro->version != TRMX_TRAIN_RUN_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "train run options version %u is not %d", r.ro->version,
-				      TRMX_TRAIN_RUN_OPTIONS_VERSION);
+	if (!trmx_version_ok(r.ro->version, TRMX_TRAIN_RUN_OPTIONS_VERSION))
+		return trmx_version_refused(err, "train run options", r.ro->version, TRMX_TRAIN_RUN_OPTIONS_VERSION);
 	if (r.ro->init_digest && strlen(r.ro->init_digest) != TRMX_SHA256_HEX_SIZE - 1)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_train_run: init_digest is not a SHA-256 in hex");
 	if ((rc = trmx_config_load_yaml_all(&r.cfg, config_path, err)) < 0 || (rc = read_options(&r, err)) < 0 ||

@@ -39,9 +39,8 @@ static uint64_t rng_next(uint64_t *s)
 
 static int check_options(const trmx_trainer_options *o, trmx_error *err)
 {
-	if (o->version != TRMX_TRAINER_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "trainer options version %u is not %d", o->version,
-				      TRMX_TRAINER_OPTIONS_VERSION);
+	if (!trmx_version_ok(o->version, TRMX_TRAINER_OPTIONS_VERSION))
+		return trmx_version_refused(err, "trainer options", o->version, TRMX_TRAINER_OPTIONS_VERSION);
 	if (o->batch_size < 1 || o->batch_size > TRMX_SOLVE_BATCH_MAX)
 		return trmx_error_set(err, TRMX_EINVAL, "batch size %d is outside [1, %d]", o->batch_size,
 				      TRMX_SOLVE_BATCH_MAX);

@@ -431,9 +431,8 @@ int trmx_log_open(trmx_log_db **out, const char *home, const trmx_log_options *o
 {
 	if (!out || !home || !*home)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_log_open: missing argument");
-	if (opts && opts->version != TRMX_LOG_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "log options version %u is not %d", opts->version,
-				      TRMX_LOG_OPTIONS_VERSION);
+	if (opts && !trmx_version_ok(opts->version, TRMX_LOG_OPTIONS_VERSION))
+		return trmx_version_refused(err, "log options", opts->version, TRMX_LOG_OPTIONS_VERSION);
 	trmx_log_db *l = trmx_xcalloc(1, sizeof *l);
 	char *url = NULL;
 	int rc;
@@ -539,8 +538,8 @@ static double sigmoid(double x)
 
 static int check_run(const trmx_run_record *r, size_t i, trmx_error *err)
 {
-	if (r->version != TRMX_RUN_RECORD_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "run record %zu: version %u is not %d", i, r->version,
+	if (!trmx_version_ok(r->version, TRMX_RUN_RECORD_VERSION))
+		return trmx_error_set(err, TRMX_EVERSION, "run record %zu: version %u; this trmx reads versions 1 to %d", i, r->version,
 				      TRMX_RUN_RECORD_VERSION);
 	if (!trmx_uuid_valid(r->id))
 		return trmx_error_set(err, TRMX_EINVAL, "run record %zu: id '%.40s' is not a UUID", i, r->id);
@@ -556,8 +555,8 @@ static int check_run(const trmx_run_record *r, size_t i, trmx_error *err)
 
 static int check_feedback(const trmx_feedback_record *f, size_t i, trmx_error *err)
 {
-	if (f->version != TRMX_FEEDBACK_RECORD_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "feedback record %zu: version %u is not %d", i, f->version,
+	if (!trmx_version_ok(f->version, TRMX_FEEDBACK_RECORD_VERSION))
+		return trmx_error_set(err, TRMX_EVERSION, "feedback record %zu: version %u; this trmx reads versions 1 to %d", i, f->version,
 				      TRMX_FEEDBACK_RECORD_VERSION);
 	if (f->id[0] && !trmx_uuid_valid(f->id))
 		return trmx_error_set(err, TRMX_EINVAL, "feedback record %zu: id '%.40s' is not a UUID", i, f->id);

@@ -305,56 +305,6 @@ done:
 	return 0;
 }
 
-/* The whole of a regular file of at most `max` bytes (malloc'd, NUL-terminated). TRMX_ENOTFOUND
- * when it is missing; with SERVE_FILE_PRIVATE, refused when its group or others may access it. */
-int serve_read_file(const char *path, size_t max, unsigned flags, char **out, size_t *len, trmx_error *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (flags & SERVE_FILE_NOFOLLOW ? O_NOFOLLOW : 0)), rc = 0;
-	struct stat st;
-	char *buf = NULL;
-	if (fd < 0)
-		return errno == ENOENT ? trmx_error_set(err, TRMX_ENOTFOUND, "no file %s", path)
-				       : trmx_error_set(err, TRMX_EIO, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = trmx_error_set(err, TRMX_EIO, "%s is not a regular file", path);
-		goto done;
-	}
-	if ((flags & SERVE_FILE_PRIVATE) && (st.st_mode & 077)) {
-		rc = trmx_error_set(err, TRMX_ERROR, "%s is mode %04o, open to its group or others; refused (chmod 600 %s)",
-				    path, (unsigned)(st.st_mode & 07777), path);
-		goto done;
-	}
-	if ((uint64_t)st.st_size > max) {
-		rc = trmx_error_set(err, TRMX_ELIMIT, "%s: %lld bytes, more than %zu", path, (long long)st.st_size, max);
-		goto done;
-	}
-	size_t size = (size_t)st.st_size, got = 0;
-	if (!(buf = malloc(size + 1))) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory reading %s", path);
-		goto done;
-	}
-	while (got < size) {
-		ssize_t r = read(fd, buf + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = trmx_error_set(err, TRMX_EIO, "cannot read %s: %s", path, strerror(errno));
-			goto done;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	buf[got] = 0;
-	*out = buf;
-	*len = got;
-	buf = NULL;
-done:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 int trmx_tokens_load(trmx_tokens **out, const char *path, trmx_error *err)
 {
 	if (!out || !path || !*path)
@@ -364,7 +314,7 @@ int trmx_tokens_load(trmx_tokens **out, const char *path, trmx_error *err)
 	/* Who may write the file may let anyone in; who may read it learns every name and scope. */
 	char *buf = NULL;
 	size_t got = 0;
-	int rc = serve_read_file(path, TRMX_TOKENS_FILE_MAX, SERVE_FILE_PRIVATE, &buf, &got, err);
+	int rc = trmx_read_file(path, TRMX_TOKENS_FILE_MAX, NULL, TRMX_READ_PRIVATE, &buf, &got, err);
 	if (rc == TRMX_ENOTFOUND)
 		return trmx_error_set(err, TRMX_ENOTFOUND, "no tokens file %s", path);
 	if (rc < 0)

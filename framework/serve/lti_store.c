@@ -286,7 +286,7 @@ static int load_path(trmx_lti_platforms **out, const char *path, trmx_error *err
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = serve_read_file(path, TRMX_LTI_FILE_MAX, SERVE_FILE_NOFOLLOW, &buf, &len, err);
+	int rc = trmx_read_file(path, TRMX_LTI_FILE_MAX, NULL, TRMX_READ_NOFOLLOW, &buf, &len, err);
 	json_t *root;
 	if (rc == TRMX_ENOTFOUND)
 		root = json_pack("{s:i,s:[]}", "version", VERSION, "platforms");
@@ -499,7 +499,7 @@ static int key_read(const char *path, struct lti_key *k, trmx_error *err)
 {
 	char *pem = NULL;
 	size_t len = 0;
-	int rc = serve_read_file(path, 64 * 1024, SERVE_FILE_NOFOLLOW | SERVE_FILE_PRIVATE, &pem, &len, err);
+	int rc = trmx_read_file(path, 64 * 1024, NULL, TRMX_READ_NOFOLLOW | TRMX_READ_PRIVATE, &pem, &len, err);
 	if (rc < 0)
 		return rc;
 	BIO *b = BIO_new_mem_buf(pem, (int)len);

@@ -76,14 +76,6 @@ void metrics_steps(struct metrics *m, int steps);
 /* The Prometheus text exposition (malloc'd). */
 char *metrics_text(trmx_server *s);
 
-/* ---- Files (bearer.c) --------------------------------------------------------------------------- */
-
-#define SERVE_FILE_PRIVATE 1u  /* refused when its group or others may access it */
-#define SERVE_FILE_NOFOLLOW 2u /* a symbolic link is refused */
-/* The whole of a regular file of at most `max` bytes (malloc'd, NUL-terminated; O_NONBLOCK, so a
- * FIFO there cannot hang a reload). TRMX_ENOTFOUND when it is missing. */
-int serve_read_file(const char *path, size_t max, unsigned flags, char **out, size_t *len, trmx_error *err);
-
 /* ---- Sessions (session.c) ---------------------------------------------------------------------- */
 
 /* A session is a bearer token that a launch (LTI) hands to the learner's page: it may solve and

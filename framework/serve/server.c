@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -830,15 +831,15 @@ int trmx_server_start(trmx_server **out, const trmx_server_options *opts, trmx_e
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_server_start: missing argument");
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != TRMX_SERVER_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "server options version %u is not %d", opts->version,
-				      TRMX_SERVER_OPTIONS_VERSION);
+	if (!trmx_version_ok(opts->version, TRMX_SERVER_OPTIONS_VERSION))
+		return trmx_version_refused(err, "server options", opts->version, TRMX_SERVER_OPTIONS_VERSION);
 	if (opts->batch < 0 || opts->batch > TRMX_SOLVE_BATCH_MAX || opts->max_connections < 0)
 		return trmx_error_set(err, TRMX_EINVAL, "--batch is in [1, %d]", TRMX_SOLVE_BATCH_MAX);
 	trmx_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	s->opts = *opts;
+	s->opts = defaults; /* a version 1 struct ends before public_url */
+	memcpy(&s->opts, opts, opts->version >= 2 ? sizeof *opts : offsetof(trmx_server_options, public_url));
 	if (!s->opts.max_queue)
 		s->opts.max_queue = DEFAULT_MAX_QUEUE;
 	if (!s->opts.max_body)

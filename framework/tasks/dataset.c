@@ -477,8 +477,8 @@ int trmx_dataset_load(trmx_dataset **out, const trmx_task *task, const char *pat
 	int rc;
 	if (!out || !path)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_dataset_load: NULL argument");
-	if (opts && opts->version < 1)
-		return trmx_error_set(err, TRMX_EVERSION, "trmx_dataset_options version %u", opts->version);
+	if (opts && !trmx_version_ok(opts->version, TRMX_DATASET_OPTIONS_VERSION))
+		return trmx_version_refused(err, "trmx_dataset_options", opts->version, TRMX_DATASET_OPTIONS_VERSION);
 	if (stat(path, &st) != 0)
 		return trmx_error_set(err, errno == ENOENT ? TRMX_ENOTFOUND : TRMX_EIO, "cannot open %s: %s", path,
 				      strerror(errno));

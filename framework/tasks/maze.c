@@ -696,8 +696,8 @@ int trmx_maze_generate(trmx_rng *rng, const trmx_maze_gen_options *opts, char *m
 {
 	if (!rng || !opts || !maze || !solution)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_maze_generate: NULL argument");
-	if (opts->version < 1)
-		return trmx_error_set(err, TRMX_EVERSION, "trmx_maze_gen_options version %u", opts->version);
+	if (!trmx_version_ok(opts->version, TRMX_MAZE_GEN_OPTIONS_VERSION))
+		return trmx_version_refused(err, "trmx_maze_gen_options", opts->version, TRMX_MAZE_GEN_OPTIONS_VERSION);
 	trmx_maze_family family = opts->version >= 2 ? opts->family : TRMX_MAZE_FAMILY_FREE;
 	if ((unsigned)family > TRMX_MAZE_FAMILY_LATTICE_LOOPS)
 		return trmx_error_set(err, TRMX_EINVAL, "maze: no family %d", (int)family);

@@ -671,8 +671,8 @@ int trmx_sudoku_generate(trmx_rng *rng, const trmx_sudoku_gen_options *opts, uin
 	int rc;
 	if (!rng || !opts || !puzzle || !solution)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_sudoku_generate: NULL argument");
-	if (opts->version < 1)
-		return trmx_error_set(err, TRMX_EVERSION, "trmx_sudoku_gen_options version %u", opts->version);
+	if (!trmx_version_ok(opts->version, TRMX_SUDOKU_GEN_OPTIONS_VERSION))
+		return trmx_version_refused(err, "trmx_sudoku_gen_options", opts->version, TRMX_SUDOKU_GEN_OPTIONS_VERSION);
 	if ((rc = sudoku_geom_init(&g, opts->size, err)) < 0)
 		return rc;
 	if ((unsigned)opts->level > TRMX_SUDOKU_HARD)

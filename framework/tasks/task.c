@@ -286,8 +286,8 @@ int trmx_task_encode_input(trmx_task *t, const trmx_task_input *in, trmx_task_si
 {
 	if (!t || !in || !sink || !sink->add || (!in->text && in->len))
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_task_encode_input: NULL argument");
-	if (in->version < 1)
-		return trmx_error_set(err, TRMX_EVERSION, "trmx_task_input version %u", in->version);
+	if (!trmx_version_ok(in->version, TRMX_TASK_INPUT_VERSION))
+		return trmx_version_refused(err, "trmx_task_input", in->version, TRMX_TASK_INPUT_VERSION);
 	if (in->len > TRMX_TASK_TEXT_MAX)
 		return task_error_at(err, TRMX_ELIMIT, in, 0, 0,
 				     "input of %zu bytes; the limit is %u (TRMX_TASK_TEXT_MAX)", in->len,
@@ -436,8 +436,8 @@ int trmx_task_render(trmx_task *t, const int32_t *tokens, const trmx_render_opti
 	static const trmx_render_options plain = TRMX_RENDER_OPTIONS_INIT;
 	if (!t || !tokens || !out)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_task_render: NULL argument");
-	if (opts && opts->version < 1)
-		return trmx_error_set(err, TRMX_EVERSION, "trmx_render_options version %u", opts->version);
+	if (opts && !trmx_version_ok(opts->version, TRMX_RENDER_OPTIONS_VERSION))
+		return trmx_version_refused(err, "trmx_render_options", opts->version, TRMX_RENDER_OPTIONS_VERSION);
 	if (opts && (unsigned)opts->color > TRMX_COLOR_TRUE)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_task_render: unknown colour mode %d", (int)opts->color);
 	struct render_arg a = { tokens, opts ? opts : &plain };

@@ -25,9 +25,8 @@ int trmx_model_open(trmx_model **out, const char *engine, const trmx_config *arc
 {
 	if (!weights)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_open: missing weights");
-	if (opts && opts->version != TRMX_MODEL_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "model options version %u is not %d", opts->version,
-				      TRMX_MODEL_OPTIONS_VERSION);
+	if (opts && !trmx_version_ok(opts->version, TRMX_MODEL_OPTIONS_VERSION))
+		return trmx_version_refused(err, "model options", opts->version, TRMX_MODEL_OPTIONS_VERSION);
 	return trmx_model_open_flags(out, engine, arch, weights, 0, err);
 }
 
@@ -195,9 +194,8 @@ int trmx_model_solve(trmx_model *m, const trmx_solve_request *req, trmx_error *e
 {
 	if (!m || !req)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_solve: missing argument");
-	if (req->version != 1 && req->version != TRMX_SOLVE_REQUEST_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "solve: request version %u is not 1 or %u", req->version,
-				      TRMX_SOLVE_REQUEST_VERSION);
+	if (!trmx_version_ok(req->version, TRMX_SOLVE_REQUEST_VERSION))
+		return trmx_version_refused(err, "solve request", req->version, TRMX_SOLVE_REQUEST_VERSION);
 	if (m->engine->flags & TRMX_ENGINE_FEED)
 		return m->engine->solve(m->state, req, err);
 	if (req->version >= 2 && (!req->feed) != (!req->done))

@@ -34,39 +34,17 @@ static const char *kv_get(const trmx_kv *kv, size_t n, const char *key)
 static int get_int(const trmx_kv *kv, size_t n, const char *key, bool required, long def, long lo,
 		   long hi, int *out, trmx_error *err)
 {
-	const char *v = kv_get(kv, n, key);
-	long x = def;
-	if (!v) {
-		if (required)
-			return trmx_error_set(err, TRMX_EINVAL, "architecture: '%s' is missing", key);
-	} else if (!trmx_parse_long(v, &x)) {
-		return trmx_error_set(err, TRMX_EINVAL, "architecture: '%s' must be an integer, not '%s'",
-				      key, v);
-	}
-	if (x < lo || x > hi)
-		return trmx_error_set(err, TRMX_EINVAL, "architecture: '%s' = %ld is outside [%ld, %ld]",
-				      key, x, lo, hi);
-	*out = (int)x;
-	return 0;
+	long x;
+	int rc = trmx_setting_long("architecture", key, kv_get(kv, n, key), required, def, lo, hi, &x, err);
+	if (rc == 0)
+		*out = (int)x;
+	return rc;
 }
 
 static int get_double(const trmx_kv *kv, size_t n, const char *key, bool required, double def,
 		      double lo, double hi, double *out, trmx_error *err)
 {
-	const char *v = kv_get(kv, n, key);
-	double x = def;
-	if (!v) {
-		if (required)
-			return trmx_error_set(err, TRMX_EINVAL, "architecture: '%s' is missing", key);
-	} else if (!trmx_parse_double(v, &x)) {
-		return trmx_error_set(err, TRMX_EINVAL, "architecture: '%s' must be a number, not '%s'", key,
-				      v);
-	}
-	if (!(x >= lo && x <= hi))
-		return trmx_error_set(err, TRMX_EINVAL, "architecture: '%s' = %g is outside [%g, %g]", key,
-				      x, lo, hi);
-	*out = x;
-	return 0;
+	return trmx_setting_double("architecture", key, kv_get(kv, n, key), required, def, lo, hi, out, err);
 }
 
 static bool known_key(const char *key, bool hrm)
@@ -144,10 +122,8 @@ int trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, bool hrm, trm
 	if ((rc = get_int(kv, n, "puzzle_emb_len", false, def_len, 0, 4096, &c.puzzle_emb_len, err)) < 0)
 		return rc;
 
-	const char *mlp = kv_get(kv, n, "mlp_t");
-	if (mlp && !trmx_parse_bool(mlp, &c.mlp_t))
-		return trmx_error_set(err, TRMX_EINVAL, "architecture: 'mlp_t' must be true or false, not '%s'",
-				      mlp);
+	if ((rc = trmx_setting_bool("architecture", "mlp_t", kv_get(kv, n, "mlp_t"), false, &c.mlp_t, err)) < 0)
+		return rc;
 	const char *pos = kv_get(kv, n, "pos_encodings");
 	if (!pos)
 		return trmx_error_set(err, TRMX_EINVAL, "architecture: 'pos_encodings' is missing (rope, learned or none)");

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trmx/eval.h"
 #include "trmx/log.h"
 #include "trmx/registry.h"
 #include "trmx/task.h"
@@ -270,6 +271,28 @@ const trmx_resolution *trmx_lease_resolution(const trmx_lease *l);
 const char *trmx_lease_engine(const trmx_lease *l);       /* "trm 1.0.0" */
 const char *trmx_lease_learner(const trmx_lease *l);      /* the pseudonym, or NULL */
 const char *trmx_lease_task_params(const trmx_lease *l);  /* "size=4" */
+
+/* ---- Evaluations on a lease, logged (`trmx eval TARGET`) ------------------------------------- */
+
+typedef struct trmx_host_eval_options {
+	unsigned int version;
+	trmx_eval_options eval; /* halting, steps, batch, limit, progress (trmx/eval.h) */
+	const char *context;    /* the runs' context; NULL: the lease's resolution's, if any */
+	const char *batch_id;   /* the batch's UUID: the same evaluation run again (after a crash) gives
+				   the same one, and logs each run and verdict once; NULL: a new UUIDv7 */
+} trmx_host_eval_options;
+#define TRMX_HOST_EVAL_OPTIONS_VERSION 1
+#define TRMX_HOST_EVAL_OPTIONS_INIT { TRMX_HOST_EVAL_OPTIONS_VERSION, TRMX_EVAL_OPTIONS_INIT, NULL, NULL }
+
+/* Evaluate data set `ds` on the lease's model and task (trmx_eval_run) and log every item as a run
+ * of kind EVAL in one batch, with the checker's verdict and the data set's expected answer as
+ * feedback, in transactions of 256 runs; item k's run id is derived from the batch id and k, its
+ * verdicts' ids from the run's (the records are those dispatch writes: one helper makes both).
+ * With TRMX_HOST_NO_LOG nothing is logged. batch_id (may be NULL) gets the batch's id, *logged
+ * (may be NULL) the runs logged. Errors: those of trmx_eval_run and of the log (the runs of the
+ * transactions committed before a failure stay logged). */
+int trmx_host_eval(trmx_host *h, const trmx_lease *lease, const trmx_dataset *ds, const trmx_host_eval_options *opts,
+		   trmx_eval_result *out, char batch_id[TRMX_UUID_SIZE], int64_t *logged, trmx_error *err);
 
 /* ---- Module databases ---------------------------------------------------------------------------- */
 

@@ -346,9 +346,12 @@ typedef struct trmx_verify_options {
 	const char *tmpdir;          /* for TRMX_VERIFY_CONTENTS; NULL: $TMPDIR or /tmp */
 	trmx_problem_fn on_problem;  /* every problem, in order; may be NULL */
 	void *user;
+	/* version 2: */
+	const char *plugin_dir;      /* for TRMX_VERIFY_CONTENTS: engine plugins (<name>.so) looked
+					for before the built-in engines; NULL: built-in engines only */
 } trmx_verify_options;
-#define TRMX_VERIFY_OPTIONS_VERSION 1
-#define TRMX_VERIFY_OPTIONS_INIT { TRMX_VERIFY_OPTIONS_VERSION, 0, NULL, NULL, NULL, NULL, NULL }
+#define TRMX_VERIFY_OPTIONS_VERSION 2
+#define TRMX_VERIFY_OPTIONS_INIT { TRMX_VERIFY_OPTIONS_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL }
 
 typedef struct trmx_verify_result {
 	size_t problems;                /* problems reported */
@@ -367,13 +370,14 @@ int trmx_package_verify(const trmx_package *p, const trmx_verify_options *opts,
 			trmx_verify_result *out, trmx_error *err);
 
 /* Check a module folder against its manifest (a source folder, or an unpacked package): the
- * engine named by the manifest accepts the ABI range and opens on the architecture and
+ * engine named by the manifest (from `plugin_dir`/<name>.so when that exists, else the built-in
+ * engine; plugin_dir may be NULL) accepts the ABI range and opens on the architecture and
  * weights.safetensors (every tensor's dtype and shape); the task codec opens on task.params
  * and agrees with the architecture's seq_len and vocab_size; every example's input and
  * expected answer parse with the codec and the expected answer passes its checker. Problems
  * go to `fn` (may be NULL); returns the first one's code. *num_params (may be NULL) gets the
  * engine's parameter count. */
-int trmx_package_check_contents(const trmx_manifest *m, const char *dir, trmx_problem_fn fn,
+int trmx_package_check_contents(const trmx_manifest *m, const char *dir, const char *plugin_dir, trmx_problem_fn fn,
 				void *user, int64_t *num_params, trmx_error *err);
 
 /* Unpack every member into `dir`, an existing empty folder (the registry extracts into a
@@ -388,9 +392,11 @@ int trmx_package_extract(const trmx_package *p, const char *dir, trmx_error *err
 typedef struct trmx_pack_options {
 	unsigned int version;
 	bool skip_contents;  /* do not check the weights and examples (tests of the format only) */
+	/* version 2: */
+	const char *plugin_dir; /* engine plugins for the content check (trmx_package_check_contents) */
 } trmx_pack_options;
-#define TRMX_PACK_OPTIONS_VERSION 1
-#define TRMX_PACK_OPTIONS_INIT { TRMX_PACK_OPTIONS_VERSION, false }
+#define TRMX_PACK_OPTIONS_VERSION 2
+#define TRMX_PACK_OPTIONS_INIT { TRMX_PACK_OPTIONS_VERSION, false, NULL }
 
 /* Pack module folder `dir` (manifest.yaml without `files:`, weights.safetensors, schema.sql,
  * README.md, examples/, ...; docs/FORMAT.md lists what is taken) into a package: check the
