@@ -61,7 +61,7 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 
 ALL_CFLAGS := -std=gnu11 $(WARN) -pthread -fopenmp-simd -fPIC $(ARCHFLAGS) $(CFLAGS) $(SAN_FLAGS) \
-              -Iframework/include -Iframework $(PKG_CFLAGS) $(CPPFLAGS) -MMD -MP
+              -Iframework/include -Iframework -I. $(PKG_CFLAGS) $(CPPFLAGS) -MMD -MP
 ALL_LDFLAGS := -pthread $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) $(NOPC_LIBS) -lm -ldl -lpthread
 
@@ -223,7 +223,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= manifest safetensors archive index
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp-simd -pthread $(ARCHFLAGS) \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-                -Iframework/include -Iframework $(PKG_CFLAGS)
+                -Iframework/include -Iframework -I. $(PKG_CFLAGS)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB_OBJ += $(FUZZ_BUILD)/obj/gen/web_assets.o
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)

@@ -3,7 +3,7 @@
  * range, the weights against the architecture (the engine opens on them and checks every
  * tensor's dtype and shape), the task codec against the architecture's sequence length and
  * vocabulary, every example through the codec and its checker, and schema.sql under the
- * registry's module-SQL guard (trmx_registry_schema_check). Used by pack (on the
+ * module-SQL guard install uses (log/sqlguard.c). Used by pack (on the
  * author's folder) and verify (on an unpacked copy); the registry runs it before installing. The
  * engine is looked up as dispatch will (engine_model_open_named): a plugin engine's module is
  * checked as fully as a built-in one's.
@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 
 #include "engines/runtime/runtime_int.h"
+#include "log/log_int.h"
 #include "pkg_int.h"
 #include "trmx/engine.h"
-#include "trmx/registry.h"
 #include "trmx/task.h"
 
 struct problems {
@@ -154,7 +154,8 @@ int trmx_package_check_contents(const trmx_manifest *m, const char *dir, const c
 	/* schema.sql, the way install runs it (registry/moddb.c) */
 	char *spath = path_in(dir, PKG_SCHEMA);
 	struct stat sst;
-	if (spath && lstat(spath, &sst) == 0 && S_ISREG(sst.st_mode) && (rc = trmx_registry_schema_check(dir, &e2)) < 0)
+	if (spath && lstat(spath, &sst) == 0 && S_ISREG(sst.st_mode) &&
+	    (rc = trmx_sqlguard_check_file(spath, PKG_SCHEMA, &e2)) < 0)
 		problem(&p, rc, "%s", e2.message);
 	free(spath);
 	/* The engine and the weights. */

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/package_int.h"
+#include "package_int.h"
 
 /* Bytes moved per read or write while streaming a member. */
 #define PKG_BLOCK (64u * 1024u)

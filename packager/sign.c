@@ -278,7 +278,7 @@ static int secret_key_load(const char *path, unsigned char sk[crypto_sign_SECRET
 	struct stat st;
 	int rc;
 	if (stat(path, &st) == 0 && (st.st_mode & 077))
-		trmx_log(TRMX_LOG_WARN, "%s: a secret key readable by others (mode %03o)", path,
+		trmx_diag(TRMX_DIAG_WARN, "%s: a secret key readable by others (mode %03o)", path,
 			 (unsigned)(st.st_mode & 0777));
 	if ((rc = trmx_read_file(path, TRMX_KEY_FILE_MAX, "TRMX_KEY_FILE_MAX", 0, &text, &len, err)) < 0)
 		return rc;

@@ -619,7 +619,7 @@ int trmx_index_refresh(const char *home, const char *key_id, const trmx_fetch_op
 		if (kind == GET_OK)
 			break;
 		if (src->nurls > 1) /* with one mirror its reason is the call's error */
-			trmx_log(TRMX_LOG_WARN, "index %s: mirror %s: %s", key_id, src->urls[i], e2.message);
+			trmx_diag(TRMX_DIAG_WARN, "index %s: mirror %s: %s", key_id, src->urls[i], e2.message);
 		if (!first.code || (kind == GET_REFUSED && !refused))
 			first = e2;
 		refused |= kind == GET_REFUSED;
@@ -629,7 +629,7 @@ int trmx_index_refresh(const char *home, const char *key_id, const trmx_fetch_op
 		 * (a signature, a rollback, an expiry) is never papered over with it. */
 		if (!refused && seen && now < src->seen_expires &&
 		    trmx_index_open(&idx, seen, seen_len, seen_sig, seen_slen, &key, now, 0, NULL, &e2) == 0) {
-			trmx_log(TRMX_LOG_WARN, "index %s: no mirror answered (%s); using the copy of version %lld seen before",
+			trmx_diag(TRMX_DIAG_WARN, "index %s: no mirror answered (%s); using the copy of version %lld seen before",
 				 key_id, first.message, (long long)idx->version);
 		} else {
 			rc = trmx_error_set(err, first.code ? first.code : TRMX_ENOTFOUND, "%s",
@@ -697,7 +697,7 @@ int trmx_index_find(const char *home, const char *name, const char *version, con
 				      version ? "@" : "", version ? version : "");
 	}
 	if (first.code)
-		trmx_log(TRMX_LOG_WARN, "%s", first.message);
+		trmx_diag(TRMX_DIAG_WARN, "%s", first.message);
 	*idx_out = best;
 	*entry = be;
 	return 0;
@@ -801,7 +801,7 @@ int trmx_index_pull(const char *home, const trmx_index *idx, const trmx_index_en
 				break;
 			}
 			if (have)
-				trmx_log(TRMX_LOG_INFO, "%s: resuming at byte %llu", url, (unsigned long long)have);
+				trmx_diag(TRMX_DIAG_INFO, "%s: resuming at byte %llu", url, (unsigned long long)have);
 			struct sink s = { .fd = fd, .max = e->size - have, .base = have, .total = e->size, .what = what, .opts = opts };
 			int kind = http_get(url, &s, have, &e2);
 			if (fsync(fd) != 0 || close(fd) != 0) {
@@ -819,7 +819,7 @@ int trmx_index_pull(const char *home, const trmx_index *idx, const trmx_index_en
 				rc = trmx_error_set(err, e2.code, "%s", e2.message);
 				goto done;
 			}
-			trmx_log(TRMX_LOG_WARN, "%s", e2.message);
+			trmx_diag(TRMX_DIAG_WARN, "%s", e2.message);
 			if (kind == GET_RANGE) { /* start again from byte 0 */
 				if (truncate(part, 0) != 0) {
 					rc = trmx_error_set(err, TRMX_EIO, "%s: %s", part, strerror(errno));

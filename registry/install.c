@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/package_int.h"
+#include "packager/package_int.h"
 #include "engines/runtime/runtime_int.h"
 #include "registry_int.h"
 

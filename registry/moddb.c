@@ -1,12 +1,9 @@
 /*
  * moddb.c — module databases, HOME/data/<module>.db: made from the package's schema.sql at the
  * first install of a module, brought forward by its migrations/NNNN.sql on upgrade (numbers
- * above PRAGMA user_version, in order), always under an authorizer that lets the module's SQL
- * create and use its own tables, indexes and views in its own database and nothing else: no
- * triggers (they would run inside `trmx erase` and `purge`, where one could keep a copy of the
- * erased rows or never end: issue 24, item 1), no ATTACH or DETACH, no PRAGMA but user_version,
- * no temporary or virtual tables, no transaction control, no VACUUM (INTO), no extension loading;
- * the work and the size a script may take are capped (limits.h).
+ * above PRAGMA user_version, in order), always under the module-SQL guard (log/sqlguard.c: the
+ * module's own tables, indexes and views in its own database and nothing else; the work and the
+ * size a script may take are capped).
  *
  * A new database is built in a temporary file and renamed into place just before the registry
  * commits; migrations run in place after a copy is taken, so that a failed install can put the
@@ -23,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/package_int.h"
+#include "packager/package_int.h"
 #include "registry_int.h"
 
 /* A new module database carries this PRAGMA application_id ("tmxp") from its making until the
@@ -31,195 +28,6 @@
  * only user_version), and SQLite keeps it at byte 68 of the file's header. */
 #define PENDING_ID 0x746d7870u
 #define PENDING_ID_TEXT "1953331312"
-
-/* ---- The authorizer ---------------------------------------------------------------------------- */
-
-struct guard {
-	char why[256];
-	long ops;
-};
-
-static bool is_main(const char *db)
-{
-	return !db || !strcmp(db, "main");
-}
-
-static int deny(struct guard *g, const char *fmt, const char *a, const char *b)
-{
-	if (!g->why[0])
-		snprintf(g->why, sizeof g->why, fmt, a ? a : "", b ? b : "");
-	return SQLITE_DENY;
-}
-
-static int authorizer(void *user, int action, const char *a3, const char *a4, const char *db, const char *trigger)
-{
-	struct guard *g = user;
-	switch (action) {
-	case SQLITE_ATTACH:
-	case SQLITE_DETACH: return deny(g, "ATTACH and DETACH are not allowed%s%s", NULL, NULL);
-	case SQLITE_PRAGMA:
-		if (a3 && !sqlite3_stricmp(a3, "user_version") && is_main(db))
-			return SQLITE_OK;
-		return deny(g, "PRAGMA %s is not allowed (only PRAGMA user_version)%s", a3, NULL);
-	case SQLITE_FUNCTION:
-		if (a4 && (!sqlite3_stricmp(a4, "load_extension") || !sqlite3_stricmp(a4, "fts3_tokenizer") ||
-			   !sqlite3_stricmp(a4, "readfile") || !sqlite3_stricmp(a4, "writefile")))
-			return deny(g, "the function %s() is not allowed%s", a4, NULL);
-		return SQLITE_OK;
-	case SQLITE_TRANSACTION:
-	case SQLITE_SAVEPOINT:
-		return deny(g, "transaction control is not allowed (the registry runs the script in its own transaction)%s%s",
-			    NULL, NULL);
-	case SQLITE_CREATE_VTABLE:
-	case SQLITE_DROP_VTABLE: return deny(g, "virtual tables are not allowed (%s)%s", a3, NULL);
-	case SQLITE_CREATE_TEMP_INDEX:
-	case SQLITE_CREATE_TEMP_TABLE:
-	case SQLITE_CREATE_TEMP_TRIGGER:
-	case SQLITE_CREATE_TEMP_VIEW:
-	case SQLITE_DROP_TEMP_INDEX:
-	case SQLITE_DROP_TEMP_TABLE:
-	case SQLITE_DROP_TEMP_TRIGGER:
-	case SQLITE_DROP_TEMP_VIEW: return deny(g, "temporary objects are not allowed (%s)%s", a3, NULL);
-	case SQLITE_CREATE_TRIGGER:
-		/* A view cannot change anything without an INSTEAD OF trigger, so refusing triggers is
-		 * what keeps module SQL free of side effects; DROP TRIGGER stays, for a migration that
-		 * removes one an older trmx accepted. */
-		return deny(g, "triggers are not allowed (%s): a trigger would run inside trmx erase and purge%s", a3, NULL);
-	case SQLITE_CREATE_INDEX:
-	case SQLITE_CREATE_TABLE:
-	case SQLITE_CREATE_VIEW:
-	case SQLITE_DROP_INDEX:
-	case SQLITE_DROP_TABLE:
-	case SQLITE_DROP_TRIGGER:
-	case SQLITE_DROP_VIEW:
-	case SQLITE_ALTER_TABLE:
-	case SQLITE_INSERT:
-	case SQLITE_UPDATE:
-	case SQLITE_DELETE:
-	case SQLITE_READ:
-	case SQLITE_REINDEX:
-	case SQLITE_ANALYZE:
-		if (!is_main(db))
-			return deny(g, "only the module's own database may be used, not '%s' (%s)", db, a3);
-		return SQLITE_OK;
-	case SQLITE_SELECT:
-	case SQLITE_RECURSIVE: return SQLITE_OK;
-	default: return deny(g, "statement kind %s%s is not allowed", a3 ? a3 : "?", NULL);
-	}
-}
-
-static int progress(void *user)
-{
-	struct guard *g = user;
-	g->ops += 1000;
-	if (g->ops > TRMX_MODULE_SQL_OPS_MAX) {
-		if (!g->why[0])
-			snprintf(g->why, sizeof g->why, "the script ran more than TRMX_MODULE_SQL_OPS_MAX (%ld) instructions",
-				 TRMX_MODULE_SQL_OPS_MAX);
-		return 1;
-	}
-	return 0;
-}
-
-/* Skip white space and comments; count lines. */
-static const char *skip_space(const char *p, int *line)
-{
-	for (;;) {
-		while (isspace((unsigned char)*p)) {
-			if (*p == '\n')
-				(*line)++;
-			p++;
-		}
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			p += 2;
-			while (*p && !(p[0] == '*' && p[1] == '/')) {
-				if (*p == '\n')
-					(*line)++;
-				p++;
-			}
-			if (*p)
-				p += 2;
-		} else {
-			return p;
-		}
-	}
-}
-
-/* Statements a module's SQL may be made of, by their first keyword. */
-static bool keyword_allowed(const char *p, char *word, size_t cap)
-{
-	static const char *const ok[] = { "CREATE", "DROP", "ALTER", "INSERT", "UPDATE", "DELETE", "REPLACE",
-					  "SELECT", "WITH", "VALUES", "PRAGMA", "REINDEX", "ANALYZE" };
-	size_t n = 0;
-	while (isalpha((unsigned char)p[n]) && n + 1 < cap) {
-		word[n] = (char)toupper((unsigned char)p[n]);
-		n++;
-	}
-	word[n] = 0;
-	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-		if (!strcmp(word, ok[i]))
-			return true;
-	return false;
-}
-
-int moddb_exec_guarded(sqlite3 *db, const char *sql, const char *what, trmx_error *err)
-{
-	struct guard g = { "", 0 };
-	const char *p = sql;
-	int line = 1, rc = 0;
-	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
-	sqlite3_set_authorizer(db, authorizer, &g);
-	sqlite3_progress_handler(db, 1000, progress, &g);
-	for (;;) {
-		p = skip_space(p, &line);
-		if (!*p)
-			break;
-		int at = line;
-		char word[16];
-		if (*p == ';') {
-			p++;
-			continue;
-		}
-		if (!keyword_allowed(p, word, sizeof word)) {
-			rc = trmx_error_set(err, TRMX_EFORMAT,
-					    "%s:%d: %s statements are not allowed (a module's SQL may only create and use its own "
-					    "tables and views)", what, at, word[0] ? word : "such");
-			break;
-		}
-		sqlite3_stmt *st = NULL;
-		const char *tail = NULL;
-		int s = sqlite3_prepare_v2(db, p, -1, &st, &tail);
-		if (s != SQLITE_OK) {
-			if (g.why[0])
-				rc = trmx_error_set(err, TRMX_EFORMAT, "%s:%d: %s (a module's SQL may only create and use its own "
-						    "tables and views)", what, at, g.why);
-			else
-				rc = trmx_error_set(err, s == SQLITE_NOMEM ? TRMX_ENOMEM : TRMX_EFORMAT, "%s:%d: %s", what, at,
-						    sqlite3_errmsg(db));
-			break;
-		}
-		while ((s = trmx_db_step(st)) == SQLITE_ROW)
-			;
-		if (s != SQLITE_DONE) {
-			if (g.why[0])
-				rc = trmx_error_set(err, TRMX_EFORMAT, "%s:%d: %s", what, at, g.why);
-			else
-				rc = trmx_db_error(db, s, what, err), trmx_error_prefix(err, "%s:%d", what, at);
-			sqlite3_finalize(st);
-			break;
-		}
-		sqlite3_finalize(st);
-		for (const char *q = p; q < tail; q++)
-			line += *q == '\n';
-		p = tail;
-	}
-	sqlite3_progress_handler(db, 0, NULL, NULL);
-	sqlite3_set_authorizer(db, NULL, NULL);
-	return rc;
-}
 
 int moddb_open(const char *path, sqlite3 **out, trmx_error *err)
 {
@@ -300,61 +108,12 @@ done:
 	return 0;
 }
 
-static int run_file(sqlite3 *db, const char *path, const char *what, trmx_error *err)
-{
-	char *text = NULL;
-	size_t len = 0;
-	int rc = trmx_read_file(path, TRMX_MODULE_SQL_MAX, "TRMX_MODULE_SQL_MAX", 0, &text, &len, err);
-	if (rc < 0)
-		return rc;
-	if (strlen(text) != len)
-		rc = trmx_error_set(err, TRMX_EFORMAT, "%s: a NUL byte in SQL text", what);
-	else
-		rc = moddb_exec_guarded(db, text, what, err);
-	free(text);
-	return rc;
-}
-
-/* Cap the database's size while a script runs (not persistent). */
-static int cap_size(sqlite3 *db, trmx_error *err)
-{
-	int64_t page = 0;
-	int rc = trmx_db_int64(db, "PRAGMA page_size", &page, "module database", err);
-	if (rc < 0)
-		return rc;
-	char sql[96];
-	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
-		 (long long)(TRMX_MODULE_DB_INSTALL_MAX / (uint64_t)(page > 0 ? page : 4096)));
-	return trmx_db_exec(db, sql, "module database", err);
-}
-
 static int set_version(sqlite3 *db, int v, trmx_error *err)
 {
 	char sql[64];
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
 	return trmx_db_exec(db, sql, "module database", err);
 }
-
-int trmx_registry_schema_check(const char *dir, trmx_error *err)
-{
-	if (!dir)
-		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_schema_check: NULL argument");
-	char *schema = trmx_xasprintf("%s/" PKG_SCHEMA, dir);
-	if (!schema)
-		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	/* the same guard and the same caps as an install, into a database that lives in memory */
-	sqlite3 *db = NULL;
-	int rc, s = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (s != SQLITE_OK)
-		rc = trmx_error_set(err, s == SQLITE_NOMEM ? TRMX_ENOMEM : TRMX_ERROR, "cannot open a database in memory: %s",
-				    db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
-	else if ((rc = cap_size(db, err)) == 0)
-		rc = run_file(db, schema, PKG_SCHEMA, err);
-	sqlite3_close(db);
-	free(schema);
-	return rc;
-}
-
 
 /* A fresh file name beside `final`: final's folder + "/." + base + suffix + XXXXXX, made empty. */
 static char *make_temp(const char *data, const char *module, const char *kind, trmx_error *err)
@@ -437,9 +196,9 @@ int moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, st
 			goto done;
 		}
 		if ((rc = trmx_db_open(&db, plan->tmp_path, "module database", NULL, 0, TRMX_DB_NOWAL, 30000, err)) < 0 ||
-		    (rc = cap_size(db, err)) < 0 || (rc = trmx_db_begin(db, "module database", err)) < 0)
+		    (rc = trmx_sqlguard_cap_size(db, err)) < 0 || (rc = trmx_db_begin(db, "module database", err)) < 0)
 			goto done;
-		if ((rc = run_file(db, schema, PKG_SCHEMA, err)) < 0)
+		if ((rc = trmx_sqlguard_run_file(db, schema, PKG_SCHEMA, err)) < 0)
 			goto done;
 		int v = 0;
 		if ((rc = trmx_db_user_version(db, &v, "module database", err)) < 0)
@@ -469,7 +228,7 @@ int moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, st
 		rc = err ? err->code : TRMX_EIO;
 		goto done;
 	}
-	if ((rc = copy_db(db, plan->backup_path, err)) < 0 || (rc = cap_size(db, err)) < 0 ||
+	if ((rc = copy_db(db, plan->backup_path, err)) < 0 || (rc = trmx_sqlguard_cap_size(db, err)) < 0 ||
 	    (rc = trmx_db_begin(db, "module database", err)) < 0)
 		goto done;
 	for (size_t i = 0; i < nmig; i++) {
@@ -477,7 +236,7 @@ int moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, st
 			continue;
 		char what[64];
 		snprintf(what, sizeof what, "migrations/%04d.sql", mig[i].number);
-		if ((rc = run_file(db, mig[i].path, what, err)) < 0 || (rc = set_version(db, mig[i].number, err)) < 0)
+		if ((rc = trmx_sqlguard_run_file(db, mig[i].path, what, err)) < 0 || (rc = set_version(db, mig[i].number, err)) < 0)
 			goto done;
 		plan->migrations++;
 	}
@@ -537,11 +296,11 @@ static int restore_db(const char *backup, const char *final)
 		if (b)
 			sqlite3_backup_finish(b);
 		if (s != SQLITE_DONE)
-			trmx_log(TRMX_LOG_ERROR, "cannot restore %s from %s: %s", final, backup, sqlite3_errstr(s));
+			trmx_diag(TRMX_DIAG_ERROR, "cannot restore %s from %s: %s", final, backup, sqlite3_errstr(s));
 		else
 			rc = 0;
 	} else {
-		trmx_log(TRMX_LOG_ERROR, "cannot restore %s from %s", final, backup);
+		trmx_diag(TRMX_DIAG_ERROR, "cannot restore %s from %s", final, backup);
 	}
 	sqlite3_close(from);
 	trmx_db_close(to);
@@ -573,7 +332,7 @@ void moddb_committed(struct moddb_plan *plan)
 		s = sqlite3_exec(db, "PRAGMA application_id = 0", NULL, NULL, NULL);
 	}
 	if (s != SQLITE_OK)
-		trmx_log(TRMX_LOG_WARN, "%s: cannot clear its install mark (%s); the next open of the registry does",
+		trmx_diag(TRMX_DIAG_WARN, "%s: cannot clear its install mark (%s); the next open of the registry does",
 			 plan->final_path, sqlite3_errstr(s));
 	sqlite3_close(db);
 }
@@ -679,7 +438,7 @@ static int recover_scan(trmx_registry *r, bool act)
 			if (schema_version_of(r, module, &want) != 1)
 				want = peek_version(path, TRMX_DB_NOWAL); /* the module was not recorded: as the copy */
 			if (have >= 0 && want >= 0 && have != want) {
-				trmx_log(TRMX_LOG_WARN, "%s: an upgrade was killed after migrating it (schema %d) and before the "
+				trmx_diag(TRMX_DIAG_WARN, "%s: an upgrade was killed after migrating it (schema %d) and before the "
 					 "registry recorded it (schema %d): put back as it was", final, have, want);
 				if (restore_db(path, final) < 0) {
 					free(path), free(final);
@@ -734,7 +493,7 @@ static int recover_scan(trmx_registry *r, bool act)
 				} else {
 					trmx_db_close(db);
 					db = NULL;
-					trmx_log(TRMX_LOG_WARN, "%s: made by a first install of %s that was killed before it was "
+					trmx_diag(TRMX_DIAG_WARN, "%s: made by a first install of %s that was killed before it was "
 						 "recorded: removed", path, module);
 					unlink_db(path);
 				}
@@ -754,7 +513,7 @@ static int recover_scan(trmx_registry *r, bool act)
 				continue;
 			char *path = trmx_xasprintf("%s/%s", r->store, e->d_name);
 			if (path && trmx_rmtree(path) == 0)
-				trmx_log(TRMX_LOG_WARN, "%s: left by an install that was killed before it was recorded: removed",
+				trmx_diag(TRMX_DIAG_WARN, "%s: left by an install that was killed before it was recorded: removed",
 					 path);
 			free(path);
 		}
@@ -791,39 +550,11 @@ int trmx_registry_module_exec(trmx_registry *r, const char *module, const char *
 	if (rc < 0)
 		return rc;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	struct guard g = { "", 0 };
 	char what[TRMX_MANIFEST_NAME_MAX + 8];
 	snprintf(what, sizeof what, "%s.db", module);
 	if ((rc = trmx_db_open(&db, mi.db_path, what, NULL, 0, 0, r->busy_ms, err)) < 0)
 		return rc;
-	int line = 1;
-	char word[16];
-	const char *p = skip_space(sql, &line), *tail = NULL;
-	if (!keyword_allowed(p, word, sizeof word)) {
-		rc = trmx_error_set(err, TRMX_EFORMAT, "%s: %s statements are not allowed", what, word[0] ? word : "such");
-		goto done;
-	}
-	sqlite3_set_authorizer(db, authorizer, &g);
-	sqlite3_progress_handler(db, 1000, progress, &g);
-	int s = sqlite3_prepare_v2(db, p, -1, &st, &tail);
-	if (s != SQLITE_OK) {
-		rc = g.why[0] ? trmx_error_set(err, TRMX_EFORMAT, "%s: %s", what, g.why)
-			      : trmx_error_set(err, TRMX_EFORMAT, "%s: %s", what, sqlite3_errmsg(db));
-		goto done;
-	}
-	if (*skip_space(tail, &line)) {
-		rc = trmx_error_set(err, TRMX_EINVAL, "%s: one statement at a time", what);
-		goto done;
-	}
-	for (size_t i = 0; i < nparams; i++)
-		trmx_db_bind_text(st, (int)i + 1, params[i]);
-	while ((s = trmx_db_step(st)) == SQLITE_ROW)
-		;
-	if (s != SQLITE_DONE)
-		rc = g.why[0] ? trmx_error_set(err, TRMX_EFORMAT, "%s: %s", what, g.why) : trmx_db_error(db, s, what, err);
-done:
-	sqlite3_finalize(st);
+	rc = trmx_sqlguard_exec1(db, sql, params, nparams, what, err);
 	trmx_db_close(db);
 	return rc;
 }

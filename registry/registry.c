@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/package_int.h"
+#include "packager/package_int.h"
 #include "registry_int.h"
 
 #define DB "registry.db"
@@ -744,7 +744,7 @@ int trmx_registry_remove(trmx_registry *r, const char *target, unsigned int flag
 		goto fail;
 	for (size_t i = 0; i < ndirs; i++)
 		if (trmx_rmtree(dirs[i]) != 0)
-			trmx_log(TRMX_LOG_WARN, "removed from the registry, but cannot delete %s: %s", dirs[i], strerror(errno));
+			trmx_diag(TRMX_DIAG_WARN, "removed from the registry, but cannot delete %s: %s", dirs[i], strerror(errno));
 	free((void *)dirs);
 	free(vs);
 	free(bs);

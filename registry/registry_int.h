@@ -71,8 +71,6 @@ void moddb_abort(struct moddb_plan *plan);
 void moddb_committed(struct moddb_plan *plan);
 /* Drop the copy; free the plan. */
 void moddb_done(struct moddb_plan *plan);
-/* Run `sql` on an open module database under the authorizer (in the caller's transaction). */
-int moddb_exec_guarded(sqlite3 *db, const char *sql, const char *what, trmx_error *err);
 /* What an install killed before its commit left (docs/REGISTRY.md, "Installing"): a module
  * database migrated before the registry recorded it is put back from its copy; a new database
  * still marked by its install is removed when the registry does not record the module (else its

@@ -328,7 +328,7 @@ static int resolve_in_snapshot(trmx_registry *r, const char *name, const char *l
 			reg_fill_resolution(r, &v, res);
 			return 0;
 		}
-		trmx_log(TRMX_LOG_DEBUG, "context '%s': the canary cannot serve (%s); using %s", name, e2.message, target);
+		trmx_diag(TRMX_DIAG_DEBUG, "context '%s': the canary cannot serve (%s); using %s", name, e2.message, target);
 	}
 	if ((rc = serve(r, target, &v, res->alias, err)) < 0)
 		return trmx_error_prefix(err, "context '%s' is bound to %s", name, target);

@@ -1,5 +1,5 @@
 /*
- * test_manifest.c — the manifest reader (framework/core/manifest.c): the specification is
+ * test_manifest.c — the manifest reader (packager/manifest.c): the specification is
  * complete (every field the reader knows is in docs/FORMAT.md's table and in
  * schemas/manifest.schema.json, and every documented field is accepted: the full example of
  * docs/FORMAT.md uses each one), the accessors, every refusal with its exact code and

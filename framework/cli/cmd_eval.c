@@ -473,7 +473,6 @@ int cmd_eval(int argc, char **argv)
 	trmx_lease *lease = NULL;
 	const char *log_context = NULL; /* the runs' context, when the evaluation is logged */
 	json_t *batches = NULL;          /* the logged batches, when it is */
-	char weights_buf[4200];
 	trmx_eval_result *res = calloc(2, sizeof *res);
 	int rc = CLI_FAIL;
 	if (!res) {
@@ -498,8 +497,7 @@ int cmd_eval(int argc, char **argv)
 		task = trmx_lease_task(lease);
 		task_name = rs->codec;
 		task_params = trmx_lease_task_params(lease);
-		snprintf(weights_buf, sizeof weights_buf, "%s/weights.safetensors", rs->store_path);
-		weights_path = weights_buf;
+		weights_path = trmx_lease_weights_path(lease);
 		task_spec = (char *)target;
 		if (!nolog) {
 			if (!(batches = json_array())) {

@@ -4,13 +4,9 @@
  * from weights, or from a module (a .trmx package or an installed TARGET), whose architecture,
  * engine and task the config may then leave out, and whose digest becomes the lineage.
  */
-#define _GNU_SOURCE /* nftw flags */
-#include <ftw.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "trmx/eval.h"
@@ -78,20 +74,11 @@ static void progress(void *user, const trmx_train_progress *p)
 	}
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	chmod(path, 0700);
-	return remove(path);
-}
-
-/* A module to fine-tune from: its weights file, manifest and digest. */
+/* A module to fine-tune from, a package file or an installed TARGET (or context): the host opens
+ * it as it would to serve it, a package file verified under the home's policy. */
 struct parent {
-	char weights[4200];
-	char digest[TRMX_SHA256_HEX_SIZE];
-	char tmp[64];             /* the package unpacked here (removed at the end), or "" */
-	trmx_package *pkg;        /* a .trmx file, or NULL */
-	trmx_manifest *manifest;  /* an installed TARGET's, or NULL */
+	trmx_host *host;
+	trmx_lease *lease;
 };
 
 static bool ends_with(const char *s, const char *tail)
@@ -103,54 +90,19 @@ static bool ends_with(const char *s, const char *tail)
 static int open_parent(struct parent *p, const char *from, const char *home)
 {
 	trmx_error err = { 0, "" };
-	struct stat st;
-	if (ends_with(from, ".trmx") && stat(from, &st) == 0) {
-		snprintf(p->tmp, sizeof p->tmp, "/tmp/trmx-init-XXXXXX");
-		/* verified as install would (sizes, SHA-256s, the signature under the home's policy) */
-		char *h = NULL;
-		trmx_verify_options vo = TRMX_VERIFY_OPTIONS_INIT;
-		int vrc = trmx_home_resolve(home, &h, &err);
-		vo.home = h;
-		if (vrc == 0 && trmx_package_open(&p->pkg, from, NULL, &err) == 0)
-			vrc = trmx_package_verify(p->pkg, &vo, NULL, &err);
-		else
-			vrc = -1;
-		free(h);
-		if (vrc < 0)
-			return cli_failf("--init %s: %s", from, err.message);
-		if (trmx_package_digest(p->pkg, p->digest, &err) < 0)
-			return cli_fail(&err);
-		if (!mkdtemp(p->tmp)) {
-			p->tmp[0] = '\0';
-			return cli_failf("cannot make a temporary folder to unpack %s", from);
-		}
-		if (trmx_package_extract(p->pkg, p->tmp, &err) < 0)
-			return cli_fail(&err);
-		snprintf(p->weights, sizeof p->weights, "%s/weights.safetensors", p->tmp);
-		return CLI_OK;
-	}
-	trmx_registry *reg = cli_registry_open(home);
-	if (!reg)
-		return CLI_FAIL;
-	trmx_version_info vi;
-	int rc = CLI_OK;
-	if (trmx_registry_version(reg, from, &vi, &err) < 0 || trmx_registry_manifest(reg, vi.digest, &p->manifest, &err) < 0) {
-		rc = cli_failf("--init %s: %s (give weights .safetensors, a .trmx package or an installed TARGET)", from,
-			       err.message);
-	} else {
-		snprintf(p->weights, sizeof p->weights, "%s/weights.safetensors", vi.store_path);
-		snprintf(p->digest, sizeof p->digest, "%s", vi.digest);
-	}
-	trmx_registry_free(reg);
-	return rc;
+	trmx_host_options ho = TRMX_HOST_OPTIONS_INIT;
+	ho.home = home;
+	ho.flags = TRMX_HOST_NO_LOG;
+	if (trmx_host_open(&p->host, &ho, &err) < 0 || trmx_host_acquire(p->host, from, NULL, &p->lease, &err) < 0)
+		return cli_failf("--init %s: %s (give weights .safetensors, a .trmx package or an installed TARGET)", from,
+				 err.message);
+	return CLI_OK;
 }
 
 static void close_parent(struct parent *p)
 {
-	if (p->tmp[0])
-		nftw(p->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	trmx_package_free(p->pkg);
-	trmx_manifest_free(p->manifest);
+	trmx_lease_free(p->lease);
+	trmx_host_free(p->host);
 }
 
 int cmd_train(int argc, char **argv)
@@ -200,9 +152,9 @@ int cmd_train(int argc, char **argv)
 		}
 		if ((rc = open_parent(&parent, ro.init, home)) != CLI_OK)
 			goto done;
-		ro.init = parent.weights;
-		ro.init_manifest = parent.pkg ? trmx_package_manifest(parent.pkg) : parent.manifest;
-		ro.init_digest = parent.digest;
+		ro.init = trmx_lease_weights_path(parent.lease);
+		ro.init_manifest = trmx_lease_manifest(parent.lease);
+		ro.init_digest = trmx_lease_resolution(parent.lease)->digest;
 	}
 	trmx_error err;
 	if (trmx_train_run(argv[optind], &ro, &err) < 0)

@@ -122,7 +122,7 @@ static int cmd_help(int argc, char **argv)
 	return c->run(argc == 3 ? 3 : 2, args);
 }
 
-static void log_to_stderr(trmx_log_level level, const char *message, void *user)
+static void log_to_stderr(trmx_diag_level level, const char *message, void *user)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
 	int verbose = *(const int *)user;
@@ -164,8 +164,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
-	static int verbose = TRMX_LOG_WARN;
-	trmx_log_set(log_to_stderr, &verbose);
+	static int verbose = TRMX_DIAG_WARN;
+	trmx_diag_set(log_to_stderr, &verbose);
 	const char *env = getenv("TRMX_THREADS");
 	if (env && *env)
 		trmx_set_threads(atoi(env));
@@ -193,7 +193,7 @@ int main(int argc, char **argv)
 			if (setenv("TRMX_LOG_URL", argv[++i], 1) != 0)
 				return cli_failf("cannot set TRMX_LOG_URL");
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
-			verbose = TRMX_LOG_DEBUG;
+			verbose = TRMX_DIAG_DEBUG;
 		} else if (!strcmp(argv[i], "--version")) {
 			return cmd_version(1, (char *[]){ "version", NULL });
 		} else {

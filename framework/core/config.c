@@ -22,9 +22,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "core_int.h"
+#include "yaml_int.h"
 
 struct trmx_config {
 	char **keys, **values;
@@ -193,10 +193,7 @@ struct loader {
 	const char *path;
 	const unsigned char *text;
 	size_t len;
-	yaml_parser_t parser;
-	bool parser_ready;
-	yaml_event_t ev;
-	bool have_ev;
+	trmx_yaml y;
 	trmx_config *cfg;
 	struct origin *origins; /* parallel to cfg's entries */
 	char **maps;            /* dotted paths of the nested mappings read, for duplicates */
@@ -211,66 +208,16 @@ static int yaml_fail(struct loader *ld, yaml_mark_t mark, int code, const char *
 static int yaml_fail(struct loader *ld, yaml_mark_t mark, int code, const char *keypath,
 		     const char *fmt, ...)
 {
-	char msg[TRMX_ERROR_MESSAGE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int rc = trmx_yaml_vfail(ld->err, code, ld->path, mark.line + 1, mark.column + 1, keypath, fmt, ap);
 	va_end(ap);
-	if (keypath && *keypath)
-		return trmx_error_set(ld->err, code, "%s:%zu:%zu: key '%s': %s", ld->path,
-				      mark.line + 1, mark.column + 1, keypath, msg);
-	return trmx_error_set(ld->err, code, "%s:%zu:%zu: %s", ld->path, mark.line + 1,
-			      mark.column + 1, msg);
-}
-
-static int parser_start(struct loader *ld)
-{
-	if (ld->have_ev) {
-		yaml_event_delete(&ld->ev);
-		ld->have_ev = false;
-	}
-	if (ld->parser_ready)
-		yaml_parser_delete(&ld->parser);
-	ld->parser_ready = false;
-	if (!yaml_parser_initialize(&ld->parser))
-		return trmx_error_set(ld->err, TRMX_ENOMEM, "%s: out of memory", ld->path);
-	ld->parser_ready = true;
-	yaml_parser_set_input_string(&ld->parser, ld->text, ld->len);
-	return 0;
-}
-
-/* Advance to the next event (in ld->ev), turning libyaml's errors into ours. */
-static int next_event(struct loader *ld)
-{
-	yaml_parser_t *p = &ld->parser;
-	if (ld->have_ev) {
-		yaml_event_delete(&ld->ev);
-		ld->have_ev = false;
-	}
-	if (yaml_parser_parse(p, &ld->ev)) {
-		ld->have_ev = true;
-		return 0;
-	}
-	if (p->error == YAML_MEMORY_ERROR)
-		return trmx_error_set(ld->err, TRMX_ENOMEM, "%s: out of memory parsing YAML", ld->path);
-	if (p->error == YAML_READER_ERROR)
-		return trmx_error_set(ld->err, TRMX_EFORMAT, "%s: byte offset %zu: malformed YAML: %s",
-				      ld->path, p->problem_offset,
-				      p->problem ? p->problem : "unreadable input");
-	if (p->context)
-		return trmx_error_set(ld->err, TRMX_EFORMAT,
-				      "%s:%zu:%zu: malformed YAML: %s (%s at line %zu, column %zu)",
-				      ld->path, p->problem_mark.line + 1, p->problem_mark.column + 1,
-				      p->problem ? p->problem : "error", p->context,
-				      p->context_mark.line + 1, p->context_mark.column + 1);
-	return trmx_error_set(ld->err, TRMX_EFORMAT, "%s:%zu:%zu: malformed YAML: %s", ld->path,
-			      p->problem_mark.line + 1, p->problem_mark.column + 1,
-			      p->problem ? p->problem : "error");
+	return rc;
 }
 
 static int too_deep(struct loader *ld)
 {
-	return yaml_fail(ld, ld->ev.start_mark, TRMX_ELIMIT, NULL,
+	return yaml_fail(ld, ld->y.ev.start_mark, TRMX_ELIMIT, NULL,
 			 "collections nested deeper than TRMX_CONFIG_DEPTH_MAX (%d)",
 			 TRMX_CONFIG_DEPTH_MAX);
 }
@@ -284,7 +231,7 @@ static int skip_node(struct loader *ld, int outer)
 	int depth = 0;
 	int rc;
 	for (;;) {
-		switch (ld->ev.type) {
+		switch (ld->y.ev.type) {
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
 			if (outer + ++depth > TRMX_CONFIG_DEPTH_MAX)
@@ -299,7 +246,7 @@ static int skip_node(struct loader *ld, int outer)
 		}
 		if (depth == 0)
 			return 0;
-		if ((rc = next_event(ld)) < 0)
+		if ((rc = trmx_yaml_next(&ld->y)) < 0)
 			return rc;
 	}
 }
@@ -308,15 +255,15 @@ static int skip_node(struct loader *ld, int outer)
 static int read_prologue(struct loader *ld)
 {
 	int rc;
-	if ((rc = next_event(ld)) < 0 || (rc = next_event(ld)) < 0)
+	if ((rc = trmx_yaml_next(&ld->y)) < 0 || (rc = trmx_yaml_next(&ld->y)) < 0)
 		return rc;
-	if (ld->ev.type == YAML_STREAM_END_EVENT)
-		return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, NULL,
+	if (ld->y.ev.type == YAML_STREAM_END_EVENT)
+		return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, NULL,
 				 "empty file: the top level must be a mapping");
-	if ((rc = next_event(ld)) < 0)
+	if ((rc = trmx_yaml_next(&ld->y)) < 0)
 		return rc;
-	if (ld->ev.type != YAML_MAPPING_START_EVENT)
-		return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, NULL,
+	if (ld->y.ev.type != YAML_MAPPING_START_EVENT)
+		return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, NULL,
 				 "the top level is not a mapping");
 	return 0;
 }
@@ -339,37 +286,37 @@ static int find_arch(struct loader *ld, long *which)
 	bool seen_arch = false;
 	int rc;
 
-	if ((rc = parser_start(ld)) < 0 || (rc = read_prologue(ld)) < 0)
+	if ((rc = trmx_yaml_start(&ld->y, ld->path, ld->text, ld->len, ld->err)) < 0 || (rc = read_prologue(ld)) < 0)
 		return rc;
 	for (;; pair++) {
-		if ((rc = next_event(ld)) < 0)
+		if ((rc = trmx_yaml_next(&ld->y)) < 0)
 			return rc;
-		if (ld->ev.type == YAML_MAPPING_END_EVENT)
+		if (ld->y.ev.type == YAML_MAPPING_END_EVENT)
 			break;
-		if (ld->ev.type != YAML_SCALAR_EVENT)
-			return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, NULL,
+		if (ld->y.ev.type != YAML_SCALAR_EVENT)
+			return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, NULL,
 					 "a top-level key is not a scalar");
-		bool arch = is_arch_key(&ld->ev);
-		yaml_mark_t mark = ld->ev.start_mark;
+		bool arch = is_arch_key(&ld->y.ev);
+		yaml_mark_t mark = ld->y.ev.start_mark;
 		char name[16] = "";
 		if (arch) {
-			memcpy(name, ld->ev.data.scalar.value, ld->ev.data.scalar.length);
+			memcpy(name, ld->y.ev.data.scalar.value, ld->y.ev.data.scalar.length);
 			if (seen_arch)
 				return yaml_fail(ld, mark, TRMX_EFORMAT, name,
 						 "duplicate key (or both 'arch' and 'architecture')");
 			seen_arch = true;
 		}
-		if ((rc = next_event(ld)) < 0)
+		if ((rc = trmx_yaml_next(&ld->y)) < 0)
 			return rc;
-		if (arch && ld->ev.type == YAML_MAPPING_START_EVENT)
+		if (arch && ld->y.ev.type == YAML_MAPPING_START_EVENT)
 			found = pair;
 		if ((rc = skip_node(ld, 1)) < 0)
 			return rc;
 	}
-	if ((rc = next_event(ld)) < 0 || (rc = next_event(ld)) < 0)
+	if ((rc = trmx_yaml_next(&ld->y)) < 0 || (rc = trmx_yaml_next(&ld->y)) < 0)
 		return rc;
-	if (ld->ev.type != YAML_STREAM_END_EVENT)
-		return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, NULL,
+	if (ld->y.ev.type != YAML_STREAM_END_EVENT)
+		return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, NULL,
 				 "more than one YAML document");
 	*which = found;
 	return 0;
@@ -379,14 +326,14 @@ static int find_arch(struct loader *ld, long *which)
 static int check_anchor(struct loader *ld, const char *keypath)
 {
 	const yaml_char_t *anchor = NULL;
-	if (ld->ev.type == YAML_SCALAR_EVENT)
-		anchor = ld->ev.data.scalar.anchor;
-	else if (ld->ev.type == YAML_MAPPING_START_EVENT)
-		anchor = ld->ev.data.mapping_start.anchor;
-	else if (ld->ev.type == YAML_SEQUENCE_START_EVENT)
-		anchor = ld->ev.data.sequence_start.anchor;
+	if (ld->y.ev.type == YAML_SCALAR_EVENT)
+		anchor = ld->y.ev.data.scalar.anchor;
+	else if (ld->y.ev.type == YAML_MAPPING_START_EVENT)
+		anchor = ld->y.ev.data.mapping_start.anchor;
+	else if (ld->y.ev.type == YAML_SEQUENCE_START_EVENT)
+		anchor = ld->y.ev.data.sequence_start.anchor;
 	if (anchor)
-		return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, keypath,
+		return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, keypath,
 				 "anchors (&%.32s) are not supported", (const char *)anchor);
 	return 0;
 }
@@ -410,46 +357,46 @@ static int read_mapping(struct loader *ld, const char *prefix, int depth)
 	int rc;
 
 	for (;;) {
-		if ((rc = next_event(ld)) < 0)
+		if ((rc = trmx_yaml_next(&ld->y)) < 0)
 			return rc;
-		if (ld->ev.type == YAML_MAPPING_END_EVENT)
+		if (ld->y.ev.type == YAML_MAPPING_END_EVENT)
 			return 0;
-		if (ld->ev.type == YAML_ALIAS_EVENT)
-			return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, prefix,
+		if (ld->y.ev.type == YAML_ALIAS_EVENT)
+			return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, prefix,
 					 "aliases (*%.32s) are not supported",
-					 (const char *)ld->ev.data.alias.anchor);
-		if (ld->ev.type != YAML_SCALAR_EVENT)
-			return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, prefix,
+					 (const char *)ld->y.ev.data.alias.anchor);
+		if (ld->y.ev.type != YAML_SCALAR_EVENT)
+			return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, prefix,
 					 "a key is not a scalar");
 		if ((rc = check_anchor(ld, prefix)) < 0)
 			return rc;
 
-		const char *k = (const char *)ld->ev.data.scalar.value;
-		size_t klen = ld->ev.data.scalar.length;
+		const char *k = (const char *)ld->y.ev.data.scalar.value;
+		size_t klen = ld->y.ev.data.scalar.length;
 		if (klen == 0 || memchr(k, '\0', klen))
-			return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, prefix,
+			return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, prefix,
 					 "a key is empty or holds a NUL byte");
 		if (plen + (plen ? 1 : 0) + klen > TRMX_CONFIG_KEY_MAX)
-			return yaml_fail(ld, ld->ev.start_mark, TRMX_ELIMIT, prefix,
+			return yaml_fail(ld, ld->y.ev.start_mark, TRMX_ELIMIT, prefix,
 					 "a key longer than TRMX_CONFIG_KEY_MAX (%d bytes)",
 					 TRMX_CONFIG_KEY_MAX);
 		snprintf(key, sizeof key, "%s%s%.*s", prefix, plen ? "." : "", (int)klen, k);
 		if (is_duplicate(ld, key))
-			return yaml_fail(ld, ld->ev.start_mark, TRMX_EFORMAT, key, "duplicate key");
+			return yaml_fail(ld, ld->y.ev.start_mark, TRMX_EFORMAT, key, "duplicate key");
 		if (ld->cfg->count + ld->nmaps >= TRMX_CONFIG_KEYS_MAX)
-			return yaml_fail(ld, ld->ev.start_mark, TRMX_ELIMIT, key,
+			return yaml_fail(ld, ld->y.ev.start_mark, TRMX_ELIMIT, key,
 					 "more than TRMX_CONFIG_KEYS_MAX (%d) keys",
 					 TRMX_CONFIG_KEYS_MAX);
 
-		if ((rc = next_event(ld)) < 0)
+		if ((rc = trmx_yaml_next(&ld->y)) < 0)
 			return rc;
 		if ((rc = check_anchor(ld, key)) < 0)
 			return rc;
-		yaml_mark_t mark = ld->ev.start_mark;
-		switch (ld->ev.type) {
+		yaml_mark_t mark = ld->y.ev.start_mark;
+		switch (ld->y.ev.type) {
 		case YAML_SCALAR_EVENT: {
-			const char *v = (const char *)ld->ev.data.scalar.value;
-			size_t vlen = ld->ev.data.scalar.length;
+			const char *v = (const char *)ld->y.ev.data.scalar.value;
+			size_t vlen = ld->y.ev.data.scalar.length;
 			char *kc, *vc;
 			if (memchr(v, '\0', vlen))
 				return yaml_fail(ld, mark, TRMX_EFORMAT, key, "the value holds a NUL byte");
@@ -480,7 +427,7 @@ static int read_mapping(struct loader *ld, const char *prefix, int depth)
 			return yaml_fail(ld, mark, TRMX_EFORMAT, key, "sequences are not supported");
 		case YAML_ALIAS_EVENT:
 			return yaml_fail(ld, mark, TRMX_EFORMAT, key, "aliases (*%.32s) are not supported",
-					 (const char *)ld->ev.data.alias.anchor);
+					 (const char *)ld->y.ev.data.alias.anchor);
 		default:
 			return yaml_fail(ld, mark, TRMX_EFORMAT, key, "unexpected YAML event");
 		}
@@ -491,7 +438,7 @@ static int read_mapping(struct loader *ld, const char *prefix, int depth)
 static int read_config(struct loader *ld, long which)
 {
 	int rc;
-	if ((rc = parser_start(ld)) < 0 || (rc = read_prologue(ld)) < 0)
+	if ((rc = trmx_yaml_start(&ld->y, ld->path, ld->text, ld->len, ld->err)) < 0 || (rc = read_prologue(ld)) < 0)
 		return rc;
 	if (which < 0) {
 		if ((rc = check_anchor(ld, NULL)) < 0)
@@ -499,7 +446,7 @@ static int read_config(struct loader *ld, long which)
 		return read_mapping(ld, "", 1);
 	}
 	for (long pair = 0;; pair++) {
-		if ((rc = next_event(ld)) < 0 || (rc = next_event(ld)) < 0)
+		if ((rc = trmx_yaml_next(&ld->y)) < 0 || (rc = trmx_yaml_next(&ld->y)) < 0)
 			return rc;
 		if (pair == which) {
 			if ((rc = check_anchor(ld, "arch")) < 0)
@@ -608,10 +555,7 @@ static int load_yaml(trmx_config **out, const char *path, bool whole, trmx_error
 	*out = ld.cfg;
 	ld.cfg = NULL;
 done:
-	if (ld.have_ev)
-		yaml_event_delete(&ld.ev);
-	if (ld.parser_ready)
-		yaml_parser_delete(&ld.parser);
+	trmx_yaml_end(&ld.y);
 	for (size_t i = 0; i < ld.nmaps; i++)
 		free(ld.maps[i]);
 	free(ld.maps);

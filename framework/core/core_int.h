@@ -36,8 +36,8 @@ static inline bool trmx_version_ok(unsigned version, unsigned current)
 }
 int trmx_version_refused(trmx_error *err, const char *what, unsigned version, unsigned current);
 
-/* Send a diagnostic to the callback of trmx_log_set. */
-void trmx_log(trmx_log_level level, const char *fmt, ...) TRMX_PRINTF(2, 3);
+/* Send a diagnostic to the callback of trmx_diag_set. */
+void trmx_diag(trmx_diag_level level, const char *fmt, ...) TRMX_PRINTF(2, 3);
 
 /* Checked arithmetic: false on overflow. */
 static inline bool trmx_mul_size(size_t a, size_t b, size_t *out)

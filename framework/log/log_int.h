@@ -153,4 +153,22 @@ int trmx_log_url(const char *home, const char *given, char **url, trmx_error *er
 /* The id this host writes into runs.host: the home's config host.id, else the host name. */
 void trmx_log_host_id(const char *home, char *buf, size_t cap);
 
+/* ---- The module-SQL guard (sqlguard.c) -------------------------------------------------------
+ * What a module's SQL may do (its own tables, indexes and views in its own database; no
+ * triggers, ATTACH, PRAGMA but user_version, temporary or virtual tables, transaction control,
+ * extensions), with its work capped at TRMX_MODULE_SQL_OPS_MAX. `what` names the text in
+ * messages ("schema.sql:3: triggers are not allowed ..."). */
+/* A script of statements, in the caller's transaction. */
+int trmx_sqlguard_exec(sqlite3 *db, const char *sql, const char *what, trmx_error *err);
+/* One statement with text parameters (the host's module_exec). */
+int trmx_sqlguard_exec1(sqlite3 *db, const char *sql, const char *const *params, size_t nparams, const char *what,
+			trmx_error *err);
+/* The script in file `path` (at most TRMX_MODULE_SQL_MAX bytes, no NUL). */
+int trmx_sqlguard_run_file(sqlite3 *db, const char *path, const char *what, trmx_error *err);
+/* Cap db's size at TRMX_MODULE_DB_INSTALL_MAX while a script runs (not persistent). */
+int trmx_sqlguard_cap_size(sqlite3 *db, trmx_error *err);
+/* Run the script in `path` as an install would (the same guard and caps) into a database in
+ * memory: pack and verify refuse what install would. */
+int trmx_sqlguard_check_file(const char *path, const char *what, trmx_error *err);
+
 #endif

@@ -833,7 +833,7 @@ static int central_write(trmx_log_db *l, const trmx_run_record *runs, size_t n, 
 outbox:
 	/* kept here until the central log takes it (trmx log push, or trmx serve in the background) */
 	if (!l->warned) {
-		trmx_log(TRMX_LOG_WARN, "the central log is out of reach (%s): runs and feedback wait in %s until "
+		trmx_diag(TRMX_DIAG_WARN, "the central log is out of reach (%s): runs and feedback wait in %s until "
 			 "`trmx log push` (trmx serve pushes by itself)", l->last_error, l->outbox_path);
 		l->warned = true;
 	}

@@ -421,7 +421,7 @@ static void *engine_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		q->running = false;
 		if (rc < 0) {
-			trmx_log(TRMX_LOG_ERROR, "serve: the engine failed: %s", err.message);
+			trmx_diag(TRMX_DIAG_ERROR, "serve: the engine failed: %s", err.message);
 			fail_queue(s, &c, err.message);
 		}
 		from = pos + 1;
@@ -574,9 +574,9 @@ static void *log_main(void *arg)
 				size_t pushed = 0;
 				trmx_error err = { 0, "" };
 				if (trmx_log_push(s->log, &pushed, &err) < 0)
-					trmx_log(TRMX_LOG_WARN, "serve: the outbox waits: %s", err.message);
+					trmx_diag(TRMX_DIAG_WARN, "serve: the outbox waits: %s", err.message);
 				else if (pushed)
-					trmx_log(TRMX_LOG_INFO, "serve: %zu rows pushed from the outbox to %s", pushed,
+					trmx_diag(TRMX_DIAG_INFO, "serve: %zu rows pushed from the outbox to %s", pushed,
 						 trmx_log_path(s->log));
 				next_push = trmx_mono_s() + PUSH_EVERY_S;
 				pthread_mutex_lock(&s->mu);

@@ -1343,7 +1343,7 @@ static void *worker(void *arg)
 		if (L->stop && now > drain_until) { /* stopping took too long: the rest is given up */
 			unlink_score(L, x);
 			L->failed++;
-			trmx_log(TRMX_LOG_WARN, "LTI grade passback: the score of run %s was not sent before the server stopped",
+			trmx_diag(TRMX_DIAG_WARN, "LTI grade passback: the score of run %s was not sent before the server stopped",
 				 x->run_id);
 			score_free(x);
 			continue;
@@ -1362,7 +1362,7 @@ static void *worker(void *arg)
 		if (++x->tries >= SCORE_TRIES || L->stop) {
 			unlink_score(L, x);
 			L->failed++;
-			trmx_log(TRMX_LOG_WARN, "LTI grade passback: the score of run %s is given up after %d tries: %s (%llu "
+			trmx_diag(TRMX_DIAG_WARN, "LTI grade passback: the score of run %s is given up after %d tries: %s (%llu "
 						"given up so far)",
 				 x->run_id, x->tries, why, (unsigned long long)L->failed);
 			score_free(x);
@@ -1463,7 +1463,7 @@ void lti_stop(trmx_server *s)
 	if (L->started)
 		pthread_join(L->worker, NULL);
 	if (L->failed || L->dropped)
-		trmx_log(TRMX_LOG_WARN, "LTI grade passback: %llu scores sent, %llu given up, %llu dropped (queue full)",
+		trmx_diag(TRMX_DIAG_WARN, "LTI grade passback: %llu scores sent, %llu given up, %llu dropped (queue full)",
 			 (unsigned long long)L->sent, (unsigned long long)L->failed, (unsigned long long)L->dropped);
 	s->lti = NULL;
 	lti_free(L);

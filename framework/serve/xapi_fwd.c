@@ -64,7 +64,7 @@ static bool fwd_wait(void *user, double seconds, const char *why)
 	if (stopping) /* the last pass at stop does not retry */
 		return false;
 	/* outside mu: a slow standard error must not hold up xapi_wake */
-	trmx_log(TRMX_LOG_WARN, "xapi: the LRS at %s failed (%s); retrying in %.0f s", trmx_lrs_endpoint(x->lrs), why,
+	trmx_diag(TRMX_DIAG_WARN, "xapi: the LRS at %s failed (%s); retrying in %.0f s", trmx_lrs_endpoint(x->lrs), why,
 		 seconds);
 	double until = trmx_mono_s() + seconds;
 	pthread_mutex_lock(&x->mu);
@@ -105,7 +105,7 @@ static double fwd_pass(struct xapi_fwd *x)
 		x->pending = (uint64_t)res.pending;
 	if (rc < 0 && rc != TRMX_ECANCELLED) {
 		x->errors++;
-		trmx_log(TRMX_LOG_ERROR, "xapi: %s; %lld statements wait; trying again in %.0f s", err.message,
+		trmx_diag(TRMX_DIAG_ERROR, "xapi: %s; %lld statements wait; trying again in %.0f s", err.message,
 			 (long long)res.pending, XAPI_HOLD_S);
 		return XAPI_HOLD_S;
 	}

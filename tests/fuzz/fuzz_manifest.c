@@ -1,5 +1,5 @@
 /*
- * fuzz_manifest.c — libFuzzer target for the manifest reader (framework/core/manifest.c): the
+ * fuzz_manifest.c — libFuzzer target for the manifest reader (packager/manifest.c): the
  * input is the bytes of a manifest.yaml, read in both modes; an accepted manifest has every
  * accessor called. Run with `make fuzz` (docs/SECURITY.md has the figures).
  */

@@ -15,9 +15,9 @@ static const trmx_tensor_view *host_tensor_find(void *host, const char *name)
 	return m->weights ? trmx_weights_find(m->weights, name) : NULL;
 }
 
-static void host_log(void *host, trmx_log_level level, const char *message)
+static void host_log(void *host, trmx_diag_level level, const char *message)
 {
-	trmx_log(level, "%s", message);
+	trmx_diag(level, "%s", message);
 }
 
 int trmx_model_open(trmx_model **out, const char *engine, const trmx_config *arch,

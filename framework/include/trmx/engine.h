@@ -38,7 +38,7 @@ typedef struct trmx_host_services {
 	uint32_t struct_size; /* sizeof(trmx_host_services) of the host */
 	void *host;           /* opaque, passed back to the callbacks */
 	/* Diagnostics (may be NULL). */
-	void (*log)(void *host, trmx_log_level level, const char *message);
+	void (*log)(void *host, trmx_diag_level level, const char *message);
 	/* A tensor by official state-dict name (with or without "model.inner."), NULL when absent.
 	 * The view lives as long as the model. */
 	const trmx_tensor_view *(*tensor_find)(void *host, const char *name);

@@ -260,7 +260,8 @@ int trmx_dispatch_records(const trmx_dispatch_result *r, unsigned flags, trmx_ru
 /* ---- Leases: a model for callers that drive it themselves (evaluations) ------------------------ */
 
 /* Resolve `target` (a context, a TARGET or a package file) for `learner` (a raw id or NULL) and
- * hold its model until the lease is freed. */
+ * hold its model until the lease is freed: the one way to open a model source under the home's
+ * policy (a package file is verified as install would: sizes, SHA-256s, the signature). */
 int trmx_host_acquire(trmx_host *h, const char *target, const char *learner, trmx_lease **out,
 		      trmx_error *err);
 void trmx_lease_free(trmx_lease *l);
@@ -271,6 +272,10 @@ const trmx_resolution *trmx_lease_resolution(const trmx_lease *l);
 const char *trmx_lease_engine(const trmx_lease *l);       /* "trm 1.0.0" */
 const char *trmx_lease_learner(const trmx_lease *l);      /* the pseudonym, or NULL */
 const char *trmx_lease_task_params(const trmx_lease *l);  /* "size=4" */
+const trmx_manifest *trmx_lease_manifest(const trmx_lease *l); /* the module's manifest */
+/* The weights file the model was loaded from: in the store, or in the host's unpacked copy of a
+ * package file (which lives as long as the lease). */
+const char *trmx_lease_weights_path(const trmx_lease *l);
 
 /* ---- Evaluations on a lease, logged (`trmx eval TARGET`) ------------------------------------- */
 

@@ -79,7 +79,7 @@
 /* Generators: puzzles one `trmx gen` run may write. */
 #define TRMX_GEN_COUNT_MAX 100000000
 
-/* ---- Packages (packager/, framework/core/manifest.c; docs/FORMAT.md, docs/SECURITY.md) ---- */
+/* ---- Packages (packager/; docs/FORMAT.md, docs/SECURITY.md) ---- */
 /* The archive file: its bytes, its central directory's bytes (read whole), its members, the
  * bytes of one member name and its folder depth. */
 #define TRMX_PACKAGE_FILE_MAX (8ull << 30)

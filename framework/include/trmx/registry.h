@@ -151,11 +151,6 @@ typedef struct trmx_install_result {
 int trmx_registry_install(trmx_registry *reg, const char *path, const trmx_install_options *opts,
 			  trmx_install_result *result, trmx_error *err);
 
-/* Run the module folder `dir`'s schema.sql as an install would (the same authorizer, statement
- * list and caps), into a database in memory: pack and verify refuse what install would. Errors:
- * TRMX_EFORMAT with the file, line and reason, TRMX_ELIMIT, TRMX_EIO, TRMX_ENOMEM. */
-int trmx_registry_schema_check(const char *dir, trmx_error *err);
-
 /* Refuse to remove a version a binding or its canary resolves to, unless forced. */
 #define TRMX_REMOVE_FORCE 1u
 

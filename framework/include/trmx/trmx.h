@@ -30,7 +30,7 @@
  * Ownership: results returned through `**out` belong to the caller and are freed with the
  * matching `_free`; every `_free(NULL)` is a no-op. `const` pointers returned by the library are
  * borrowed and live as long as the object they came from. The library never prints and never
- * exits; diagnostics go to the callback set with trmx_log_set.
+ * exits; diagnostics go to the callback set with trmx_diag_set.
  */
 #ifndef TRMX_H
 #define TRMX_H
@@ -57,10 +57,10 @@ const char *trmx_version(void);
 
 /* ---- Diagnostics ------------------------------------------------------------------------- */
 
-typedef void (*trmx_log_fn)(trmx_log_level level, const char *message, void *user);
+typedef void (*trmx_diag_fn)(trmx_diag_level level, const char *message, void *user);
 
-/* Route the library's diagnostics to `fn` (NULL: drop them). Not thread-safe against logging. */
-void trmx_log_set(trmx_log_fn fn, void *user);
+/* Route the library's diagnostics to `fn` (NULL: drop them). Not thread-safe against trmx_diag. */
+void trmx_diag_set(trmx_diag_fn fn, void *user);
 
 /* ---- Threads ----------------------------------------------------------------------------- */
 

@@ -86,13 +86,13 @@ typedef struct trmx_tensor_view {
 	size_t nbytes;
 } trmx_tensor_view;
 
-/* Log levels for the diagnostics callback (trmx_log_set in trmx.h). */
-typedef enum trmx_log_level {
-	TRMX_LOG_ERROR = 0,
-	TRMX_LOG_WARN,
-	TRMX_LOG_INFO,
-	TRMX_LOG_DEBUG
-} trmx_log_level;
+/* Levels of the diagnostics callback (trmx_diag_set in trmx.h; trmx_log_* is the usage log). */
+typedef enum trmx_diag_level {
+	TRMX_DIAG_ERROR = 0,
+	TRMX_DIAG_WARN,
+	TRMX_DIAG_INFO,
+	TRMX_DIAG_DEBUG
+} trmx_diag_level;
 
 #pragma GCC visibility pop
 

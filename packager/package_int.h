@@ -1,6 +1,7 @@
 /*
- * package_int.h — helpers shared by the manifest reader (framework/core/manifest.c), hashing
- * (package_hash.c) and the packager (the packager/ sources). Not installed.
+ * package_int.h — the packages layer's shared header: member names, SHA-256 and hex (hash.c), the
+ * manifest's field syntaxes (syntax.c), used by the manifest reader (manifest.c), the packager
+ * and the registry above them. Not installed.
  */
 #ifndef TRMX_PACKAGE_INT_H
 #define TRMX_PACKAGE_INT_H

@@ -1,5 +1,5 @@
 /*
- * package_hash.c — SHA-256 (libsodium), hex, bounded whole-file reads and small string checks
+ * hash.c — SHA-256 (libsodium), hex and small string checks
  * shared by the manifest reader and the packager.
  */
 #include <errno.h>

@@ -21,10 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "trmx/engine.h"
 #include "package_int.h"
+#include "core/yaml_int.h"
 
 /* ---- The tree ---------------------------------------------------------------------------- */
 
@@ -261,10 +261,7 @@ struct trmx_manifest {
 
 struct builder {
 	trmx_manifest *m;
-	yaml_parser_t parser;
-	bool parser_ready;
-	yaml_event_t ev;
-	bool have_ev;
+	trmx_yaml y;
 	trmx_error *err;
 };
 
@@ -275,52 +272,19 @@ static int failf(const trmx_manifest *m, trmx_error *err, int code, size_t line,
 static int failf(const trmx_manifest *m, trmx_error *err, int code, size_t line, size_t col,
 		 const char *key, const char *fmt, ...)
 {
-	char msg[TRMX_ERROR_MESSAGE_MAX];
-	char where[64] = "";
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int rc = trmx_yaml_vfail(err, code, m->source, line, col, key, fmt, ap);
 	va_end(ap);
-	if (line)
-		snprintf(where, sizeof where, ":%zu:%zu", line, col);
-	if (key && *key)
-		return trmx_error_set(err, code, "%s%s: key '%s': %s", m->source, where, key, msg);
-	return trmx_error_set(err, code, "%s%s: %s", m->source, where, msg);
-}
-
-static int next_event(struct builder *b)
-{
-	yaml_parser_t *p = &b->parser;
-	if (b->have_ev) {
-		yaml_event_delete(&b->ev);
-		b->have_ev = false;
-	}
-	if (yaml_parser_parse(p, &b->ev)) {
-		b->have_ev = true;
-		return 0;
-	}
-	if (p->error == YAML_MEMORY_ERROR)
-		return trmx_error_set(b->err, TRMX_ENOMEM, "%s: out of memory parsing YAML", b->m->source);
-	if (p->error == YAML_READER_ERROR)
-		return trmx_error_set(b->err, TRMX_EFORMAT, "%s: byte offset %zu: malformed YAML: %s",
-				      b->m->source, p->problem_offset,
-				      p->problem ? p->problem : "unreadable input");
-	if (p->context)
-		return failf(b->m, b->err, TRMX_EFORMAT, p->problem_mark.line + 1,
-			     p->problem_mark.column + 1, NULL,
-			     "malformed YAML: %s (%s at line %zu, column %zu)",
-			     p->problem ? p->problem : "error", p->context, p->context_mark.line + 1,
-			     p->context_mark.column + 1);
-	return failf(b->m, b->err, TRMX_EFORMAT, p->problem_mark.line + 1, p->problem_mark.column + 1,
-		     NULL, "malformed YAML: %s", p->problem ? p->problem : "error");
+	return rc;
 }
 
 static int new_node(struct builder *b, enum node_kind kind, uint32_t *idx)
 {
 	trmx_manifest *m = b->m;
 	if (m->nnodes >= TRMX_MANIFEST_NODES_MAX)
-		return failf(m, b->err, TRMX_ELIMIT, b->ev.start_mark.line + 1,
-			     b->ev.start_mark.column + 1, NULL,
+		return failf(m, b->err, TRMX_ELIMIT, b->y.ev.start_mark.line + 1,
+			     b->y.ev.start_mark.column + 1, NULL,
 			     "more than TRMX_MANIFEST_NODES_MAX (%d) YAML nodes",
 			     TRMX_MANIFEST_NODES_MAX);
 	if (m->nnodes == m->capnodes) {
@@ -334,10 +298,10 @@ static int new_node(struct builder *b, enum node_kind kind, uint32_t *idx)
 	struct node *n = &m->nodes[m->nnodes];
 	memset(n, 0, sizeof *n);
 	n->kind = kind;
-	n->line = b->ev.start_mark.line + 1;
-	n->col = b->ev.start_mark.column + 1;
-	n->start = b->ev.start_mark.index;
-	n->end = b->ev.end_mark.index;
+	n->line = b->y.ev.start_mark.line + 1;
+	n->col = b->y.ev.start_mark.column + 1;
+	n->start = b->y.ev.start_mark.index;
+	n->end = b->y.ev.end_mark.index;
 	*idx = (uint32_t)m->nnodes++;
 	return 0;
 }
@@ -361,7 +325,7 @@ static int add_kid(struct builder *b, uint32_t parent, uint32_t kid)
  * ("billion laughs"), and tags would ask for types the spec does not have. */
 static int check_event_props(struct builder *b)
 {
-	const yaml_event_t *e = &b->ev;
+	const yaml_event_t *e = &b->y.ev;
 	const yaml_char_t *anchor = NULL, *tag = NULL;
 	size_t line = e->start_mark.line + 1, col = e->start_mark.column + 1;
 	switch (e->type) {
@@ -400,16 +364,13 @@ static int build_tree(struct builder *b)
 	int depth = 0, docs = 0, rc;
 	bool root_done = false;
 
-	if (!yaml_parser_initialize(&b->parser))
-		return trmx_error_set(b->err, TRMX_ENOMEM, "%s: out of memory", m->source);
-	b->parser_ready = true;
-	yaml_parser_set_input_string(&b->parser, (const unsigned char *)m->text, m->len);
-	yaml_parser_set_encoding(&b->parser, YAML_UTF8_ENCODING);
+	if ((rc = trmx_yaml_start(&b->y, m->source, m->text, m->len, b->err)) < 0)
+		return rc;
 
 	for (;;) {
-		if ((rc = next_event(b)) < 0)
+		if ((rc = trmx_yaml_next(&b->y)) < 0)
 			return rc;
-		yaml_event_t *e = &b->ev;
+		yaml_event_t *e = &b->y.ev;
 		size_t line = e->start_mark.line + 1, col = e->start_mark.column + 1;
 		if ((rc = check_event_props(b)) < 0)
 			return rc;
@@ -1069,10 +1030,7 @@ int trmx_manifest_parse(trmx_manifest **out, const char *text, size_t len, const
 	*out = m;
 	m = NULL;
 done:
-	if (b.have_ev)
-		yaml_event_delete(&b.ev);
-	if (b.parser_ready)
-		yaml_parser_delete(&b.parser);
+	trmx_yaml_end(&b.y);
 	trmx_manifest_free(m);
 	return rc;
 }
