@@ -106,7 +106,7 @@ static void model_open(struct model *md, const char *path)
 	trmx_kv kv[TRMX_CONFIG_KEYS_MAX];
 	for (size_t i = 0; i < n; i++)
 		trmx_config_at(md->arch, i, &kv[i].key, &kv[i].value);
-	if (trm_config_parse(&md->cfg, kv, n, !strcmp(trmx_config_engine(md->arch), "hrm"), &err) < 0)
+	if (trmx__trm_config_parse(&md->cfg, kv, n, !strcmp(trmx_config_engine(md->arch), "hrm"), &err) < 0)
 		die(&err);
 }
 

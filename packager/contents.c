@@ -5,7 +5,7 @@
  * vocabulary, every example through the codec and its checker, and schema.sql under the
  * module-SQL guard install uses (log/sqlguard.c). Used by pack (on the
  * author's folder) and verify (on an unpacked copy); the registry runs it before installing. The
- * engine is looked up as dispatch will (engine_model_open_named): a plugin engine's module is
+ * engine is looked up as dispatch will (trmx__engine_model_open_named): a plugin engine's module is
  * checked as fully as a built-in one's.
  */
 #include <stdarg.h>
@@ -169,8 +169,8 @@ int trmx_package_check_contents(const trmx_manifest *m, const char *dir, const c
 	}
 	if ((rc = trmx_weights_open(&w, wpath, &e2)) < 0) {
 		problem(&p, rc, "%s", e2.message);
-	} else if ((rc = engine_model_open_named(&model, &plugin, engine, plugin_dir, trmx_manifest_architecture(m), w,
-						 &e2)) < 0) {
+	} else if ((rc = trmx__engine_model_open_named(&model, &plugin, engine, plugin_dir, trmx_manifest_architecture(m), w,
+						       &e2)) < 0) {
 		problem(&p, rc, "%s against the architecture (engine %s): %s", PKG_WEIGHTS, engine,
 			e2.message);
 	} else {

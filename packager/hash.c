@@ -12,24 +12,24 @@
 
 #include "package_int.h"
 
-void pkg_sha256_init(pkg_sha256 *h)
+void trmx__pkg_sha256_init(pkg_sha256 *h)
 {
 	crypto_hash_sha256_init(&h->state);
 }
 
-void pkg_sha256_update(pkg_sha256 *h, const void *data, size_t len)
+void trmx__pkg_sha256_update(pkg_sha256 *h, const void *data, size_t len)
 {
 	crypto_hash_sha256_update(&h->state, data, len);
 }
 
-void pkg_sha256_final_hex(pkg_sha256 *h, char out[TRMX_SHA256_HEX_SIZE])
+void trmx__pkg_sha256_final_hex(pkg_sha256 *h, char out[TRMX_SHA256_HEX_SIZE])
 {
 	unsigned char d[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_final(&h->state, d);
-	pkg_hex(d, sizeof d, out);
+	trmx__pkg_hex(d, sizeof d, out);
 }
 
-void pkg_hex(const unsigned char *bin, size_t len, char *out)
+void trmx__pkg_hex(const unsigned char *bin, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	for (size_t i = 0; i < len; i++) {
@@ -48,7 +48,7 @@ static int hexval(char c)
 	return -1;
 }
 
-bool pkg_unhex(const char *hex, size_t hexlen, unsigned char *bin, size_t len)
+bool trmx__pkg_unhex(const char *hex, size_t hexlen, unsigned char *bin, size_t len)
 {
 	if (hexlen != 2 * len)
 		return false;
@@ -61,7 +61,7 @@ bool pkg_unhex(const char *hex, size_t hexlen, unsigned char *bin, size_t len)
 	return true;
 }
 
-bool pkg_is_sha256_hex(const char *s, size_t n)
+bool trmx__pkg_is_sha256_hex(const char *s, size_t n)
 {
 	if (n != 64)
 		return false;
@@ -71,7 +71,7 @@ bool pkg_is_sha256_hex(const char *s, size_t n)
 	return true;
 }
 
-bool pkg_has_control(const char *str, size_t n)
+bool trmx__pkg_has_control(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	for (size_t i = 0; i < n; i++) {
@@ -87,9 +87,9 @@ bool pkg_has_control(const char *str, size_t n)
 void trmx_sha256_hex(const void *data, size_t len, char out[TRMX_SHA256_HEX_SIZE])
 {
 	pkg_sha256 h;
-	pkg_sha256_init(&h);
-	pkg_sha256_update(&h, data, len);
-	pkg_sha256_final_hex(&h, out);
+	trmx__pkg_sha256_init(&h);
+	trmx__pkg_sha256_update(&h, data, len);
+	trmx__pkg_sha256_final_hex(&h, out);
 }
 
 int trmx_sha256_file(const char *path, char out[TRMX_SHA256_HEX_SIZE], trmx_error *err)
@@ -108,7 +108,7 @@ int trmx_sha256_file(const char *path, char out[TRMX_SHA256_HEX_SIZE], trmx_erro
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}
-	pkg_sha256_init(&h);
+	trmx__pkg_sha256_init(&h);
 	for (;;) {
 		ssize_t n = read(fd, buf, 1 << 16);
 		if (n < 0 && errno == EINTR)
@@ -119,9 +119,9 @@ int trmx_sha256_file(const char *path, char out[TRMX_SHA256_HEX_SIZE], trmx_erro
 		}
 		if (n == 0)
 			break;
-		pkg_sha256_update(&h, buf, (size_t)n);
+		trmx__pkg_sha256_update(&h, buf, (size_t)n);
 	}
-	pkg_sha256_final_hex(&h, out);
+	trmx__pkg_sha256_final_hex(&h, out);
 done:
 	free(buf);
 	close(fd);

@@ -462,7 +462,7 @@ int trmx_package_name_check(const char *name, size_t len, trmx_error *err)
 				      "TRMX_PACKAGE_PATH_MAX (%d)", len, TRMX_PACKAGE_PATH_MAX);
 	if (!trmx_utf8_valid(name, len))
 		return trmx_error_set(err, TRMX_EFORMAT, "the name is not valid UTF-8");
-	if (pkg_has_control(name, len))
+	if (trmx__pkg_has_control(name, len))
 		return trmx_error_set(err, TRMX_EFORMAT, "the name holds a control character");
 	if (name[0] == '/')
 		return trmx_error_set(err, TRMX_EFORMAT, "an absolute path");
@@ -613,7 +613,7 @@ static int check_scalar(struct walker *w, const struct field *f, const struct no
 				return fail_node(w, n, TRMX_EFORMAT, key,
 						 "a control character (0x%02x) at byte %zu", c, i);
 		}
-		if (pkg_has_control(s, len) && f->type == F_STRING)
+		if (trmx__pkg_has_control(s, len) && f->type == F_STRING)
 			return fail_node(w, n, TRMX_EFORMAT, key, "a control character");
 		return 0;
 	case F_NAME:
@@ -663,7 +663,7 @@ static int check_scalar(struct walker *w, const struct field *f, const struct no
 		return 0;
 	}
 	case F_SHA256:
-		if (!pkg_is_sha256_hex(s, len))
+		if (!trmx__pkg_is_sha256_hex(s, len))
 			return fail_node(w, n, TRMX_EFORMAT, key,
 					 "expected 64 lowercase hex digits, found '%.80s'", s);
 		return 0;

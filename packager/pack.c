@@ -166,7 +166,7 @@ static int hash_file(int dirfd, const char *root, struct src_file *f, struct pkg
 	int fd = open_member(dirfd, f->name);
 	if (fd < 0)
 		return trmx_error_set(err, TRMX_EIO, "%s/%s: cannot open: %s", root, f->name, strerror(errno));
-	pkg_sha256_init(&h);
+	trmx__pkg_sha256_init(&h);
 	for (;;) {
 		ssize_t n = read(fd, buf, PKG_BLOCK);
 		if (n < 0 && errno == EINTR)
@@ -182,12 +182,12 @@ static int hash_file(int dirfd, const char *root, struct src_file *f, struct pkg
 			rc = trmx_error_set(err, TRMX_EIO, "%s/%s: changed while packing", root, f->name);
 			goto done;
 		}
-		pkg_sha256_update(&h, buf, (size_t)n);
-		if (w && (rc = pkg_writer_data(w, buf, (size_t)n, err)) < 0)
+		trmx__pkg_sha256_update(&h, buf, (size_t)n);
+		if (w && (rc = trmx__pkg_writer_data(w, buf, (size_t)n, err)) < 0)
 			goto done;
 	}
 	char hex[TRMX_SHA256_HEX_SIZE];
-	pkg_sha256_final_hex(&h, hex);
+	trmx__pkg_sha256_final_hex(&h, hex);
 	if (w) {
 		if (total != f->size || strcmp(hex, f->sha256))
 			rc = trmx_error_set(err, TRMX_EIO, "%s/%s: changed while packing", root, f->name);
@@ -327,23 +327,23 @@ int trmx_package_pack(const char *dir, const char *out, const trmx_pack_options 
 	}
 
 	/* The archive: manifest first, then the files in order. */
-	if ((rc = pkg_writer_open(&wr, outpath, err)) < 0 ||
-	    (rc = pkg_writer_add(wr, PKG_MANIFEST, full, flen, false, err)) < 0)
+	if ((rc = trmx__pkg_writer_open(&wr, outpath, err)) < 0 ||
+	    (rc = trmx__pkg_writer_add(wr, PKG_MANIFEST, full, flen, false, err)) < 0)
 		goto done;
 	for (size_t i = 0; i < w.n; i++) {
 		struct src_file *f = &w.files[i];
-		if ((rc = pkg_writer_begin(wr, f->name, f->size, pkg_member_stored(f->name), err)) < 0 ||
+		if ((rc = trmx__pkg_writer_begin(wr, f->name, f->size, trmx__pkg_member_stored(f->name), err)) < 0 ||
 		    (rc = hash_file(dfd, dir, f, wr, buf, err)) < 0)
 			goto done;
 	}
-	if ((rc = pkg_writer_commit(wr, err)) < 0)
+	if ((rc = trmx__pkg_writer_commit(wr, err)) < 0)
 		goto done;
 	if (written) {
 		*written = outpath;
 		outpath = NULL;
 	}
 done:
-	pkg_writer_free(wr);
+	trmx__pkg_writer_free(wr);
 	for (size_t i = 0; i < w.n; i++)
 		free(w.files[i].name);
 	free(w.files);

@@ -28,7 +28,7 @@ void trmx_package_free(trmx_package *p)
 		return;
 	if (p->fd >= 0)
 		close(p->fd);
-	zip_members_free(p->members, p->nmembers);
+	trmx__zip_members_free(p->members, p->nmembers);
 	free(p->entries);
 	trmx_manifest_free(p->manifest);
 	free(p->sig);
@@ -36,7 +36,8 @@ void trmx_package_free(trmx_package *p)
 	free(p);
 }
 
-long pkg_member_index(const trmx_package *p, const char *path)
+/* Index of the member named `path`; -1 when none. */
+static long pkg_member_index(const trmx_package *p, const char *path)
 {
 	for (size_t i = 0; i < p->nmembers; i++)
 		if (!strcmp(p->members[i].name, path))
@@ -133,7 +134,7 @@ int trmx_package_open(trmx_package **out, const char *path, const trmx_package_o
 				    path, (unsigned long long)p->file_size, TRMX_PACKAGE_FILE_MAX);
 		goto done;
 	}
-	if ((rc = zip_scan(p->fd, p->file_size, path, &lim, &p->members, &p->nmembers, err)) < 0)
+	if ((rc = trmx__zip_scan(p->fd, p->file_size, path, &lim, &p->members, &p->nmembers, err)) < 0)
 		goto done;
 	if (strcmp(p->members[0].name, PKG_MANIFEST)) {
 		rc = trmx_error_set(err, TRMX_EFORMAT, "%s: the first member is '%s', not %s", path,
@@ -149,14 +150,14 @@ int trmx_package_open(trmx_package **out, const char *path, const trmx_package_o
 		p->entries[i] = (trmx_package_entry){ z->name, z->usize, z->csize, z->method == 8 };
 		p->unpacked += z->usize;
 	}
-	if ((rc = pkg_stream_open(&s, p->fd, path, p->members, p->nmembers, err)) < 0 ||
-	    (rc = pkg_stream_read_member(s, 0, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", &text,
-					 &len, err)) < 0)
+	if ((rc = trmx__pkg_stream_open(&s, p->fd, path, p->members, p->nmembers, err)) < 0 ||
+	    (rc = trmx__pkg_stream_read_member(s, 0, TRMX_MANIFEST_SIZE_MAX, "TRMX_MANIFEST_SIZE_MAX", &text, &len, err)) <
+		    0)
 		goto done;
 	size_t first = 1;
 	if (p->nmembers > 1 && !strcmp(p->members[1].name, PKG_SIGNATURE)) {
-		if ((rc = pkg_stream_read_member(s, 1, TRMX_SIGNATURE_FILE_MAX, "TRMX_SIGNATURE_FILE_MAX",
-						 &p->sig, &p->siglen, err)) < 0)
+		if ((rc = trmx__pkg_stream_read_member(s, 1, TRMX_SIGNATURE_FILE_MAX, "TRMX_SIGNATURE_FILE_MAX", &p->sig,
+						       &p->siglen, err)) < 0)
 			goto done;
 		first = 2;
 	}
@@ -172,7 +173,7 @@ int trmx_package_open(trmx_package **out, const char *path, const trmx_package_o
 	*out = p;
 	p = NULL;
 done:
-	pkg_stream_free(s);
+	trmx__pkg_stream_free(s);
 	free(text);
 	free(source);
 	trmx_package_free(p);
@@ -199,7 +200,7 @@ int trmx_package_digest(const trmx_package *p, char out[TRMX_SHA256_HEX_SIZE], t
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_digest: NULL argument");
 	if (!(buf = malloc(PKG_BLOCK)))
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", p->path);
-	pkg_sha256_init(&h);
+	trmx__pkg_sha256_init(&h);
 	while (off < p->file_size) {
 		ssize_t n = pread(p->fd, buf, PKG_BLOCK, (off_t)off);
 		if (n < 0 && errno == EINTR)
@@ -209,11 +210,11 @@ int trmx_package_digest(const trmx_package *p, char out[TRMX_SHA256_HEX_SIZE], t
 			return trmx_error_set(err, TRMX_EIO, "%s: cannot read: %s", p->path,
 					      n < 0 ? strerror(errno) : "the file shrank");
 		}
-		pkg_sha256_update(&h, buf, (size_t)n);
+		trmx__pkg_sha256_update(&h, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
 	free(buf);
-	pkg_sha256_final_hex(&h, out);
+	trmx__pkg_sha256_final_hex(&h, out);
 	return 0;
 }
 
@@ -232,21 +233,21 @@ static int stream_member(const trmx_package *p, struct pkg_stream *s, size_t ind
 	pkg_sha256 h;
 	size_t got;
 	int rc;
-	if ((rc = pkg_stream_seek(s, index, err)) < 0)
+	if ((rc = trmx__pkg_stream_seek(s, index, err)) < 0)
 		return rc;
-	pkg_sha256_init(&h);
+	trmx__pkg_sha256_init(&h);
 	for (;;) {
-		if ((rc = pkg_stream_read(s, buf, PKG_BLOCK, &got, err)) < 0)
+		if ((rc = trmx__pkg_stream_read(s, buf, PKG_BLOCK, &got, err)) < 0)
 			return rc;
 		if (got == 0)
 			break;
-		pkg_sha256_update(&h, buf, got);
+		trmx__pkg_sha256_update(&h, buf, got);
 		if (fn && (rc = fn(user, index, buf, got, err)) < 0)
 			return rc;
 	}
 	if (f) {
 		char hex[TRMX_SHA256_HEX_SIZE];
-		pkg_sha256_final_hex(&h, hex);
+		trmx__pkg_sha256_final_hex(&h, hex);
 		if (strcmp(hex, f->sha256))
 			return trmx_error_set(err, TRMX_EINTEGRITY,
 					      "%s: member '%s': SHA-256 %s, but the manifest lists %s",
@@ -255,44 +256,44 @@ static int stream_member(const trmx_package *p, struct pkg_stream *s, size_t ind
 	return 0;
 }
 
-int pkg_check_members(const trmx_package *p, trmx_error *err)
+int trmx__pkg_check_members(const trmx_package *p, trmx_error *err)
 {
 	struct pkg_stream *s = NULL;
 	unsigned char *buf = malloc(PKG_BLOCK);
 	int rc = 0;
 	if (!buf)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	if ((rc = pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, err)) < 0)
+	if ((rc = trmx__pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, err)) < 0)
 		goto done;
 	for (size_t i = 0; i < p->nmembers && rc == 0; i++)
 		rc = stream_member(p, s, i, NULL, NULL, buf, err);
 done:
-	pkg_stream_free(s);
+	trmx__pkg_stream_free(s);
 	free(buf);
 	return rc;
 }
 
 static int copy_block(void *user, size_t index, const void *data, size_t len, trmx_error *err)
 {
-	return pkg_writer_data(user, data, len, err);
+	return trmx__pkg_writer_data(user, data, len, err);
 }
 
-int pkg_copy_members(const trmx_package *p, size_t first, struct pkg_writer *w, trmx_error *err)
+int trmx__pkg_copy_members(const trmx_package *p, size_t first, struct pkg_writer *w, trmx_error *err)
 {
 	struct pkg_stream *s = NULL;
 	unsigned char *buf = malloc(PKG_BLOCK);
 	int rc = 0;
 	if (!buf)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	if ((rc = pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, err)) < 0)
+	if ((rc = trmx__pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, err)) < 0)
 		goto done;
 	for (size_t i = first; i < p->nmembers && rc == 0; i++) {
 		const struct zip_member *z = &p->members[i];
-		if ((rc = pkg_writer_begin(w, z->name, z->usize, pkg_member_stored(z->name), err)) == 0)
+		if ((rc = trmx__pkg_writer_begin(w, z->name, z->usize, trmx__pkg_member_stored(z->name), err)) == 0)
 			rc = stream_member(p, s, i, copy_block, w, buf, err);
 	}
 done:
-	pkg_stream_free(s);
+	trmx__pkg_stream_free(s);
 	free(buf);
 	return rc;
 }
@@ -384,14 +385,14 @@ int trmx_package_verify(const trmx_package *p, const trmx_verify_options *opts,
 		goto done;
 	}
 	/* Sizes and digests of every member; go on after a mismatch to report the others. */
-	if ((rc = pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, &e2)) < 0) {
+	if ((rc = trmx__pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, &e2)) < 0) {
 		report(&r, rc, e2.message);
 		goto signature;
 	}
 	for (size_t i = 0; i < p->nmembers; i++) {
 		if ((rc = stream_member(p, s, i, NULL, NULL, buf, &e2)) < 0) {
 			report(&r, rc, e2.message);
-			if (pkg_stream_failed(s))
+			if (trmx__pkg_stream_failed(s))
 				break; /* libarchive cannot go on past damaged data */
 		}
 	}
@@ -432,7 +433,7 @@ signature:
 	if (out)
 		*out = res;
 done:
-	pkg_stream_free(s);
+	trmx__pkg_stream_free(s);
 	free(buf);
 	free(tmp);
 	return rc;
@@ -586,7 +587,7 @@ int trmx_package_extract(const trmx_package *p, const char *dir, trmx_error *err
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((rc = pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, err)) < 0)
+	if ((rc = trmx__pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, err)) < 0)
 		goto done;
 	for (size_t i = 0; i < p->nmembers; i++) {
 		const char *name = p->members[i].name, *leaf = NULL;
@@ -620,7 +621,7 @@ done:
 	made_free(&mk);
 	if (mk.dirfd >= 0)
 		close(mk.dirfd);
-	pkg_stream_free(s);
+	trmx__pkg_stream_free(s);
 	free(buf);
 	return rc;
 }
@@ -653,11 +654,11 @@ int trmx_package_weights_summary(const trmx_package *p, trmx_weights_summary *ou
 		return trmx_error_set(err, TRMX_ENOTFOUND, "%s: no %s", p->path, PKG_WEIGHTS);
 	const struct zip_member *z = &p->members[idx];
 	sum.bytes = z->usize;
-	if ((rc = pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, err)) < 0 ||
-	    (rc = pkg_stream_seek(s, (size_t)idx, err)) < 0)
+	if ((rc = trmx__pkg_stream_open(&s, p->fd, p->path, p->members, p->nmembers, err)) < 0 ||
+	    (rc = trmx__pkg_stream_seek(s, (size_t)idx, err)) < 0)
 		goto done;
 	while (have < 8) {
-		if ((rc = pkg_stream_read(s, len8 + have, 8 - have, &got, err)) < 0)
+		if ((rc = trmx__pkg_stream_read(s, len8 + have, 8 - have, &got, err)) < 0)
 			goto done;
 		if (got == 0) {
 			rc = trmx_error_set(err, TRMX_EFORMAT, "%s: %s: shorter than 8 bytes", p->path, PKG_WEIGHTS);
@@ -684,7 +685,7 @@ int trmx_package_weights_summary(const trmx_package *p, trmx_weights_summary *ou
 		goto done;
 	}
 	for (have = 0; have < n; have += got) {
-		if ((rc = pkg_stream_read(s, hdr + have, (size_t)n - have, &got, err)) < 0)
+		if ((rc = trmx__pkg_stream_read(s, hdr + have, (size_t)n - have, &got, err)) < 0)
 			goto done;
 		if (got == 0)
 			break;
@@ -743,6 +744,6 @@ int trmx_package_weights_summary(const trmx_package *p, trmx_weights_summary *ou
 done:
 	json_decref(root);
 	free(hdr);
-	pkg_stream_free(s);
+	trmx__pkg_stream_free(s);
 	return rc;
 }

@@ -25,18 +25,18 @@
 typedef struct pkg_sha256 {
 	crypto_hash_sha256_state state;
 } pkg_sha256;
-void pkg_sha256_init(pkg_sha256 *h);
-void pkg_sha256_update(pkg_sha256 *h, const void *data, size_t len);
-void pkg_sha256_final_hex(pkg_sha256 *h, char out[TRMX_SHA256_HEX_SIZE]);
+void trmx__pkg_sha256_init(pkg_sha256 *h);
+void trmx__pkg_sha256_update(pkg_sha256 *h, const void *data, size_t len);
+void trmx__pkg_sha256_final_hex(pkg_sha256 *h, char out[TRMX_SHA256_HEX_SIZE]);
 /* Lowercase hex of `len` bytes into out (2 len + 1 bytes). */
-void pkg_hex(const unsigned char *bin, size_t len, char *out);
+void trmx__pkg_hex(const unsigned char *bin, size_t len, char *out);
 /* Parse exactly 2 len lowercase hex digits; false otherwise. */
-bool pkg_unhex(const char *hex, size_t hexlen, unsigned char *bin, size_t len);
+bool trmx__pkg_unhex(const char *hex, size_t hexlen, unsigned char *bin, size_t len);
 /* Is `s` (n bytes) 64 lowercase hex digits? */
-bool pkg_is_sha256_hex(const char *s, size_t n);
+bool trmx__pkg_is_sha256_hex(const char *s, size_t n);
 
 /* Does `s` (n bytes) hold a control character (C0, DEL, C1)? Assumes valid UTF-8. */
-bool pkg_has_control(const char *s, size_t n);
+bool trmx__pkg_has_control(const char *s, size_t n);
 
 /* Message of `err` or a fallback, for re-prefixing. */
 static inline const char *pkg_msg(const trmx_error *err)

@@ -41,9 +41,9 @@ struct zip_limits {
  * regular files only (no folders, links, devices, FIFOs or sockets), names valid
  * (trmx_package_name_check), unique (also ignoring ASCII case) and not both a file and a folder,
  * and every limit. `path` names the file in messages. */
-int zip_scan(int fd, uint64_t file_size, const char *path, const struct zip_limits *lim,
-	     struct zip_member **out, size_t *count, trmx_error *err);
-void zip_members_free(struct zip_member *m, size_t n);
+int trmx__zip_scan(int fd, uint64_t file_size, const char *path, const struct zip_limits *lim, struct zip_member **out,
+		   size_t *count, trmx_error *err);
+void trmx__zip_members_free(struct zip_member *m, size_t n);
 
 /* ---- stream.c: member data through libarchive --------------------------------------------- */
 
@@ -51,29 +51,29 @@ void zip_members_free(struct zip_member *m, size_t n);
  * each header must name the member the scan expects next with its size, and the data is cut at
  * the declared size. */
 struct pkg_stream;
-int pkg_stream_open(struct pkg_stream **out, int fd, const char *path,
-		    const struct zip_member *members, size_t n, trmx_error *err);
+int trmx__pkg_stream_open(struct pkg_stream **out, int fd, const char *path, const struct zip_member *members, size_t n,
+			  trmx_error *err);
 /* Advance to member `index` (skipping those before it); TRMX_EFORMAT when the headers disagree
  * with the scan. */
-int pkg_stream_seek(struct pkg_stream *s, size_t index, trmx_error *err);
+int trmx__pkg_stream_seek(struct pkg_stream *s, size_t index, trmx_error *err);
 /* Read up to `cap` bytes of the current member into buf; *got 0 at its end. More data than
  * declared, or damaged data, is TRMX_EINTEGRITY. */
-int pkg_stream_read(struct pkg_stream *s, void *buf, size_t cap, size_t *got, trmx_error *err);
-void pkg_stream_free(struct pkg_stream *s);
+int trmx__pkg_stream_read(struct pkg_stream *s, void *buf, size_t cap, size_t *got, trmx_error *err);
+void trmx__pkg_stream_free(struct pkg_stream *s);
 /* Did libarchive fail so that no further member can be read? */
-bool pkg_stream_failed(const struct pkg_stream *s);
+bool trmx__pkg_stream_failed(const struct pkg_stream *s);
 
 /* Read member `index` whole (at most `max` bytes; TRMX_ELIMIT naming `what` past it). */
-int pkg_stream_read_member(struct pkg_stream *s, size_t index, size_t max, const char *what,
-			   char **out, size_t *len, trmx_error *err);
+int trmx__pkg_stream_read_member(struct pkg_stream *s, size_t index, size_t max, const char *what, char **out, size_t *len,
+				 trmx_error *err);
 
 /* libarchive converts names with the thread's locale: run its calls under C.UTF-8 (so that
  * UTF-8 names convert the same on every machine), restoring the caller's locale after. */
 typedef struct pkg_locale {
 	locale_t old, utf8;
 } pkg_locale;
-void pkg_locale_enter(pkg_locale *l);
-void pkg_locale_leave(pkg_locale *l);
+void trmx__pkg_locale_enter(pkg_locale *l);
+void trmx__pkg_locale_leave(pkg_locale *l);
 
 /* ---- package.c ---------------------------------------------------------------------------- */
 
@@ -89,13 +89,11 @@ struct trmx_package {
 	size_t siglen;
 };
 
-/* Index of the member named `path`; -1 when none. */
-long pkg_member_index(const trmx_package *p, const char *path);
 /* Stream every member and check its size and SHA-256 against the manifest; the first problem. */
-int pkg_check_members(const trmx_package *p, trmx_error *err);
+int trmx__pkg_check_members(const trmx_package *p, trmx_error *err);
 /* Copy members first.. into `w` in one pass, checking each size and SHA-256 on the way. */
 struct pkg_writer;
-int pkg_copy_members(const trmx_package *p, size_t first, struct pkg_writer *w, trmx_error *err);
+int trmx__pkg_copy_members(const trmx_package *p, size_t first, struct pkg_writer *w, trmx_error *err);
 
 /* ---- sign.c ------------------------------------------------------------------------------- */
 
@@ -105,29 +103,25 @@ struct pkg_trusted {
 	const trmx_public_key *keys;
 	size_t n;
 };
-void pkg_signature_judge(const char *sig, size_t siglen, const char *manifest, size_t mlen,
-			 const struct pkg_trusted *trusted, trmx_signature_info *info);
 /* Make the text of manifest.sig for `manifest` with the secret key file. */
-int pkg_signature_make(const char *secret_key_path, const char *manifest, size_t mlen, char **out,
-		       size_t *outlen, char key_id[TRMX_KEY_ID_SIZE], trmx_error *err);
+int trmx__pkg_signature_make(const char *secret_key_path, const char *manifest, size_t mlen, char **out, size_t *outlen,
+			     char key_id[TRMX_KEY_ID_SIZE], trmx_error *err);
 
 /* ---- writer.c: deterministic zip output --------------------------------------------------- */
 
 struct pkg_writer;
-/* Write into a temporary file beside `path`; pkg_writer_commit renames it into place. */
-int pkg_writer_open(struct pkg_writer **out, const char *path, trmx_error *err);
+/* Write into a temporary file beside `path`; trmx__pkg_writer_commit renames it into place. */
+int trmx__pkg_writer_open(struct pkg_writer **out, const char *path, trmx_error *err);
 /* Start a member of `size` bytes (stored when `store`, else deflated). */
-int pkg_writer_begin(struct pkg_writer *w, const char *name, uint64_t size, bool store,
-		     trmx_error *err);
-int pkg_writer_data(struct pkg_writer *w, const void *buf, size_t len, trmx_error *err);
+int trmx__pkg_writer_begin(struct pkg_writer *w, const char *name, uint64_t size, bool store, trmx_error *err);
+int trmx__pkg_writer_data(struct pkg_writer *w, const void *buf, size_t len, trmx_error *err);
 /* A whole member from memory. */
-int pkg_writer_add(struct pkg_writer *w, const char *name, const void *data, size_t len, bool store,
-		   trmx_error *err);
-int pkg_writer_commit(struct pkg_writer *w, trmx_error *err);
+int trmx__pkg_writer_add(struct pkg_writer *w, const char *name, const void *data, size_t len, bool store, trmx_error *err);
+int trmx__pkg_writer_commit(struct pkg_writer *w, trmx_error *err);
 /* Drop the temporary file (after commit: only frees). NULL is a no-op. */
-void pkg_writer_free(struct pkg_writer *w);
+void trmx__pkg_writer_free(struct pkg_writer *w);
 
 /* The compression a member gets: stored for weights.safetensors, deflate for the rest. */
-bool pkg_member_stored(const char *name);
+bool trmx__pkg_member_stored(const char *name);
 
 #endif

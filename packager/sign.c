@@ -105,7 +105,7 @@ static int parse_lines(const char *text, size_t len, const char *what, const cha
 					      keys[k]);
 		vals[k].s = line + kl + (ll > kl + 1 ? 2 : 1);
 		vals[k].n = ll - (size_t)(vals[k].s - line);
-		if (pkg_has_control(vals[k].s, vals[k].n))
+		if (trmx__pkg_has_control(vals[k].s, vals[k].n))
 			return trmx_error_set(err, TRMX_EFORMAT, "%s: line %zu: a control character", what, k + 1);
 		pos += ll + 1;
 	}
@@ -123,13 +123,13 @@ static void key_id_of(const unsigned char pk[32], char id[TRMX_KEY_ID_SIZE])
 {
 	unsigned char d[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256(d, pk, 32);
-	pkg_hex(d, 8, id);
+	trmx__pkg_hex(d, 8, id);
 }
 
 static bool valid_key_id(const char *id)
 {
 	unsigned char b[8];
-	return id && strlen(id) == 16 && pkg_unhex(id, 16, b, 8);
+	return id && strlen(id) == 16 && trmx__pkg_unhex(id, 16, b, 8);
 }
 
 /* Parse a .pub text. */
@@ -147,7 +147,7 @@ static int public_key_parse(trmx_public_key *out, const char *text, size_t len, 
 		return trmx_error_set(err, TRMX_EFORMAT, "%s: format is not %s", what, PUB_FORMAT);
 	if (!slice_is(v[1], "ed25519"))
 		return trmx_error_set(err, TRMX_EFORMAT, "%s: algorithm is not ed25519", what);
-	if (!pkg_unhex(v[3].s, v[3].n, k.key, 32))
+	if (!trmx__pkg_unhex(v[3].s, v[3].n, k.key, 32))
 		return trmx_error_set(err, TRMX_EFORMAT, "%s: public-key is not 64 lowercase hex digits", what);
 	key_id_of(k.key, k.key_id);
 	if (!slice_is(v[2], k.key_id))
@@ -179,7 +179,7 @@ int trmx_public_key_load(trmx_public_key *out, const char *path, trmx_error *err
 static int format_public_key(const trmx_public_key *k, char *buf, size_t cap)
 {
 	char hex[65];
-	pkg_hex(k->key, 32, hex);
+	trmx__pkg_hex(k->key, 32, hex);
 	return snprintf(buf, cap, "format: %s\nalgorithm: ed25519\nkey-id: %s\npublic-key: %s\ncomment: %s\n",
 			PUB_FORMAT, k->key_id, hex, k->comment);
 }
@@ -225,7 +225,7 @@ int trmx_key_generate(const char *base, const char *comment, char key_id[TRMX_KE
 	if (!comment)
 		comment = "";
 	if (strlen(comment) > TRMX_MANIFEST_STRING_MAX || !trmx_utf8_valid(comment, strlen(comment)) ||
-	    pkg_has_control(comment, strlen(comment)))
+	    trmx__pkg_has_control(comment, strlen(comment)))
 		return trmx_error_set(err, TRMX_EINVAL,
 				      "a key comment is one line of UTF-8 of at most %d bytes",
 				      TRMX_MANIFEST_STRING_MAX);
@@ -244,7 +244,7 @@ int trmx_key_generate(const char *base, const char *comment, char key_id[TRMX_KE
 	memcpy(pub.key, pk, 32);
 	key_id_of(pk, pub.key_id);
 	snprintf(pub.comment, sizeof pub.comment, "%s", comment);
-	pkg_hex(seed, 32, seedhex);
+	trmx__pkg_hex(seed, 32, seedhex);
 	snprintf(text, sizeof text, "format: %s\nalgorithm: ed25519\nkey-id: %s\nsecret-key: %s\n",
 		 KEY_FORMAT, pub.key_id, seedhex);
 	if ((rc = write_new(kpath, text, strlen(text), 0600, err)) < 0)
@@ -289,7 +289,7 @@ static int secret_key_load(const char *path, unsigned char sk[crypto_sign_SECRET
 				    KEY_FORMAT);
 		goto done;
 	}
-	if (!slice_is(v[1], "ed25519") || !pkg_unhex(v[3].s, v[3].n, seed, 32)) {
+	if (!slice_is(v[1], "ed25519") || !trmx__pkg_unhex(v[3].s, v[3].n, seed, 32)) {
 		rc = trmx_error_set(err, TRMX_EFORMAT, "%s: not an ed25519 secret key", path);
 		goto done;
 	}
@@ -321,8 +321,8 @@ const char *trmx_signature_status_name(trmx_signature_status s)
 	return "?";
 }
 
-int pkg_signature_make(const char *secret_key_path, const char *manifest, size_t mlen, char **out,
-		       size_t *outlen, char key_id[TRMX_KEY_ID_SIZE], trmx_error *err)
+int trmx__pkg_signature_make(const char *secret_key_path, const char *manifest, size_t mlen, char **out, size_t *outlen,
+			     char key_id[TRMX_KEY_ID_SIZE], trmx_error *err)
 {
 	unsigned char sk[crypto_sign_SECRETKEYBYTES], sig[crypto_sign_BYTES];
 	char id[TRMX_KEY_ID_SIZE], pkhex[65], sighex[129], *text = NULL;
@@ -332,8 +332,8 @@ int pkg_signature_make(const char *secret_key_path, const char *manifest, size_t
 	if ((rc = secret_key_load(secret_key_path, sk, id, err)) < 0)
 		goto done;
 	crypto_sign_detached(sig, NULL, (const unsigned char *)manifest, mlen, sk);
-	pkg_hex(sk + 32, 32, pkhex); /* libsodium's secret key is seed || public key */
-	pkg_hex(sig, sizeof sig, sighex);
+	trmx__pkg_hex(sk + 32, 32, pkhex); /* libsodium's secret key is seed || public key */
+	trmx__pkg_hex(sig, sizeof sig, sighex);
 	if (!(text = malloc(512))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
@@ -349,8 +349,8 @@ done:
 	return rc;
 }
 
-void pkg_signature_judge(const char *sig, size_t siglen, const char *manifest, size_t mlen,
-			 const struct pkg_trusted *trusted, trmx_signature_info *info)
+static void pkg_signature_judge(const char *sig, size_t siglen, const char *manifest, size_t mlen,
+				const struct pkg_trusted *trusted, trmx_signature_info *info)
 {
 	static const char *const keys[] = { "format", "algorithm", "key-id", "public-key", "signature" };
 	unsigned char pk[32], s[crypto_sign_BYTES];
@@ -368,8 +368,8 @@ void pkg_signature_judge(const char *sig, size_t siglen, const char *manifest, s
 		snprintf(info->message, sizeof info->message, "malformed: %.400s", e2.message);
 		return;
 	}
-	if (!slice_is(v[0], SIG_FORMAT) || !slice_is(v[1], "ed25519") ||
-	    !pkg_unhex(v[3].s, v[3].n, pk, 32) || !pkg_unhex(v[4].s, v[4].n, s, sizeof s)) {
+	if (!slice_is(v[0], SIG_FORMAT) || !slice_is(v[1], "ed25519") || !trmx__pkg_unhex(v[3].s, v[3].n, pk, 32) ||
+	    !trmx__pkg_unhex(v[4].s, v[4].n, s, sizeof s)) {
 		snprintf(info->message, sizeof info->message,
 			 "malformed: expected format %s, algorithm ed25519, a 64-digit public key and a "
 			 "128-digit signature", SIG_FORMAT);
@@ -443,19 +443,19 @@ int trmx_package_sign(const char *in, const char *secret_key_path, const char *o
 	int rc;
 	if (!in || !secret_key_path)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_sign: NULL argument");
-	if ((rc = trmx_package_open(&p, in, NULL, err)) < 0 || (rc = pkg_check_members(p, err)) < 0)
+	if ((rc = trmx_package_open(&p, in, NULL, err)) < 0 || (rc = trmx__pkg_check_members(p, err)) < 0)
 		goto done;
 	const char *mtext = trmx_manifest_text(p->manifest, &mlen);
-	if ((rc = pkg_signature_make(secret_key_path, mtext, mlen, &sig, &siglen, key_id, err)) < 0)
+	if ((rc = trmx__pkg_signature_make(secret_key_path, mtext, mlen, &sig, &siglen, key_id, err)) < 0)
 		goto done;
 	size_t first = p->nmembers > 1 && !strcmp(p->members[1].name, PKG_SIGNATURE) ? 2 : 1;
-	if ((rc = pkg_writer_open(&w, out ? out : in, err)) < 0 ||
-	    (rc = pkg_writer_add(w, PKG_MANIFEST, mtext, mlen, false, err)) < 0 ||
-	    (rc = pkg_writer_add(w, PKG_SIGNATURE, sig, siglen, false, err)) < 0 ||
-	    (rc = pkg_copy_members(p, first, w, err)) < 0 || (rc = pkg_writer_commit(w, err)) < 0)
+	if ((rc = trmx__pkg_writer_open(&w, out ? out : in, err)) < 0 ||
+	    (rc = trmx__pkg_writer_add(w, PKG_MANIFEST, mtext, mlen, false, err)) < 0 ||
+	    (rc = trmx__pkg_writer_add(w, PKG_SIGNATURE, sig, siglen, false, err)) < 0 ||
+	    (rc = trmx__pkg_copy_members(p, first, w, err)) < 0 || (rc = trmx__pkg_writer_commit(w, err)) < 0)
 		goto done;
 done:
-	pkg_writer_free(w);
+	trmx__pkg_writer_free(w);
 	trmx_package_free(p);
 	free(sig);
 	return rc;

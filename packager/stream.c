@@ -31,13 +31,13 @@ struct pkg_stream {
 	bool failed;       /* libarchive returned FATAL: no further reads */
 };
 
-void pkg_locale_enter(pkg_locale *l)
+void trmx__pkg_locale_enter(pkg_locale *l)
 {
 	l->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	l->old = l->utf8 ? uselocale(l->utf8) : (locale_t)0;
 }
 
-void pkg_locale_leave(pkg_locale *l)
+void trmx__pkg_locale_leave(pkg_locale *l)
 {
 	if (l->utf8) {
 		uselocale(l->old);
@@ -86,33 +86,33 @@ static int64_t cb_skip(struct archive *a, void *user, int64_t req)
 	return req;
 }
 
-bool pkg_stream_failed(const struct pkg_stream *s)
+bool trmx__pkg_stream_failed(const struct pkg_stream *s)
 {
 	return s->failed;
 }
 
-void pkg_stream_free(struct pkg_stream *s)
+void trmx__pkg_stream_free(struct pkg_stream *s)
 {
 	if (!s)
 		return;
 	if (s->a) {
 		pkg_locale l;
-		pkg_locale_enter(&l);
+		trmx__pkg_locale_enter(&l);
 		archive_read_free(s->a);
-		pkg_locale_leave(&l);
+		trmx__pkg_locale_leave(&l);
 	}
 	free(s->buf);
 	free(s);
 }
 
-int pkg_stream_open(struct pkg_stream **out, int fd, const char *path,
-		    const struct zip_member *members, size_t n, trmx_error *err)
+int trmx__pkg_stream_open(struct pkg_stream **out, int fd, const char *path, const struct zip_member *members, size_t n,
+			  trmx_error *err)
 {
 	struct pkg_stream *s = calloc(1, sizeof *s);
 	pkg_locale l;
 	int rc = 0;
 	if (!s || !(s->buf = malloc(PKG_BLOCK)) || !(s->a = archive_read_new())) {
-		pkg_stream_free(s);
+		trmx__pkg_stream_free(s);
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 	}
 	s->fd = fd;
@@ -120,7 +120,7 @@ int pkg_stream_open(struct pkg_stream **out, int fd, const char *path,
 	s->members = members;
 	s->n = n;
 	s->cur = -1;
-	pkg_locale_enter(&l);
+	trmx__pkg_locale_enter(&l);
 	if (archive_read_support_format_zip_seekable(s->a) != ARCHIVE_OK ||
 	    archive_read_set_seek_callback(s->a, cb_seek) != ARCHIVE_OK ||
 	    archive_read_set_read_callback(s->a, cb_read) != ARCHIVE_OK ||
@@ -134,8 +134,8 @@ int pkg_stream_open(struct pkg_stream **out, int fd, const char *path,
 	*out = s;
 	s = NULL;
 done:
-	pkg_locale_leave(&l);
-	pkg_stream_free(s);
+	trmx__pkg_locale_leave(&l);
+	trmx__pkg_stream_free(s);
 	return rc;
 }
 
@@ -172,7 +172,7 @@ static int next_header(struct pkg_stream *s, trmx_error *err)
 	return 0;
 }
 
-int pkg_stream_seek(struct pkg_stream *s, size_t index, trmx_error *err)
+int trmx__pkg_stream_seek(struct pkg_stream *s, size_t index, trmx_error *err)
 {
 	pkg_locale l;
 	int rc = 0;
@@ -180,14 +180,14 @@ int pkg_stream_seek(struct pkg_stream *s, size_t index, trmx_error *err)
 		return trmx_error_set(err, TRMX_EFORMAT, "%s: cannot read on after an error", s->path);
 	if ((long)index <= s->cur)
 		return trmx_error_set(err, TRMX_EINVAL, "%s: member %zu was passed", s->path, index);
-	pkg_locale_enter(&l);
+	trmx__pkg_locale_enter(&l);
 	while (s->cur < (long)index && (rc = next_header(s, err)) == 0)
 		;
-	pkg_locale_leave(&l);
+	trmx__pkg_locale_leave(&l);
 	return rc;
 }
 
-int pkg_stream_read(struct pkg_stream *s, void *buf, size_t cap, size_t *got, trmx_error *err)
+int trmx__pkg_stream_read(struct pkg_stream *s, void *buf, size_t cap, size_t *got, trmx_error *err)
 {
 	pkg_locale l;
 	const struct zip_member *z;
@@ -199,10 +199,10 @@ int pkg_stream_read(struct pkg_stream *s, void *buf, size_t cap, size_t *got, tr
 	uint64_t left = z->usize - s->done + 1;
 	if (cap > left)
 		cap = (size_t)left;
-	pkg_locale_enter(&l);
+	trmx__pkg_locale_enter(&l);
 	la_ssize_t n = archive_read_data(s->a, buf, cap);
 	const char *why = n < 0 ? archive_error_string(s->a) : NULL;
-	pkg_locale_leave(&l);
+	trmx__pkg_locale_leave(&l);
 	if (n < 0) {
 		s->failed = true;
 		return trmx_error_set(err, TRMX_EINTEGRITY, "%s: member '%s': damaged data (%s)", s->path,
@@ -226,8 +226,8 @@ int pkg_stream_read(struct pkg_stream *s, void *buf, size_t cap, size_t *got, tr
 	return 0;
 }
 
-int pkg_stream_read_member(struct pkg_stream *s, size_t index, size_t max, const char *what,
-			   char **out, size_t *len, trmx_error *err)
+int trmx__pkg_stream_read_member(struct pkg_stream *s, size_t index, size_t max, const char *what, char **out, size_t *len,
+				 trmx_error *err)
 {
 	const struct zip_member *z = &s->members[index];
 	char *buf = NULL;
@@ -236,12 +236,12 @@ int pkg_stream_read_member(struct pkg_stream *s, size_t index, size_t max, const
 	if (z->usize > max)
 		return trmx_error_set(err, TRMX_ELIMIT, "%s: member '%s': %llu bytes, more than %s (%zu)",
 				      s->path, z->name, (unsigned long long)z->usize, what, max);
-	if ((rc = pkg_stream_seek(s, index, err)) < 0)
+	if ((rc = trmx__pkg_stream_seek(s, index, err)) < 0)
 		return rc;
 	if (!(buf = malloc((size_t)z->usize + 2)))
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", s->path);
 	do {
-		if ((rc = pkg_stream_read(s, buf + have, (size_t)z->usize + 1 - have, &got, err)) < 0) {
+		if ((rc = trmx__pkg_stream_read(s, buf + have, (size_t)z->usize + 1 - have, &got, err)) < 0) {
 			free(buf);
 			return rc;
 		}

@@ -32,7 +32,7 @@ struct pkg_writer {
 	char member_name[TRMX_PACKAGE_PATH_MAX + 1];
 };
 
-bool pkg_member_stored(const char *name)
+bool trmx__pkg_member_stored(const char *name)
 {
 	return !strcmp(name, PKG_WEIGHTS);
 }
@@ -45,13 +45,13 @@ static int la_error(struct pkg_writer *w, trmx_error *err, const char *what)
 			      why ? why : "libarchive error");
 }
 
-int pkg_writer_open(struct pkg_writer **out, const char *path, trmx_error *err)
+int trmx__pkg_writer_open(struct pkg_writer **out, const char *path, trmx_error *err)
 {
 	struct pkg_writer *w = calloc(1, sizeof *w);
 	pkg_locale l;
 	int rc = 0;
 	if (!w || !(w->path = strdup(path)) || !(w->tmp = malloc(strlen(path) + 16))) {
-		pkg_writer_free(w);
+		trmx__pkg_writer_free(w);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	}
 	w->fd = -1;
@@ -63,24 +63,23 @@ int pkg_writer_open(struct pkg_writer **out, const char *path, trmx_error *err)
 		w->tmp = NULL;
 		goto done;
 	}
-	pkg_locale_enter(&l);
+	trmx__pkg_locale_enter(&l);
 	if (!(w->a = archive_write_new()) || archive_write_set_format_zip(w->a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
 	    archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK)
 		rc = w->a ? la_error(w, err, "cannot start the archive") :
 			    trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	pkg_locale_leave(&l);
+	trmx__pkg_locale_leave(&l);
 done:
 	if (rc < 0) {
-		pkg_writer_free(w);
+		trmx__pkg_writer_free(w);
 		return rc;
 	}
 	*out = w;
 	return 0;
 }
 
-int pkg_writer_begin(struct pkg_writer *w, const char *name, uint64_t size, bool store,
-		     trmx_error *err)
+int trmx__pkg_writer_begin(struct pkg_writer *w, const char *name, uint64_t size, bool store, trmx_error *err)
 {
 	struct archive_entry *e;
 	pkg_locale l;
@@ -98,26 +97,26 @@ int pkg_writer_begin(struct pkg_writer *w, const char *name, uint64_t size, bool
 	archive_entry_set_mtime(e, 0, 0);
 	archive_entry_set_uid(e, 0);
 	archive_entry_set_gid(e, 0);
-	pkg_locale_enter(&l);
+	trmx__pkg_locale_enter(&l);
 	if ((store ? archive_write_zip_set_compression_store(w->a)
 		   : archive_write_zip_set_compression_deflate(w->a)) != ARCHIVE_OK ||
 	    archive_write_header(w->a, e) != ARCHIVE_OK)
 		rc = la_error(w, err, "cannot add");
-	pkg_locale_leave(&l);
+	trmx__pkg_locale_leave(&l);
 	archive_entry_free(e);
 	if (rc == 0)
 		w->left = size;
 	return rc;
 }
 
-int pkg_writer_data(struct pkg_writer *w, const void *buf, size_t len, trmx_error *err)
+int trmx__pkg_writer_data(struct pkg_writer *w, const void *buf, size_t len, trmx_error *err)
 {
 	pkg_locale l;
 	int rc = 0;
 	if (len > w->left)
 		return trmx_error_set(err, TRMX_EINVAL, "%s: member %s: more data than announced", w->path,
 				      w->member);
-	pkg_locale_enter(&l);
+	trmx__pkg_locale_enter(&l);
 	while (len > 0) {
 		la_ssize_t n = archive_write_data(w->a, buf, len);
 		if (n <= 0) {
@@ -128,20 +127,19 @@ int pkg_writer_data(struct pkg_writer *w, const void *buf, size_t len, trmx_erro
 		len -= (size_t)n;
 		w->left -= (uint64_t)n;
 	}
-	pkg_locale_leave(&l);
+	trmx__pkg_locale_leave(&l);
 	return rc;
 }
 
-int pkg_writer_add(struct pkg_writer *w, const char *name, const void *data, size_t len, bool store,
-		   trmx_error *err)
+int trmx__pkg_writer_add(struct pkg_writer *w, const char *name, const void *data, size_t len, bool store, trmx_error *err)
 {
-	int rc = pkg_writer_begin(w, name, len, store, err);
+	int rc = trmx__pkg_writer_begin(w, name, len, store, err);
 	if (rc == 0 && len)
-		rc = pkg_writer_data(w, data, len, err);
+		rc = trmx__pkg_writer_data(w, data, len, err);
 	return rc;
 }
 
-int pkg_writer_commit(struct pkg_writer *w, trmx_error *err)
+int trmx__pkg_writer_commit(struct pkg_writer *w, trmx_error *err)
 {
 	pkg_locale l;
 	int rc = 0;
@@ -149,10 +147,10 @@ int pkg_writer_commit(struct pkg_writer *w, trmx_error *err)
 	if (w->left)
 		return trmx_error_set(err, TRMX_EINVAL, "%s: member %s is not complete", w->path, w->member);
 	w->member = NULL;
-	pkg_locale_enter(&l);
+	trmx__pkg_locale_enter(&l);
 	if (archive_write_close(w->a) != ARCHIVE_OK)
 		rc = la_error(w, err, "cannot finish the archive");
-	pkg_locale_leave(&l);
+	trmx__pkg_locale_leave(&l);
 	if (rc < 0)
 		return rc;
 	if (fchmod(w->fd, 0644) != 0 || fsync(w->fd) != 0)
@@ -173,15 +171,15 @@ int pkg_writer_commit(struct pkg_writer *w, trmx_error *err)
 	return 0;
 }
 
-void pkg_writer_free(struct pkg_writer *w)
+void trmx__pkg_writer_free(struct pkg_writer *w)
 {
 	if (!w)
 		return;
 	if (w->a) {
 		pkg_locale l;
-		pkg_locale_enter(&l);
+		trmx__pkg_locale_enter(&l);
 		archive_write_free(w->a); /* closes what is open; the fd is ours */
-		pkg_locale_leave(&l);
+		trmx__pkg_locale_leave(&l);
 	}
 	if (w->fd >= 0)
 		close(w->fd);

@@ -63,7 +63,7 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off, const char *path
 	return 0;
 }
 
-void zip_members_free(struct zip_member *m, size_t n)
+void trmx__zip_members_free(struct zip_member *m, size_t n)
 {
 	if (!m)
 		return;
@@ -204,8 +204,7 @@ static int parse_record(const unsigned char *p, size_t avail, size_t index, cons
 	m->name[nlen] = '\0';
 	/* The name first: every later message quotes it. */
 	if ((rc = trmx_package_name_check(m->name, nlen, &e2)) < 0) {
-		if (memchr(m->name, '\0', nlen) || !trmx_utf8_valid(m->name, nlen) ||
-		    pkg_has_control(m->name, nlen))
+		if (memchr(m->name, '\0', nlen) || !trmx_utf8_valid(m->name, nlen) || trmx__pkg_has_control(m->name, nlen))
 			return trmx_error_set(err, rc, "%s: member %zu: %s", path, index, e2.message);
 		return trmx_error_set(err, rc, "%s: member %zu '%.300s': %s", path, index, m->name,
 				      e2.message);
@@ -294,8 +293,8 @@ done:
 	return rc;
 }
 
-int zip_scan(int fd, uint64_t file_size, const char *path, const struct zip_limits *lim,
-	     struct zip_member **out, size_t *count, trmx_error *err)
+int trmx__zip_scan(int fd, uint64_t file_size, const char *path, const struct zip_limits *lim, struct zip_member **out,
+		   size_t *count, trmx_error *err)
 {
 	uint64_t entries = 0, cd_size = 0, cd_off = 0, cd_end = 0, total = 0;
 	unsigned char *cd = NULL;
@@ -339,7 +338,7 @@ int zip_scan(int fd, uint64_t file_size, const char *path, const struct zip_limi
 		size_t used = 0;
 		struct zip_member *z = &m[n];
 		rc = parse_record(cd + pos, (size_t)cd_size - pos, (size_t)n, path, z, &used, err);
-		n++; /* counted so that zip_members_free releases its name */
+		n++; /* counted so that trmx__zip_members_free releases its name */
 		if (rc < 0)
 			goto done;
 		pos += used;
@@ -451,7 +450,7 @@ int zip_scan(int fd, uint64_t file_size, const char *path, const struct zip_limi
 	*count = n;
 	m = NULL;
 done:
-	zip_members_free(m, n);
+	trmx__zip_members_free(m, n);
 	free(cd);
 	return rc;
 }

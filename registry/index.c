@@ -76,7 +76,8 @@ static bool valid_text(const char *s, size_t max)
 	return true;
 }
 
-int index_time_parse(const char *s, int64_t *out)
+/* "YYYY-MM-DDTHH:MM:SSZ" <-> seconds since 1970; parse returns -1 for anything else. */
+static int index_time_parse(const char *s, int64_t *out)
 {
 	int y, mo, d, h, mi, sec;
 	char z;
@@ -97,7 +98,7 @@ int index_time_parse(const char *s, int64_t *out)
 	return 0;
 }
 
-void index_time_format(int64_t t, char out[32])
+static void index_time_format(int64_t t, char out[32])
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -177,7 +178,7 @@ static int parse_entry(json_t *o, size_t i, trmx_index_entry *e, trmx_index_metr
 				      where, e->name, TRMX_MANIFEST_NAME_MAX);
 	if (strlen(e->version) > TRMX_MANIFEST_VERSION_MAX || !trmx_semver_valid(e->version))
 		return trmx_error_set(err, TRMX_EFORMAT, "%s (%s): version '%.70s' is not SemVer", where, e->name, e->version);
-	if (!pkg_is_sha256_hex(e->digest, strlen(e->digest)))
+	if (!trmx__pkg_is_sha256_hex(e->digest, strlen(e->digest)))
 		return trmx_error_set(err, TRMX_EFORMAT, "%s (%s %s): digest is not 64 lowercase hex digits", where, e->name,
 				      e->version);
 	json_t *size = json_object_get(o, "size");
@@ -192,11 +193,11 @@ static int parse_entry(json_t *o, size_t i, trmx_index_entry *e, trmx_index_metr
 	if (!valid_ident(e->task, false) || !valid_ident(e->engine, false))
 		return trmx_error_set(err, TRMX_EFORMAT, "%s (%s %s): task and engine are names [a-z0-9_-]+", where, e->name,
 				      e->version);
-	if (strlen(e->task_params) > TRMX_TASK_PARAM_MAX || pkg_has_control(e->task_params, strlen(e->task_params)))
+	if (strlen(e->task_params) > TRMX_TASK_PARAM_MAX || trmx__pkg_has_control(e->task_params, strlen(e->task_params)))
 		return trmx_error_set(err, TRMX_EFORMAT, "%s (%s %s): task_params is longer than %d bytes or has control characters",
 				      where, e->name, e->version, TRMX_TASK_PARAM_MAX);
 	unsigned char kid[8];
-	if (*e->signer && (strlen(e->signer) != 16 || !pkg_unhex(e->signer, 16, kid, 8)))
+	if (*e->signer && (strlen(e->signer) != 16 || !trmx__pkg_unhex(e->signer, 16, kid, 8)))
 		return trmx_error_set(err, TRMX_EFORMAT, "%s (%s %s): signer is not a key id (16 lowercase hex digits)", where,
 				      e->name, e->version);
 	json_t *m = json_object_get(o, "metrics");
@@ -450,8 +451,9 @@ int trmx_index_format(const trmx_index *idx, char **out, size_t *len, trmx_error
 
 /* ---- Signatures -------------------------------------------------------------------------- */
 
-int index_sig_parse(const char *sig, size_t siglen, unsigned char pk[32], unsigned char s[64],
-		    char key_id[TRMX_KEY_ID_SIZE], trmx_error *err)
+/* Parse an index.json.sig (the trmx-signature-1 lines) into its key, signature and key id. */
+static int index_sig_parse(const char *sig, size_t siglen, unsigned char pk[32], unsigned char s[64],
+			   char key_id[TRMX_KEY_ID_SIZE], trmx_error *err)
 {
 	static const char *const keys[] = { "format", "algorithm", "key-id", "public-key", "signature" };
 	static const size_t lens[] = { sizeof SIG_FORMAT - 1, 7, 16, 64, 128 };
@@ -470,14 +472,14 @@ int index_sig_parse(const char *sig, size_t siglen, unsigned char pk[32], unsign
 	}
 	if (pos != siglen)
 		return trmx_error_set(err, TRMX_EFORMAT, "index.json.sig: unexpected text after line 5");
-	if (memcmp(vals[0], SIG_FORMAT, lens[0]) || memcmp(vals[1], "ed25519", 7) || !pkg_unhex(vals[3], 64, pk, 32) ||
-	    !pkg_unhex(vals[4], 128, s, 64))
+	if (memcmp(vals[0], SIG_FORMAT, lens[0]) || memcmp(vals[1], "ed25519", 7) || !trmx__pkg_unhex(vals[3], 64, pk, 32) ||
+	    !trmx__pkg_unhex(vals[4], 128, s, 64))
 		return trmx_error_set(err, TRMX_EFORMAT,
 				      "index.json.sig: expected format %s, algorithm ed25519, a 64-digit public key and "
 				      "a 128-digit signature", SIG_FORMAT);
 	unsigned char d[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256(d, pk, 32);
-	pkg_hex(d, 8, key_id);
+	trmx__pkg_hex(d, 8, key_id);
 	if (memcmp(vals[2], key_id, 16))
 		return trmx_error_set(err, TRMX_EFORMAT, "index.json.sig: key-id does not match its public key (%s)", key_id);
 	return 0;
@@ -558,7 +560,7 @@ static int make_dir(const char *path, trmx_error *err)
 	return 0;
 }
 
-char *index_join(const char *a, const char *b)
+char *trmx__index_join(const char *a, const char *b)
 {
 	size_t n = strlen(a) + strlen(b) + 2;
 	char *r = malloc(n);
@@ -659,13 +661,13 @@ int trmx_index_publish(const char *pkg, const char *dir, const char *secret_key,
 	snprintf(res.name, sizeof res.name, "%s", trmx_manifest_name(m));
 	snprintf(res.version, sizeof res.version, "%s", trmx_manifest_version(m));
 
-	if (!(ipath = index_join(dir, "index.json")) || !(spath = index_join(dir, "index.json.sig")) ||
-	    !(pdir = index_join(dir, "packages")) || !(name = malloc(TRMX_SHA256_HEX_SIZE + 8))) {
+	if (!(ipath = trmx__index_join(dir, "index.json")) || !(spath = trmx__index_join(dir, "index.json.sig")) ||
+	    !(pdir = trmx__index_join(dir, "packages")) || !(name = malloc(TRMX_SHA256_HEX_SIZE + 8))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
 	snprintf(name, TRMX_SHA256_HEX_SIZE + 8, "%s.trmx", res.digest);
-	if (!(ppath = index_join(pdir, name))) {
+	if (!(ppath = trmx__index_join(pdir, name))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -729,7 +731,7 @@ int trmx_index_publish(const char *pkg, const char *dir, const char *secret_key,
 	/* What a client will read must parse: check the bytes we are about to sign. */
 	if ((rc = trmx_index_parse(&check, text, len, "the new index.json", err)) < 0)
 		goto done;
-	if ((rc = pkg_signature_make(secret_key, text, len, &sig, &siglen, res.key_id, err)) < 0)
+	if ((rc = trmx__pkg_signature_make(secret_key, text, len, &sig, &siglen, res.key_id, err)) < 0)
 		goto done;
 	if (old) { /* the index keeps its one signer */
 		unsigned char pk[32], s[64];

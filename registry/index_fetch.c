@@ -223,7 +223,7 @@ static bool url_ok(const char *url)
 static bool key_id_ok(const char *s)
 {
 	unsigned char b[8];
-	return strlen(s) == 16 && pkg_unhex(s, 16, b, 8);
+	return strlen(s) == 16 && trmx__pkg_unhex(s, 16, b, 8);
 }
 
 /* Read HOME/indexes/<id>/ into `src`; *json and *sig (may be NULL) get the verified copy, if any. */
@@ -238,7 +238,7 @@ static int source_load(const char *home, const char *id, trmx_index_source *src,
 	snprintf(sub, sizeof sub, "indexes/%s", id);
 	if (!key_id_ok(id))
 		return trmx_error_set(err, TRMX_EFORMAT, "%s/indexes/%.40s: not an index folder (named by a key id)", home, id);
-	if (!(dir = home_path(home, sub, NULL)) || !(p = index_join(dir, "signer.pub"))) {
+	if (!(dir = home_path(home, sub, NULL)) || !(p = trmx__index_join(dir, "signer.pub"))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -251,7 +251,7 @@ static int source_load(const char *home, const char *id, trmx_index_source *src,
 	snprintf(src->key_id, sizeof src->key_id, "%s", id);
 	snprintf(src->comment, sizeof src->comment, "%s", key->comment);
 	free(p);
-	if (!(p = index_join(dir, "mirrors"))) {
+	if (!(p = trmx__index_join(dir, "mirrors"))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -272,8 +272,8 @@ static int source_load(const char *home, const char *id, trmx_index_source *src,
 		snprintf(src->urls[src->nurls++], TRMX_INDEX_URL_MAX + 1, "%s", line);
 	}
 	free(p);
-	p = index_join(dir, "index.json");
-	char *sp = index_join(dir, "index.json.sig");
+	p = trmx__index_join(dir, "index.json");
+	char *sp = trmx__index_join(dir, "index.json.sig");
 	if (!p || !sp) {
 		free(sp);
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -418,7 +418,7 @@ int trmx_index_add(const char *home, const char *url, const char *pub_path, cons
 	if (!(src = calloc(1, sizeof *src)))
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	snprintf(sub, sizeof sub, "indexes/%s", key.key_id);
-	if (!(dir = home_path(home, sub, NULL)) || !(kp = index_join(dir, "signer.pub"))) {
+	if (!(dir = home_path(home, sub, NULL)) || !(kp = trmx__index_join(dir, "signer.pub"))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -460,7 +460,7 @@ int trmx_index_add(const char *home, const char *url, const char *pub_path, cons
 		goto done;
 	}
 	char text[1024], hex[65];
-	pkg_hex(key.key, 32, hex);
+	trmx__pkg_hex(key.key, 32, hex);
 	snprintf(text, sizeof text, "format: trmx-public-key-1\nalgorithm: ed25519\nkey-id: %s\npublic-key: %s\ncomment: %s\n",
 		 key.key_id, hex, key.comment);
 	snprintf(src->key_id, sizeof src->key_id, "%s", key.key_id);
@@ -474,7 +474,7 @@ done:
 	if (rc < 0 && !known && dir) { /* a half-made folder goes again */
 		char *f[] = { "signer.pub", "index.json", "index.json.sig", "mirrors" };
 		for (size_t i = 0; i < 4; i++) {
-			char *q = index_join(dir, f[i]);
+			char *q = trmx__index_join(dir, f[i]);
 			if (q)
 				unlink(q);
 			free(q);
@@ -573,7 +573,7 @@ int trmx_index_remove(const char *home, const char *what, trmx_error *err)
 			const char *f[] = { "mirrors", "index.json", "index.json.sig", "signer.pub" };
 			rc = 0;
 			for (size_t k = 0; k < 4 && rc == 0; k++) {
-				char *q = index_join(dir, f[k]);
+				char *q = trmx__index_join(dir, f[k]);
 				if (!q)
 					rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 				else if (unlink(q) != 0 && errno != ENOENT)

@@ -18,13 +18,7 @@ struct trmx_index {
 	trmx_index_source src;       /* where it came from (index_fetch.c); key_id "" when only parsed */
 };
 
-/* "YYYY-MM-DDTHH:MM:SSZ" <-> seconds since 1970; parse returns -1 for anything else. */
-int index_time_parse(const char *s, int64_t *out);
-void index_time_format(int64_t t, char out[32]);
-/* Parse an index.json.sig (the trmx-signature-1 lines) into its key, signature and key id. */
-int index_sig_parse(const char *sig, size_t siglen, unsigned char pk[32], unsigned char s[64],
-		    char key_id[TRMX_KEY_ID_SIZE], trmx_error *err);
 /* "a/b", malloc'd. */
-char *index_join(const char *a, const char *b);
+char *trmx__index_join(const char *a, const char *b);
 
 #endif

@@ -81,8 +81,8 @@ static int selftest(const trmx_manifest *m, const char *dir, const trmx_install_
 		goto done;
 	}
 	if ((rc = trmx_weights_open(&w, wpath, err)) < 0 ||
-	    (rc = engine_model_open_named(&model, &plugin, trmx_manifest_engine_name(m), o ? o->plugin_dir : NULL,
-					trmx_manifest_architecture(m), w, err)) < 0 ||
+	    (rc = trmx__engine_model_open_named(&model, &plugin, trmx_manifest_engine_name(m), o ? o->plugin_dir : NULL,
+						trmx_manifest_architecture(m), w, err)) < 0 ||
 	    (rc = trmx_task_open_config(&t, trmx_manifest_task_codec(m), trmx_manifest_task_params(m), err)) < 0) {
 		trmx_error_prefix(err, "self-test");
 		goto done;
@@ -329,7 +329,7 @@ static int record(trmx_registry *r, const trmx_manifest *m, const char *digest, 
 	snprintf(subject, sizeof subject, "%s@%s", module, version);
 	snprintf(detail, sizeof detail, "sha256:%s; self-test %d/%d examples solved%s", digest, st->solved, st->labelled,
 		 plan->created ? "; database created" : plan->migrations ? "; database migrated" : "");
-	return reg_changed(r, "install", subject, NULL, version, detail, err);
+	return trmx__reg_changed(r, "install", subject, NULL, version, detail, err);
 }
 
 /* ---- Install ------------------------------------------------------------------------------------- */
@@ -376,7 +376,7 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 		goto done;
 
 	/* 2. unpack beside the store and check the contents */
-	if (!(final = reg_store_path(r, res.digest))) {
+	if (!(final = trmx__reg_store_path(r, res.digest))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory installing %s", path);
 		goto done;
 	}
@@ -423,7 +423,7 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 		goto done;
 	}
 	have_plan = true;
-	if ((rc = moddb_prepare(r, res.module, tmp, &plan, err)) < 0 ||
+	if ((rc = trmx__moddb_prepare(r, res.module, tmp, &plan, err)) < 0 ||
 	    (rc = record(r, m, res.digest, trmx_package_file_size(p), &vr.signature, &st, &plan, err)) < 0)
 		goto done;
 	struct stat sb;
@@ -439,7 +439,7 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 		goto done;
 	}
 	moved = true;
-	if ((rc = trmx_fsync_dir(r->store, err)) < 0 || (rc = moddb_place(&plan, err)) < 0)
+	if ((rc = trmx_fsync_dir(r->store, err)) < 0 || (rc = trmx__moddb_place(&plan, err)) < 0)
 		goto done;
 	if (trmx_fault_hit(TRMX_FAULT_WRITE)) {
 		rc = trmx_error_set(err, TRMX_EIO, "cannot protect %s: injected fault", final);
@@ -453,8 +453,8 @@ int trmx_registry_install(trmx_registry *r, const char *path, const trmx_install
 	res.db_created = plan.created;
 	res.migrations_applied = plan.migrations;
 	res.schema_version = plan.schema_version;
-	moddb_committed(&plan);
-	moddb_done(&plan);
+	trmx__moddb_committed(&plan);
+	trmx__moddb_done(&plan);
 	have_plan = false;
 done:
 	if (moved) { /* back where it came from, to be removed below */
@@ -463,9 +463,9 @@ done:
 			trmx_rmtree(final);
 	}
 	if (have_plan && rc < 0)
-		moddb_abort(&plan);
+		trmx__moddb_abort(&plan);
 	else if (have_plan)
-		moddb_done(&plan);
+		trmx__moddb_done(&plan);
 	if (locked)
 		trmx_db_rollback(r->db);
 	trmx_tmpdir_release(tmp, tmp_lock);

@@ -7,8 +7,8 @@
  *
  * A new database is built in a temporary file and renamed into place just before the registry
  * commits; migrations run in place after a copy is taken, so that a failed install can put the
- * database back exactly as it was (moddb_abort), and the next open of the registry can do the
- * same for an install that was killed (moddb_recover).
+ * database back exactly as it was (trmx__moddb_abort), and the next open of the registry can do the
+ * same for an install that was killed (trmx__moddb_recover).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -28,11 +28,6 @@
  * only user_version), and SQLite keeps it at byte 68 of the file's header. */
 #define PENDING_ID 0x746d7870u
 #define PENDING_ID_TEXT "1953331312"
-
-int moddb_open(const char *path, sqlite3 **out, trmx_error *err)
-{
-	return trmx_db_open(out, path, "module database", NULL, 0, TRMX_DB_CREATE, 30000, err);
-}
 
 /* ---- Migrations -------------------------------------------------------------------------------- */
 
@@ -174,7 +169,7 @@ static int copy_db(sqlite3 *from, const char *to_path, trmx_error *err)
 	return rc;
 }
 
-int moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, struct moddb_plan *plan, trmx_error *err)
+int trmx__moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, struct moddb_plan *plan, trmx_error *err)
 {
 	struct migration *mig = NULL;
 	size_t nmig = 0;
@@ -205,7 +200,7 @@ int moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, st
 			goto done;
 		if (v == 0 && newest > 0 && (rc = set_version(db, newest, err)) < 0)
 			goto done;
-		/* marked as not yet recorded until the registry commits (moddb_recover) */
+		/* marked as not yet recorded until the registry commits (trmx__moddb_recover) */
 		if ((rc = trmx_db_exec(db, "PRAGMA application_id = " PENDING_ID_TEXT, "module database", err)) < 0)
 			goto done;
 		if ((rc = trmx_db_commit(db, "module database", err)) < 0 ||
@@ -254,7 +249,7 @@ done:
 	return rc;
 }
 
-int moddb_place(struct moddb_plan *plan, trmx_error *err)
+int trmx__moddb_place(struct moddb_plan *plan, trmx_error *err)
 {
 	if (!plan->created)
 		return 0;
@@ -307,7 +302,7 @@ static int restore_db(const char *backup, const char *final)
 	return rc;
 }
 
-void moddb_abort(struct moddb_plan *plan)
+void trmx__moddb_abort(struct moddb_plan *plan)
 {
 	if (plan->placed)
 		unlink_db(plan->final_path);
@@ -320,7 +315,7 @@ void moddb_abort(struct moddb_plan *plan)
 	plan_free(plan);
 }
 
-void moddb_committed(struct moddb_plan *plan)
+void trmx__moddb_committed(struct moddb_plan *plan)
 {
 	if (!plan->created || !plan->placed)
 		return;
@@ -337,7 +332,7 @@ void moddb_committed(struct moddb_plan *plan)
 	sqlite3_close(db);
 }
 
-void moddb_done(struct moddb_plan *plan)
+void trmx__moddb_done(struct moddb_plan *plan)
 {
 	if (plan->backup_path)
 		unlink_db(plan->backup_path);
@@ -522,7 +517,7 @@ static int recover_scan(trmx_registry *r, bool act)
 	return found;
 }
 
-void moddb_recover(trmx_registry *r)
+void trmx__moddb_recover(trmx_registry *r)
 {
 	if (!recover_scan(r, false))
 		return;

@@ -58,7 +58,7 @@ int trmx_registry_open(trmx_registry **out, const char *home, const trmx_registr
 	if ((rc = trmx_db_open(&r->db, dbpath, DB, files, nf, ro ? TRMX_DB_READONLY : TRMX_DB_CREATE, r->busy_ms, err)) < 0)
 		goto fail;
 	if (!ro) /* and what killed installs left elsewhere (issue 24, item 3) */
-		moddb_recover(r);
+		trmx__moddb_recover(r);
 	free(dbpath);
 	*out = r;
 	return 0;
@@ -92,15 +92,15 @@ int trmx_registry_generation(trmx_registry *r, int64_t *out, trmx_error *err)
 	return trmx_db_int64(r->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'", out, DB, err);
 }
 
-char *reg_store_path(const trmx_registry *r, const char *digest)
+char *trmx__reg_store_path(const trmx_registry *r, const char *digest)
 {
 	return trmx_xasprintf("%s/%s", r->store, digest);
 }
 
 /* ---- Changes ----------------------------------------------------------------------------------- */
 
-int reg_changed(trmx_registry *r, const char *action, const char *subject, const char *old_value,
-		const char *new_value, const char *detail, trmx_error *err)
+int trmx__reg_changed(trmx_registry *r, const char *action, const char *subject, const char *old_value,
+		      const char *new_value, const char *detail, trmx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	char at[32];
@@ -126,7 +126,7 @@ int reg_changed(trmx_registry *r, const char *action, const char *subject, const
 	return rc;
 }
 
-bool reg_alias_valid(const char *s)
+bool trmx__reg_alias_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (n == 0 || n > TRMX_ALIAS_MAX || !(s[0] >= 'a' && s[0] <= 'z'))
@@ -167,7 +167,7 @@ static int target_row(trmx_registry *r, const char *target, bool active, struct 
 	int rc = trmx_target_parse(target, &t, err);
 	if (rc < 0)
 		return rc;
-	if ((rc = reg_target_version(r, &t, v, alias ? alias : a, err)) < 0)
+	if ((rc = trmx__reg_target_version(r, &t, v, alias ? alias : a, err)) < 0)
 		return rc;
 	if (active && v->quarantined)
 		return trmx_error_set(err, TRMX_ERROR, "%s@%s is quarantined: nothing dispatches to it", v->module,
@@ -242,7 +242,8 @@ static bool serving_now(trmx_registry *r, const char *target, struct reg_version
 	trmx_target t;
 	trmx_error e;
 	char a[TRMX_ALIAS_MAX + 1];
-	return trmx_target_parse(target, &t, &e) == 0 && reg_target_version(r, &t, now, a, &e) == 0 && !now->quarantined;
+	return trmx_target_parse(target, &t, &e) == 0 && trmx__reg_target_version(r, &t, now, a, &e) == 0 &&
+	       !now->quarantined;
 }
 
 /* Every context that follows MODULE@ALIAS (as its target or its canary) must keep its task when
@@ -281,7 +282,7 @@ int trmx_registry_alias_set_ex(trmx_registry *r, const char *module, const char 
 {
 	if (!r || !module || !alias || !version)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_registry_alias_set: missing argument");
-	if (!reg_alias_valid(alias) || trmx_semver_valid(alias))
+	if (!trmx__reg_alias_valid(alias) || trmx_semver_valid(alias))
 		return trmx_error_set(err, TRMX_EINVAL,
 				      "'%s' is not an alias name: [a-z][a-z0-9_-]*, at most %d bytes, not a version "
 				      "and not starting with sha256", alias, TRMX_ALIAS_MAX);
@@ -319,12 +320,13 @@ int trmx_registry_alias_set_ex(trmx_registry *r, const char *module, const char 
 		goto fail;
 	char at[32];
 	trmx_iso_time(trmx_now_ms(), at);
-	if ((rc = run(r, "INSERT INTO aliases (module, alias, version, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5) "
+	if ((rc = run(r,
+		      "INSERT INTO aliases (module, alias, version, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5) "
 		      "ON CONFLICT (module, alias) DO UPDATE SET version = excluded.version, "
 		      "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
 		      &changes, err, 5, module, alias, version, at, r->actor)) < 0 ||
-	    (rc = reg_changed(r, "alias-set", subject, old, version, v.quarantined ? "the version is quarantined" : NULL,
-			      err)) < 0 ||
+	    (rc = trmx__reg_changed(r, "alias-set", subject, old, version,
+				    v.quarantined ? "the version is quarantined" : NULL, err)) < 0 ||
 	    (rc = trmx_db_commit(r->db, DB, err)) < 0)
 		goto fail;
 	return 0;
@@ -370,7 +372,7 @@ int trmx_registry_alias_remove(trmx_registry *r, const char *module, const char 
 	if (rc < 0)
 		goto fail;
 	if ((rc = run(r, "DELETE FROM aliases WHERE module = ?1 AND alias = ?2", NULL, err, 2, module, alias)) < 0 ||
-	    (rc = reg_changed(r, "alias-rm", subject, old, NULL, NULL, err)) < 0 ||
+	    (rc = trmx__reg_changed(r, "alias-rm", subject, old, NULL, NULL, err)) < 0 ||
 	    (rc = trmx_db_commit(r->db, DB, err)) < 0)
 		goto fail;
 	return 0;
@@ -531,7 +533,8 @@ int trmx_registry_bind_ex(trmx_registry *r, const char *context, const char *tar
 	else
 		snprintf(detail, sizeof detail, "%s@%s", v.module, v.version);
 	if ((rc = binding_push(r, context, &cur, err)) < 0 || (rc = binding_put(r, context, &nb, err)) < 0 ||
-	    (rc = reg_changed(r, "bind", context, old, new, detail, err)) < 0 || (rc = trmx_db_commit(r->db, DB, err)) < 0)
+	    (rc = trmx__reg_changed(r, "bind", context, old, new, detail, err)) < 0 ||
+	    (rc = trmx_db_commit(r->db, DB, err)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -556,7 +559,8 @@ int trmx_registry_unbind(trmx_registry *r, const char *context, trmx_error *err)
 	}
 	binding_text(&cur, old, sizeof old);
 	if ((rc = binding_push(r, context, &cur, err)) < 0 || (rc = binding_put(r, context, &none, err)) < 0 ||
-	    (rc = reg_changed(r, "unbind", context, old, NULL, NULL, err)) < 0 || (rc = trmx_db_commit(r->db, DB, err)) < 0)
+	    (rc = trmx__reg_changed(r, "unbind", context, old, NULL, NULL, err)) < 0 ||
+	    (rc = trmx_db_commit(r->db, DB, err)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -607,7 +611,7 @@ int trmx_registry_rollback(trmx_registry *r, const char *context, trmx_error *er
 	binding_text(&prev, new, sizeof new);
 	if ((rc = binding_put(r, context, &prev, err)) < 0 ||
 	    (rc = run(r, "DELETE FROM binding_stack WHERE id = ?1", NULL, err, 1, id)) < 0 ||
-	    (rc = reg_changed(r, "rollback", context, old, new, prev.bound ? NULL : "unbound", err)) < 0 ||
+	    (rc = trmx__reg_changed(r, "rollback", context, old, new, prev.bound ? NULL : "unbound", err)) < 0 ||
 	    (rc = trmx_db_commit(r->db, DB, err)) < 0)
 		goto fail;
 	return 0;
@@ -637,8 +641,8 @@ int trmx_registry_quarantine(trmx_registry *r, const char *module, const char *v
 	}
 	if ((rc = run(r, "UPDATE versions SET state = ?3 WHERE module = ?1 AND version = ?2", &changes, err, 3, v.module,
 		      v.version, on ? "quarantined" : "active")) < 0 ||
-	    (rc = reg_changed(r, on ? "quarantine" : "release", subject, on ? "active" : "quarantined",
-			      on ? "quarantined" : "active", reason, err)) < 0 ||
+	    (rc = trmx__reg_changed(r, on ? "quarantine" : "release", subject, on ? "active" : "quarantined",
+				    on ? "quarantined" : "active", reason, err)) < 0 ||
 	    (rc = trmx_db_commit(r->db, DB, err)) < 0)
 		goto fail;
 	return 0;
@@ -725,7 +729,8 @@ int trmx_registry_remove(trmx_registry *r, const char *target, unsigned int flag
 			snprintf(asub, sizeof asub, "%s@%s", as[a].module, as[a].alias);
 			if ((rc = run(r, "DELETE FROM aliases WHERE module = ?1 AND alias = ?2", NULL, err, 2, as[a].module,
 				      as[a].alias)) == 0)
-				rc = reg_changed(r, "alias-rm", asub, as[a].module_version, NULL, "its version was removed", err);
+				rc = trmx__reg_changed(r, "alias-rm", asub, as[a].module_version, NULL,
+						       "its version was removed", err);
 		}
 		free(as);
 		if (rc < 0)
@@ -734,7 +739,7 @@ int trmx_registry_remove(trmx_registry *r, const char *target, unsigned int flag
 			 used ? users : "");
 		if ((rc = run(r, "DELETE FROM versions WHERE module = ?1 AND version = ?2", NULL, err, 2, v->module,
 			      v->module_version)) < 0 ||
-		    (rc = reg_changed(r, "remove", subject, v->module_version, NULL, detail, err)) < 0)
+		    (rc = trmx__reg_changed(r, "remove", subject, v->module_version, NULL, detail, err)) < 0)
 			goto fail;
 		dirs[ndirs++] = v->store_path;
 	}
@@ -1029,7 +1034,7 @@ int trmx_registry_store_check(trmx_registry *r, const char *digest, trmx_error *
 	snprintf(sub, sizeof sub, "%s@%s", (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
 	const char *recorded = (const char *)sqlite3_column_blob(st, 2);
 	size_t rlen = (size_t)sqlite3_column_bytes(st, 2);
-	if (!(dir = reg_store_path(r, digest)) || !(path = trmx_xasprintf("%s/manifest.yaml", dir))) {
+	if (!(dir = trmx__reg_store_path(r, digest)) || !(path = trmx_xasprintf("%s/manifest.yaml", dir))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}

@@ -32,23 +32,21 @@ struct reg_version {
 
 /* ---- registry.c ---- */
 /* Append a history row and bump the generation (inside the caller's transaction). */
-int reg_changed(trmx_registry *r, const char *action, const char *subject, const char *old_value,
-		const char *new_value, const char *detail, trmx_error *err);
+int trmx__reg_changed(trmx_registry *r, const char *action, const char *subject, const char *old_value,
+		      const char *new_value, const char *detail, trmx_error *err);
 /* HOME/store/sha256/<digest>, malloc'd. */
-char *reg_store_path(const trmx_registry *r, const char *digest);
+char *trmx__reg_store_path(const trmx_registry *r, const char *digest);
 /* Is `s` an alias name? */
-bool reg_alias_valid(const char *s);
+bool trmx__reg_alias_valid(const char *s);
 
 /* ---- resolve.c ---- */
 /* The version a target names, quarantined or not; *alias gets the alias it went through. */
-int reg_target_version(trmx_registry *r, const trmx_target *t, struct reg_version *out,
-		       char alias[TRMX_ALIAS_MAX + 1], trmx_error *err);
-/* Fill a resolution from a version row. */
-void reg_fill_resolution(const trmx_registry *r, const struct reg_version *v, trmx_resolution *out);
+int trmx__reg_target_version(trmx_registry *r, const trmx_target *t, struct reg_version *out, char alias[TRMX_ALIAS_MAX + 1],
+			     trmx_error *err);
 
 /* ---- moddb.c ---- */
 /* The change an install makes to a module's database, prepared under the registry's lock and
- * made final by moddb_commit or undone by moddb_abort. */
+ * made final by moddb_commit or undone by trmx__moddb_abort. */
 struct moddb_plan {
 	char *final_path;   /* HOME/data/<module>.db */
 	char *tmp_path;     /* a new database built beside it, renamed into place at commit */
@@ -60,17 +58,17 @@ struct moddb_plan {
 /* Create data/<module>.db from `unpacked`/schema.sql (into a temporary file), or apply the
  * migrations of `unpacked`/migrations/ newer than the database's user_version (in place, after
  * taking a copy). Every statement runs under the module authorizer. */
-int moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, struct moddb_plan *plan,
-		  trmx_error *err);
+int trmx__moddb_prepare(trmx_registry *r, const char *module, const char *unpacked, struct moddb_plan *plan,
+			trmx_error *err);
 /* Rename a new database into place (before the registry commits). */
-int moddb_place(struct moddb_plan *plan, trmx_error *err);
+int trmx__moddb_place(struct moddb_plan *plan, trmx_error *err);
 /* Undo whatever prepare and place did; then free the plan. */
-void moddb_abort(struct moddb_plan *plan);
+void trmx__moddb_abort(struct moddb_plan *plan);
 /* After the registry committed: clear a new database's install mark (failures logged; the next
  * open of the registry clears it then). */
-void moddb_committed(struct moddb_plan *plan);
+void trmx__moddb_committed(struct moddb_plan *plan);
 /* Drop the copy; free the plan. */
-void moddb_done(struct moddb_plan *plan);
+void trmx__moddb_done(struct moddb_plan *plan);
 /* What an install killed before its commit left (docs/REGISTRY.md, "Installing"): a module
  * database migrated before the registry recorded it is put back from its copy; a new database
  * still marked by its install is removed when the registry does not record the module (else its
@@ -78,8 +76,6 @@ void moddb_done(struct moddb_plan *plan);
  * lists are removed. Under the
  * registry's write lock, taken without waiting (a live install holds it: nothing is done).
  * Called by trmx_registry_open; problems are logged, never fatal. */
-void moddb_recover(trmx_registry *r);
-/* Open a module database for per-run rows, with the authorizer installed for good. */
-int moddb_open(const char *path, sqlite3 **out, trmx_error *err);
+void trmx__moddb_recover(trmx_registry *r);
 
 #endif

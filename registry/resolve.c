@@ -70,7 +70,7 @@ int trmx_target_parse(const char *s, trmx_target *out, trmx_error *err)
 			return trmx_error_set(err, TRMX_ELIMIT, "'%s': version longer than %d bytes", s, TRMX_MANIFEST_VERSION_MAX);
 		memcpy(t.ref, ref, rlen);
 		t.kind = TRMX_TARGET_VERSION;
-	} else if (reg_alias_valid(ref)) {
+	} else if (trmx__reg_alias_valid(ref)) {
 		memcpy(t.ref, ref, rlen);
 		t.kind = TRMX_TARGET_ALIAS;
 	} else {
@@ -169,8 +169,8 @@ static void row_version(sqlite3_stmt *st, struct reg_version *v)
 
 #define VCOLS "SELECT module, version, digest, state, engine, codec, codec_params FROM versions "
 
-int reg_target_version(trmx_registry *r, const trmx_target *t, struct reg_version *out, char alias[TRMX_ALIAS_MAX + 1],
-		       trmx_error *err)
+int trmx__reg_target_version(trmx_registry *r, const trmx_target *t, struct reg_version *out, char alias[TRMX_ALIAS_MAX + 1],
+			     trmx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	const char *sql;
@@ -239,7 +239,8 @@ int reg_target_version(trmx_registry *r, const trmx_target *t, struct reg_versio
 	return 0;
 }
 
-void reg_fill_resolution(const trmx_registry *r, const struct reg_version *v, trmx_resolution *out)
+/* Fill a resolution from a version row. */
+static void reg_fill_resolution(const trmx_registry *r, const struct reg_version *v, trmx_resolution *out)
 {
 	snprintf(out->module, sizeof out->module, "%s", v->module);
 	snprintf(out->module_version, sizeof out->module_version, "%s", v->version);
@@ -258,7 +259,7 @@ static int serve(trmx_registry *r, const char *target, struct reg_version *v, ch
 {
 	trmx_target t;
 	int rc = trmx_target_parse(target, &t, err);
-	if (rc == 0 && (rc = reg_target_version(r, &t, v, alias, err)) == 0 && v->quarantined)
+	if (rc == 0 && (rc = trmx__reg_target_version(r, &t, v, alias, err)) == 0 && v->quarantined)
 		rc = trmx_error_set(err, TRMX_ERROR, "%s@%s is quarantined: nothing dispatches to it", v->module, v->version);
 	return rc;
 }

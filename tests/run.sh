@@ -31,10 +31,11 @@ if [ -x tests/cli/run.sh ]; then
 	fi
 fi
 # Script tests, one test program each with BUILD as its argument and its log in BUILD/tests/:
+# tests/build/*.sh check the build itself (the library's symbols, ...);
 # tests/http/*.sh start their own `trmx serve` on a loopback port and drive it with curl;
 # tests/pg/*.sh start their own throwaway PostgreSQL cluster (initdb, pg_ctl; as `nobody` under
 # root) for the central log. A server or cluster that cannot start fails its script.
-for t in tests/http/*.sh tests/pg/*.sh; do
+for t in tests/build/*.sh tests/http/*.sh tests/pg/*.sh; do
 	[ -x "$t" ] || continue
 	total=$((total + 1))
 	name=$(basename "$(dirname "$t")")-$(basename "$t" .sh)

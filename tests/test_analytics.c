@@ -982,7 +982,8 @@ static int64_t mentions(const char *path, const char *needle)
 	return hits;
 }
 
-/* mentions() over every table of the log: log.db, or a fresh copy of the central log's rows. */
+/* mentions() over the log: every table of log.db; with a central log, a fresh copy of its runs,
+ * feedback and erasures only (log_file copies those three tables). */
 static int64_t mentions_log(struct fx *f, const char *needle)
 {
 	char *p = log_file(f);

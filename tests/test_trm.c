@@ -598,11 +598,11 @@ static void test_solve_request_errors(void **state)
  * and SwiGLU widths (the official layers.py's rounding). */
 static void test_param_counts_and_widths(void **state)
 {
-	assert_int_equal(trm_swiglu_width(4, 512), 1536);
-	assert_int_equal(trm_swiglu_width(4, 97), 512);
-	assert_int_equal(trm_swiglu_width(4, 916), 2560);
-	assert_int_equal(trm_swiglu_width(4, 64), 256);
-	assert_int_equal(trm_swiglu_width(4, 18), 256);
+	assert_int_equal(trmx__trm_swiglu_width(4, 512), 1536);
+	assert_int_equal(trmx__trm_swiglu_width(4, 97), 512);
+	assert_int_equal(trmx__trm_swiglu_width(4, 916), 2560);
+	assert_int_equal(trmx__trm_swiglu_width(4, 64), 256);
+	assert_int_equal(trmx__trm_swiglu_width(4, 18), 256);
 	static const struct {
 		int seq, vocab;
 		const char *mlp_t, *pos;
@@ -627,10 +627,10 @@ static void test_param_counts_and_widths(void **state)
 		for (int k = 0; k < 12; k++)
 			list[k] = (trmx_kv){ kv[k][0], kv[k][1] };
 		trm_config c;
-		assert_int_equal(trm_config_parse(&c, list, 12, false, NULL), 0);
+		assert_int_equal(trmx__trm_config_parse(&c, list, 12, false, NULL), 0);
 		assert_int_equal(c.P, 16);
 		trm_tensor_spec specs[64];
-		size_t n = trm_tensor_specs(&c, specs);
+		size_t n = trmx__trm_tensor_specs(&c, specs);
 		int64_t total = 0;
 		for (size_t k = 0; k < n; k++)
 			if (specs[k].trainable)

@@ -39,10 +39,10 @@ def main(argv):
         lines.append("};")
         entries.append('\t{ "%s", "%s", a%d, %d, "\\"%s\\"" },' % (name, TYPES[ext], i, len(data), etag.strip('"')))
     lines.append("")
-    lines.append("const struct web_asset web_assets[] = {")
+    lines.append("const struct web_asset trmx__web_assets[] = {")
     lines += entries
     lines.append("};")
-    lines.append("const size_t web_assets_count = %d;" % len(entries))
+    lines.append("const size_t trmx__web_assets_count = %d;" % len(entries))
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -25,7 +25,7 @@
 /* HOME/log.db brought to the newest schema (migrations applied), then, with
  * `readonly`, opened again read-only. TRMX_ENOTFOUND when the home has no log.
  * *path_out (may be NULL) gets the path (malloc'd). */
-int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out, trmx_error *err);
+int trmx__an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out, trmx_error *err);
 
 /* ---- Erase and purge (erase.c, erase_pg.c)
  * ------------------------------------------------------------------------ */
@@ -33,17 +33,17 @@ int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out,
 /* Every module database of HOME/data: rows of the runs concerned (the runs of `runs_db`, a
  * SQLite file attached read-only with a table runs (id, learner, time): log.db or a scratch
  * copy), or holding the learner's pseudonym; res->module_rows and ->databases grow. */
-int an_erase_modules(const char *home, const char *runs_db, bool by_learner, const char *key, bool dry,
-		     trmx_erase_result *res, trmx_error *err);
+int trmx__an_erase_modules(const char *home, const char *runs_db, bool by_learner, const char *key, bool dry,
+			   trmx_erase_result *res, trmx_error *err);
 /* The runs concerned and their feedback in a log of log.db's schema (log.db, an outbox), in the
  * caller's transaction; res->runs and ->feedback grow. */
-int an_erase_log_rows(sqlite3 *db, const char *what, bool by_learner, const char *key, bool dry, trmx_erase_result *res,
-		      trmx_error *err);
+int trmx__an_erase_log_rows(sqlite3 *db, const char *what, bool by_learner, const char *key, bool dry,
+			    trmx_erase_result *res, trmx_error *err);
 /* VACUUM and truncate the write-ahead log: no freed page keeps what was deleted. */
-int an_compact(sqlite3 *db, const char *name, trmx_error *err);
+int trmx__an_compact(sqlite3 *db, const char *name, trmx_error *err);
 /* Erase or purge with a central log at `url` (erase_pg.c). */
-int an_erase_central(const char *home, const char *url, bool by_learner, const char *key, const char *criterion,
-		     bool dry, trmx_erase_result *result, trmx_error *err);
+int trmx__an_erase_central(const char *home, const char *url, bool by_learner, const char *key, const char *criterion,
+			   bool dry, trmx_erase_result *result, trmx_error *err);
 
 /* ---- xAPI statements one at a time (export.c, for lrs.c)
  * ---------------------------------------------- */
@@ -58,13 +58,13 @@ typedef struct an_xapi {
 
 /* Check `base` (NULL: the default) and prepare on `db`, or read from the central log `pg` (one of
  * the two is NULL). TRMX_EINVAL for a bad base. */
-int an_xapi_init(an_xapi *x, sqlite3 *db, trmx_pg *pg, const char *base, trmx_error *err);
-void an_xapi_clear(an_xapi *x);
+int trmx__an_xapi_init(an_xapi *x, sqlite3 *db, trmx_pg *pg, const char *base, trmx_error *err);
+void trmx__an_xapi_clear(an_xapi *x);
 /* The statement of the run (or, with `feedback`, the feedback row) `id`, as
  * `trmx export xapi` writes it, into *json (malloc'd, NULL when the row is
  * gone); run_id gets the run's id. */
-int an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, char **json,
-		      char run_id[TRMX_UUID_SIZE], trmx_error *err);
+int trmx__an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, char **json, char run_id[TRMX_UUID_SIZE],
+			    trmx_error *err);
 
 /* ---- Rows from either database
  * ------------------------------------------------------------------------ */
@@ -137,7 +137,7 @@ static inline double r_double(const rrow *r, int c)
  * -------------------------------------------------------------------------------
  */
 
-/* The conditions on runs (alias r) as SQL, with ?1.. bound by an_filter_bind in
+/* The conditions on runs (alias r) as SQL, with ?1.. bound by trmx__an_filter_bind in
  * the same order: context ("" : IS NULL), module, time at or after since, time
  * before until, learner (a pseudonym), kinds. */
 typedef struct an_filter {
@@ -150,13 +150,13 @@ typedef struct an_filter {
 
 /* Append " AND ..." for every filter to `b` (a WHERE clause must precede:
  * "WHERE 1"). */
-void an_filter_sql(an_filter *f, trmx_buf *b, const char *time_column);
-/* The same values as text parameters for PostgreSQL ($1.. in an_filter_sql's order; a context
+void trmx__an_filter_sql(an_filter *f, trmx_buf *b, const char *time_column);
+/* The same values as text parameters for PostgreSQL ($1.. in trmx__an_filter_sql's order; a context
  * prefix is copied into `prefix`); their count. */
-int an_filter_params(const an_filter *f, const char **params, char *prefix, size_t cap);
-/* Bind the values in the order an_filter_sql wrote them, from ?first; the next
+int trmx__an_filter_params(const an_filter *f, const char **params, char *prefix, size_t cap);
+/* Bind the values in the order trmx__an_filter_sql wrote them, from ?first; the next
  * free index. */
-int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int first);
+int trmx__an_filter_bind(const an_filter *f, sqlite3_stmt *st, int first);
 
 /* ---- A map from strings to indexes
  * ------------------------------------------------------------ */
@@ -169,13 +169,13 @@ typedef struct an_map {
 	size_t cap, n;
 } an_map;
 
-uint64_t an_hash(const void *data, size_t n);
+uint64_t trmx__an_hash(const void *data, size_t n);
 /* The index stored under `key` (n bytes, which may include NULs), or SIZE_MAX.
  */
-size_t an_map_get(const an_map *m, const char *key, size_t n, uint64_t h);
+size_t trmx__an_map_get(const an_map *m, const char *key, size_t n, uint64_t h);
 /* Store `val` under a copy of `key`; -1 on out of memory. */
-int an_map_put(an_map *m, const char *key, size_t n, uint64_t h, size_t val);
-void an_map_free(an_map *m);
+int trmx__an_map_put(an_map *m, const char *key, size_t n, uint64_t h, size_t val);
+void trmx__an_map_free(an_map *m);
 
 /* ---- Escaping
  * ---------------------------------------------------------------------------------
@@ -187,12 +187,11 @@ void an_map_free(an_map *m);
  * injection: a spreadsheet would run it as a formula); numbers are written by
  * their callers with printf and never get the quote, so a negative number
  * stays a number. */
-void an_csv_field(FILE *f, const char *s);
+void trmx__an_csv_field(FILE *f, const char *s);
 /* Would a spreadsheet take this text cell for a formula? */
-bool an_csv_formula(const char *s);
+bool trmx__an_csv_formula(const char *s);
 /* XML/HTML text or attribute value. */
-void an_xml_text(FILE *f, const char *s);
-void an_put_xml(trmx_buf *b, const char *s);
+void trmx__an_xml_text(FILE *f, const char *s);
 
 /* The version of a statement's column as text ("" for NULL). */
 static inline const char *an_col(sqlite3_stmt *st, int i)
@@ -202,6 +201,6 @@ static inline const char *an_col(sqlite3_stmt *st, int i)
 }
 
 /* Fail with TRMX_EIO when a stream has an error. */
-int an_check_stream(FILE *f, const char *what, trmx_error *err);
+int trmx__an_check_stream(FILE *f, const char *what, trmx_error *err);
 
 #endif

@@ -17,7 +17,7 @@
 /* ---- Opening the log
  * ------------------------------------------------------------------------ */
 
-int an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out, trmx_error *err)
+int trmx__an_open_log(const char *home, bool readonly, sqlite3 **out, char **path_out, trmx_error *err)
 {
 	if (!home || !*home || !out)
 		return trmx_error_set(err, TRMX_EINVAL, "no home given");
@@ -72,7 +72,7 @@ done:
  * -------------------------------------------------------------------------------
  */
 
-void an_filter_sql(an_filter *f, trmx_buf *b, const char *time_column)
+void trmx__an_filter_sql(an_filter *f, trmx_buf *b, const char *time_column)
 {
 	int i = 0;
 	size_t n = f->context ? strlen(f->context) : 0;
@@ -108,7 +108,7 @@ void an_filter_sql(an_filter *f, trmx_buf *b, const char *time_column)
 	}
 }
 
-int an_filter_params(const an_filter *f, const char **params, char *prefix, size_t cap)
+int trmx__an_filter_params(const an_filter *f, const char **params, char *prefix, size_t cap)
 {
 	int i = 0;
 	size_t n = f->context ? strlen(f->context) : 0;
@@ -129,7 +129,7 @@ int an_filter_params(const an_filter *f, const char **params, char *prefix, size
 	return i;
 }
 
-int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int i)
+int trmx__an_filter_bind(const an_filter *f, sqlite3_stmt *st, int i)
 {
 	size_t n = f->context ? strlen(f->context) : 0;
 	if (n && f->context[n - 1] == '*')
@@ -151,7 +151,7 @@ int an_filter_bind(const an_filter *f, sqlite3_stmt *st, int i)
  * --------------------------------------------------------------------------------------
  */
 
-uint64_t an_hash(const void *data, size_t n)
+uint64_t trmx__an_hash(const void *data, size_t n)
 {
 	/* eight bytes at a time, each word mixed in by a multiply (the keys are
 	 * pseudonyms and names: short, hashed once or twice per run of a report),
@@ -174,7 +174,7 @@ uint64_t an_hash(const void *data, size_t n)
 	return h;
 }
 
-size_t an_map_get(const an_map *m, const char *key, size_t n, uint64_t h)
+size_t trmx__an_map_get(const an_map *m, const char *key, size_t n, uint64_t h)
 {
 	if (!m->cap)
 		return SIZE_MAX;
@@ -216,7 +216,7 @@ static int map_grow(an_map *m)
 	return 0;
 }
 
-int an_map_put(an_map *m, const char *key, size_t n, uint64_t h, size_t val)
+int trmx__an_map_put(an_map *m, const char *key, size_t n, uint64_t h, size_t val)
 {
 	if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m) < 0)
 		return -1;
@@ -236,7 +236,7 @@ int an_map_put(an_map *m, const char *key, size_t n, uint64_t h, size_t val)
 	return 0;
 }
 
-void an_map_free(an_map *m)
+void trmx__an_map_free(an_map *m)
 {
 	for (size_t i = 0; i < m->cap; i++)
 		free(m->keys[i]);
@@ -248,18 +248,18 @@ void an_map_free(an_map *m)
  * ---------------------------------------------------------------------------------
  */
 
-bool an_csv_formula(const char *s)
+bool trmx__an_csv_formula(const char *s)
 {
 	return s && (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r');
 }
 
-void an_csv_field(FILE *f, const char *s)
+void trmx__an_csv_field(FILE *f, const char *s)
 {
 	if (!s)
 		return;
 	/* OWASP's advice against CSV injection: a text cell a spreadsheet would take for a formula
 	 * gets a leading single quote, and is quoted */
-	bool formula = an_csv_formula(s);
+	bool formula = trmx__an_csv_formula(s);
 	if (!formula && !strpbrk(s, ",\"\r\n")) {
 		fputs(s, f);
 		return;
@@ -287,7 +287,7 @@ static const char *xml_entity(char c)
 	}
 }
 
-void an_xml_text(FILE *f, const char *s)
+void trmx__an_xml_text(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
 		const char *e = xml_entity(*s);
@@ -301,21 +301,7 @@ void an_xml_text(FILE *f, const char *s)
 	}
 }
 
-void an_put_xml(trmx_buf *b, const char *s)
-{
-	for (; s && *s; s++) {
-		const char *e = xml_entity(*s);
-		unsigned char c = (unsigned char)*s;
-		if (e)
-			trmx_buf_put(b, e);
-		else if (c < 0x20 && c != '\n' && c != '\t')
-			trmx_buf_putn(b, " ", 1);
-		else
-			trmx_buf_putn(b, s, 1);
-	}
-}
-
-int an_check_stream(FILE *f, const char *what, trmx_error *err)
+int trmx__an_check_stream(FILE *f, const char *what, trmx_error *err)
 {
 	if (fflush(f) != 0 || ferror(f))
 		return trmx_error_set(err, TRMX_EIO, "cannot write %s: %s", what, strerror(errno ? errno : EIO));

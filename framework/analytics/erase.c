@@ -220,8 +220,8 @@ done:
 	return rc;
 }
 
-int an_erase_modules(const char *home, const char *runs_db, bool by_learner, const char *key, bool dry,
-		     trmx_erase_result *res, trmx_error *err)
+int trmx__an_erase_modules(const char *home, const char *runs_db, bool by_learner, const char *key, bool dry,
+			   trmx_erase_result *res, trmx_error *err)
 {
 	char *dir = trmx_xasprintf("%s/data", home);
 	if (!dir)
@@ -250,8 +250,8 @@ int an_erase_modules(const char *home, const char *runs_db, bool by_learner, con
 	return rc;
 }
 
-int an_erase_log_rows(sqlite3 *db, const char *what, bool by_learner, const char *key, bool dry, trmx_erase_result *res,
-		      trmx_error *err)
+int trmx__an_erase_log_rows(sqlite3 *db, const char *what, bool by_learner, const char *key, bool dry,
+			    trmx_erase_result *res, trmx_error *err)
 {
 	char *runs = runs_where("main", by_learner), *sql = NULL;
 	int rc;
@@ -273,7 +273,7 @@ int an_erase_log_rows(sqlite3 *db, const char *what, bool by_learner, const char
 	return rc;
 }
 
-int an_compact(sqlite3 *db, const char *name, trmx_error *err)
+int trmx__an_compact(sqlite3 *db, const char *name, trmx_error *err)
 {
 	return compact(db, name, err);
 }
@@ -289,20 +289,20 @@ static int erase(const char *home, bool by_learner, const char *key, const char 
 	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
 		return rc;
 	if (url) { /* a central log: erase_pg.c */
-		rc = an_erase_central(home, url, by_learner, key, criterion, dry, result, err);
+		rc = trmx__an_erase_central(home, url, by_learner, key, criterion, dry, result, err);
 		free(url);
 		return rc;
 	}
 	/* the log first opened (and migrated) read-write: the erasures table must
 	 * exist */
-	if ((rc = an_open_log(home, false, &db, &log_path, err)) < 0 ||
-	    (rc = an_erase_modules(home, log_path, by_learner, key, dry, &res, err)) < 0)
+	if ((rc = trmx__an_open_log(home, false, &db, &log_path, err)) < 0 ||
+	    (rc = trmx__an_erase_modules(home, log_path, by_learner, key, dry, &res, err)) < 0)
 		goto done;
 	if ((rc = trmx_db_exec(db, "PRAGMA secure_delete = ON", "log.db", err)) < 0)
 		goto done;
 	if (!dry && (rc = trmx_db_begin(db, "log.db", err)) < 0)
 		goto done;
-	if ((rc = an_erase_log_rows(db, "log.db", by_learner, key, dry, &res, err)) < 0)
+	if ((rc = trmx__an_erase_log_rows(db, "log.db", by_learner, key, dry, &res, err)) < 0)
 		goto fail;
 	if (!dry) {
 		char at[32], actor[128];

@@ -87,9 +87,9 @@ static int erase_outbox(const char *path, bool by_learner, const char *key, bool
 	if (rc == 0 && !dry)
 		rc = trmx_db_exec(db, "PRAGMA secure_delete = ON; BEGIN IMMEDIATE", "log-outbox.db", err);
 	if (rc == 0)
-		rc = an_erase_log_rows(db, "log-outbox.db", by_learner, key, dry, res, err);
+		rc = trmx__an_erase_log_rows(db, "log-outbox.db", by_learner, key, dry, res, err);
 	if (!dry && rc == 0 && (rc = trmx_db_commit(db, "log-outbox.db", err)) == 0)
-		rc = an_compact(db, "log-outbox.db", err);
+		rc = trmx__an_compact(db, "log-outbox.db", err);
 	trmx_db_rollback(db);
 	trmx_db_close(db);
 	return rc;
@@ -106,8 +106,8 @@ static int64_t pg_count(trmx_pg *p, const char *sql, const char *key, trmx_error
 	return n;
 }
 
-int an_erase_central(const char *home, const char *url, bool by_learner, const char *key, const char *criterion,
-		     bool dry, trmx_erase_result *result, trmx_error *err)
+int trmx__an_erase_central(const char *home, const char *url, bool by_learner, const char *key, const char *criterion,
+			   bool dry, trmx_erase_result *result, trmx_error *err)
 {
 	trmx_erase_result res = { 0 };
 	trmx_pg *p = NULL;
@@ -123,7 +123,7 @@ int an_erase_central(const char *home, const char *url, bool by_learner, const c
 	bool have_outbox = access(outbox, F_OK) == 0;
 	unlink(scratch);
 	if ((rc = runs_index(p, have_outbox ? outbox : NULL, scratch, by_learner, key, err)) < 0 ||
-	    (rc = an_erase_modules(home, scratch, by_learner, key, dry, &res, err)) < 0 ||
+	    (rc = trmx__an_erase_modules(home, scratch, by_learner, key, dry, &res, err)) < 0 ||
 	    (have_outbox && (rc = erase_outbox(outbox, by_learner, key, dry, &res, err)) < 0))
 		goto done;
 	const char *cond = by_learner ? "learner = $1" : "time < $1";

@@ -279,7 +279,7 @@ static int emit_rows(sqlite3 *db, trmx_pg *pg, an_filter *flt, const char *selec
 	if (pg)
 		trmx_buf_put(&sql, "DECLARE xapi_rows NO SCROLL CURSOR FOR ");
 	trmx_buf_put(&sql, select);
-	an_filter_sql(flt, &sql, time_col);
+	trmx__an_filter_sql(flt, &sql, time_col);
 	trmx_buf_put(&sql, order);
 	if (sql.failed) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -288,7 +288,7 @@ static int emit_rows(sqlite3 *db, trmx_pg *pg, an_filter *flt, const char *selec
 	if (pg) { /* a central log: the same rows through a cursor, 10,000 at a time */
 		const char *params[8];
 		char prefix[TRMX_CONTEXT_NAME_MAX + 1];
-		int np = an_filter_params(flt, params, prefix, sizeof prefix);
+		int np = trmx__an_filter_params(flt, params, prefix, sizeof prefix);
 		for (char *q = sql.s; (q = strchr(q, '?')); q++)
 			*q = '$';
 		PGresult *r = trmx_pg_query(pg, sql.s, np, params, err);
@@ -317,7 +317,7 @@ static int emit_rows(sqlite3 *db, trmx_pg *pg, an_filter *flt, const char *selec
 	}
 	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
 		goto done;
-	an_filter_bind(flt, st, 1);
+	trmx__an_filter_bind(flt, st, 1);
 	rrow row = { .st = st };
 	while ((s = trmx_db_step(st)) == SQLITE_ROW) {
 		if ((rc = emit(x->f, make(&row, x->base, x->ext, x->learners), err)) < 0)
@@ -333,7 +333,7 @@ done:
 
 /* ---- One statement at a time, for the LRS sender (lrs.c) ---- */
 
-int an_xapi_init(an_xapi *x, sqlite3 *db, trmx_pg *pg, const char *base, trmx_error *err)
+int trmx__an_xapi_init(an_xapi *x, sqlite3 *db, trmx_pg *pg, const char *base, trmx_error *err)
 {
 	memset(x, 0, sizeof *x);
 	base = base ? base : XAPI_BASE_DEFAULT;
@@ -352,21 +352,21 @@ int an_xapi_init(an_xapi *x, sqlite3 *db, trmx_pg *pg, const char *base, trmx_er
 	}
 	if ((rc = trmx_db_prepare(db, RUN_SELECT " AND r.id = ?1", &x->run, "log.db", err)) < 0 ||
 	    (rc = trmx_db_prepare(db, FEEDBACK_SELECT " AND f.id = ?1", &x->feedback, "log.db", err)) < 0) {
-		an_xapi_clear(x);
+		trmx__an_xapi_clear(x);
 		return rc;
 	}
 	return 0;
 }
 
-void an_xapi_clear(an_xapi *x)
+void trmx__an_xapi_clear(an_xapi *x)
 {
 	sqlite3_finalize(x->run);
 	sqlite3_finalize(x->feedback);
 	x->run = x->feedback = NULL;
 }
 
-int an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, char **json, char run_id[TRMX_UUID_SIZE],
-		      trmx_error *err)
+int trmx__an_xapi_statement(an_xapi *x, sqlite3 *db, bool feedback, const char *id, char **json, char run_id[TRMX_UUID_SIZE],
+			    trmx_error *err)
 {
 	sqlite3_stmt *st = feedback ? x->feedback : x->run;
 	int rc = 0, s;
@@ -433,8 +433,9 @@ int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, t
 	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
 		goto done;
 	if (url ? (rc = trmx_pg_open(&pg, url, true, err)) < 0 ||
-			  (rc = trmx_pg_exec(pg, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) < 0
-		: (rc = an_open_log(home, true, &db, NULL, err)) < 0 || (rc = trmx_db_exec(db, "BEGIN", "log.db", err)) < 0)
+			    (rc = trmx_pg_exec(pg, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) < 0
+		: (rc = trmx__an_open_log(home, true, &db, NULL, err)) < 0 ||
+			    (rc = trmx_db_exec(db, "BEGIN", "log.db", err)) < 0)
 		goto done;
 	const struct xapi_ctx x = { f, base, ext, learners };
 	if ((rc = emit_rows(db, pg, &flt, RUN_SELECT, "r.time", " ORDER BY r.time, r.id", run_statement, &x, &res.runs,
@@ -442,7 +443,7 @@ int trmx_export_xapi(const char *home, const trmx_xapi_options *opts, FILE *f, t
 	    (rc = emit_rows(db, pg, &flt, FEEDBACK_SELECT, "f.time", " ORDER BY f.time, f.id", feedback_statement, &x,
 			    &res.feedback, err)) < 0)
 		goto done;
-	if ((rc = an_check_stream(f, "the xAPI statements", err)) < 0)
+	if ((rc = trmx__an_check_stream(f, "the xAPI statements", err)) < 0)
 		goto done;
 	if (result)
 		*result = res;
@@ -528,16 +529,16 @@ static int dataset_row(struct dataset *d, const rrow *st, trmx_error *err)
 				      d->opts->module, d->task_name, d->params, r_text(st, 1), r_text(st, 2));
 	}
 	/* the trainer reads these cells as they are: one a spreadsheet would take for a formula
-	 * (an_csv_formula) is left out like one that would need quoting */
-	if (strpbrk(puzzle, ",\"\r\n") || strpbrk(sol, ",\"\r\n") || an_csv_formula(puzzle) || an_csv_formula(sol) ||
-	    !answer_ok(d->task, puzzle, sol, d->opts->check)) {
+	 * (trmx__an_csv_formula) is left out like one that would need quoting */
+	if (strpbrk(puzzle, ",\"\r\n") || strpbrk(sol, ",\"\r\n") || trmx__an_csv_formula(puzzle) ||
+	    trmx__an_csv_formula(sol) || !answer_ok(d->task, puzzle, sol, d->opts->check)) {
 		d->res.rejected++;
 		return 0;
 	}
 	int rank = source_rank(src);
 	size_t len = strlen(puzzle);
-	uint64_t h = an_hash(puzzle, len);
-	size_t i = an_map_get(&d->seen, puzzle, len, h);
+	uint64_t h = trmx__an_hash(puzzle, len);
+	size_t i = trmx__an_map_get(&d->seen, puzzle, len, h);
 	if (i != SIZE_MAX) {
 		struct row *r = &d->rows[i];
 		d->res.duplicates++;
@@ -561,7 +562,7 @@ static int dataset_row(struct dataset *d, const rrow *st, trmx_error *err)
 	}
 	struct row *r = &d->rows[d->n];
 	*r = (struct row){ trmx_xstrdup(puzzle), trmx_xstrdup(sol), trmx_xstrdup(time), rank };
-	if (!r->puzzle || !r->solution || !r->time || an_map_put(&d->seen, puzzle, len, h, d->n) < 0) {
+	if (!r->puzzle || !r->solution || !r->time || trmx__an_map_put(&d->seen, puzzle, len, h, d->n) < 0) {
 		free(r->puzzle), free(r->solution), free(r->time);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	}
@@ -590,8 +591,8 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 	if ((rc = trmx_log_url(home, NULL, &url, err)) < 0)
 		goto done;
 	if (url ? (rc = trmx_pg_open(&pg, url, true, err)) < 0 ||
-			  (rc = trmx_pg_exec(pg, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) < 0
-		: (rc = an_open_log(home, true, &db, NULL, err)) < 0)
+			    (rc = trmx_pg_exec(pg, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) < 0
+		: (rc = trmx__an_open_log(home, true, &db, NULL, err)) < 0)
 		goto done;
 	if (pg)
 		trmx_buf_put(&sql, "DECLARE dataset_rows NO SCROLL CURSOR FOR ");
@@ -601,7 +602,7 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 			 "f.expected IS NOT NULL AND f.source IN (");
 	trmx_buf_printf(&sql, "'%s', '%s', '%s')", sources & TRMX_EXPORT_FROM_INSTRUCTOR ? "instructor" : "",
 		      sources & TRMX_EXPORT_FROM_LEARNER ? "learner" : "", sources & TRMX_EXPORT_FROM_EVAL ? "eval" : "");
-	an_filter_sql(&flt, &sql, "f.time");
+	trmx__an_filter_sql(&flt, &sql, "f.time");
 	trmx_buf_put(&sql, " ORDER BY r.time, r.id, f.time, f.id");
 	if (sql.failed) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -610,7 +611,7 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 	if (pg) { /* a central log: the same rows through a cursor */
 		const char *params[8];
 		char prefix[TRMX_CONTEXT_NAME_MAX + 1];
-		int np = an_filter_params(&flt, params, prefix, sizeof prefix);
+		int np = trmx__an_filter_params(&flt, params, prefix, sizeof prefix);
 		for (char *q = sql.s; (q = strchr(q, '?')); q++)
 			*q = '$';
 		PGresult *r = trmx_pg_query(pg, sql.s, np, params, err);
@@ -635,7 +636,7 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 	} else {
 		if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
 			goto done;
-		an_filter_bind(&flt, st, 1);
+		trmx__an_filter_bind(&flt, st, 1);
 		rrow row = { .st = st };
 		while ((s = trmx_db_step(st)) == SQLITE_ROW)
 			if ((rc = dataset_row(&d, &row, err)) < 0)
@@ -648,7 +649,7 @@ int trmx_export_dataset(const char *home, const trmx_dataset_export_options *opt
 	fputs("puzzle,solution\n", f);
 	for (size_t i = 0; i < d.n; i++)
 		fprintf(f, "%s,%s\n", d.rows[i].puzzle, d.rows[i].solution);
-	if ((rc = an_check_stream(f, "the data set", err)) < 0)
+	if ((rc = trmx__an_check_stream(f, "the data set", err)) < 0)
 		goto done;
 	d.res.rows = (int64_t)d.n;
 	if (result)
@@ -658,7 +659,7 @@ done:
 	for (size_t i = 0; i < d.n; i++)
 		free(d.rows[i].puzzle), free(d.rows[i].solution), free(d.rows[i].time);
 	free(d.rows);
-	an_map_free(&d.seen);
+	trmx__an_map_free(&d.seen);
 	trmx_buf_free(&sql);
 	sqlite3_finalize(st);
 	trmx_task_free(d.task);

@@ -47,7 +47,6 @@ struct trmx_lrs {
 };
 
 static int pg_register(trmx_lrs *l, trmx_error *err);
-static int pg_pending(trmx_lrs *l, int64_t *out, trmx_error *err);
 
 /* ---- Opening ------------------------------------------------------------------------------------ */
 
@@ -154,12 +153,13 @@ int trmx_lrs_open(trmx_lrs **out, const char *home, const trmx_lrs_options *opts
 	if (url) {
 		rc = trmx_pg_open(&l->pg, url, false, err);
 		free(url);
-		if (rc < 0 || (rc = an_xapi_init(&l->x, NULL, l->pg, opts->base, err)) < 0 || (rc = pg_register(l, err)) < 0)
+		if (rc < 0 || (rc = trmx__an_xapi_init(&l->x, NULL, l->pg, opts->base, err)) < 0 ||
+		    (rc = pg_register(l, err)) < 0)
 			goto fail;
 		goto http;
 	}
-	if ((rc = an_open_log(home, false, &l->db, NULL, err)) < 0 ||
-	    (rc = an_xapi_init(&l->x, l->db, NULL, opts->base, err)) < 0)
+	if ((rc = trmx__an_open_log(home, false, &l->db, NULL, err)) < 0 ||
+	    (rc = trmx__an_xapi_init(&l->x, l->db, NULL, opts->base, err)) < 0)
 		goto fail;
 	sqlite3_stmt *st = NULL;
 	if ((rc = trmx_db_prepare(l->db, "INSERT INTO xapi_cursors (endpoint) VALUES (?1) ON CONFLICT (endpoint) DO NOTHING",
@@ -191,7 +191,7 @@ void trmx_lrs_free(trmx_lrs *l)
 {
 	if (!l)
 		return;
-	an_xapi_clear(&l->x);
+	trmx__an_xapi_clear(&l->x);
 	if (l->db)
 		sqlite3_close(l->db);
 	trmx_pg_close(l->pg);
@@ -340,7 +340,7 @@ static int pg_next_batch(trmx_lrs *l, char **body, int64_t *n, trmx_lrs_result *
 		for (int i = 0; i < rows; i++) {
 			bool fb = !strcmp(PQgetvalue(r, i, 2), "feedback");
 			char run_id[TRMX_UUID_SIZE] = "", sid[TRMX_UUID_SIZE];
-			if ((rc = an_xapi_statement(&l->x, NULL, fb, PQgetvalue(r, i, 3), &json, run_id, err)) < 0)
+			if ((rc = trmx__an_xapi_statement(&l->x, NULL, fb, PQgetvalue(r, i, 3), &json, run_id, err)) < 0)
 				goto fail;
 			if (!json) { /* erased or purged since it was logged */
 				skipped++;
@@ -525,7 +525,7 @@ static int stage(trmx_lrs *l, int64_t from, int64_t *last, int64_t *staged, int6
 		char id[TRMX_UUID_SIZE + 8], run_id[TRMX_UUID_SIZE] = "", sid[TRMX_UUID_SIZE];
 		trmx_db_column_copy(q, 2, id, sizeof id);
 		*last = seq;
-		if ((rc = an_xapi_statement(&l->x, l->db, fb, id, &json, run_id, err)) < 0)
+		if ((rc = trmx__an_xapi_statement(&l->x, l->db, fb, id, &json, run_id, err)) < 0)
 			goto done;
 		if (!json) { /* erased or purged since it was logged */
 			(*skipped)++;

@@ -171,8 +171,8 @@ static size_t find_version(trmx_report *R, const char *module, const char *versi
 {
 	char key[TRMX_MANIFEST_NAME_MAX + TRMX_MANIFEST_VERSION_MAX + 520];
 	size_t n = key3(key, sizeof key, module, version, "");
-	uint64_t h = an_hash(key, n);
-	size_t i = an_map_get(&R->vmap, key, n, h);
+	uint64_t h = trmx__an_hash(key, n);
+	size_t i = trmx__an_map_get(&R->vmap, key, n, h);
 	if (i != SIZE_MAX)
 		return i;
 	if (!grow((void **)&R->versions, &R->cap_v, R->nv + 1, sizeof *R->versions))
@@ -183,7 +183,7 @@ static size_t find_version(trmx_report *R, const char *module, const char *versi
 	v->version = trmx_xstrdup(version);
 	v->bins = trmx_xcalloc((size_t)R->bins, sizeof *v->bins);
 	v->conf_q = trmx_xcalloc((size_t)R->bins, sizeof *v->conf_q);
-	if (!v->module || !v->version || !v->bins || !v->conf_q || an_map_put(&R->vmap, key, n, h, R->nv) < 0) {
+	if (!v->module || !v->version || !v->bins || !v->conf_q || trmx__an_map_put(&R->vmap, key, n, h, R->nv) < 0) {
 		free(v->module), free(v->version), free(v->bins), free(v->conf_q);
 		return SIZE_MAX;
 	}
@@ -201,8 +201,8 @@ static size_t find_group(trmx_report *R, const char *context, const char *module
 	size_t n = key3(key, sizeof key, context, module, version);
 	if (!n)
 		return SIZE_MAX - 1; /* longer than any name the log accepts */
-	uint64_t h = an_hash(key, n);
-	size_t i = an_map_get(&R->gmap, key, n, h);
+	uint64_t h = trmx__an_hash(key, n);
+	size_t i = trmx__an_map_get(&R->gmap, key, n, h);
 	if (i == SIZE_MAX) {
 		size_t vi = find_version(R, module, version);
 		if (vi == SIZE_MAX || !grow((void **)&R->groups, &R->cap_g, R->ng + 1, sizeof *R->groups))
@@ -214,7 +214,7 @@ static size_t find_group(trmx_report *R, const char *context, const char *module
 		g->version = trmx_xstrdup(version);
 		g->vidx = vi;
 		g->arm[0] = g->arm[1] = SIZE_MAX;
-		if (!g->context || !g->module || !g->version || an_map_put(&R->gmap, key, n, h, R->ng) < 0) {
+		if (!g->context || !g->module || !g->version || trmx__an_map_put(&R->gmap, key, n, h, R->ng) < 0) {
 			free(g->context), free(g->module), free(g->version);
 			return SIZE_MAX;
 		}
@@ -277,11 +277,11 @@ static bool set_add(struct u64set *s, uint64_t key, bool *added)
  * out of memory. */
 static int add_learner(trmx_report *R, size_t gi, const char *learner, size_t ln)
 {
-	uint64_t h = an_hash(learner, ln);
-	size_t li = an_map_get(&R->all_learners, learner, ln, h);
+	uint64_t h = trmx__an_hash(learner, ln);
+	size_t li = trmx__an_map_get(&R->all_learners, learner, ln, h);
 	if (li == SIZE_MAX) {
 		li = (size_t)R->info.learners;
-		if (an_map_put(&R->all_learners, learner, ln, h, li) < 0)
+		if (trmx__an_map_put(&R->all_learners, learner, ln, h, li) < 0)
 			return -1;
 		R->info.learners++;
 	}
@@ -730,14 +730,14 @@ static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filte
 	if (rc < 0)
 		goto done;
 	trmx_buf_put(&sql, "SELECT coalesce(min(r.time), ''), coalesce(max(r.time), '') FROM runs r WHERE true");
-	an_filter_sql(f, &sql, "r.time");
-	int np = an_filter_params(f, params, prefix, sizeof prefix);
+	trmx__an_filter_sql(f, &sql, "r.time");
+	int np = trmx__an_filter_params(f, params, prefix, sizeof prefix);
 	if (sql.failed) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
 	for (char *q = sql.s; (q = strchr(q, '?')); q++)
-		*q = '$'; /* ?N, as an_filter_sql writes them, is $N in PostgreSQL */
+		*q = '$'; /* ?N, as trmx__an_filter_sql writes them, is $N in PostgreSQL */
 	/* the plan streams: merge join on the indexes, no hashing, no JIT for one pass */
 	if ((rc = trmx_pg_exec(p, "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; "
 				  "SET LOCAL jit = off; SET LOCAL enable_hashjoin = off",
@@ -755,7 +755,7 @@ static int central_fold(trmx_report *R, struct cur *c, const char *url, an_filte
 	trmx_buf_free(&sql);
 	sql = (trmx_buf){ 0 };
 	trmx_buf_put(&sql, "COPY (" RUNS_WITH_FEEDBACK " WHERE true");
-	an_filter_sql(f, &sql, "r.time");
+	trmx__an_filter_sql(f, &sql, "r.time");
 	trmx_buf_put(&sql, " ORDER BY r.id) TO STDOUT (FORMAT binary)");
 	if (sql.failed || !(copy_sql = trmx_pg_inline(p, sql.s, np, params))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -779,7 +779,7 @@ static int edge_time(sqlite3 *db, an_filter *f, bool last, char out[32], trmx_er
 {
 	trmx_buf b = { 0 };
 	trmx_buf_put(&b, "SELECT r.time FROM runs r WHERE 1");
-	an_filter_sql(f, &b, "r.time");
+	trmx__an_filter_sql(f, &b, "r.time");
 	trmx_buf_put(&b, last ? " ORDER BY r.time DESC LIMIT 1" : " ORDER BY r.time LIMIT 1");
 	if (b.failed) {
 		trmx_buf_free(&b);
@@ -790,7 +790,7 @@ static int edge_time(sqlite3 *db, an_filter *f, bool last, char out[32], trmx_er
 	trmx_buf_free(&b);
 	if (rc < 0)
 		return rc;
-	an_filter_bind(f, st, 1);
+	trmx__an_filter_bind(f, st, 1);
 	out[0] = '\0';
 	if ((s = trmx_db_step(st)) == SQLITE_ROW)
 		snprintf(out, 32, "%s", an_col(st, 0));
@@ -865,7 +865,7 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 			goto fail;
 		goto folded;
 	}
-	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0)
+	if ((rc = trmx__an_open_log(home, true, &db, NULL, err)) < 0)
 		goto fail;
 	/* one read transaction: the figures are of one snapshot, however many appends
 	 * run meanwhile */
@@ -874,14 +874,14 @@ int trmx_report_build(trmx_report **out, const char *home, const trmx_report_opt
 		goto fail;
 	pick_bucket(R);
 	trmx_buf_put(&sql, RUNS_WITH_FEEDBACK " WHERE 1 = 1");
-	an_filter_sql(&f, &sql, "r.time");
+	trmx__an_filter_sql(&f, &sql, "r.time");
 	if (sql.failed) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto fail;
 	}
 	if ((rc = trmx_db_prepare(db, sql.s, &st, "log.db", err)) < 0)
 		goto fail;
-	an_filter_bind(&f, st, 1);
+	trmx__an_filter_bind(&f, st, 1);
 	bool have = false;
 	rrow row = { .st = st };
 	while ((s = trmx_db_step(st)) == SQLITE_ROW)
@@ -953,7 +953,7 @@ void trmx_report_free(trmx_report *R)
 			free(v->pub_pts);
 	}
 	free(R->groups), free(R->versions), free(R->arms);
-	an_map_free(&R->gmap), an_map_free(&R->vmap), an_map_free(&R->all_learners);
+	trmx__an_map_free(&R->gmap), trmx__an_map_free(&R->vmap), trmx__an_map_free(&R->all_learners);
 	free(R->learners.keys);
 	free(R->pub_groups), free(R->pub_versions), free(R->canaries);
 	free(R->home), free(R->context), free(R->module), free(R->learner);

@@ -175,11 +175,11 @@ static void write_csv(const trmx_report *r, const char *table, FILE *f)
 			   "corrections,first_run,last_run\n");
 		for (size_t i = 0; i < trmx_report_group_count(r); i++) {
 			const trmx_report_group *g = trmx_report_group_at(r, i);
-			an_csv_field(f, g->context);
+			trmx__an_csv_field(f, g->context);
 			fputc(',', f);
-			an_csv_field(f, g->module);
+			trmx__an_csv_field(f, g->module);
 			fputc(',', f);
-			an_csv_field(f, g->module_version);
+			trmx__an_csv_field(f, g->module_version);
 			fprintf(f, ",%s,%lld,%lld,%lld,%lld,%lld", g->digest, (long long)g->runs, (long long)g->errors,
 				(long long)g->learners, (long long)g->judged, (long long)g->correct);
 			csv_num(f, "%.6f", g->accuracy);
@@ -195,9 +195,9 @@ static void write_csv(const trmx_report *r, const char *table, FILE *f)
 			   "accuracy_high,mean_steps,ece\n");
 		for (size_t i = 0; i < trmx_report_version_count(r); i++) {
 			const trmx_report_version *v = trmx_report_version_at(r, i);
-			an_csv_field(f, v->module);
+			trmx__an_csv_field(f, v->module);
 			fputc(',', f);
-			an_csv_field(f, v->module_version);
+			trmx__an_csv_field(f, v->module_version);
 			fprintf(f, ",%lld,%lld,%lld", (long long)v->runs, (long long)v->judged, (long long)v->correct);
 			csv_num(f, "%.6f", v->accuracy);
 			csv_num(f, "%.6f", v->judged ? v->accuracy_low : NAN);
@@ -211,9 +211,9 @@ static void write_csv(const trmx_report *r, const char *table, FILE *f)
 		for (size_t i = 0; i < trmx_report_version_count(r); i++) {
 			const trmx_report_version *v = trmx_report_version_at(r, i);
 			for (int s = 0; v->steps_hist && s <= v->steps_max; s++) {
-				an_csv_field(f, v->module);
+				trmx__an_csv_field(f, v->module);
 				fputc(',', f);
-				an_csv_field(f, v->module_version);
+				trmx__an_csv_field(f, v->module_version);
 				fprintf(f, ",%d,%lld\n", s, (long long)v->steps_hist[s]);
 			}
 		}
@@ -224,9 +224,9 @@ static void write_csv(const trmx_report *r, const char *table, FILE *f)
 			const trmx_report_version *v = trmx_report_version_at(r, i);
 			for (int k = 0; k < v->bins; k++) {
 				const trmx_report_bin *b = &v->calibration[k];
-				an_csv_field(f, v->module);
+				trmx__an_csv_field(f, v->module);
 				fputc(',', f);
-				an_csv_field(f, v->module_version);
+				trmx__an_csv_field(f, v->module_version);
 				fprintf(f, ",%.4f,%.4f,%lld", b->from, b->to, (long long)b->runs);
 				csv_num(f, "%.6f", b->mean_confidence);
 				fprintf(f, ",%lld,%lld", (long long)b->judged, (long long)b->correct);
@@ -240,9 +240,9 @@ static void write_csv(const trmx_report *r, const char *table, FILE *f)
 			const trmx_report_version *v = trmx_report_version_at(r, i);
 			for (size_t k = 0; k < v->points; k++) {
 				const trmx_report_point *p = &v->series[k];
-				an_csv_field(f, v->module);
+				trmx__an_csv_field(f, v->module);
 				fputc(',', f);
-				an_csv_field(f, v->module_version);
+				trmx__an_csv_field(f, v->module_version);
 				fprintf(f, ",%s,%lld,%lld,%lld", p->bucket, (long long)p->runs, (long long)p->judged,
 					(long long)p->correct);
 				csv_num(f, "%.6f", p->accuracy);
@@ -258,11 +258,11 @@ static void write_csv(const trmx_report *r, const char *table, FILE *f)
 			const trmx_report_arm *arms[2] = { &k->champion, &k->canary };
 			for (int j = 0; j < 2; j++) {
 				const trmx_report_arm *m = arms[j];
-				an_csv_field(f, k->context);
+				trmx__an_csv_field(f, k->context);
 				fprintf(f, ",%s,", j ? "canary" : "champion");
-				an_csv_field(f, m->module ? m->module : "");
+				trmx__an_csv_field(f, m->module ? m->module : "");
 				fputc(',', f);
-				an_csv_field(f, m->module_version ? m->module_version : "");
+				trmx__an_csv_field(f, m->module_version ? m->module_version : "");
 				fprintf(f, ",%lld,%lld,%lld", (long long)m->runs, (long long)m->judged,
 					(long long)m->correct);
 				csv_num(f, "%.6f", m->accuracy);
@@ -428,26 +428,26 @@ static const char *const palette[] = {
 static void svg_open(FILE *f, const char *id, const char *title, const char *xlabel, const char *ylabel)
 {
 	fprintf(f, "<figure id=\"%s\">\n<figcaption>", id);
-	an_xml_text(f, title);
+	trmx__an_xml_text(f, title);
 	fprintf(f,
 		"</figcaption>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
 		"width=\"100%%\" viewBox=\"0 0 %d %d\" preserveAspectRatio=\"xMidYMid meet\" "
 		"role=\"img\" aria-label=\"",
 		W, H);
-	an_xml_text(f, title);
+	trmx__an_xml_text(f, title);
 	fprintf(f, "\">\n<title>");
-	an_xml_text(f, title);
+	trmx__an_xml_text(f, title);
 	fprintf(f,
 		"</title>\n<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 		"fill=\"#fafafa\" stroke=\"#999\"/>\n",
 		ML, MT, PW, PH);
 	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">", ML + PW / 2, H - 6);
-	an_xml_text(f, xlabel);
+	trmx__an_xml_text(f, xlabel);
 	fprintf(f,
 		"</text>\n<text x=\"14\" y=\"%d\" text-anchor=\"middle\" "
 		"font-size=\"12\" transform=\"rotate(-90 14 %d)\">",
 		MT + PH / 2, MT + PH / 2);
-	an_xml_text(f, ylabel);
+	trmx__an_xml_text(f, ylabel);
 	fprintf(f, "</text>\n");
 }
 
@@ -472,9 +472,9 @@ static void svg_legend(FILE *f, size_t i, const char *module, const char *versio
 		"<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" "
 		"fill=\"%s\"/><text x=\"%d\" y=\"%d\" font-size=\"11\">",
 		ML + PW + 10, y - 9, palette[i % PALETTE], ML + PW + 24, y);
-	an_xml_text(f, module);
+	trmx__an_xml_text(f, module);
 	fputc(' ', f);
-	an_xml_text(f, version);
+	trmx__an_xml_text(f, version);
 	fprintf(f, "</text>\n");
 }
 
@@ -483,18 +483,18 @@ static void svg_legend(FILE *f, size_t i, const char *module, const char *versio
 static void series_open(FILE *f, const trmx_report_version *v)
 {
 	fputs("<g class=\"series\" data-module=\"", f);
-	an_xml_text(f, v->module);
+	trmx__an_xml_text(f, v->module);
 	fputs("\" data-version=\"", f);
-	an_xml_text(f, v->module_version);
+	trmx__an_xml_text(f, v->module_version);
 	fputs("\">\n", f);
 }
 
 /* "MODULE VERSION" in a title. */
 static void series_name(FILE *f, const trmx_report_version *v)
 {
-	an_xml_text(f, v->module);
+	trmx__an_xml_text(f, v->module);
 	fputc(' ', f);
-	an_xml_text(f, v->module_version);
+	trmx__an_xml_text(f, v->module_version);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -547,7 +547,7 @@ static void chart_accuracy(const trmx_report *r, FILE *f)
 	for (size_t i = 0; i < nb; i += (nb + 5) / 6) { /* up to six labels */
 		double x = ML + (nb > 1 ? PW * (double)i / (double)(nb - 1) : PW / 2.0);
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"9\">", x, MT + PH + 14);
-		an_xml_text(f, buckets[i]);
+		trmx__an_xml_text(f, buckets[i]);
 		fprintf(f, "</text>\n");
 	}
 	for (size_t i = 0; i < trmx_report_version_count(r); i++) {
@@ -736,7 +736,7 @@ static void chart_canary(const trmx_report *r, FILE *f)
 			"<g class=\"canary\" data-verdict=\"%s\">\n<text class=\"verdict %s\" x=\"%d\" y=\"%d\" "
 			"font-size=\"12\" font-weight=\"bold\" fill=\"%s\">",
 			vc, vc, ML, top + 12, color);
-		an_xml_text(f, *k->context ? k->context : "(none)");
+		trmx__an_xml_text(f, *k->context ? k->context : "(none)");
 		fprintf(f, ": the canary is %s", trmx_canary_verdict_name(k->verdict));
 		if (k->verdict != TRMX_CANARY_UNKNOWN)
 			fprintf(f, " (%+.1f points)", 100 * k->difference);
@@ -749,9 +749,9 @@ static void chart_canary(const trmx_report *r, FILE *f)
 			double y = top + 34 + 24 * j;
 			const char *c = j ? color : "#1f77b4";
 			fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\">%s ", ML, y - 5, j ? "canary" : "champion");
-			an_xml_text(f, m->module ? m->module : "-");
+			trmx__an_xml_text(f, m->module ? m->module : "-");
 			fputc(' ', f);
-			an_xml_text(f, m->module_version ? m->module_version : "");
+			trmx__an_xml_text(f, m->module_version ? m->module_version : "");
 			fprintf(f, " · %lld judged</text>\n", (long long)m->judged);
 			if (!m->judged || isnan(m->accuracy))
 				continue;
@@ -759,10 +759,10 @@ static void chart_canary(const trmx_report *r, FILE *f)
 				"<line class=\"interval\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
 				"stroke-width=\"3\"/>\n<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>",
 				ML + PW * m->accuracy_low, y, ML + PW * m->accuracy_high, y, c, ML + PW * m->accuracy, y, c);
-			an_xml_text(f, j ? "canary " : "champion ");
-			an_xml_text(f, m->module ? m->module : "-");
+			trmx__an_xml_text(f, j ? "canary " : "champion ");
+			trmx__an_xml_text(f, m->module ? m->module : "-");
 			fputc(' ', f);
-			an_xml_text(f, m->module_version ? m->module_version : "");
+			trmx__an_xml_text(f, m->module_version ? m->module_version : "");
 			fprintf(f, ": %.1f%% [%.1f, %.1f] of %lld judged</title></circle>\n", 100 * m->accuracy,
 				100 * m->accuracy_low, 100 * m->accuracy_high, (long long)m->judged);
 		}
@@ -774,7 +774,7 @@ static void chart_canary(const trmx_report *r, FILE *f)
 static void html_cell(FILE *f, const char *s)
 {
 	fputs("<td>", f);
-	an_xml_text(f, s);
+	trmx__an_xml_text(f, s);
 	fputs("</td>", f);
 }
 
@@ -812,22 +812,22 @@ static void write_html(const trmx_report *r, FILE *f)
 	      ".better{color:#2ca02c}.worse{color:#d62728}\n</style>\n</"
 	      "head>\n<body>\n<h1>trmx report</h1>\n<p>",
 	      f);
-	an_xml_text(f, in->home);
+	trmx__an_xml_text(f, in->home);
 	fprintf(f, ", made %s. Window: %s to %s.", in->generated_at, in->since ? in->since : "the first run",
 		in->until ? in->until : "the last run");
 	if (in->context) {
 		fputs(" Context ", f);
-		an_xml_text(f, *in->context ? in->context : "(none)");
+		trmx__an_xml_text(f, *in->context ? in->context : "(none)");
 		fputc('.', f);
 	}
 	if (in->module) {
 		fputs(" Module ", f);
-		an_xml_text(f, in->module);
+		trmx__an_xml_text(f, in->module);
 		fputc('.', f);
 	}
 	if (in->learner) {
 		fputs(" Learner ", f);
-		an_xml_text(f, in->learner);
+		trmx__an_xml_text(f, in->learner);
 		fputc('.', f);
 	}
 	if (in->kinds)
@@ -889,7 +889,7 @@ static void write_html(const trmx_report *r, FILE *f)
 					else
 						snprintf(v, sizeof v, "%s", trmx_canary_verdict_name(k->verdict));
 					fprintf(f, "<td class=\"%s\">", verdict_class(k->verdict));
-					an_xml_text(f, v);
+					trmx__an_xml_text(f, v);
 					fputs("</td>", f);
 				} else {
 					fputs("<td></td>", f);
@@ -956,5 +956,5 @@ int trmx_report_write(const trmx_report *r, trmx_report_format format, const cha
 	case TRMX_REPORT_HTML: write_html(r, f); break;
 	default: return trmx_error_set(err, TRMX_EINVAL, "unknown report format %d", (int)format);
 	}
-	return an_check_stream(f, "the report", err);
+	return trmx__an_check_stream(f, "the report", err);
 }

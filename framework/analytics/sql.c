@@ -184,7 +184,7 @@ static int out_begin(rows_out *o, int nc, const char *const *names, trmx_error *
 		for (int i = 0; i < nc; i++) {
 			if (i)
 				fputc(',', o->f);
-			an_csv_field(o->f, names[i]);
+			trmx__an_csv_field(o->f, names[i]);
 		}
 		fputc('\n', o->f);
 	} else if (o->format == TRMX_SQL_JSON) {
@@ -227,7 +227,7 @@ static int out_cell(rows_out *o, int i, cell_kind k, int64_t iv, double dv, cons
 		else if (k == CELL_INT) /* a number: no formula quote */
 			fprintf(f, "%lld", (long long)iv);
 		else if (k != CELL_NULL)
-			an_csv_field(f, s);
+			trmx__an_csv_field(f, s);
 		if (i == o->nc - 1)
 			fputc('\n', f);
 		return 0;
@@ -298,7 +298,7 @@ static int out_end(rows_out *o, trmx_error *err)
 		fprintf(f, "(%lld row%s)\n", (long long)o->n, o->n == 1 ? "" : "s");
 		free(w);
 	}
-	return an_check_stream(f, "the query's rows", err);
+	return trmx__an_check_stream(f, "the query's rows", err);
 }
 
 static void out_free(rows_out *o)
@@ -413,7 +413,7 @@ int trmx_sql_query(const char *home, const char *sql, trmx_sql_format format, in
 		rc = pg_query(url, sql, &o, timeout_ms, err);
 		goto done;
 	}
-	if ((rc = an_open_log(home, true, &db, NULL, err)) < 0 || (rc = attach_all(db, home, sql, err)) < 0 ||
+	if ((rc = trmx__an_open_log(home, true, &db, NULL, err)) < 0 || (rc = attach_all(db, home, sql, err)) < 0 ||
 	    (rc = trmx_db_exec(db, "PRAGMA query_only = 1", "log.db", err)) < 0)
 		goto done;
 	sqlite3_set_authorizer(db, authorize, NULL);

@@ -585,8 +585,9 @@ int cmd_eval(int argc, char **argv)
 			}
 			erc = trmx_host_eval(h, lease, ds, &ho, &res[nr], used, &logged, &err);
 			if (erc == 0 && batches)
-				json_array_append_new(batches, json_pack("{s:s,s:s,s:I}", "halt", halt_name(o.halt), "batch_id",
-									 used, "runs", (json_int_t)logged));
+				json_array_append_new(batches, json_pack("{s:s,s:s,s:I,s:I}", "halt", halt_name(o.halt),
+									 "batch_id", used, "runs", (json_int_t)res[nr].items,
+									 "new_rows", (json_int_t)logged));
 		} else {
 			erc = trmx_eval_run(m, task, ds, &o, NULL, NULL, &res[nr], &err);
 		}
@@ -617,10 +618,11 @@ int cmd_eval(int argc, char **argv)
 			if (batches) {
 				for (size_t i = 0; i < json_array_size(batches); i++) {
 					json_t *b = json_array_get(batches, i);
-					printf("logged        %lld runs (%s), batch %s\n",
+					printf("logged        %lld runs (%s), batch %s: %lld new rows\n",
 					       (long long)json_integer_value(json_object_get(b, "runs")),
 					       json_string_value(json_object_get(b, "halt")),
-					       json_string_value(json_object_get(b, "batch_id")));
+					       json_string_value(json_object_get(b, "batch_id")),
+					       (long long)json_integer_value(json_object_get(b, "new_rows")));
 				}
 			}
 		}

@@ -4,14 +4,10 @@
  * ran, how sure the Q head was, and what the checker thinks. --trace draws the answer after every
  * step with the cells that changed highlighted, to watch the model refine it.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "trmx/task.h"

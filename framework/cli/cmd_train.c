@@ -33,8 +33,10 @@ static void help(void)
 	       "                     package PKG.trmx or an installed TARGET (MODULE@VERSION, MODULE@ALIAS):\n"
 	       "                     its weights, and its architecture, engine and task where the config has\n"
 	       "                     none; metrics.yaml then records training.base (the module's digest)\n"
-	       "      --home DIR     TRMX_HOME for an installed TARGET (default: $TRMX_HOME, else\n"
-	       "                     ~/.local/share/trmx)\n"
+	       "      --home DIR     TRMX_HOME for an installed TARGET, and the trust policy a package\n"
+	       "                     is verified under (default: $TRMX_HOME, else ~/.local/share/trmx)\n"
+	       "      --plugins DIR  engine plugins for --init's module (default: $TRMX_PLUGINS, else\n"
+	       "                     the plugin folder beside trmx)\n"
 	       "      --steps N      stop after N optimizer steps in all (overrides train.steps)\n"
 	       "  -q, --quiet        print only evaluations and the end\n"
 	       "  -h, --help         this help\n");
@@ -87,11 +89,12 @@ static bool ends_with(const char *s, const char *tail)
 	return n >= m && !strcmp(s + n - m, tail);
 }
 
-static int open_parent(struct parent *p, const char *from, const char *home)
+static int open_parent(struct parent *p, const char *from, const char *home, const char *plugins)
 {
 	trmx_error err = { 0, "" };
 	trmx_host_options ho = TRMX_HOST_OPTIONS_INIT;
 	ho.home = home;
+	ho.plugin_dir = cli_plugin_dir(plugins);
 	ho.flags = TRMX_HOST_NO_LOG;
 	if (trmx_host_open(&p->host, &ho, &err) < 0 || trmx_host_acquire(p->host, from, NULL, &p->lease, &err) < 0)
 		return cli_failf("--init %s: %s (give weights .safetensors, a .trmx package or an installed TARGET)", from,
@@ -108,17 +111,21 @@ static void close_parent(struct parent *p)
 int cmd_train(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' }, { "out", required_argument, NULL, 'o' }, /* the old name */
+		{ "output", required_argument, NULL, 'o' },
+		{ "out", required_argument, NULL, 'o' }, /* the old name */
 		{ "resume", no_argument, NULL, 'r' },
 		/* --init is long only ('I' is not in the short list): -i is --input (forward, grad) */
-		{ "init", required_argument, NULL, 'I' }, { "steps", required_argument, NULL, 'n' },
-		{ "quiet", no_argument, NULL, 'q' },      { "help", no_argument, NULL, 'h' },
+		{ "init", required_argument, NULL, 'I' },
+		{ "steps", required_argument, NULL, 'n' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "home", required_argument, NULL, 'H' },
+		{ "plugins", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	trmx_train_run_options ro = TRMX_TRAIN_RUN_OPTIONS_INIT;
 	bool quiet = false;
-	const char *home = NULL;
+	const char *home = NULL, *plugins = NULL;
 	long steps;
 	int opt;
 	optind = 1;
@@ -130,6 +137,7 @@ int cmd_train(int argc, char **argv)
 		case 'I': ro.init = optarg; break;
 		case 'q': quiet = true; break;
 		case 'H': home = optarg; break;
+		case 'P': plugins = optarg; break;
 		case 'n':
 			if (!cli_parse_int("train", "--steps", optarg, 1, 100000000, &steps))
 				return CLI_USAGE;
@@ -150,7 +158,7 @@ int cmd_train(int argc, char **argv)
 			rc = cli_usage_error("train", "--resume continues from the checkpoint: leave out --init");
 			goto done;
 		}
-		if ((rc = open_parent(&parent, ro.init, home)) != CLI_OK)
+		if ((rc = open_parent(&parent, ro.init, home, plugins)) != CLI_OK)
 			goto done;
 		ro.init = trmx_lease_weights_path(parent.lease);
 		ro.init_manifest = trmx_lease_manifest(parent.lease);

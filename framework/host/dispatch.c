@@ -657,7 +657,7 @@ struct evlog {
 	char *strs[EVLOG_CHUNK][4]; /* input, output, tokens, expected */
 	trmx_check checks[EVLOG_CHUNK];
 	size_t n, nf;
-	int64_t runs;
+	int64_t written; /* new runs and feedback rows */
 	bool failed;
 	trmx_error err;
 };
@@ -676,8 +676,9 @@ static int evlog_flush(struct evlog *e)
 {
 	if (!e->n || e->failed)
 		return e->failed ? -1 : 0;
-	int rc = trmx_log_write(e->log, e->recs, e->n, e->fbs, e->nf, NULL, &e->err);
-	e->runs += rc == 0 ? (int64_t)e->n : 0;
+	size_t inserted = 0;
+	int rc = trmx_log_write(e->log, e->recs, e->n, e->fbs, e->nf, &inserted, &e->err);
+	e->written += rc == 0 ? (int64_t)inserted : 0;
 	evlog_clear(e);
 	if (rc < 0)
 		e->failed = true;
@@ -695,10 +696,11 @@ static int evlog_item(void *user, const trmx_eval_item *it)
 	trmx_run_record *r = &e->recs[i];
 	record_start(r, &e->lease->res, TRMX_RUN_KIND_EVAL, e->batch_id, e->time_ms, e->context,
 		     trmx_lease_learner(e->lease), e->lease->s->engine, e->lease->s->task_params, e->halt, e->max_steps);
-	/* item k of batch B is the run derived from both, and its verdicts are derived from the run:
-	 * the same evaluation run again (the same batch id, after a crash) logs each of them once */
-	char item[48];
-	snprintf(item, sizeof item, "eval item %lld", (long long)it->index);
+	/* item k of batch B on package P is the run derived from all three, and its verdicts are
+	 * derived from the run: the same evaluation run again (the same batch id, after a crash) logs
+	 * each of them once, and a batch id reused on another module makes new runs */
+	char item[48 + TRMX_SHA256_HEX_SIZE];
+	snprintf(item, sizeof item, "eval item %lld of %s", (long long)it->index, e->lease->res.digest);
 	trmx_uuid_derived(r->id, item, e->batch_id);
 	if (trmx_task_decode(task, it->input, TRMX_TEXT_LINE, &strs[0], NULL) < 0)
 		strs[0] = tokens_text(it->input, it->seq_len);
@@ -784,7 +786,7 @@ int trmx_host_eval(trmx_host *h, const trmx_lease *lease, const trmx_dataset *ds
 		if (batch_id)
 			memcpy(batch_id, e->batch_id, TRMX_UUID_SIZE);
 		if (logged)
-			*logged = e->runs;
+			*logged = e->written;
 		evlog_clear(e);
 		free(e);
 	} else if (batch_id) {

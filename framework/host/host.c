@@ -198,8 +198,8 @@ static int load_dir(trmx_host *h, const char *dir, const char *digest, bool temp
 	if ((rc = trmx_weights_open(&s->weights, s->weights_path, err)) == 0)
 		prefault(s->weights);
 	if (rc < 0 ||
-	    (rc = engine_model_open_named(&s->model, &s->plugin, engine, h->plugin_dir,
-					trmx_manifest_architecture(s->manifest), s->weights, err)) < 0 ||
+	    (rc = trmx__engine_model_open_named(&s->model, &s->plugin, engine, h->plugin_dir,
+						trmx_manifest_architecture(s->manifest), s->weights, err)) < 0 ||
 	    (rc = trmx_task_open_config(&s->task, trmx_manifest_task_codec(s->manifest),
 					trmx_manifest_task_params(s->manifest), err)) < 0)
 		goto fail;

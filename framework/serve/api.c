@@ -17,12 +17,12 @@
 
 /* ---- JSON helpers -------------------------------------------------------------------------------- */
 
-json_t *json_error_body(const char *code, const char *message)
+json_t *trmx__json_error_body(const char *code, const char *message)
 {
 	return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message ? message : "");
 }
 
-int http_status_of(int code)
+int trmx__http_status_of(int code)
 {
 	switch (code) {
 	case TRMX_ENOTFOUND: return 404;
@@ -49,7 +49,7 @@ static json_t *number_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
-json_t *solve_json(const trmx_dispatch_result *r)
+json_t *trmx__solve_json(const trmx_dispatch_result *r)
 {
 	const trmx_resolution *rs = &r->resolution;
 	json_t *runs = json_array();
@@ -97,13 +97,13 @@ json_t *solve_json(const trmx_dispatch_result *r)
 	return o;
 }
 
-const char *serve_query(struct serve_call *call, const char *key)
+const char *trmx__serve_query(struct serve_call *call, const char *key)
 {
 	const char *v = MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, key);
 	return v && *v ? v : NULL;
 }
 
-const char *serve_header(struct serve_call *call, const char *name)
+const char *trmx__serve_header(struct serve_call *call, const char *name)
 {
 	return MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, name);
 }
@@ -142,7 +142,7 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
 	return MHD_YES;
 }
 
-json_t *serve_form(struct serve_call *call)
+json_t *trmx__serve_form(struct serve_call *call)
 {
 	struct form f = { json_object(), false };
 	if (!f.o)
@@ -173,7 +173,7 @@ static int fail(struct serve_call *call, int status, const char *fmt, ...)
 
 static int fail_err(struct serve_call *call, const trmx_error *err)
 {
-	return fail(call, http_status_of(err->code), "%s", err->message);
+	return fail(call, trmx__http_status_of(err->code), "%s", err->message);
 }
 
 /* Is the call's token limited to some contexts? (Such a token sees and changes those only.) */
@@ -348,7 +348,7 @@ static int feedback(struct serve_call *call)
 			  run.id);
 		goto done;
 	}
-	if ((st = serve_authorize_context(call, TRMX_SCOPE_FEEDBACK, run.context[0] ? run.context : NULL)))
+	if ((st = trmx__serve_authorize_context(call, TRMX_SCOPE_FEEDBACK, run.context[0] ? run.context : NULL)))
 		goto done;
 	if (expected) { /* the correction: read with the run's codec, passed by its checker, kept in one-line form */
 		pthread_mutex_lock(&s->host_mu);
@@ -374,7 +374,7 @@ static int feedback(struct serve_call *call)
 			      "expected", str_or_null(canon));
 	st = added ? 201 : 200;
 	if (added)
-		xapi_wake(s);
+		trmx__xapi_wake(s);
 fb_done:
 	trmx_task_text_free(canon);
 done:
@@ -480,7 +480,7 @@ static int modules(struct serve_call *call)
 static int history(struct serve_call *call)
 {
 	trmx_server *s = call->s;
-	const char *subject = serve_query(call, "subject"), *limit = serve_query(call, "limit");
+	const char *subject = trmx__serve_query(call, "subject"), *limit = trmx__serve_query(call, "limit");
 	long lim = 100;
 	if (limit) {
 		char *end;
@@ -538,14 +538,14 @@ static int report(struct serve_call *call)
 	trmx_server *s = call->s;
 	trmx_report_options o = TRMX_REPORT_OPTIONS_INIT;
 	trmx_error err = { 0, "" };
-	const char *since = serve_query(call, "since"), *until = serve_query(call, "until");
-	const char *format = serve_query(call, "format"), *table = serve_query(call, "table");
-	const char *kind = serve_query(call, "kind");
+	const char *since = trmx__serve_query(call, "since"), *until = trmx__serve_query(call, "until");
+	const char *format = trmx__serve_query(call, "format"), *table = trmx__serve_query(call, "table");
+	const char *kind = trmx__serve_query(call, "kind");
 	/* context=course/ followed by a star is every context that begins with course/ (as trmx report
 	 * --context): the token must be allowed that pattern itself, which a token's own pattern for
 	 * course/ or c is, and a token of course/a only is not */
-	o.context = serve_query(call, "context");
-	o.module = serve_query(call, "module");
+	o.context = trmx__serve_query(call, "context");
+	o.module = trmx__serve_query(call, "module");
 	/* the learners' runs by default, as trmx report: an evaluation's runs would change their figures */
 	o.kinds = TRMX_REPORT_KIND_RUN;
 	if (kind && !report_kinds(kind, &o.kinds))
@@ -553,7 +553,7 @@ static int report(struct serve_call *call)
 			    "'kind' is run (the default: the learners' runs), eval, selftest, a comma list of "
 			    "them, or all");
 	int st;
-	if ((st = serve_authorize_context(call, TRMX_SCOPE_READ, o.context)))
+	if ((st = trmx__serve_authorize_context(call, TRMX_SCOPE_READ, o.context)))
 		return st;
 	if (!o.context && token_restricted(call))
 		return fail(call, 403, "token '%s' may read some contexts only: name one (?context=)", call->token);
@@ -614,7 +614,7 @@ static int admin_registry(struct serve_call *call, trmx_registry **reg, trmx_err
 static int admin_allowed(struct serve_call *call, const char *context)
 {
 	if (context)
-		return serve_authorize_context(call, TRMX_SCOPE_ADMIN, context);
+		return trmx__serve_authorize_context(call, TRMX_SCOPE_ADMIN, context);
 	if (token_restricted(call))
 		return fail(call, 403, "token '%s' may change some contexts only; a change to a module needs an admin "
 				       "token for every context", call->token);
@@ -752,7 +752,7 @@ static int install(struct serve_call *call)
 			}
 		}
 		msg[o < sizeof msg ? o : sizeof msg - 1] = 0;
-		return fail(call, http_status_of(err.code), "%s", msg);
+		return fail(call, trmx__http_status_of(err.code), "%s", msg);
 	}
 	call->out = json_pack("{s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:f,s:b,s:i,s:i}", "module", res.module, "version",
 			      res.module_version, "digest", res.digest, "already", res.already, "examples", res.examples,
@@ -762,7 +762,7 @@ static int install(struct serve_call *call)
 	return res.already ? 200 : 201;
 }
 
-int api_handle(struct serve_call *call, enum route route)
+int trmx__api_handle(struct serve_call *call, enum route route)
 {
 	switch (route) {
 	case ROUTE_HEALTHZ: call->out = json_pack("{s:s}", "status", "ok"); return 200;

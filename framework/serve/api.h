@@ -45,15 +45,15 @@ struct serve_call {
 };
 
 /* Run route `route`; returns the HTTP status with call->out or call->why set. */
-int api_handle(struct serve_call *call, enum route route);
+int trmx__api_handle(struct serve_call *call, enum route route);
 /* 0 when the call's token may use `scope` in `context`, else 401/403 with call->why set. */
-int serve_authorize_context(struct serve_call *call, unsigned scope, const char *context);
+int trmx__serve_authorize_context(struct serve_call *call, unsigned scope, const char *context);
 /* A query argument of the call, or NULL. */
-const char *serve_query(struct serve_call *call, const char *key);
+const char *trmx__serve_query(struct serve_call *call, const char *key);
 /* A request header, or NULL. */
-const char *serve_header(struct serve_call *call, const char *name);
+const char *trmx__serve_header(struct serve_call *call, const char *name);
 /* The fields of an application/x-www-form-urlencoded body (call->body) as a JSON object of
  * strings (libmicrohttpd's post processor); NULL on a malformed body. */
-json_t *serve_form(struct serve_call *call);
+json_t *trmx__serve_form(struct serve_call *call);
 
 #endif

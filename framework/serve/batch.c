@@ -32,7 +32,7 @@ static void abs_time(struct timespec *ts, double seconds_from_now)
 	}
 }
 
-void event_free(struct event *e)
+void trmx__event_free(struct event *e)
 {
 	if (!e)
 		return;
@@ -52,7 +52,7 @@ static void job_free(struct job *j)
 	while (j->ev_head) {
 		struct event *e = j->ev_head;
 		j->ev_head = e->next;
-		event_free(e);
+		trmx__event_free(e);
 	}
 	for (size_t i = 0; i < j->ntexts; i++) {
 		free(j->texts[i]);
@@ -64,11 +64,11 @@ static void job_free(struct job *j)
 	free(j->context);
 	free(j->learner);
 	free(j->qrows);
-	session_info_clear(&j->session);
+	trmx__session_info_clear(&j->session);
 	free(j);
 }
 
-void job_release(struct job *j)
+void trmx__job_release(struct job *j)
 {
 	if (!j)
 		return;
@@ -113,7 +113,7 @@ static struct mqueue *find_queue(trmx_server *s, trmx_model *m)
 
 static int enqueue(trmx_server *s, struct job *j, int *status, trmx_error *err);
 
-int job_submit(trmx_server *s, struct job *j, int *status, trmx_error *err)
+int trmx__job_submit(trmx_server *s, struct job *j, int *status, trmx_error *err)
 {
 	int rc;
 	pthread_mutex_lock(&s->host_mu);
@@ -141,7 +141,7 @@ int job_submit(trmx_server *s, struct job *j, int *status, trmx_error *err)
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	if (rc < 0) {
 		pthread_mutex_unlock(&s->host_mu);
-		*status = rc == TRMX_ENOMEM ? 500 : http_status_of(rc);
+		*status = rc == TRMX_ENOMEM ? 500 : trmx__http_status_of(rc);
 		return rc;
 	}
 	rc = enqueue(s, j, status, err); /* under host_mu too: a new queue leases the model */
@@ -265,7 +265,7 @@ static void done(void *user, int64_t index, const int32_t *pred, int steps, floa
 	trmx_server *s = c->s;
 	struct qrow *r = (struct qrow *)(intptr_t)index;
 	struct job *j = r->job;
-	metrics_steps(&s->metrics, steps);
+	trmx__metrics_steps(&s->metrics, steps);
 	pthread_mutex_lock(&s->mu);
 	for (int i = 0; i < c->ninflight; i++)
 		if (c->inflight[i] == r) {
@@ -287,7 +287,7 @@ static int on_step(void *user, const trmx_step_view *v)
 {
 	struct feed_ctx *c = user;
 	trmx_server *s = c->s;
-	metrics_batch(&s->metrics, v->rows);
+	trmx__metrics_batch(&s->metrics, v->rows);
 	bool any = false;
 	for (int i = 0; i < v->rows; i++) {
 		struct qrow *r = (struct qrow *)(intptr_t)v->input_index[i];
@@ -502,7 +502,7 @@ static void log_jobs(trmx_server *s, struct job *list)
 			int r1 = write_jobs(s, list, j, j->res->n, j->res->n, &ins1, &e1);
 			if (r1 < 0) {
 				j->log_failed = true;
-				j->fail_status = http_status_of(r1) == 409 ? 409 : 500;
+				j->fail_status = trmx__http_status_of(r1) == 409 ? 409 : 500;
 				snprintf(j->error, sizeof j->error, "the runs could not be logged, so no answer is given: %s",
 					 e1.message);
 			} else {
@@ -516,7 +516,7 @@ static void log_jobs(trmx_server *s, struct job *list)
 		for (struct job *j = list; j; j = j->log_next)
 			if (j->res) {
 				j->log_failed = true;
-				j->fail_status = http_status_of(rc) == 409 ? 409 : 500;
+				j->fail_status = trmx__http_status_of(rc) == 409 ? 409 : 500;
 				snprintf(j->error, sizeof j->error, "the runs could not be logged, so no answer is given: %s",
 					 err.message);
 			}
@@ -524,9 +524,9 @@ static void log_jobs(trmx_server *s, struct job *list)
 		s->metrics.rows_inserted += inserted; /* rows new to the log: a retried run id is not counted twice */
 		for (struct job *j = list; j; j = j->log_next)
 			if (j->res && !j->log_failed && j->has_session && j->session.lti)
-				lti_solved(s, &j->session, j->res); /* queues the score: never waits here */
+				trmx__lti_solved(s, &j->session, j->res); /* queues the score: never waits here */
 		if (inserted)
-			xapi_wake(s);
+			trmx__xapi_wake(s);
 	}
 	pthread_mutex_lock(&s->mu);
 	struct job *freeing = NULL;
@@ -597,7 +597,7 @@ static void *log_main(void *arg)
 	return NULL;
 }
 
-int batch_start(trmx_server *s, trmx_error *err)
+int trmx__batch_start(trmx_server *s, trmx_error *err)
 {
 	trmx_log_options lo = TRMX_LOG_OPTIONS_INIT;
 	int rc = trmx_log_open(&s->log, s->home, &lo, err);
@@ -614,7 +614,7 @@ int batch_start(trmx_server *s, trmx_error *err)
 	return 0;
 }
 
-void batch_stop(trmx_server *s)
+void trmx__batch_stop(trmx_server *s)
 {
 	pthread_mutex_lock(&s->mu);
 	s->threads_stop = true; /* the engine ends once every queue is empty */
@@ -658,7 +658,7 @@ static void wait_until(trmx_server *s, double until)
 	pthread_cond_timedwait(&s->done_cv, &s->mu, &ts);
 }
 
-enum job_state job_wait(struct job *j)
+enum job_state trmx__job_wait(struct job *j)
 {
 	trmx_server *s = j->srv;
 	pthread_mutex_lock(&s->mu);
@@ -669,7 +669,7 @@ enum job_state job_wait(struct job *j)
 	return st;
 }
 
-struct event *job_next_event(struct job *j, double timeout_s, enum job_state *state, bool *expired)
+struct event *trmx__job_next_event(struct job *j, double timeout_s, enum job_state *state, bool *expired)
 {
 	trmx_server *s = j->srv;
 	double until = trmx_mono_s() + timeout_s;

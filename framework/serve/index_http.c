@@ -128,7 +128,7 @@ static const char *type_of(const char *path)
 	return "application/octet-stream";
 }
 
-int index_handle(struct serve_call *call)
+int trmx__index_handle(struct serve_call *call)
 {
 	const char *dir = call->s->opts.index_dir;
 	static const char prefix[] = "/index/";
@@ -151,7 +151,7 @@ int index_handle(struct serve_call *call)
 		return 500;
 	}
 	uint64_t size = (uint64_t)st.st_size, from = 0, to = size ? size - 1 : 0;
-	const char *range = serve_header(call, "Range");
+	const char *range = trmx__serve_header(call, "Range");
 	int r = range ? parse_range(range, size, &from, &to) : 0;
 	if (r < 0) {
 		close(fd);

@@ -6,7 +6,7 @@
  *
  * What it relies on: the platforms and the tool key of the home (lti_store.c), read once at start;
  * sessions (session.c) carry the launch's AGS claims to the logging thread, which calls
- * lti_solved after each committed solve. Logins, nonces and pickers live in memory, under `mu`,
+ * trmx__lti_solved after each committed solve. Logins, nonces and pickers live in memory, under `mu`,
  * which is a leaf lock: nothing else is locked while it is held, and no network call is made
  * under it. HTTP to the platforms is libcurl; pages are plain HTML without scripts.
  */
@@ -42,7 +42,7 @@
 #define HTTP_BODY_MAX (1u << 20)
 #define SCORES_MAX 10000         /* scores waiting to be sent; past it new ones are dropped (counted) */
 #define SCORE_TRIES 6            /* then it is given up (counted, logged) */
-#define DRAIN_S 15.0             /* lti_stop sends what waits for at most this long */
+#define DRAIN_S	       15.0	    /* trmx__lti_stop sends what waits for at most this long */
 
 struct plat {
 	const trmx_lti_platform *p;  /* borrowed from lti->list */
@@ -323,7 +323,7 @@ static int platform_key(struct lti *L, size_t pi, const char *kid, json_t **out,
 static const struct lti_key *tool_key(struct lti *L, trmx_error *err)
 {
 	pthread_mutex_lock(&L->mu);
-	if (!L->key.pkey && lti_key_load(L->s->home, true, &L->key, err) < 0) {
+	if (!L->key.pkey && trmx__lti_key_load(L->s->home, true, &L->key, err) < 0) {
 		pthread_mutex_unlock(&L->mu);
 		return NULL;
 	}
@@ -460,7 +460,7 @@ static const char *param(struct serve_call *call, json_t *form, const char *key)
 		const char *v = jstr(form, key);
 		return v && *v ? v : NULL;
 	}
-	return serve_query(call, key);
+	return trmx__serve_query(call, key);
 }
 
 /* Append "&key=value" (value percent-encoded); false when out of memory. */
@@ -482,7 +482,7 @@ static int login(struct serve_call *call)
 	struct lti *L = call->s->lti;
 	json_t *form = NULL;
 	int st;
-	if (!strcmp(call->method, "POST") && !(form = serve_form(call)))
+	if (!strcmp(call->method, "POST") && !(form = trmx__serve_form(call)))
 		return refuse(call, 400, "the login request is not a valid form");
 	const char *iss = param(call, form, "iss"), *hint = param(call, form, "login_hint"),
 		   *target = param(call, form, "target_link_uri"), *mhint = param(call, form, "lti_message_hint"),
@@ -660,16 +660,16 @@ static int resource_link(struct serve_call *call, size_t pi, json_t *payload)
 	bool may_score = false;
 	size_t i;
 	json_array_foreach(scopes, i, v) may_score |= json_is_string(v) && !strcmp(json_string_value(v), SCOPE_SCORE);
-	if (lineitem && may_score && !lti_url_problem(lineitem))
+	if (lineitem && may_score && !trmx__lti_url_problem(lineitem))
 		lti = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "iss", p->issuer, "client_id", p->client_id, "sub", sub,
 				"deployment_id", dep, "lineitem", lineitem, "scopes", scopes);
 	char token[SESSION_TOKEN_MAX + 1];
-	if (session_new(s, context, learner, lti, token, &err) < 0) {
+	if (trmx__session_new(s, context, learner, lti, token, &err) < 0) {
 		st = refuse(call, err.code == TRMX_ELIMIT ? 503 : 500, "%s", err.message);
 		goto done;
 	}
 	size_t len = 0;
-	char *page = web_learn_page(s, context, token, &len);
+	char *page = trmx__web_learn_page(s, context, token, &len);
 	sodium_memzero(token, sizeof token);
 	if (!page) {
 		st = refuse(call, 500, "The learner's page is not available in this build of trmx serve.");
@@ -696,7 +696,7 @@ static int deep_link_request(struct serve_call *call, size_t pi, json_t *payload
 	bool links = false;
 	size_t i;
 	json_array_foreach(types, i, v) links |= json_is_string(v) && !strcmp(json_string_value(v), "ltiResourceLink");
-	if (!ret || (why = lti_url_problem(ret)))
+	if (!ret || (why = trmx__lti_url_problem(ret)))
 		return refuse(call, 400, "The deep linking request has no valid deep_link_return_url.");
 	if (!links)
 		return refuse(call, 400, "The platform does not accept ltiResourceLink items here (accept_types), the only kind "
@@ -806,7 +806,7 @@ done:
 static int launch(struct serve_call *call)
 {
 	struct lti *L = call->s->lti;
-	json_t *form = serve_form(call), *payload;
+	json_t *form = trmx__serve_form(call), *payload;
 	struct lti_jwt j = { 0 };
 	struct pending *x = NULL;
 	json_t *jwk = NULL;
@@ -833,7 +833,7 @@ static int launch(struct serve_call *call)
 		goto done;
 	}
 	const trmx_lti_platform *p = L->plats[x->plat].p;
-	if (lti_jwt_parse(tok, strlen(tok), &j, why, sizeof why) < 0) {
+	if (trmx__lti_jwt_parse(tok, strlen(tok), &j, why, sizeof why) < 0) {
 		st = refuse(call, strstr(why, "alg") ? 401 : 400, "The id_token is refused: %s.", why);
 		goto done;
 	}
@@ -841,7 +841,7 @@ static int launch(struct serve_call *call)
 		st = refuse(call, st, "The id_token is refused: %s.", why);
 		goto done;
 	}
-	if (lti_jwt_verify(&j, jwk, why, sizeof why) < 0) {
+	if (trmx__lti_jwt_verify(&j, jwk, why, sizeof why) < 0) {
 		st = refuse(call, 401, "The id_token is refused: %s (signed by someone other than %.300s?).", why, p->issuer);
 		goto done;
 	}
@@ -911,7 +911,7 @@ static int launch(struct serve_call *call)
 done:
 	ERR_clear_error();
 	json_decref(jwk);
-	lti_jwt_clear(&j);
+	trmx__lti_jwt_clear(&j);
 	pending_free(x);
 	json_decref(form);
 	return st;
@@ -953,7 +953,7 @@ static int alias_context(trmx_server *s, const struct pending *x, const char *al
 	trmx_registry_free(reg);
 	if (rc < 0) {
 		snprintf(why, wcap, "cannot bind %.200s to %.100s: %.120s", out, alias, err.message);
-		return http_status_of(rc);
+		return trmx__http_status_of(rc);
 	}
 	return 0;
 }
@@ -964,7 +964,7 @@ static int deep_link_answer(struct serve_call *call)
 {
 	trmx_server *s = call->s;
 	struct lti *L = s->lti;
-	json_t *form = serve_form(call), *payload = NULL, *item = NULL;
+	json_t *form = trmx__serve_form(call), *payload = NULL, *item = NULL;
 	struct pending *x = NULL;
 	char context[TRMX_CONTEXT_NAME_MAX + 1], why[512], *jwt = NULL, *origin = NULL;
 	trmx_error err;
@@ -1018,7 +1018,7 @@ static int deep_link_answer(struct serve_call *call)
 		       : NULL;
 	if (payload && x->data)
 		json_object_set(payload, CLAIM_DL "data", x->data);
-	if (!payload || !(jwt = lti_jwt_sign(k, payload))) {
+	if (!payload || !(jwt = trmx__lti_jwt_sign(k, payload))) {
 		st = refuse(call, 500, "The answer to the platform cannot be signed.");
 		goto done;
 	}
@@ -1083,7 +1083,7 @@ static int jwks(struct serve_call *call)
 
 static int handle(struct serve_call *call);
 
-int lti_handle(struct serve_call *call)
+int trmx__lti_handle(struct serve_call *call)
 {
 	int st = handle(call);
 	ERR_clear_error(); /* OpenSSL's queue is per thread: leave nothing for the next request */
@@ -1122,7 +1122,7 @@ static int handle(struct serve_call *call)
 
 /* ---- Grade passback ------------------------------------------------------------------------------ */
 
-void lti_solved(trmx_server *s, const struct session_info *session, const trmx_dispatch_result *res)
+void trmx__lti_solved(trmx_server *s, const struct session_info *session, const trmx_dispatch_result *res)
 {
 	struct lti *L = s->lti;
 	if (!L || !session->lti)
@@ -1181,7 +1181,7 @@ static char *access_token(struct lti *L, struct plat *P, char *why, size_t cap)
 	int64_t now = (int64_t)time(NULL);
 	json_t *claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "iss", P->p->client_id, "sub", P->p->client_id, "aud",
 				   P->p->token_url, "iat", (json_int_t)now, "exp", (json_int_t)(now + 300), "jti", jti);
-	char *assertion = claims ? lti_jwt_sign(k, claims) : NULL, *form = NULL, *ea = NULL, *answer = NULL;
+	char *assertion = claims ? trmx__lti_jwt_sign(k, claims) : NULL, *form = NULL, *ea = NULL, *answer = NULL;
 	json_decref(claims);
 	CURL *c = curl_easy_init();
 	char *es = c ? curl_easy_escape(c, SCOPE_SCORE, 0) : NULL;
@@ -1386,7 +1386,7 @@ static void lti_free(struct lti *L)
 	}
 	free(L->plats);
 	trmx_lti_platforms_free(L->list);
-	lti_key_clear(&L->key);
+	trmx__lti_key_clear(&L->key);
 	struct pending *lists[] = { L->logins, L->pickers };
 	for (int i = 0; i < 2; i++)
 		for (struct pending *p = lists[i], *np; p; p = np) {
@@ -1406,7 +1406,7 @@ static void lti_free(struct lti *L)
 	free(L);
 }
 
-int lti_start(trmx_server *s, trmx_error *err)
+int trmx__lti_start(trmx_server *s, trmx_error *err)
 {
 	struct lti *L = calloc(1, sizeof *L);
 	int rc;
@@ -1431,7 +1431,7 @@ int lti_start(trmx_server *s, trmx_error *err)
 	for (size_t i = 0; i < L->n; i++)
 		L->plats[i].p = trmx_lti_platforms_entry(L->list, i);
 	/* a home without platforms gets its key at the first /lti/jwks, not at every start */
-	rc = lti_key_load(s->home, L->n > 0, &L->key, err);
+	rc = trmx__lti_key_load(s->home, L->n > 0, &L->key, err);
 	if (rc < 0 && rc != TRMX_ENOTFOUND)
 		goto fail;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -1451,7 +1451,7 @@ fail:
 	return rc;
 }
 
-void lti_stop(trmx_server *s)
+void trmx__lti_stop(trmx_server *s)
 {
 	struct lti *L = s->lti;
 	if (!L)

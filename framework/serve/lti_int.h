@@ -22,12 +22,12 @@ struct lti_key {
 };
 
 /* Read HOME's tool key, making it first when `create` (else TRMX_ENOTFOUND when there is none). */
-int lti_key_load(const char *home, bool create, struct lti_key *k, trmx_error *err);
-void lti_key_clear(struct lti_key *k);
+int trmx__lti_key_load(const char *home, bool create, struct lti_key *k, trmx_error *err);
+void trmx__lti_key_clear(struct lti_key *k);
 
 /* A compact JWS of `payload` signed RS256 with the tool key, its kid in the header (malloc'd), or
  * NULL (out of memory, a failed signature). */
-char *lti_jwt_sign(const struct lti_key *k, json_t *payload);
+char *trmx__lti_jwt_sign(const struct lti_key *k, json_t *payload);
 
 /* A JWT as read (not yet trusted). */
 struct lti_jwt {
@@ -41,16 +41,13 @@ struct lti_jwt {
 
 /* Split and decode a compact JWS; refuses any alg but RS256 (none, HS256 and the others).
  * 0, else -1 with the reason in why. */
-int lti_jwt_parse(const char *text, size_t len, struct lti_jwt *out, char *why, size_t cap);
+int trmx__lti_jwt_parse(const char *text, size_t len, struct lti_jwt *out, char *why, size_t cap);
 /* Check the signature with `jwk` (an RSA public JWK). 0, else -1 with the reason in why. */
-int lti_jwt_verify(const struct lti_jwt *j, json_t *jwk, char *why, size_t cap);
-void lti_jwt_clear(struct lti_jwt *j);
+int trmx__lti_jwt_verify(const struct lti_jwt *j, json_t *jwk, char *why, size_t cap);
+void trmx__lti_jwt_clear(struct lti_jwt *j);
 
 /* An http(s) URL with a host, as libcurl reads it: NULL when fine, else what is wrong ("is not an
  * http:// or https:// URL"). */
-const char *lti_url_problem(const char *url);
-
-/* Unpadded base64url of n bytes (malloc'd). */
-char *lti_b64url(const unsigned char *p, size_t n);
+const char *trmx__lti_url_problem(const char *url);
 
 #endif

@@ -31,7 +31,8 @@
 
 /* ---- base64url ----------------------------------------------------------------------------------- */
 
-char *lti_b64url(const unsigned char *p, size_t n)
+/* Unpadded base64url of n bytes (malloc'd). */
+static char *lti_b64url(const unsigned char *p, size_t n)
 {
 	size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	char *out = malloc(cap);
@@ -105,7 +106,7 @@ struct trmx_lti_platforms {
 	size_t n;
 };
 
-const char *lti_url_problem(const char *url)
+const char *trmx__lti_url_problem(const char *url)
 {
 	if (!url || !*url)
 		return "is missing";
@@ -149,7 +150,7 @@ static const char *id_problem(const char *s)
 static int platform_check(const trmx_lti_platform *p, const char *at, trmx_error *err)
 {
 	const char *why;
-	if ((why = lti_url_problem(p->issuer)))
+	if ((why = trmx__lti_url_problem(p->issuer)))
 		return trmx_error_set(err, TRMX_EINVAL, "%sthe issuer %s (the platform's URL, e.g. https://moodle.example.org)", at,
 				      why);
 	if ((why = id_problem(p->client_id)))
@@ -170,7 +171,7 @@ static int platform_check(const trmx_lti_platform *p, const char *at, trmx_error
 	static const char *const names[] = { "JWKS URL", "auth URL", "token URL" };
 	const char *urls[] = { p->jwks_url, p->auth_url, p->token_url };
 	for (int i = 0; i < 3; i++)
-		if ((why = lti_url_problem(urls[i])))
+		if ((why = trmx__lti_url_problem(urls[i])))
 			return trmx_error_set(err, TRMX_EINVAL, "%sthe %s %s", at, names[i], why);
 	if (p->name && (why = id_problem(p->name)))
 		return trmx_error_set(err, TRMX_EINVAL, "%sthe name %s", at, why);
@@ -398,10 +399,10 @@ int trmx_lti_platform_add(const char *home, const trmx_lti_platform *p, trmx_err
 		goto done;
 	}
 	/* the platform asks for the tool's keys next: make them now rather than at the first launch */
-	if ((rc = lti_key_load(home, true, &key, err)) < 0 || (rc = save(t, err)) < 0)
+	if ((rc = trmx__lti_key_load(home, true, &key, err)) < 0 || (rc = save(t, err)) < 0)
 		goto done;
 done:
-	lti_key_clear(&key);
+	trmx__lti_key_clear(&key);
 	json_decref(e);
 	json_decref(deps);
 	trmx_lti_platforms_free(t);
@@ -513,7 +514,7 @@ static int key_read(const char *path, struct lti_key *k, trmx_error *err)
 	return 0;
 }
 
-int lti_key_load(const char *home, bool create, struct lti_key *k, trmx_error *err)
+int trmx__lti_key_load(const char *home, bool create, struct lti_key *k, trmx_error *err)
 {
 	char *path = home_path(home, TRMX_LTI_KEY_FILE);
 	int rc, lock = -1;
@@ -545,12 +546,12 @@ done:
 	if (lock >= 0)
 		close(lock);
 	if (rc < 0)
-		lti_key_clear(k);
+		trmx__lti_key_clear(k);
 	free(path);
 	return rc;
 }
 
-void lti_key_clear(struct lti_key *k)
+void trmx__lti_key_clear(struct lti_key *k)
 {
 	EVP_PKEY_free(k->pkey);
 	json_decref(k->jwks);
@@ -562,11 +563,11 @@ int trmx_lti_tool_jwks(const char *home, char **out, trmx_error *err)
 	if (!home || !*home || !out)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_lti_tool_jwks: missing argument");
 	struct lti_key k;
-	int rc = lti_key_load(home, true, &k, err);
+	int rc = trmx__lti_key_load(home, true, &k, err);
 	if (rc < 0)
 		return rc;
 	char *text = json_dumps(k.jwks, JSON_COMPACT);
-	lti_key_clear(&k);
+	trmx__lti_key_clear(&k);
 	if (!text)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	*out = text;
@@ -575,7 +576,7 @@ int trmx_lti_tool_jwks(const char *home, char **out, trmx_error *err)
 
 /* ---- JSON Web Tokens ----------------------------------------------------------------------------- */
 
-char *lti_jwt_sign(const struct lti_key *k, json_t *payload)
+char *trmx__lti_jwt_sign(const struct lti_key *k, json_t *payload)
 {
 	json_t *h = json_pack("{s:s,s:s,s:s}", "alg", "RS256", "typ", "JWT", "kid", k->kid);
 	char *hj = h ? json_dumps(h, JSON_COMPACT) : NULL, *pj = json_dumps(payload, JSON_COMPACT);
@@ -614,7 +615,7 @@ static json_t *decode_part(const char *s, size_t len)
 	return o;
 }
 
-int lti_jwt_parse(const char *text, size_t len, struct lti_jwt *j, char *why, size_t cap)
+int trmx__lti_jwt_parse(const char *text, size_t len, struct lti_jwt *j, char *why, size_t cap)
 {
 	memset(j, 0, sizeof *j);
 	j->text = text;
@@ -655,7 +656,7 @@ int lti_jwt_parse(const char *text, size_t len, struct lti_jwt *j, char *why, si
 	j->signed_len = (size_t)(d2 - text);
 	return 0;
 fail:
-	lti_jwt_clear(j);
+	trmx__lti_jwt_clear(j);
 	return -1;
 }
 
@@ -689,7 +690,7 @@ static EVP_PKEY *jwk_key(json_t *jwk)
 	return pkey;
 }
 
-int lti_jwt_verify(const struct lti_jwt *j, json_t *jwk, char *why, size_t cap)
+int trmx__lti_jwt_verify(const struct lti_jwt *j, json_t *jwk, char *why, size_t cap)
 {
 	const char *alg = str_of(jwk, "alg"), *use = str_of(jwk, "use");
 	if ((alg && strcmp(alg, "RS256")) || (use && strcmp(use, "sig"))) {
@@ -715,7 +716,7 @@ int lti_jwt_verify(const struct lti_jwt *j, json_t *jwk, char *why, size_t cap)
 	return 0;
 }
 
-void lti_jwt_clear(struct lti_jwt *j)
+void trmx__lti_jwt_clear(struct lti_jwt *j)
 {
 	json_decref(j->header);
 	json_decref(j->payload);

@@ -22,18 +22,18 @@ static const char *const route_names[ROUTES] = {
 	"lti",        "index",          "other",
 };
 
-const char *route_name(enum route r)
+const char *trmx__route_name(enum route r)
 {
 	return (unsigned)r < ROUTES ? route_names[r] : "other";
 }
 
-void metrics_init(struct metrics *m)
+void trmx__metrics_init(struct metrics *m)
 {
 	memset(m, 0, sizeof *m);
 	pthread_mutex_init(&m->mu, NULL);
 }
 
-void metrics_destroy(struct metrics *m)
+void trmx__metrics_destroy(struct metrics *m)
 {
 	pthread_mutex_destroy(&m->mu);
 }
@@ -47,7 +47,7 @@ static void observe(uint64_t *buckets, const double *bounds, int nb, double v)
 	buckets[i]++;
 }
 
-void metrics_request(struct metrics *m, enum route r, int status, double seconds)
+void trmx__metrics_request(struct metrics *m, enum route r, int status, double seconds)
 {
 	pthread_mutex_lock(&m->mu);
 	for (int i = 0; i < STATUS_SLOTS; i++) {
@@ -62,7 +62,7 @@ void metrics_request(struct metrics *m, enum route r, int status, double seconds
 	pthread_mutex_unlock(&m->mu);
 }
 
-void metrics_batch(struct metrics *m, int rows)
+void trmx__metrics_batch(struct metrics *m, int rows)
 {
 	pthread_mutex_lock(&m->mu);
 	observe(m->batch_buckets, batch_bounds, BATCH_BUCKETS, rows);
@@ -70,7 +70,7 @@ void metrics_batch(struct metrics *m, int rows)
 	pthread_mutex_unlock(&m->mu);
 }
 
-void metrics_steps(struct metrics *m, int steps)
+void trmx__metrics_steps(struct metrics *m, int steps)
 {
 	pthread_mutex_lock(&m->mu);
 	observe(m->steps_buckets, steps_bounds, STEPS_BUCKETS, steps);
@@ -100,7 +100,7 @@ static void single(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, (unsigned long long)v);
 }
 
-char *metrics_text(trmx_server *s)
+char *trmx__metrics_text(trmx_server *s)
 {
 	struct metrics *m = &s->metrics;
 	char *buf = NULL;
@@ -152,7 +152,7 @@ char *metrics_text(trmx_server *s)
 	single(f, "trmx_queue_full_total", "counter", "Solve requests refused with 503 because the queue was full.",
 	       m->queue_full);
 	uint64_t xs, xe, xp;
-	if (xapi_stats(s, &xs, &xe, &xp)) { /* --xapi-lrs */
+	if (trmx__xapi_stats(s, &xs, &xe, &xp)) { /* --xapi-lrs */
 		single(f, "trmx_xapi_sent_total", "counter", "xAPI statements the LRS took.", xs);
 		single(f, "trmx_xapi_errors_total", "counter", "Failed attempts to post xAPI statements to the LRS.", xe);
 		single(f, "trmx_xapi_pending", "gauge", "xAPI statements not yet taken by the LRS.", xp);

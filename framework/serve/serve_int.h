@@ -47,7 +47,7 @@ enum route {
 	ROUTE_OTHER,
 	ROUTES
 };
-const char *route_name(enum route r);
+const char *trmx__route_name(enum route r);
 
 #define LATENCY_BUCKETS 13
 #define BATCH_BUCKETS 9
@@ -67,14 +67,14 @@ struct metrics {
 	_Atomic uint64_t log_errors, rows_inserted, deadline_expired, queue_full;
 };
 
-void metrics_init(struct metrics *m);
-void metrics_destroy(struct metrics *m);
-void metrics_request(struct metrics *m, enum route r, int status, double seconds);
+void trmx__metrics_init(struct metrics *m);
+void trmx__metrics_destroy(struct metrics *m);
+void trmx__metrics_request(struct metrics *m, enum route r, int status, double seconds);
 /* Rows of one engine step; ACT steps of one run. */
-void metrics_batch(struct metrics *m, int rows);
-void metrics_steps(struct metrics *m, int steps);
+void trmx__metrics_batch(struct metrics *m, int rows);
+void trmx__metrics_steps(struct metrics *m, int steps);
 /* The Prometheus text exposition (malloc'd). */
-char *metrics_text(trmx_server *s);
+char *trmx__metrics_text(trmx_server *s);
 
 /* ---- Sessions (session.c) ---------------------------------------------------------------------- */
 
@@ -92,15 +92,15 @@ struct session_info {
 	json_t *lti;                 /* the launch's claims the score passback needs, or NULL */
 };
 
-int sessions_init(trmx_server *s);
-void sessions_free(trmx_server *s);
+int trmx__sessions_init(trmx_server *s);
+void trmx__sessions_free(trmx_server *s);
 /* A new session; `lti` is referenced (not stolen). token gets the bearer token. Errors: TRMX_ENOMEM,
  * TRMX_ELIMIT (SESSIONS_MAX live sessions). */
-int session_new(trmx_server *s, const char *context, const char *learner, json_t *lti,
-		char token[SESSION_TOKEN_MAX + 1], trmx_error *err);
-/* The live session of `token` into *out (out->lti a new reference: session_info_clear), or -1. */
-int session_find(trmx_server *s, const char *token, size_t len, struct session_info *out);
-void session_info_clear(struct session_info *i);
+int trmx__session_new(trmx_server *s, const char *context, const char *learner, json_t *lti,
+		      char token[SESSION_TOKEN_MAX + 1], trmx_error *err);
+/* The live session of `token` into *out (out->lti a new reference: trmx__session_info_clear), or -1. */
+int trmx__session_find(trmx_server *s, const char *token, size_t len, struct session_info *out);
+void trmx__session_info_clear(struct session_info *i);
 
 /* ---- Jobs and queues (batch.c) ------------------------------------------------------------------ */
 
@@ -197,57 +197,57 @@ struct trmx_server {
 	/* the web side */
 	char *public_url;            /* opts.public_url or url, without a trailing slash */
 	struct sessions *sessions;   /* session.c */
-	struct lti *lti;             /* lti.c; NULL until lti_start */
+	struct lti *lti;	     /* lti.c; NULL until trmx__lti_start */
 	struct xapi_fwd *xapi;       /* xapi_fwd.c; NULL without --xapi-lrs */
 };
 
 /* Start and stop the engine and logging threads. */
-int batch_start(trmx_server *s, trmx_error *err);
-void batch_stop(trmx_server *s);
+int trmx__batch_start(trmx_server *s, trmx_error *err);
+void trmx__batch_stop(trmx_server *s);
 
 /* Stage a solve (host_mu), queue its rows; *out holds a reference for the caller. Errors carry
  * an HTTP status in *status. */
-int job_submit(trmx_server *s, struct job *j, int *status, trmx_error *err);
+int trmx__job_submit(trmx_server *s, struct job *j, int *status, trmx_error *err);
 /* Wait (under no lock) until the job is logged or failed, or its deadline passes (then it is
  * expired: the caller answers 504). Returns the final state, JOB_QUEUED for an expired job. */
-enum job_state job_wait(struct job *j);
+enum job_state trmx__job_wait(struct job *j);
 /* Drop a reference. */
-void job_release(struct job *j);
+void trmx__job_release(struct job *j);
 /* For streams: take the next event, waiting at most `timeout_s`; NULL when none (check state). */
-struct event *job_next_event(struct job *j, double timeout_s, enum job_state *state, bool *expired);
-void event_free(struct event *e);
+struct event *trmx__job_next_event(struct job *j, double timeout_s, enum job_state *state, bool *expired);
+void trmx__event_free(struct event *e);
 
 /* ---- The web side: pages (web.c), LTI (lti.c), the xAPI forwarder (xapi_fwd.c) ----------------- */
 
 struct serve_call;
 /* GET /learn/{context}, /console, /report, /assets/...: a page or an asset into call->page. */
-int web_handle(struct serve_call *call);
+int trmx__web_handle(struct serve_call *call);
 /* The learner's page for `context` (malloc'd HTML, *len its length); `session` the bearer token
  * its calls carry (NULL: the page asks for one). */
-char *web_learn_page(trmx_server *s, const char *context, const char *session, size_t *len);
+char *trmx__web_learn_page(trmx_server *s, const char *context, const char *session, size_t *len);
 /* LTI 1.3 (docs/LMS.md): start reads the home's platforms and tool key; handle answers /lti/...;
  * solved is called for every logged solve of a session with LTI claims (the score passback). */
-int lti_start(trmx_server *s, trmx_error *err);
-void lti_stop(trmx_server *s);
-int lti_handle(struct serve_call *call);
-void lti_solved(trmx_server *s, const struct session_info *session, const trmx_dispatch_result *res);
+int trmx__lti_start(trmx_server *s, trmx_error *err);
+void trmx__lti_stop(trmx_server *s);
+int trmx__lti_handle(struct serve_call *call);
+void trmx__lti_solved(trmx_server *s, const struct session_info *session, const trmx_dispatch_result *res);
 /* The xAPI forwarder: start (with opts.xapi_lrs) runs a thread sending the log's new statements;
  * wake is called after each commit of runs or feedback. */
-int xapi_start(trmx_server *s, trmx_error *err);
-void xapi_stop(trmx_server *s);
-void xapi_wake(trmx_server *s);
+int trmx__xapi_start(trmx_server *s, trmx_error *err);
+void trmx__xapi_stop(trmx_server *s);
+void trmx__xapi_wake(trmx_server *s);
 /* The forwarder's counters for /metrics: statements the LRS took, failed attempts, statements
  * waiting. false when not forwarding. */
-bool xapi_stats(trmx_server *s, uint64_t *sent, uint64_t *errors, uint64_t *pending);
+bool trmx__xapi_stats(trmx_server *s, uint64_t *sent, uint64_t *errors, uint64_t *pending);
 /* GET /index/...: a file of opts.index_dir. */
-int index_handle(struct serve_call *call);
+int trmx__index_handle(struct serve_call *call);
 
 /* ---- JSON (api.c) ------------------------------------------------------------------------------- */
 
-json_t *json_error_body(const char *code, const char *message);
+json_t *trmx__json_error_body(const char *code, const char *message);
 /* The solve answer of a logged job. */
-json_t *solve_json(const trmx_dispatch_result *r);
+json_t *trmx__solve_json(const trmx_dispatch_result *r);
 /* The HTTP status of a library error code. */
-int http_status_of(int trmx_code);
+int trmx__http_status_of(int trmx_code);
 
 #endif

@@ -126,7 +126,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, struct req *r, int 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return reply_json(c, r, status, json_error_body(status_code_name(status), msg));
+	return reply_json(c, r, status, trmx__json_error_body(status_code_name(status), msg));
 }
 
 static enum MHD_Result reply_method(struct MHD_Connection *c, struct req *r, const char *allow)
@@ -134,7 +134,7 @@ static enum MHD_Result reply_method(struct MHD_Connection *c, struct req *r, con
 	char msg[128];
 	snprintf(msg, sizeof msg, "%s is not allowed here; use %s", r->method, allow);
 	r->allow = allow;
-	return reply_json(c, r, 405, json_error_body("method_not_allowed", msg));
+	return reply_json(c, r, 405, trmx__json_error_body("method_not_allowed", msg));
 }
 
 /* ---- Routing ------------------------------------------------------------------------------------- */
@@ -269,7 +269,7 @@ static int authorize(trmx_server *s, struct MHD_Connection *c, struct req *r, un
 		h += 7 + strspn(h + 7, " ");
 		bool first = !r->has_session;
 		if (!r->has_session) {
-			if (session_find(s, h, strlen(h), &r->session) < 0) {
+			if (trmx__session_find(s, h, strlen(h), &r->session) < 0) {
 				snprintf(why, cap, "the session is not valid (unknown or expired: launch the page again)");
 				return 401;
 			}
@@ -316,7 +316,7 @@ done:
 	return status;
 }
 
-int serve_authorize_context(struct serve_call *call, unsigned scope, const char *context)
+int trmx__serve_authorize_context(struct serve_call *call, unsigned scope, const char *context)
 {
 	char why[256];
 	int st = authorize(call->s, call->conn, call->r, scope, context, why, sizeof why);
@@ -478,21 +478,25 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		enum job_state st;
 		bool expired = false;
-		struct event *e = job_next_event(x->job, SSE_KEEPALIVE_S, &st, &expired);
+		struct event *e = trmx__job_next_event(x->job, SSE_KEEPALIVE_S, &st, &expired);
 		if (e) {
 			json_t *o = json_pack("{s:I,s:i,s:o,s:f}", "row", (json_int_t)e->row, "step", e->step, "answer",
 					      e->answer ? json_string(e->answer) : json_null(), "halt_confidence",
 					      e->halt_confidence);
-			event_free(e);
+			trmx__event_free(e);
 			sse_set(x, "step", o);
 		} else if (st == JOB_LOGGED) {
-			sse_set(x, "result", solve_json(x->job->res));
+			sse_set(x, "result", trmx__solve_json(x->job->res));
 			x->finished = true;
 		} else if (st == JOB_FAILED) {
-			sse_set(x, "error", json_error_body(status_code_name(x->job->fail_status ? x->job->fail_status : 500), x->job->error));
+			sse_set(x, "error",
+				trmx__json_error_body(status_code_name(x->job->fail_status ? x->job->fail_status : 500),
+						      x->job->error));
 			x->finished = true;
 		} else if (expired) {
-			sse_set(x, "error", json_error_body("deadline_exceeded", "the request's deadline passed before it was solved"));
+			sse_set(x, "error",
+				trmx__json_error_body("deadline_exceeded",
+						      "the request's deadline passed before it was solved"));
 			x->finished = true;
 		} else { /* a comment keeps proxies from closing an idle stream */
 			free(x->out);
@@ -512,7 +516,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void sse_free(void *cls)
 {
 	struct sse *x = cls;
-	job_release(x->job);
+	trmx__job_release(x->job);
 	free(x->out);
 	free(x);
 }
@@ -537,14 +541,14 @@ static enum MHD_Result do_solve(struct MHD_Connection *c, struct req *r)
 	char why[512];
 	if (solve_parse(r->arg, body, j, why, sizeof why) < 0) {
 		json_decref(body);
-		job_release(j);
+		trmx__job_release(j);
 		return reply_error(c, r, 400, "%s", why);
 	}
 	json_decref(body);
 	if (r->has_session) { /* the session's learner, whatever the body says */
 		free(j->learner);
 		if (!(j->learner = strdup(r->session.learner))) {
-			job_release(j);
+			trmx__job_release(j);
 			return reply_error(c, r, 500, "out of memory");
 		}
 		j->req.learner = j->learner;
@@ -556,8 +560,8 @@ static enum MHD_Result do_solve(struct MHD_Connection *c, struct req *r)
 	j->stream = accept && strcasestr(accept, "text/event-stream");
 	trmx_error err = { 0, "" };
 	int status = 0;
-	if (job_submit(s, j, &status, &err) < 0) {
-		job_release(j);
+	if (trmx__job_submit(s, j, &status, &err) < 0) {
+		trmx__job_release(j);
 		return reply_error(c, r, status, "%s", err.message);
 	}
 	if (j->stream) {
@@ -565,8 +569,8 @@ static enum MHD_Result do_solve(struct MHD_Connection *c, struct req *r)
 		struct MHD_Response *resp = x ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, x, sse_free) : NULL;
 		if (!resp) {
 			free(x);
-			job_wait(j); /* answered with an error, but its runs are still logged */
-			job_release(j);
+			trmx__job_wait(j); /* answered with an error, but its runs are still logged */
+			trmx__job_release(j);
 			return reply_error(c, r, 500, "out of memory");
 		}
 		x->job = j;
@@ -574,15 +578,15 @@ static enum MHD_Result do_solve(struct MHD_Connection *c, struct req *r)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 		return queue(c, r, 200, resp);
 	}
-	enum job_state st = job_wait(j);
+	enum job_state st = trmx__job_wait(j);
 	enum MHD_Result ok;
 	if (st == JOB_LOGGED)
-		ok = reply_json(c, r, 200, solve_json(j->res));
+		ok = reply_json(c, r, 200, trmx__solve_json(j->res));
 	else if (st == JOB_FAILED)
 		ok = reply_error(c, r, j->fail_status ? j->fail_status : 500, "%s", j->error);
 	else
 		ok = reply_error(c, r, 504, "the request's deadline passed before its puzzles were solved");
-	job_release(j);
+	trmx__job_release(j);
 	return ok;
 }
 
@@ -709,16 +713,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				   .method = r->method, .url = r->url };
 	switch (r->route) {
 	case ROUTE_SOLVE: return do_solve(c, r);
-	case ROUTE_PAGE: return reply_page(c, r, &call, web_handle(&call));
-	case ROUTE_LTI: return reply_page(c, r, &call, lti_handle(&call));
-	case ROUTE_INDEX: return reply_page(c, r, &call, index_handle(&call));
+	case ROUTE_PAGE: return reply_page(c, r, &call, trmx__web_handle(&call));
+	case ROUTE_LTI: return reply_page(c, r, &call, trmx__lti_handle(&call));
+	case ROUTE_INDEX: return reply_page(c, r, &call, trmx__index_handle(&call));
 	case ROUTE_METRICS: {
-		struct MHD_Response *resp = text_response("text/plain; version=0.0.4; charset=utf-8", metrics_text(s));
+		struct MHD_Response *resp = text_response("text/plain; version=0.0.4; charset=utf-8", trmx__metrics_text(s));
 		return resp ? queue(c, r, 200, resp) : reply_error(c, r, 500, "out of memory");
 	}
 	default: break;
 	}
-	int status = api_handle(&call, r->route);
+	int status = trmx__api_handle(&call, r->route);
 	if (call.page) /* GET /v1/report?format=csv */
 		return reply_page(c, r, &call, status);
 	if (status >= 400)
@@ -734,7 +738,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 		return;
 	double dt = trmx_mono_s() - r->t0;
 	int status = r->answered ? r->status : 499; /* the client went before an answer */
-	metrics_request(&s->metrics, r->route, status, dt);
+	trmx__metrics_request(&s->metrics, r->route, status, dt);
 	if (s->opts.access_log) {
 		char line[512];
 		char when[32];
@@ -742,8 +746,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 		struct tm tm;
 		gmtime_r(&now, &tm);
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "time", when, "method", r->method, "route", route_name(r->route),
-				      "status", status, "ms", dt * 1000.0, "token", r->token[0] ? r->token : "-");
+		json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "time", when, "method", r->method, "route",
+				      trmx__route_name(r->route), "status", status, "ms", dt * 1000.0, "token",
+				      r->token[0] ? r->token : "-");
 		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
 		if (text) {
@@ -761,7 +766,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	free(r->body);
 	free(r->arg);
 	free(r->url);
-	session_info_clear(&r->session);
+	trmx__session_info_clear(&r->session);
 	free(r);
 	*con_cls = NULL;
 	pthread_mutex_lock(&s->mu);
@@ -859,7 +864,7 @@ int trmx_server_start(trmx_server **out, const trmx_server_options *opts, trmx_e
 	pthread_cond_init(&s->done_cv, &ca);
 	pthread_cond_init(&s->idle_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	metrics_init(&s->metrics);
+	trmx__metrics_init(&s->metrics);
 	s->inited = true;
 	int rc;
 	struct sockaddr_storage ss;
@@ -900,13 +905,13 @@ int trmx_server_start(trmx_server **out, const trmx_server_options *opts, trmx_e
 	if ((rc = trmx_host_open(&s->host, &ho, err)) < 0)
 		goto fail;
 	trmx_log_db *hl;
-	if ((rc = trmx_host_log(s->host, &hl, err)) < 0 || (rc = batch_start(s, err)) < 0)
+	if ((rc = trmx_host_log(s->host, &hl, err)) < 0 || (rc = trmx__batch_start(s, err)) < 0)
 		goto fail;
-	if ((rc = sessions_init(s)) < 0) {
+	if ((rc = trmx__sessions_init(s)) < 0) {
 		trmx_error_set(err, rc, "out of memory");
 		goto fail;
 	}
-	if ((rc = lti_start(s, err)) < 0 || (rc = xapi_start(s, err)) < 0)
+	if ((rc = trmx__lti_start(s, err)) < 0 || (rc = trmx__xapi_start(s, err)) < 0)
 		goto fail;
 	s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 					  (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
@@ -1011,9 +1016,9 @@ void trmx_server_stop(trmx_server *s)
 		MHD_stop_daemon(s->mhd);
 		s->mhd = NULL;
 	}
-	batch_stop(s);
-	xapi_stop(s);
-	lti_stop(s);
+	trmx__batch_stop(s);
+	trmx__xapi_stop(s);
+	trmx__lti_stop(s);
 }
 
 void trmx_server_free(trmx_server *s)
@@ -1024,7 +1029,7 @@ void trmx_server_free(trmx_server *s)
 	trmx_host_free(s->host);
 	trmx_tokens_free(s->tokens);
 	if (s->inited) {
-		metrics_destroy(&s->metrics);
+		trmx__metrics_destroy(&s->metrics);
 		pthread_mutex_destroy(&s->host_mu);
 		pthread_mutex_destroy(&s->tokens_mu);
 		pthread_mutex_destroy(&s->mu);
@@ -1033,7 +1038,7 @@ void trmx_server_free(trmx_server *s)
 		pthread_cond_destroy(&s->done_cv);
 		pthread_cond_destroy(&s->idle_cv);
 	}
-	sessions_free(s);
+	trmx__sessions_free(s);
 	free(s->public_url);
 	free(s->home);
 	free(s->tokens_path);

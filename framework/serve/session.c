@@ -35,7 +35,7 @@ static size_t bucket_of(const unsigned char key[32])
 	return ((size_t)key[0] | (size_t)key[1] << 8) % BUCKETS;
 }
 
-int sessions_init(trmx_server *s)
+int trmx__sessions_init(trmx_server *s)
 {
 	if (!(s->sessions = calloc(1, sizeof *s->sessions)))
 		return TRMX_ENOMEM;
@@ -49,7 +49,7 @@ static void session_free(struct session *x)
 	free(x);
 }
 
-void sessions_free(trmx_server *s)
+void trmx__sessions_free(trmx_server *s)
 {
 	if (!s->sessions)
 		return;
@@ -79,8 +79,8 @@ static void sweep(struct sessions *ss, double now)
 		}
 }
 
-int session_new(trmx_server *s, const char *context, const char *learner, json_t *lti,
-		char token[SESSION_TOKEN_MAX + 1], trmx_error *err)
+int trmx__session_new(trmx_server *s, const char *context, const char *learner, json_t *lti,
+		      char token[SESSION_TOKEN_MAX + 1], trmx_error *err)
 {
 	if (strlen(context) > TRMX_CONTEXT_NAME_MAX || strlen(learner) > TRMX_SERVE_LEARNER_MAX)
 		return trmx_error_set(err, TRMX_ELIMIT, "a session's context or learner is too long");
@@ -116,7 +116,7 @@ int session_new(trmx_server *s, const char *context, const char *learner, json_t
 	return 0;
 }
 
-int session_find(trmx_server *s, const char *token, size_t len, struct session_info *out)
+int trmx__session_find(trmx_server *s, const char *token, size_t len, struct session_info *out)
 {
 	unsigned char key[32];
 	hash_token(token, len, key);
@@ -135,7 +135,7 @@ int session_find(trmx_server *s, const char *token, size_t len, struct session_i
 	return rc;
 }
 
-void session_info_clear(struct session_info *i)
+void trmx__session_info_clear(struct session_info *i)
 {
 	json_decref(i->lti);
 	i->lti = NULL;

@@ -18,9 +18,9 @@
 
 static const struct web_asset *asset_find(const char *name, size_t n)
 {
-	for (size_t i = 0; i < web_assets_count; i++)
-		if (strlen(web_assets[i].name) == n && !memcmp(web_assets[i].name, name, n))
-			return &web_assets[i];
+	for (size_t i = 0; i < trmx__web_assets_count; i++)
+		if (strlen(trmx__web_assets[i].name) == n && !memcmp(trmx__web_assets[i].name, name, n))
+			return &trmx__web_assets[i];
 	return NULL;
 }
 
@@ -104,7 +104,7 @@ static char *escaped(const char *s)
 	return b.bad ? NULL : b.p;
 }
 
-char *web_learn_page(trmx_server *s, const char *context, const char *session, size_t *len)
+char *trmx__web_learn_page(trmx_server *s, const char *context, const char *session, size_t *len)
 {
 	static const char learn[] = "learn.html";
 	const struct web_asset *a = asset_find(learn, sizeof learn - 1);
@@ -170,7 +170,7 @@ static const char *learn_csp(trmx_server *s)
 
 static int serve_asset(struct serve_call *call, const struct web_asset *a, bool cache)
 {
-	const char *inm = serve_header(call, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *inm = trmx__serve_header(call, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	call->page_type = a->type;
 	call->cache = cache;
 	call->etag = a->etag;
@@ -198,21 +198,21 @@ static int learn(struct serve_call *call, const char *context)
 	int rc = trmx_registry_is_context(trmx_host_registry(s->host), context, &bound, &err);
 	pthread_mutex_unlock(&s->host_mu);
 	if (rc < 0)
-		return error_page(call, http_status_of(err.code), "The course item cannot be read", err.message);
+		return error_page(call, trmx__http_status_of(err.code), "The course item cannot be read", err.message);
 	if (!bound) {
 		char msg[TRMX_CONTEXT_NAME_MAX + 96];
 		snprintf(msg, sizeof msg, "'%s' is not bound to a module here (a course creator binds it: trmx bind)",
 			 context);
 		return error_page(call, 404, "No such course item", msg);
 	}
-	if (!(call->page = web_learn_page(s, context, NULL, &call->page_len)))
+	if (!(call->page = trmx__web_learn_page(s, context, NULL, &call->page_len)))
 		return error_page(call, 500, "Out of memory", "try again");
 	call->page_type = "text/html; charset=utf-8";
 	call->csp = learn_csp(s);
 	return 200;
 }
 
-int web_handle(struct serve_call *call)
+int trmx__web_handle(struct serve_call *call)
 {
 	const char *url = call->url;
 	size_t n = strlen(url);

@@ -15,7 +15,7 @@ struct web_asset {
 	const char *etag;          /* a strong ETag, quoted: the start of its SHA-256 */
 };
 
-extern const struct web_asset web_assets[];
-extern const size_t web_assets_count;
+extern const struct web_asset trmx__web_assets[];
+extern const size_t trmx__web_assets_count;
 
 #endif

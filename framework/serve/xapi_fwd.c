@@ -63,7 +63,7 @@ static bool fwd_wait(void *user, double seconds, const char *why)
 	pthread_mutex_unlock(&x->mu);
 	if (stopping) /* the last pass at stop does not retry */
 		return false;
-	/* outside mu: a slow standard error must not hold up xapi_wake */
+	/* outside mu: a slow standard error must not hold up trmx__xapi_wake */
 	trmx_diag(TRMX_DIAG_WARN, "xapi: the LRS at %s failed (%s); retrying in %.0f s", trmx_lrs_endpoint(x->lrs), why,
 		 seconds);
 	double until = trmx_mono_s() + seconds;
@@ -136,7 +136,7 @@ static void *fwd_main(void *arg)
 	return NULL;
 }
 
-int xapi_start(trmx_server *s, trmx_error *err)
+int trmx__xapi_start(trmx_server *s, trmx_error *err)
 {
 	if (!s->opts.xapi_lrs)
 		return 0;
@@ -172,7 +172,7 @@ int xapi_start(trmx_server *s, trmx_error *err)
 	return 0;
 }
 
-void xapi_stop(trmx_server *s)
+void trmx__xapi_stop(trmx_server *s)
 {
 	struct xapi_fwd *x = s->xapi;
 	if (!x)
@@ -192,7 +192,7 @@ void xapi_stop(trmx_server *s)
 	s->xapi = NULL;
 }
 
-void xapi_wake(trmx_server *s)
+void trmx__xapi_wake(trmx_server *s)
 {
 	struct xapi_fwd *x = s->xapi;
 	if (!x)
@@ -204,7 +204,7 @@ void xapi_wake(trmx_server *s)
 	pthread_mutex_unlock(&x->mu);
 }
 
-bool xapi_stats(trmx_server *s, uint64_t *sent, uint64_t *errors, uint64_t *pending)
+bool trmx__xapi_stats(trmx_server *s, uint64_t *sent, uint64_t *errors, uint64_t *pending)
 {
 	struct xapi_fwd *x = s->xapi;
 	if (!x)

@@ -28,7 +28,7 @@
 #define CANVAS TRMX_ARC_GRID_MAX
 #define SEQ (CANVAS * CANVAS)
 
-void arc_grid_to_tokens(const int32_t *grid, int rows, int cols, int32_t *tokens)
+void trmx__arc_grid_to_tokens(const int32_t *grid, int rows, int cols, int32_t *tokens)
 {
 	memset(tokens, 0, sizeof(int32_t) * SEQ);
 	for (int r = 0; r < rows; r++)
@@ -42,7 +42,7 @@ void arc_grid_to_tokens(const int32_t *grid, int rows, int cols, int32_t *tokens
 			tokens[r * CANVAS + cols] = 1;
 }
 
-void arc_crop(const int32_t *tokens, int32_t *grid, int *rows, int *cols)
+void trmx__arc_crop(const int32_t *tokens, int32_t *grid, int *rows, int *cols)
 {
 	int best_area = 0, best_r = 0, best_c = 0, num_c = CANVAS;
 	for (int nr = 1; nr <= CANVAS; nr++) {
@@ -69,7 +69,7 @@ void arc_crop(const int32_t *tokens, int32_t *grid, int *rows, int *cols)
 static int arc_open(void **state, const trmx_task_param *p, size_t np, trmx_error *err)
 {
 	static const char *const known[] = { NULL };
-	int rc = params_check(p, np, known, "arc", err);
+	int rc = trmx__params_check(p, np, known, "arc", err);
 	if (rc < 0)
 		return rc;
 	static int dummy;
@@ -115,45 +115,47 @@ static int json_grid(const json_t *g, const char *path, const trmx_task_input *i
 		     int *rows, int *cols, trmx_error *err)
 {
 	if (!json_is_array(g))
-		return task_error_at(err, TRMX_EFORMAT, in, 0, 0, "%s: expected a grid (an array of rows), found %s",
-				     path, json_kind(g));
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0, "%s: expected a grid (an array of rows), found %s",
+					   path, json_kind(g));
 	size_t h = json_array_size(g);
 	if (h == 0)
-		return task_error_at(err, TRMX_EFORMAT, in, 0, 0, "%s: expected at least one row, found an empty array",
-				     path);
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0,
+					   "%s: expected at least one row, found an empty array", path);
 	if (h > CANVAS)
-		return task_error_at(err, TRMX_ELIMIT, in, 0, 0, "%s: %zu rows; the limit is %d (TRMX_ARC_GRID_MAX)",
-				     path, h, CANVAS);
+		return trmx__task_error_at(err, TRMX_ELIMIT, in, 0, 0, "%s: %zu rows; the limit is %d (TRMX_ARC_GRID_MAX)",
+					   path, h, CANVAS);
 	size_t w = 0;
 	for (size_t r = 0; r < h; r++) {
 		const json_t *row = json_array_get(g, r);
 		if (!json_is_array(row))
-			return task_error_at(err, TRMX_EFORMAT, in, 0, 0,
-					     "%s[%zu]: expected a row (an array of colours), found %s", path, r,
-					     json_kind(row));
+			return trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0,
+						   "%s[%zu]: expected a row (an array of colours), found %s", path, r,
+						   json_kind(row));
 		size_t n = json_array_size(row);
 		if (r == 0) {
 			if (n == 0)
-				return task_error_at(err, TRMX_EFORMAT, in, 0, 0,
-						     "%s[0]: expected at least one cell, found an empty row", path);
+				return trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0,
+							   "%s[0]: expected at least one cell, found an empty row", path);
 			if (n > CANVAS)
-				return task_error_at(err, TRMX_ELIMIT, in, 0, 0,
-						     "%s[0]: %zu cells; the limit is %d (TRMX_ARC_GRID_MAX)", path, n, CANVAS);
+				return trmx__task_error_at(err, TRMX_ELIMIT, in, 0, 0,
+							   "%s[0]: %zu cells; the limit is %d (TRMX_ARC_GRID_MAX)", path, n,
+							   CANVAS);
 			w = n;
 		} else if (n != w) {
-			return task_error_at(err, TRMX_EFORMAT, in, 0, 0, "%s[%zu]: expected %zu cells like row 0, found %zu",
-					     path, r, w, n);
+			return trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0,
+						   "%s[%zu]: expected %zu cells like row 0, found %zu", path, r, w, n);
 		}
 		for (size_t c = 0; c < n; c++) {
 			const json_t *v = json_array_get(row, c);
 			if (!json_is_integer(v))
-				return task_error_at(err, TRMX_EFORMAT, in, 0, 0,
-						     "%s[%zu][%zu]: expected a colour 0-9, found %s", path, r, c, json_kind(v));
+				return trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0,
+							   "%s[%zu][%zu]: expected a colour 0-9, found %s", path, r, c,
+							   json_kind(v));
 			json_int_t x = json_integer_value(v);
 			if (x < 0 || x > 9)
-				return task_error_at(err, TRMX_EFORMAT, in, 0, 0,
-						     "%s[%zu][%zu]: expected a colour 0-9, found %lld", path, r, c,
-						     (long long)x);
+				return trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0,
+							   "%s[%zu][%zu]: expected a colour 0-9, found %lld", path, r, c,
+							   (long long)x);
 			grid[r * w + c] = (int32_t)x;
 		}
 	}
@@ -176,12 +178,12 @@ static int emit_pair(struct emitter *e, const json_t *input, const json_t *outpu
 	snprintf(sub, sizeof sub, "%s%sinput", path, *path ? "." : "");
 	if ((rc = json_grid(input, sub, e->in, e->grid, &rows, &cols, err)) < 0)
 		return rc;
-	arc_grid_to_tokens(e->grid, rows, cols, e->in_tok);
+	trmx__arc_grid_to_tokens(e->grid, rows, cols, e->in_tok);
 	if (output) {
 		snprintf(sub, sizeof sub, "%s%soutput", path, *path ? "." : "");
 		if ((rc = json_grid(output, sub, e->in, e->grid, &rows, &cols, err)) < 0)
 			return rc;
-		arc_grid_to_tokens(e->grid, rows, cols, e->out_tok);
+		trmx__arc_grid_to_tokens(e->grid, rows, cols, e->out_tok);
 	}
 	trmx_task_example ex = { TRMX_TASK_EXAMPLE_VERSION, e->in_tok, output ? e->out_tok : NULL, role, puzzle,
 				 name, 0 };
@@ -195,37 +197,39 @@ static int emit_task(struct emitter *e, const json_t *task, const char *prefix, 
 	char path[256];
 	int rc;
 	if (!json_is_object(task))
-		return task_error_at(err, TRMX_EFORMAT, e->in, 0, 0, "%s: expected an ARC task (an object), found %s",
-				     prefix, json_kind(task));
+		return trmx__task_error_at(err, TRMX_EFORMAT, e->in, 0, 0, "%s: expected an ARC task (an object), found %s",
+					   prefix, json_kind(task));
 	const json_t *parts[2] = { json_object_get(task, "train"), json_object_get(task, "test") };
 	if (!parts[0] && !parts[1])
-		return task_error_at(err, TRMX_EFORMAT, e->in, 0, 0, "%s%sexpected an ARC task with \"train\" and \"test\"",
-				     prefix, *prefix ? ": " : "");
+		return trmx__task_error_at(err, TRMX_EFORMAT, e->in, 0, 0,
+					   "%s%sexpected an ARC task with \"train\" and \"test\"", prefix,
+					   *prefix ? ": " : "");
 	for (int k = 0; k < 2; k++) {
 		const json_t *arr = parts[k];
 		if (!arr)
 			continue;
 		snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", keys[k]);
 		if (!json_is_array(arr))
-			return task_error_at(err, TRMX_EFORMAT, e->in, 0, 0, "%s: expected an array of pairs, found %s",
-					     path, json_kind(arr));
+			return trmx__task_error_at(err, TRMX_EFORMAT, e->in, 0, 0,
+						   "%s: expected an array of pairs, found %s", path, json_kind(arr));
 		size_t n = json_array_size(arr);
 		if (n > TRMX_ARC_PAIRS_MAX)
-			return task_error_at(err, TRMX_ELIMIT, e->in, 0, 0, "%s: %zu pairs; the limit is %d (TRMX_ARC_PAIRS_MAX)",
-					     path, n, TRMX_ARC_PAIRS_MAX);
+			return trmx__task_error_at(err, TRMX_ELIMIT, e->in, 0, 0,
+						   "%s: %zu pairs; the limit is %d (TRMX_ARC_PAIRS_MAX)", path, n,
+						   TRMX_ARC_PAIRS_MAX);
 		for (size_t i = 0; i < n; i++) {
 			const json_t *pair = json_array_get(arr, i);
 			char ppath[280];
 			snprintf(ppath, sizeof ppath, "%s[%zu]", path, i);
 			if (!json_is_object(pair))
-				return task_error_at(err, TRMX_EFORMAT, e->in, 0, 0,
-						     "%s: expected an object with \"input\" and \"output\", found %s", ppath,
-						     json_kind(pair));
+				return trmx__task_error_at(err, TRMX_EFORMAT, e->in, 0, 0,
+							   "%s: expected an object with \"input\" and \"output\", found %s",
+							   ppath, json_kind(pair));
 			const json_t *input = json_object_get(pair, "input"), *output = json_object_get(pair, "output");
 			if (!input)
-				return task_error_at(err, TRMX_EFORMAT, e->in, 0, 0, "%s: no \"input\"", ppath);
+				return trmx__task_error_at(err, TRMX_EFORMAT, e->in, 0, 0, "%s: no \"input\"", ppath);
 			if (!output && k == 0)
-				return task_error_at(err, TRMX_EFORMAT, e->in, 0, 0, "%s: no \"output\"", ppath);
+				return trmx__task_error_at(err, TRMX_EFORMAT, e->in, 0, 0, "%s: no \"output\"", ppath);
 			if ((rc = emit_pair(e, input, output, ppath, k == 0 ? TRMX_EXAMPLE_DEMO : TRMX_EXAMPLE_QUERY,
 					    puzzle, name, err)) < 0)
 				return rc;
@@ -239,15 +243,16 @@ static int encode_json(const trmx_task_input *in, trmx_task_sink *sink, trmx_err
 	json_error_t je;
 	int rc = 0;
 	if (in->len > TRMX_ARC_FILE_MAX)
-		return task_error_at(err, TRMX_ELIMIT, in, 0, 0, "JSON of %zu bytes; the limit is %u (TRMX_ARC_FILE_MAX)",
-				     in->len, (unsigned)TRMX_ARC_FILE_MAX);
+		return trmx__task_error_at(err, TRMX_ELIMIT, in, 0, 0,
+					   "JSON of %zu bytes; the limit is %u (TRMX_ARC_FILE_MAX)", in->len,
+					   (unsigned)TRMX_ARC_FILE_MAX);
 	json_t *root = json_loadb(in->text, in->len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
 		int64_t line = je.line > 0 ? je.line + (in->first_line > 0 ? in->first_line - 1 : 0) : 0;
 		int col = je.column > 0 ? je.column : 0;
 		if (je.line == 1 && in->first_column > 1)
 			col += in->first_column - 1;
-		return task_error_at(err, TRMX_EFORMAT, in, line, col, "bad JSON: %s", je.text);
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, line, col, "bad JSON: %s", je.text);
 	}
 	struct emitter *e = malloc(sizeof *e);
 	if (!e) {
@@ -260,13 +265,13 @@ static int encode_json(const trmx_task_input *in, trmx_task_sink *sink, trmx_err
 		int rows, cols;
 		rc = json_grid(root, "grid", in, e->grid, &rows, &cols, err);
 		if (rc == 0) {
-			arc_grid_to_tokens(e->grid, rows, cols, e->in_tok);
+			trmx__arc_grid_to_tokens(e->grid, rows, cols, e->in_tok);
 			trmx_task_example ex = { TRMX_TASK_EXAMPLE_VERSION, e->in_tok, NULL, TRMX_EXAMPLE_QUERY, 0, NULL, 0 };
 			rc = sink->add(sink, &ex, err);
 		}
 	} else if (!json_is_object(root)) {
-		rc = task_error_at(err, TRMX_EFORMAT, in, 0, 0,
-				   "expected an ARC task, a pair or a grid, found %s", json_kind(root));
+		rc = trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0, "expected an ARC task, a pair or a grid, found %s",
+					 json_kind(root));
 	} else if (json_object_get(root, "input")) {
 		rc = emit_pair(e, json_object_get(root, "input"), json_object_get(root, "output"), "",
 			       TRMX_EXAMPLE_QUERY, 0, NULL, err);
@@ -276,10 +281,10 @@ static int encode_json(const trmx_task_input *in, trmx_task_sink *sink, trmx_err
 		/* Combined file: {"id": task, ...}, in file order (jansson keeps insertion order). */
 		size_t n = json_object_size(root);
 		if (n == 0)
-			rc = task_error_at(err, TRMX_EFORMAT, in, 0, 0, "expected an ARC task, found an empty object");
+			rc = trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0, "expected an ARC task, found an empty object");
 		else if (n > TRMX_ARC_TASKS_MAX)
-			rc = task_error_at(err, TRMX_ELIMIT, in, 0, 0, "%zu tasks; the limit is %d (TRMX_ARC_TASKS_MAX)", n,
-					   TRMX_ARC_TASKS_MAX);
+			rc = trmx__task_error_at(err, TRMX_ELIMIT, in, 0, 0,
+						 "%zu tasks; the limit is %d (TRMX_ARC_TASKS_MAX)", n, TRMX_ARC_TASKS_MAX);
 		const char *key;
 		json_t *task;
 		int64_t puzzle = 0;
@@ -305,16 +310,16 @@ static int encode_digits(const trmx_task_input *in, trmx_task_sink *sink, trmx_e
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading an ARC grid");
 	tcursor cur;
 	tline l;
-	tcursor_init(&cur, in);
+	trmx__tcursor_init(&cur, in);
 	int rows = 0, cols = 0, rc = 0;
 	int64_t puzzles = 0, start = 0;
 	for (;;) {
-		bool more = tcursor_next(&cur, &l, &rc, err);
+		bool more = trmx__tcursor_next(&cur, &l, &rc, err);
 		if (rc < 0)
 			goto done;
-		if (!more || tline_blank(&l)) {
+		if (!more || trmx__tline_blank(&l)) {
 			if (rows > 0) {
-				arc_grid_to_tokens(e->grid, rows, cols, e->in_tok);
+				trmx__arc_grid_to_tokens(e->grid, rows, cols, e->in_tok);
 				trmx_task_example ex = { TRMX_TASK_EXAMPLE_VERSION, e->in_tok, NULL, TRMX_EXAMPLE_QUERY,
 							 puzzles++, NULL, start };
 				if ((rc = sink->add(sink, &ex, err)) < 0)
@@ -326,7 +331,8 @@ static int encode_digits(const trmx_task_input *in, trmx_task_sink *sink, trmx_e
 			continue;
 		}
 		if (rows == CANVAS) {
-			rc = task_error_at(err, TRMX_ELIMIT, in, l.no, 0, "more than %d rows (TRMX_ARC_GRID_MAX)", CANVAS);
+			rc = trmx__task_error_at(err, TRMX_ELIMIT, in, l.no, 0, "more than %d rows (TRMX_ARC_GRID_MAX)",
+						 CANVAS);
 			goto done;
 		}
 		if (rows == 0)
@@ -339,13 +345,14 @@ static int encode_digits(const trmx_task_input *in, trmx_task_sink *sink, trmx_e
 				continue;
 			if (ch < '0' || ch > '9') {
 				char cb[16];
-				rc = task_error_at(err, TRMX_EFORMAT, in, l.no, l.col0 + (int)i,
-						   "expected a colour digit 0-9, found %s", task_char_name(ch, cb));
+				rc = trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, l.col0 + (int)i,
+							 "expected a colour digit 0-9, found %s",
+							 trmx__task_char_name(ch, cb));
 				goto done;
 			}
 			if (n == CANVAS) {
-				rc = task_error_at(err, TRMX_ELIMIT, in, l.no, l.col0 + (int)i,
-						   "more than %d cells in a row (TRMX_ARC_GRID_MAX)", CANVAS);
+				rc = trmx__task_error_at(err, TRMX_ELIMIT, in, l.no, l.col0 + (int)i,
+							 "more than %d cells in a row (TRMX_ARC_GRID_MAX)", CANVAS);
 				goto done;
 			}
 			row[n++] = ch - '0';
@@ -353,15 +360,15 @@ static int encode_digits(const trmx_task_input *in, trmx_task_sink *sink, trmx_e
 		if (rows == 0)
 			cols = n;
 		else if (n != cols) {
-			rc = task_error_at(err, TRMX_EFORMAT, in, l.no, 0, "expected %d cells like the first row, found %d",
-					   cols, n);
+			rc = trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
+						 "expected %d cells like the first row, found %d", cols, n);
 			goto done;
 		}
 		memcpy(e->grid + rows * cols, row, sizeof(int32_t) * (size_t)n);
 		rows++;
 	}
 	if (puzzles == 0)
-		rc = task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no ARC grid in the input (empty)");
+		rc = trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no ARC grid in the input (empty)");
 done:
 	free(e);
 	return rc;
@@ -389,7 +396,7 @@ static int arc_decode(void *state, const int32_t *tokens, trmx_text_style style,
 	(void)state;
 	int32_t grid[SEQ];
 	int rows, cols;
-	arc_crop(tokens, grid, &rows, &cols);
+	trmx__arc_crop(tokens, grid, &rows, &cols);
 	trmx_buf b = { 0 };
 	if (style == TRMX_TEXT_LINE) {
 		trmx_buf_putc(&b, '[');
@@ -423,14 +430,14 @@ static int arc_check(void *state, const int32_t *puzzle, const int32_t *answer, 
 	(void)err;
 	int32_t a[SEQ], x[SEQ];
 	int ar, ac, xr, xc;
-	arc_crop(answer, a, &ar, &ac);
+	trmx__arc_crop(answer, a, &ar, &ac);
 	if (!expected) {
 		out->verdict = TRMX_VERDICT_UNKNOWN;
 		snprintf(out->message, sizeof out->message,
 			 "unknown: a %dx%d grid, and no expected output to compare with", ar, ac);
 		return 0;
 	}
-	arc_crop(expected, x, &xr, &xc);
+	trmx__arc_crop(expected, x, &xr, &xc);
 	if (ar != xr || ac != xc) {
 		out->verdict = TRMX_VERDICT_INVALID;
 		out->problem = TRMX_CHECK_SHAPE;
@@ -471,7 +478,7 @@ static int arc_render(void *state, const int32_t *tokens, const trmx_render_opti
 	(void)state;
 	int32_t grid[SEQ];
 	int rows, cols;
-	arc_crop(tokens, grid, &rows, &cols);
+	trmx__arc_crop(tokens, grid, &rows, &cols);
 	trmx_buf b = { 0 };
 	trmx_color mode = o->color;
 	if (rows == 0)
@@ -485,15 +492,15 @@ static int arc_render(void *state, const int32_t *tokens, const trmx_render_opti
 				trmx_buf_putc(&b, (char)('0' + v));
 				continue;
 			}
-			ansi_bg(&b, mode, palette[v]);
+			trmx__ansi_bg(&b, mode, palette[v]);
 			if (hi) {
 				rgb fg = v == 0 || v == 1 || v == 9 ? (rgb){ 255, 255, 255 } : (rgb){ 0, 0, 0 };
-				ansi_fg(&b, mode, fg);
+				trmx__ansi_fg(&b, mode, fg);
 				trmx_buf_put(&b, "<>");
 			} else {
 				trmx_buf_put(&b, "  ");
 			}
-			ansi_reset(&b, mode);
+			trmx__ansi_reset(&b, mode);
 		}
 		trmx_buf_putc(&b, '\n');
 	}

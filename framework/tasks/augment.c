@@ -276,14 +276,14 @@ int trmx_arc_aug_tokens(const trmx_arc_aug *a, const int32_t *in, int32_t *out, 
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_arc_aug_tokens: NULL argument");
 	if ((rc = arc_aug_validate(a, err)) < 0)
 		return rc;
-	arc_crop(in, grid, &rows, &cols);
+	trmx__arc_crop(in, grid, &rows, &cols);
 	if (rows == 0) {
-		arc_grid_to_tokens(grid, 0, 0, out);
+		trmx__arc_grid_to_tokens(grid, 0, 0, out);
 		return 0;
 	}
 	if ((rc = trmx_arc_aug_grid(a, grid, rows, cols, moved, &rows, &cols, err)) < 0)
 		return rc;
-	arc_grid_to_tokens(moved, rows, cols, out);
+	trmx__arc_grid_to_tokens(moved, rows, cols, out);
 	return 0;
 }
 

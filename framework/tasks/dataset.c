@@ -18,8 +18,8 @@
 
 /* ---- Storage ------------------------------------------------------------------------------- */
 
-int ds_new(trmx_dataset **out, const trmx_task *task, int seq_len, int vocab, const trmx_dataset_options *o,
-	   trmx_error *err)
+int trmx__ds_new(trmx_dataset **out, const trmx_task *task, int seq_len, int vocab, const trmx_dataset_options *o,
+		 trmx_error *err)
 {
 	trmx_dataset *ds = calloc(1, sizeof *ds);
 	if (!ds)
@@ -69,8 +69,7 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem, size_t extra_
 	return 0;
 }
 
-int ds_reserve(trmx_dataset *ds, int64_t more_examples, int64_t more_puzzles, int64_t more_groups,
-	       trmx_error *err)
+int trmx__ds_reserve(trmx_dataset *ds, int64_t more_examples, int64_t more_puzzles, int64_t more_groups, trmx_error *err)
 {
 	int rc;
 	int64_t need = ds->n + more_examples;
@@ -155,7 +154,7 @@ static int ds_add(trmx_task_sink *sink, const trmx_task_example *ex, trmx_error 
 		return TRMX_ECANCELLED;
 	}
 	bool new_puzzle = ds->np == 0 || ds->cur_serial != ds->text_serial || ds->cur_puzzle != ex->puzzle;
-	if ((rc = ds_reserve(ds, 1, new_puzzle, new_puzzle, err)) < 0)
+	if ((rc = trmx__ds_reserve(ds, 1, new_puzzle, new_puzzle, err)) < 0)
 		return rc;
 	if (new_puzzle) {
 		int64_t p = ds->np++;
@@ -209,7 +208,7 @@ int trmx_dataset_parse(trmx_dataset **out, const trmx_task *task, const char *te
 	int rc;
 	if (!out || !task || (!text && len))
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_dataset_parse: NULL argument");
-	if ((rc = ds_new(&ds, task, 0, 0, opts, err)) < 0)
+	if ((rc = trmx__ds_new(&ds, task, 0, 0, opts, err)) < 0)
 		return rc;
 	trmx_task_input in = TRMX_TASK_INPUT_INIT;
 	in.text = text;
@@ -295,7 +294,7 @@ static int load_text_file(trmx_dataset *ds, const char *path, const char *name, 
 	return rc;
 }
 
-/* CSV (or TSV: csv_reader_line tells them apart by the first row, and skips a UTF-8 byte order
+/* CSV (or TSV: trmx__csv_reader_line tells them apart by the first row, and skips a UTF-8 byte order
  * mark) a line at a time, so a file larger than memory-friendly text (sudoku-extreme's 3.8M rows)
  * streams; each field is encoded by the task's codec. */
 static int load_csv_file(trmx_dataset *ds, const char *path, trmx_error *err)
@@ -319,7 +318,7 @@ static int load_csv_file(trmx_dataset *ds, const char *path, trmx_error *err)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading %s", path);
 	}
 	/* The CSV reader drives the codec table directly; it checks each field's ids itself. */
-	if ((rc = csv_reader_init(&r, codec, task_state(ds->task), ds->seq_len, err)) < 0)
+	if ((rc = trmx__csv_reader_init(&r, codec, trmx__task_state(ds->task), ds->seq_len, err)) < 0)
 		goto out;
 	ds->text_serial++;
 	for (;;) {
@@ -331,8 +330,9 @@ static int load_csv_file(trmx_dataset *ds, const char *path, trmx_error *err)
 				start = 0;
 			}
 			if (have == cap) {
-				rc = task_error_at(err, TRMX_ELIMIT, &in, lineno + 1, 0,
-						   "line longer than %u bytes (TRMX_TASK_LINE_MAX)", (unsigned)TRMX_TASK_LINE_MAX);
+				rc = trmx__task_error_at(err, TRMX_ELIMIT, &in, lineno + 1, 0,
+							 "line longer than %u bytes (TRMX_TASK_LINE_MAX)",
+							 (unsigned)TRMX_TASK_LINE_MAX);
 				goto done;
 			}
 			size_t got = fread(buf + have, 1, cap - have, f);
@@ -354,11 +354,12 @@ static int load_csv_file(trmx_dataset *ds, const char *path, trmx_error *err)
 			l.len--;
 		start = nl ? end + 1 : have;
 		if (l.len > TRMX_TASK_LINE_MAX) {
-			rc = task_error_at(err, TRMX_ELIMIT, &in, l.no, 0, "line longer than %u bytes (TRMX_TASK_LINE_MAX)",
-					   (unsigned)TRMX_TASK_LINE_MAX);
+			rc = trmx__task_error_at(err, TRMX_ELIMIT, &in, l.no, 0,
+						 "line longer than %u bytes (TRMX_TASK_LINE_MAX)",
+						 (unsigned)TRMX_TASK_LINE_MAX);
 			goto done;
 		}
-		rc = csv_reader_line(&r, &l, &in, &s.base, err);
+		rc = trmx__csv_reader_line(&r, &l, &in, &s.base, err);
 		if (rc == TRMX_ECANCELLED && ds->full) {
 			trmx_error_clear(err);
 			rc = 0;
@@ -368,9 +369,9 @@ static int load_csv_file(trmx_dataset *ds, const char *path, trmx_error *err)
 			goto done;
 	}
 	if (ds->n == 0 && r.puzzle == 0)
-		rc = task_error_at(err, TRMX_EFORMAT, &in, 0, 0, "no CSV row holds a puzzle");
+		rc = trmx__task_error_at(err, TRMX_EFORMAT, &in, 0, 0, "no CSV row holds a puzzle");
 done:
-	csv_reader_free(&r);
+	trmx__csv_reader_free(&r);
 out:
 	free(buf);
 	fclose(f);
@@ -484,16 +485,16 @@ int trmx_dataset_load(trmx_dataset **out, const trmx_task *task, const char *pat
 				      strerror(errno));
 	trmx_split split = opts ? opts->split : TRMX_SPLIT_ALL;
 	if (S_ISDIR(st.st_mode)) {
-		if (ds_is_built_dir(path))
-			return ds_load_built(out, task, path, err);
+		if (trmx__ds_is_built_dir(path))
+			return trmx__ds_load_built(out, task, path, err);
 		size_t plen = strlen(path) + 16;
 		char *sub = malloc(plen);
 		if (!sub)
 			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		snprintf(sub, plen, "%s/train", path);
-		bool tr = ds_is_built_dir(sub);
+		bool tr = trmx__ds_is_built_dir(sub);
 		snprintf(sub, plen, "%s/test", path);
-		bool te = ds_is_built_dir(sub);
+		bool te = trmx__ds_is_built_dir(sub);
 		if (tr || te) {
 			if (split == TRMX_SPLIT_ALL) {
 				free(sub);
@@ -501,7 +502,7 @@ int trmx_dataset_load(trmx_dataset **out, const trmx_task *task, const char *pat
 						      "%s is a built data set: choose the train or the test split", path);
 			}
 			snprintf(sub, plen, "%s/%s", path, split == TRMX_SPLIT_TRAIN ? "train" : "test");
-			rc = ds_load_built(out, task, sub, err);
+			rc = trmx__ds_load_built(out, task, sub, err);
 			free(sub);
 			return rc;
 		}
@@ -509,7 +510,7 @@ int trmx_dataset_load(trmx_dataset **out, const trmx_task *task, const char *pat
 	}
 	if (!task)
 		return trmx_error_set(err, TRMX_EINVAL, "%s: a task codec is needed to read it", path);
-	if ((rc = ds_new(&ds, task, 0, 0, opts, err)) < 0)
+	if ((rc = trmx__ds_new(&ds, task, 0, 0, opts, err)) < 0)
 		return rc;
 	if (S_ISDIR(st.st_mode))
 		rc = load_folder(ds, path, err);

@@ -21,7 +21,7 @@
 
 #include "tasks/dataset_int.h"
 
-bool ds_is_built_dir(const char *dir)
+bool trmx__ds_is_built_dir(const char *dir)
 {
 	char path[4096];
 	struct stat st;
@@ -159,7 +159,7 @@ static int load_set(trmx_dataset *ds, const char *dir, const char *set, trmx_err
 		}
 	}
 	int64_t e0 = ds->n, p0 = ds->np;
-	if ((rc = ds_reserve(ds, N, P, G, err)) < 0)
+	if ((rc = trmx__ds_reserve(ds, N, P, G, err)) < 0)
 		goto done;
 	for (int64_t e = 0; e < N; e++) {
 		for (int i = 0; i < ds->seq_len; i++) {
@@ -238,7 +238,7 @@ done:
 	return rc;
 }
 
-int ds_load_built(trmx_dataset **out, const trmx_task *task, const char *dir, trmx_error *err)
+int trmx__ds_load_built(trmx_dataset **out, const trmx_task *task, const char *dir, trmx_error *err)
 {
 	char path[4200];
 	json_t *meta = NULL;
@@ -278,7 +278,7 @@ int ds_load_built(trmx_dataset **out, const trmx_task *task, const char *dir, tr
 		rc = trmx_error_set(err, TRMX_EFORMAT, "%s: \"sets\" must be an array of 1 to 64 names", path);
 		goto done;
 	}
-	if ((rc = ds_new(&ds, NULL, (int)seq, (int)vocab, NULL, err)) < 0)
+	if ((rc = trmx__ds_new(&ds, NULL, (int)seq, (int)vocab, NULL, err)) < 0)
 		goto done;
 	ds->task = task;
 	ds->num_ids = (int32_t)nids;
@@ -327,10 +327,10 @@ int trmx_dataset_load_npy(trmx_dataset **out, const trmx_task *task, const char 
 			goto done;
 		}
 	}
-	if ((rc = ds_new(&ds, task, 0, 0, NULL, err)) < 0)
+	if ((rc = trmx__ds_new(&ds, task, 0, 0, NULL, err)) < 0)
 		goto done;
 	int64_t N = in->shape[0];
-	if ((rc = ds_reserve(ds, N, N, N, err)) < 0)
+	if ((rc = trmx__ds_reserve(ds, N, N, N, err)) < 0)
 		goto done;
 	for (int64_t e = 0; e < N; e++) {
 		for (int i = 0; i < seq; i++) {

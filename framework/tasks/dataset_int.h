@@ -38,11 +38,10 @@ struct trmx_dataset {
 };
 
 /* An empty data set for `task` (which may be NULL when seq_len/vocab are given). */
-int ds_new(trmx_dataset **out, const trmx_task *task, int seq_len, int vocab, const trmx_dataset_options *o,
-	   trmx_error *err);
+int trmx__ds_new(trmx_dataset **out, const trmx_task *task, int seq_len, int vocab, const trmx_dataset_options *o,
+		 trmx_error *err);
 /* Room for `more` examples / puzzles / groups. */
-int ds_reserve(trmx_dataset *ds, int64_t more_examples, int64_t more_puzzles, int64_t more_groups,
-	       trmx_error *err);
+int trmx__ds_reserve(trmx_dataset *ds, int64_t more_examples, int64_t more_puzzles, int64_t more_groups, trmx_error *err);
 /* Store one token (value fits the dtype) of example e at position i. */
 static inline void ds_put(uint8_t *base, size_t esize, int64_t e, int seq_len, int i, int32_t v)
 {
@@ -54,7 +53,7 @@ static inline void ds_put(uint8_t *base, size_t esize, int64_t e, int seq_len, i
 }
 
 /* dataset_built.c */
-int ds_load_built(trmx_dataset **out, const trmx_task *task, const char *dir, trmx_error *err);
-bool ds_is_built_dir(const char *dir);
+int trmx__ds_load_built(trmx_dataset **out, const trmx_task *task, const char *dir, trmx_error *err);
+bool trmx__ds_is_built_dir(const char *dir);
 
 #endif

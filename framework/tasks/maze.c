@@ -49,10 +49,12 @@ static int maze_open(void **state, const trmx_task_param *p, size_t np, trmx_err
 	static const char *const known[] = { "size", "canvas", "require_shortest", NULL };
 	long size, canvas, req;
 	int rc;
-	if ((rc = params_check(p, np, known, "maze", err)) < 0 ||
-	    (rc = param_int(p, np, "size", TRMX_MAZE_SIZE_MIN, TRMX_MAZE_SIZE_MAX, 30, "maze", "TRMX_MAZE_SIZE_MAX", &size, err)) < 0 ||
-	    (rc = param_int(p, np, "canvas", size, TRMX_MAZE_SIZE_MAX, size, "maze", "TRMX_MAZE_SIZE_MAX", &canvas, err)) < 0 ||
-	    (rc = param_int(p, np, "require_shortest", 0, 1, 0, "maze", NULL, &req, err)) < 0)
+	if ((rc = trmx__params_check(p, np, known, "maze", err)) < 0 ||
+	    (rc = trmx__param_int(p, np, "size", TRMX_MAZE_SIZE_MIN, TRMX_MAZE_SIZE_MAX, 30, "maze", "TRMX_MAZE_SIZE_MAX",
+				  &size, err)) < 0 ||
+	    (rc = trmx__param_int(p, np, "canvas", size, TRMX_MAZE_SIZE_MAX, size, "maze", "TRMX_MAZE_SIZE_MAX", &canvas,
+				  err)) < 0 ||
+	    (rc = trmx__param_int(p, np, "require_shortest", 0, 1, 0, "maze", NULL, &req, err)) < 0)
 		return rc;
 	struct maze *m = calloc(1, sizeof *m);
 	if (!m)
@@ -116,20 +118,21 @@ static int read_row(const struct maze *m, struct reading *rd, const tline *l, si
 		int col = l->col0 + (int)off + c;
 		if (t < 0) {
 			char cb[16];
-			return task_error_at(err, TRMX_EFORMAT, in, l->no, col,
-					     "expected '#', ' ', '.', 'S', 'G' or 'o', found %s", task_char_name(ch, cb));
+			return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, col,
+						   "expected '#', ' ', '.', 'S', 'G' or 'o', found %s",
+						   trmx__task_char_name(ch, cb));
 		}
 		if (t == T_START) {
 			if (rd->s_line)
-				return task_error_at(err, TRMX_EFORMAT, in, l->no, col,
-						     "a second start 'S' (the first is at line %lld, column %d)",
-						     (long long)rd->s_line, rd->s_col);
+				return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, col,
+							   "a second start 'S' (the first is at line %lld, column %d)",
+							   (long long)rd->s_line, rd->s_col);
 			rd->s_line = l->no, rd->s_col = col;
 		} else if (t == T_GOAL) {
 			if (rd->g_line)
-				return task_error_at(err, TRMX_EFORMAT, in, l->no, col,
-						     "a second goal 'G' (the first is at line %lld, column %d)",
-						     (long long)rd->g_line, rd->g_col);
+				return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, col,
+							   "a second goal 'G' (the first is at line %lld, column %d)",
+							   (long long)rd->g_line, rd->g_col);
 			rd->g_line = l->no, rd->g_col = col;
 		} else if (t == T_PATH) {
 			rd->path = true;
@@ -145,9 +148,9 @@ static int finish(const struct maze *m, struct reading *rd, const trmx_task_inpu
 {
 	int S = m->size, C = m->canvas;
 	if (!rd->s_line)
-		return task_error_at(err, TRMX_EFORMAT, in, rd->start_line, 0, "the maze has no start 'S'");
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, rd->start_line, 0, "the maze has no start 'S'");
 	if (!rd->g_line)
-		return task_error_at(err, TRMX_EFORMAT, in, rd->start_line, 0, "the maze has no goal 'G'");
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, rd->start_line, 0, "the maze has no goal 'G'");
 	int32_t input[CELLS], label[CELLS];
 	for (int i = 0; i < C * C; i++)
 		input[i] = label[i] = T_WALL;
@@ -167,21 +170,21 @@ static int maze_encode(void *state, const trmx_task_input *in, trmx_task_sink *s
 {
 	struct maze *m = state;
 	int S = m->size, rc = 0;
-	if (text_is_csv(in))
-		return csv_encode(&trmx_task_codec_maze, state, m->canvas * m->canvas, in, sink, err);
+	if (trmx__text_is_csv(in))
+		return trmx__csv_encode(&trmx_task_codec_maze, state, m->canvas * m->canvas, in, sink, err);
 	struct reading *rd = malloc(sizeof *rd);
 	if (!rd)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading a maze");
 	tcursor cur;
 	tline l;
-	tcursor_init(&cur, in);
+	trmx__tcursor_init(&cur, in);
 	int64_t puzzles = 0, last = 0;
 	int mode = 0; /* 0 undecided, 1 one maze per line, 2 grids */
 	bool after_grid = false;
 	rd->rows = 0;
-	while (tcursor_next(&cur, &l, &rc, err)) {
+	while (trmx__tcursor_next(&cur, &l, &rc, err)) {
 		last = l.no;
-		bool blank = tline_blank(&l);
+		bool blank = trmx__tline_blank(&l);
 		/* A blank line between mazes is skipped, but S spaces may be an all-open first row. */
 		bool open_row = l.len == (size_t)S && (mode == 0 || (mode == 2 && !after_grid));
 		if (rd->rows == 0 && blank && !open_row) {
@@ -192,9 +195,10 @@ static int maze_encode(void *state, const trmx_task_input *in, trmx_task_sink *s
 			mode = l.len == (size_t)(S * S) ? 1 : 2;
 		if (rd->rows == 0) {
 			if (after_grid) {
-				rc = task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
-						   "expected a blank line after a maze of %d rows, found another row (is the maze larger than size=%d?)",
-						   S, S);
+				rc = trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
+							 "expected a blank line after a maze of %d rows, found another row "
+							 "(is the maze larger than size=%d?)",
+							 S, S);
 				goto done;
 			}
 			memset(rd, 0, sizeof *rd);
@@ -202,9 +206,9 @@ static int maze_encode(void *state, const trmx_task_input *in, trmx_task_sink *s
 		}
 		if (mode == 1) {
 			if (l.len != (size_t)(S * S)) {
-				rc = task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
-						   "expected %d characters (a %dx%d maze on one line), found %zu",
-						   S * S, S, S, l.len);
+				rc = trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
+							 "expected %d characters (a %dx%d maze on one line), found %zu",
+							 S * S, S, S, l.len);
 				goto done;
 			}
 			for (int r = 0; r < S; r++) {
@@ -213,15 +217,18 @@ static int maze_encode(void *state, const trmx_task_input *in, trmx_task_sink *s
 			}
 		} else {
 			if (l.len != (size_t)S && puzzles == 0 && rd->rows == 0) {
-				rc = task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
-						   "expected %d characters (a maze row) or %d (a %dx%d maze on one line), found %zu",
-						   S, S * S, S, S, l.len);
+				rc = trmx__task_error_at(
+					err, TRMX_EFORMAT, in, l.no, 0,
+					"expected %d characters (a maze row) or %d (a %dx%d maze on one line), found %zu", S,
+					S * S, S, S, l.len);
 				goto done;
 			}
 			if (l.len != (size_t)S) {
-				rc = task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
-						   "expected %d characters in a maze row, found %zu%s", S, l.len,
-						   l.len < (size_t)S ? " (write '.' for open cells if trailing spaces get stripped)" : "");
+				rc = trmx__task_error_at(
+					err, TRMX_EFORMAT, in, l.no, 0, "expected %d characters in a maze row, found %zu%s",
+					S, l.len,
+					l.len < (size_t)S ? " (write '.' for open cells if trailing spaces get stripped)"
+							  : "");
 				goto done;
 			}
 			if ((rc = read_row(m, rd, &l, 0, in, err)) < 0)
@@ -237,12 +244,12 @@ static int maze_encode(void *state, const trmx_task_input *in, trmx_task_sink *s
 	if (rc < 0)
 		goto done;
 	if (rd->rows > 0) {
-		rc = task_error_at(err, TRMX_EFORMAT, in, last, 0, "the maze ends after %d rows; expected %d",
-				   rd->rows, S);
+		rc = trmx__task_error_at(err, TRMX_EFORMAT, in, last, 0, "the maze ends after %d rows; expected %d",
+					 rd->rows, S);
 		goto done;
 	}
 	if (puzzles == 0)
-		rc = task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no %dx%d maze in the input (empty)", S, S);
+		rc = trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no %dx%d maze in the input (empty)", S, S);
 done:
 	free(rd);
 	return rc;
@@ -516,11 +523,11 @@ static int maze_render(void *state, const int32_t *tokens, const trmx_render_opt
 				trmx_buf_putc(&b, sym);
 				continue;
 			}
-			ansi_bg(&b, mode, hi ? hl : bg[ok ? t : 0]);
-			ansi_fg(&b, mode, black);
+			trmx__ansi_bg(&b, mode, hi ? hl : bg[ok ? t : 0]);
+			trmx__ansi_fg(&b, mode, black);
 			trmx_buf_putc(&b, t == T_START || t == T_GOAL || !ok ? sym : ' ');
 			trmx_buf_putc(&b, ' ');
-			ansi_reset(&b, mode);
+			trmx__ansi_reset(&b, mode);
 		}
 		trmx_buf_putc(&b, '\n');
 	}

@@ -28,13 +28,14 @@ static int sudoku_open(void **state, const trmx_task_param *p, size_t np, trmx_e
 	static const char *const known[] = { "size", NULL };
 	long size;
 	int rc;
-	if ((rc = params_check(p, np, known, "sudoku", err)) < 0)
+	if ((rc = trmx__params_check(p, np, known, "sudoku", err)) < 0)
 		return rc;
-	if ((rc = param_int(p, np, "size", 1, TRMX_SUDOKU_SIZE_MAX, 9, "sudoku", "TRMX_SUDOKU_SIZE_MAX", &size, err)) < 0) {
+	if ((rc = trmx__param_int(p, np, "size", 1, TRMX_SUDOKU_SIZE_MAX, 9, "sudoku", "TRMX_SUDOKU_SIZE_MAX", &size, err)) <
+	    0) {
 		if (rc == TRMX_ELIMIT)
 			return rc;
 		return trmx_error_set(err, TRMX_EINVAL, "sudoku: size must be 4, 6 or 9, not '%s'",
-				      param_get(p, np, "size"));
+				      trmx__param_get(p, np, "size"));
 	}
 	if (trmx_sudoku_box((int)size, NULL, NULL) < 0)
 		return trmx_error_set(err, TRMX_EINVAL, "sudoku: size must be 4, 6 or 9, not %ld", size);
@@ -42,7 +43,7 @@ static int sudoku_open(void **state, const trmx_task_param *p, size_t np, trmx_e
 	if (!s)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory opening sudoku");
 	s->n = (int)size;
-	sudoku_geom_init(&s->g, s->n, NULL);
+	trmx__sudoku_geom_init(&s->g, s->n, NULL);
 	*state = s;
 	return 0;
 }
@@ -80,8 +81,8 @@ static int bad_cell(const struct sudoku *s, const trmx_task_input *in, const tli
 		    trmx_error *err)
 {
 	char cb[16];
-	return task_error_at(err, TRMX_EFORMAT, in, l->no, l->col0 + (int)i,
-			     "expected a digit 1-%d, '.' or '0', found %s", s->n, task_char_name(l->p[i], cb));
+	return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, l->col0 + (int)i,
+				   "expected a digit 1-%d, '.' or '0', found %s", s->n, trmx__task_char_name(l->p[i], cb));
 }
 
 static int emit(trmx_task_sink *sink, const int32_t *tok, int64_t puzzle, int64_t line, trmx_error *err)
@@ -107,30 +108,30 @@ static int sudoku_encode(void *state, const trmx_task_input *in, trmx_task_sink 
 {
 	struct sudoku *s = state;
 	int n = s->n, cells = n * n, rc = 0;
-	if (text_is_csv(in))
-		return csv_encode(&trmx_task_codec_sudoku, state, cells, in, sink, err);
+	if (trmx__text_is_csv(in))
+		return trmx__csv_encode(&trmx_task_codec_sudoku, state, cells, in, sink, err);
 	int32_t tok[TRMX_SUDOKU_SIZE_MAX * TRMX_SUDOKU_SIZE_MAX];
 	tcursor c;
 	tline l;
-	tcursor_init(&c, in);
+	trmx__tcursor_init(&c, in);
 	int64_t puzzles = 0, grid_start = 0, last_line = 0;
 	int rows = 0, mode = 0; /* 0 undecided, 1 one puzzle per line, 2 grid */
-	while (tcursor_next(&c, &l, &rc, err)) {
+	while (trmx__tcursor_next(&c, &l, &rc, err)) {
 		last_line = l.no;
-		if (tline_blank(&l)) {
+		if (trmx__tline_blank(&l)) {
 			if (mode == 2 && rows > 0)
-				return task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
-						     "blank line inside a grid: expected %d rows, found %d", n, rows);
+				return trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
+							   "blank line inside a grid: expected %d rows, found %d", n, rows);
 			continue;
 		}
-		tline_trim(&l);
+		trmx__tline_trim(&l);
 		if (mode == 0)
 			mode = l.len == (size_t)cells ? 1 : 2;
 		if (mode == 1) {
 			if (l.len != (size_t)cells)
-				return task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
-						     "expected %d cells (one puzzle per line), found %zu characters",
-						     cells, l.len);
+				return trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
+							   "expected %d cells (one puzzle per line), found %zu characters",
+							   cells, l.len);
 			for (size_t i = 0; i < l.len; i++) {
 				if ((tok[i] = cell_token(s, l.p[i])) < 0)
 					return bad_cell(s, in, &l, i, err);
@@ -158,11 +159,12 @@ static int sudoku_encode(void *state, const trmx_task_input *in, trmx_task_sink 
 		}
 		if (found != n) {
 			if (!separators && rows == 0 && found > n)
-				return task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
-						     "expected %d characters (one puzzle per line) or %d (a grid row), found %d",
-						     cells, n, found);
-			return task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
-					     "expected %d cells in a grid row, found %d", n, found);
+				return trmx__task_error_at(
+					err, TRMX_EFORMAT, in, l.no, 0,
+					"expected %d characters (one puzzle per line) or %d (a grid row), found %d", cells,
+					n, found);
+			return trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, 0,
+						   "expected %d cells in a grid row, found %d", n, found);
 		}
 		if (rows == 0)
 			grid_start = l.no;
@@ -175,10 +177,10 @@ static int sudoku_encode(void *state, const trmx_task_input *in, trmx_task_sink 
 	if (rc < 0)
 		return rc;
 	if (rows > 0)
-		return task_error_at(err, TRMX_EFORMAT, in, last_line, 0,
-				     "the grid ends after %d rows; expected %d", rows, n);
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, last_line, 0, "the grid ends after %d rows; expected %d",
+					   rows, n);
 	if (puzzles == 0)
-		return task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no %dx%d Sudoku in the input (empty)", n, n);
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no %dx%d Sudoku in the input (empty)", n, n);
 	return 0;
 }
 
@@ -365,18 +367,18 @@ static int sudoku_render(void *state, const int32_t *tokens, const trmx_render_o
 		  badc = { 255, 80, 80 }, hl = { 255, 215, 0 }, black = { 0, 0, 0 }, line = { 120, 120, 120 };
 	for (int r = 0; r < n; r++) {
 		if (r > 0 && r % s->g.br == 0) {
-			ansi_fg(&b, mode, line);
+			trmx__ansi_fg(&b, mode, line);
 			trmx_buf_putc(&b, '-');
 			box_line(s, &b);
-			ansi_reset(&b, mode);
+			trmx__ansi_reset(&b, mode);
 			trmx_buf_putc(&b, '\n');
 		}
 		for (int c = 0; c < n; c++) {
 			int i = r * n + c;
 			if (c > 0 && c % s->g.bc == 0) {
-				ansi_fg(&b, mode, line);
+				trmx__ansi_fg(&b, mode, line);
 				trmx_buf_put(&b, " |");
-				ansi_reset(&b, mode);
+				trmx__ansi_reset(&b, mode);
 			}
 			int32_t t = tokens[i];
 			bool ok = t >= 1 && t <= n + 1;
@@ -389,21 +391,21 @@ static int sudoku_render(void *state, const int32_t *tokens, const trmx_render_o
 				continue;
 			}
 			if (hi) {
-				ansi_bg(&b, mode, hl);
-				ansi_fg(&b, mode, black);
+				trmx__ansi_bg(&b, mode, hl);
+				trmx__ansi_fg(&b, mode, black);
 			} else if (!ok) {
-				ansi_fg(&b, mode, badc);
+				trmx__ansi_fg(&b, mode, badc);
 			} else if (t == 1) {
-				ansi_fg(&b, mode, dim);
+				trmx__ansi_fg(&b, mode, dim);
 			} else if (is_given || !o->puzzle) {
-				ansi_bold(&b, mode);
-				ansi_fg(&b, mode, given);
+				trmx__ansi_bold(&b, mode);
+				trmx__ansi_fg(&b, mode, given);
 			} else {
-				ansi_fg(&b, mode, filled);
+				trmx__ansi_fg(&b, mode, filled);
 			}
 			trmx_buf_putc(&b, ' ');
 			trmx_buf_putc(&b, sym);
-			ansi_reset(&b, mode);
+			trmx__ansi_reset(&b, mode);
 		}
 		trmx_buf_putc(&b, '\n');
 	}

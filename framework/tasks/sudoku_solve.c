@@ -33,7 +33,7 @@ int trmx_sudoku_box(int size, int *box_rows, int *box_cols)
 	return 0;
 }
 
-int sudoku_geom_init(sudoku_geom *g, int size, trmx_error *err)
+int trmx__sudoku_geom_init(sudoku_geom *g, int size, trmx_error *err)
 {
 	if (trmx_sudoku_box(size, &g->br, &g->bc) < 0)
 		return trmx_error_set(err, TRMX_EINVAL, "sudoku: size must be 4, 6 or 9, not %d", size);
@@ -198,7 +198,7 @@ int trmx_sudoku_count(int size, const uint8_t *grid, int limit, uint8_t *solutio
 	int rc;
 	if (!grid || !count || limit < 1)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_sudoku_count: bad argument");
-	if ((rc = sudoku_geom_init(&g, size, err)) < 0 || (rc = check_grid_values(size, grid, err)) < 0)
+	if ((rc = trmx__sudoku_geom_init(&g, size, err)) < 0 || (rc = check_grid_values(size, grid, err)) < 0)
 		return rc;
 	uint8_t first[CMAX];
 	int n = count_solutions(&g, grid, limit, first, NULL);
@@ -646,7 +646,7 @@ int trmx_sudoku_rate(int size, const uint8_t *grid, trmx_sudoku_rating *out, trm
 	int rc;
 	if (!grid || !out)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_sudoku_rate: NULL argument");
-	if ((rc = sudoku_geom_init(&g, size, err)) < 0 || (rc = check_grid_values(size, grid, err)) < 0)
+	if ((rc = trmx__sudoku_geom_init(&g, size, err)) < 0 || (rc = check_grid_values(size, grid, err)) < 0)
 		return rc;
 	int n = count_solutions(&g, grid, 2, NULL, NULL);
 	if (n != 1)
@@ -673,7 +673,7 @@ int trmx_sudoku_generate(trmx_rng *rng, const trmx_sudoku_gen_options *opts, uin
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_sudoku_generate: NULL argument");
 	if (!trmx_version_ok(opts->version, TRMX_SUDOKU_GEN_OPTIONS_VERSION))
 		return trmx_version_refused(err, "trmx_sudoku_gen_options", opts->version, TRMX_SUDOKU_GEN_OPTIONS_VERSION);
-	if ((rc = sudoku_geom_init(&g, opts->size, err)) < 0)
+	if ((rc = trmx__sudoku_geom_init(&g, opts->size, err)) < 0)
 		return rc;
 	if ((unsigned)opts->level > TRMX_SUDOKU_HARD)
 		return trmx_error_set(err, TRMX_EINVAL, "sudoku: unknown level %d", (int)opts->level);

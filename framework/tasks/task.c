@@ -238,14 +238,14 @@ int trmx_task_vocab_size(const trmx_task *t)
 	return t ? t->vocab_size : 0;
 }
 
-void *task_state(const trmx_task *t)
+void *trmx__task_state(const trmx_task *t)
 {
 	return t->state;
 }
 
 const char *trmx_task_param_get(const trmx_task *t, const char *key)
 {
-	return t && key ? param_get(t->params, t->nparams, key) : NULL;
+	return t && key ? trmx__param_get(t->params, t->nparams, key) : NULL;
 }
 
 /* ---- Encoding ------------------------------------------------------------------------------ */
@@ -289,9 +289,9 @@ int trmx_task_encode_input(trmx_task *t, const trmx_task_input *in, trmx_task_si
 	if (!trmx_version_ok(in->version, TRMX_TASK_INPUT_VERSION))
 		return trmx_version_refused(err, "trmx_task_input", in->version, TRMX_TASK_INPUT_VERSION);
 	if (in->len > TRMX_TASK_TEXT_MAX)
-		return task_error_at(err, TRMX_ELIMIT, in, 0, 0,
-				     "input of %zu bytes; the limit is %u (TRMX_TASK_TEXT_MAX)", in->len,
-				     (unsigned)TRMX_TASK_TEXT_MAX);
+		return trmx__task_error_at(err, TRMX_ELIMIT, in, 0, 0,
+					   "input of %zu bytes; the limit is %u (TRMX_TASK_TEXT_MAX)", in->len,
+					   (unsigned)TRMX_TASK_TEXT_MAX);
 	struct checked_sink cs = { { checked_add, NULL }, t, sink };
 	return t->codec->encode(t->state, in, &cs.base, err);
 }

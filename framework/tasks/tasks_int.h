@@ -20,7 +20,7 @@ extern const trmx_task_codec trmx_task_codec_arc;
 extern const trmx_task_codec trmx_task_codec_tokens;
 
 /* The codec state of an opened task (task.c). */
-void *task_state(const trmx_task *t);
+void *trmx__task_state(const trmx_task *t);
 
 /* ---- Lines of an input, with positions ---- */
 typedef struct tcursor {
@@ -37,30 +37,29 @@ typedef struct tline {
 	int col0;       /* column of p[0] (1, or in->first_column on the input's first line) */
 } tline;
 
-void tcursor_init(tcursor *c, const trmx_task_input *in);
+void trmx__tcursor_init(tcursor *c, const trmx_task_input *in);
 /* Next line; false at the end. Fails (TRMX_ELIMIT into *rc) for a line over TRMX_TASK_LINE_MAX. */
-bool tcursor_next(tcursor *c, tline *out, int *rc, trmx_error *err);
+bool trmx__tcursor_next(tcursor *c, tline *out, int *rc, trmx_error *err);
 /* Is the line empty or only spaces and tabs? */
-bool tline_blank(const tline *l);
+bool trmx__tline_blank(const tline *l);
 /* Trim spaces and tabs at both ends (columns follow). */
-void tline_trim(tline *l);
+void trmx__tline_trim(tline *l);
 
 /* Format "line L, column C: " (or "SOURCE:L:C: ") + message into err, return `code`. col <= 0
  * leaves the column out. */
-int task_error_at(trmx_error *err, int code, const trmx_task_input *in, int64_t line, int col,
-		  const char *fmt, ...) TRMX_PRINTF(6, 7);
+int trmx__task_error_at(trmx_error *err, int code, const trmx_task_input *in, int64_t line, int col, const char *fmt, ...)
+	TRMX_PRINTF(6, 7);
 /* "'x'", "a tab", "byte 0xC3" for messages. */
-const char *task_char_name(char c, char buf[16]);
+const char *trmx__task_char_name(char c, char buf[16]);
 
 /* ---- Parameters ---- */
-const char *param_get(const trmx_task_param *p, size_t n, const char *key);
+const char *trmx__param_get(const trmx_task_param *p, size_t n, const char *key);
 /* Refuse keys not in `known` (NULL-terminated). */
-int params_check(const trmx_task_param *p, size_t n, const char *const *known, const char *codec,
-		 trmx_error *err);
+int trmx__params_check(const trmx_task_param *p, size_t n, const char *const *known, const char *codec, trmx_error *err);
 /* Integer parameter in [lo, hi], `def` when absent. Past hi is TRMX_ELIMIT when `limit` names the
  * limit of limits.h that hi is, else TRMX_EINVAL like any bad value. */
-int param_int(const trmx_task_param *p, size_t n, const char *key, long lo, long hi, long def,
-	      const char *codec, const char *limit, long *out, trmx_error *err);
+int trmx__param_int(const trmx_task_param *p, size_t n, const char *key, long lo, long hi, long def, const char *codec,
+		    const char *limit, long *out, trmx_error *err);
 
 /* ---- CSV rows (puzzle,solution[,rating] and source,question,answer,rating) ---- */
 typedef struct csv_field {
@@ -83,27 +82,25 @@ typedef struct csv_reader {
 	int64_t puzzle;
 } csv_reader;
 
-int csv_reader_init(csv_reader *r, const trmx_task_codec *codec, void *state, int seq_len,
-		    trmx_error *err);
-void csv_reader_free(csv_reader *r);
+int trmx__csv_reader_init(csv_reader *r, const trmx_task_codec *codec, void *state, int seq_len, trmx_error *err);
+void trmx__csv_reader_free(csv_reader *r);
 /* Feed one line (without its newline); blank lines are skipped. The first line is a header when
  * every field is a known column name. Each data row becomes one example. */
-int csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, trmx_task_sink *sink,
-		    trmx_error *err);
+int trmx__csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, trmx_task_sink *sink, trmx_error *err);
 /* Read every line of `in` as CSV. */
-int csv_encode(const trmx_task_codec *codec, void *state, int seq_len, const trmx_task_input *in,
-	       trmx_task_sink *sink, trmx_error *err);
+int trmx__csv_encode(const trmx_task_codec *codec, void *state, int seq_len, const trmx_task_input *in, trmx_task_sink *sink,
+		     trmx_error *err);
 /* Does the first non-blank line of `in` contain a comma (and `in` is not a single field)? */
-bool text_is_csv(const trmx_task_input *in);
+bool trmx__text_is_csv(const trmx_task_input *in);
 
 /* ---- Colours ---- */
 typedef struct rgb {
 	uint8_t r, g, b;
 } rgb;
-void ansi_bg(trmx_buf *b, trmx_color mode, rgb c);
-void ansi_fg(trmx_buf *b, trmx_color mode, rgb c);
-void ansi_bold(trmx_buf *b, trmx_color mode);
-void ansi_reset(trmx_buf *b, trmx_color mode);
+void trmx__ansi_bg(trmx_buf *b, trmx_color mode, rgb c);
+void trmx__ansi_fg(trmx_buf *b, trmx_color mode, rgb c);
+void trmx__ansi_bold(trmx_buf *b, trmx_color mode);
+void trmx__ansi_reset(trmx_buf *b, trmx_color mode);
 
 /* ---- Sudoku geometry (sudoku_solve.c) ---- */
 typedef struct sudoku_geom {
@@ -115,7 +112,7 @@ typedef struct sudoku_geom {
 } sudoku_geom;
 
 /* Fill `g` for size 4, 6 or 9; TRMX_EINVAL otherwise. */
-int sudoku_geom_init(sudoku_geom *g, int size, trmx_error *err);
+int trmx__sudoku_geom_init(sudoku_geom *g, int size, trmx_error *err);
 /* Box index of a cell. */
 static inline int sudoku_box_of(const sudoku_geom *g, int r, int c)
 {
@@ -124,8 +121,8 @@ static inline int sudoku_box_of(const sudoku_geom *g, int r, int c)
 
 /* ---- ARC canvas (arc.c) ---- */
 /* Lay a rows x cols grid of colours 0..9 on the 30x30 canvas at (0, 0), with EOS, as tokens[900]. */
-void arc_grid_to_tokens(const int32_t *grid, int rows, int cols, int32_t *tokens);
+void trmx__arc_grid_to_tokens(const int32_t *grid, int rows, int cols, int32_t *tokens);
 /* The official crop: the largest top-left rectangle of colour tokens, as colours (rows*cols). */
-void arc_crop(const int32_t *tokens, int32_t *grid, int *rows, int *cols);
+void trmx__arc_crop(const int32_t *tokens, int32_t *grid, int *rows, int *cols);
 
 #endif

@@ -14,7 +14,7 @@
 
 /* ---- Lines --------------------------------------------------------------------------------- */
 
-void tcursor_init(tcursor *c, const trmx_task_input *in)
+void trmx__tcursor_init(tcursor *c, const trmx_task_input *in)
 {
 	c->text = in->text;
 	c->len = in->text ? in->len : 0;
@@ -23,7 +23,7 @@ void tcursor_init(tcursor *c, const trmx_task_input *in)
 	c->in = in;
 }
 
-bool tcursor_next(tcursor *c, tline *out, int *rc, trmx_error *err)
+bool trmx__tcursor_next(tcursor *c, tline *out, int *rc, trmx_error *err)
 {
 	*rc = 0;
 	if (c->pos >= c->len)
@@ -40,15 +40,15 @@ bool tcursor_next(tcursor *c, tline *out, int *rc, trmx_error *err)
 	out->no = c->line++;
 	out->col0 = first && c->in->first_column > 0 ? c->in->first_column : 1;
 	if (n > TRMX_TASK_LINE_MAX) {
-		*rc = task_error_at(err, TRMX_ELIMIT, c->in, out->no, 0,
-				    "line of %zu bytes; the limit is %u (TRMX_TASK_LINE_MAX)", n,
-				    (unsigned)TRMX_TASK_LINE_MAX);
+		*rc = trmx__task_error_at(err, TRMX_ELIMIT, c->in, out->no, 0,
+					  "line of %zu bytes; the limit is %u (TRMX_TASK_LINE_MAX)", n,
+					  (unsigned)TRMX_TASK_LINE_MAX);
 		return false;
 	}
 	return true;
 }
 
-bool tline_blank(const tline *l)
+bool trmx__tline_blank(const tline *l)
 {
 	for (size_t i = 0; i < l->len; i++) {
 		if (l->p[i] != ' ' && l->p[i] != '\t')
@@ -57,7 +57,7 @@ bool tline_blank(const tline *l)
 	return true;
 }
 
-void tline_trim(tline *l)
+void trmx__tline_trim(tline *l)
 {
 	while (l->len && (l->p[0] == ' ' || l->p[0] == '\t')) {
 		l->p++;
@@ -68,8 +68,7 @@ void tline_trim(tline *l)
 		l->len--;
 }
 
-int task_error_at(trmx_error *err, int code, const trmx_task_input *in, int64_t line, int col,
-		  const char *fmt, ...)
+int trmx__task_error_at(trmx_error *err, int code, const trmx_task_input *in, int64_t line, int col, const char *fmt, ...)
 {
 	if (!err)
 		return code;
@@ -92,7 +91,7 @@ int task_error_at(trmx_error *err, int code, const trmx_task_input *in, int64_t 
 	return trmx_error_set(err, code, "%s", msg);
 }
 
-const char *task_char_name(char c, char buf[16])
+const char *trmx__task_char_name(char c, char buf[16])
 {
 	unsigned char u = (unsigned char)c;
 	if (c == '\t')
@@ -108,7 +107,7 @@ const char *task_char_name(char c, char buf[16])
 
 /* ---- Parameters ---------------------------------------------------------------------------- */
 
-const char *param_get(const trmx_task_param *p, size_t n, const char *key)
+const char *trmx__param_get(const trmx_task_param *p, size_t n, const char *key)
 {
 	for (size_t i = n; i-- > 0;) {
 		if (p[i].key && !strcmp(p[i].key, key))
@@ -117,8 +116,7 @@ const char *param_get(const trmx_task_param *p, size_t n, const char *key)
 	return NULL;
 }
 
-int params_check(const trmx_task_param *p, size_t n, const char *const *known, const char *codec,
-		 trmx_error *err)
+int trmx__params_check(const trmx_task_param *p, size_t n, const char *const *known, const char *codec, trmx_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!p[i].key || !p[i].value)
@@ -138,10 +136,10 @@ int params_check(const trmx_task_param *p, size_t n, const char *const *known, c
 	return 0;
 }
 
-int param_int(const trmx_task_param *p, size_t n, const char *key, long lo, long hi, long def,
-	      const char *codec, const char *limit, long *out, trmx_error *err)
+int trmx__param_int(const trmx_task_param *p, size_t n, const char *key, long lo, long hi, long def, const char *codec,
+		    const char *limit, long *out, trmx_error *err)
 {
-	const char *v = param_get(p, n, key);
+	const char *v = trmx__param_get(p, n, key);
 	if (!v) {
 		*out = def;
 		return 0;
@@ -160,7 +158,7 @@ int param_int(const trmx_task_param *p, size_t n, const char *key, long lo, long
 
 /* ---- CSV ----------------------------------------------------------------------------------- */
 
-bool text_is_csv(const trmx_task_input *in)
+bool trmx__text_is_csv(const trmx_task_input *in)
 {
 	if (in->flags & TRMX_TASK_INPUT_FIELD)
 		return false;
@@ -187,9 +185,9 @@ static int csv_split(const tline *l, const trmx_task_input *in, char sep, csv_fi
 	size_t i = 0;
 	for (;;) {
 		if (n == TRMX_TASK_CSV_FIELDS_MAX)
-			return task_error_at(err, TRMX_ELIMIT, in, l->no, l->col0 + (int)i,
-					     "more than %d fields in a CSV row (TRMX_TASK_CSV_FIELDS_MAX)",
-					     TRMX_TASK_CSV_FIELDS_MAX);
+			return trmx__task_error_at(err, TRMX_ELIMIT, in, l->no, l->col0 + (int)i,
+						   "more than %d fields in a CSV row (TRMX_TASK_CSV_FIELDS_MAX)",
+						   TRMX_TASK_CSV_FIELDS_MAX);
 		csv_field *fd = &f[n++];
 		memset(fd, 0, sizeof *fd);
 		*nf = n; /* so that the caller frees what an error leaves behind */
@@ -198,8 +196,8 @@ static int csv_split(const tline *l, const trmx_task_input *in, char sep, csv_fi
 			bool dq = false;
 			for (;;) {
 				if (i >= l->len)
-					return task_error_at(err, TRMX_EFORMAT, in, l->no, l->col0 + (int)start - 1,
-							     "unterminated quoted CSV field");
+					return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, l->col0 + (int)start - 1,
+								   "unterminated quoted CSV field");
 				if (l->p[i] == '"') {
 					if (i + 1 < l->len && l->p[i + 1] == '"') {
 						dq = true;
@@ -232,9 +230,10 @@ static int csv_split(const tline *l, const trmx_task_input *in, char sep, csv_fi
 			}
 			if (i < l->len && l->p[i] != sep) {
 				char cb[16], sb[16];
-				return task_error_at(err, TRMX_EFORMAT, in, l->no, l->col0 + (int)i,
-						     "expected %s or the end of the line after a quoted field, found %s",
-						     task_char_name(sep, sb), task_char_name(l->p[i], cb));
+				return trmx__task_error_at(
+					err, TRMX_EFORMAT, in, l->no, l->col0 + (int)i,
+					"expected %s or the end of the line after a quoted field, found %s",
+					trmx__task_char_name(sep, sb), trmx__task_char_name(l->p[i], cb));
 			}
 		} else {
 			size_t start = i;
@@ -299,8 +298,7 @@ static int header_role(const csv_field *f)
 	return 0;
 }
 
-int csv_reader_init(csv_reader *r, const trmx_task_codec *codec, void *state, int seq_len,
-		    trmx_error *err)
+int trmx__csv_reader_init(csv_reader *r, const trmx_task_codec *codec, void *state, int seq_len, trmx_error *err)
 {
 	memset(r, 0, sizeof *r);
 	r->codec = codec;
@@ -310,13 +308,13 @@ int csv_reader_init(csv_reader *r, const trmx_task_codec *codec, void *state, in
 	r->in = malloc(sizeof(int32_t) * (size_t)seq_len);
 	r->label = malloc(sizeof(int32_t) * (size_t)seq_len);
 	if (!r->in || !r->label) {
-		csv_reader_free(r);
+		trmx__csv_reader_free(r);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading CSV");
 	}
 	return 0;
 }
 
-void csv_reader_free(csv_reader *r)
+void trmx__csv_reader_free(csv_reader *r)
 {
 	free(r->in);
 	free(r->label);
@@ -355,24 +353,23 @@ static int csv_encode_field(csv_reader *r, const csv_field *f, const tline *l, c
 	sub.flags = TRMX_TASK_INPUT_FIELD;
 	struct field_sink fs = { { field_add, NULL }, r, dst, solution, 0 };
 	if (f->len == 0)
-		return task_error_at(err, TRMX_EFORMAT, in, l->no, f->col, "empty %s field", what);
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, f->col, "empty %s field", what);
 	int rc = r->codec->encode(r->state, &sub, &fs.base, err);
 	if (rc < 0)
 		return rc;
 	if (fs.got != 1)
-		return task_error_at(err, TRMX_EFORMAT, in, l->no, f->col,
-				     "the %s field holds %d puzzles; expected one", what, fs.got);
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, f->col,
+					   "the %s field holds %d puzzles; expected one", what, fs.got);
 	for (int i = 0; i < r->seq_len; i++) {
 		if (dst[i] < 0 || dst[i] >= r->codec->vocab_size(r->state))
-			return task_error_at(err, TRMX_EFORMAT, in, l->no, f->col,
-					     "codec %s produced token %d outside its vocabulary", r->codec->name,
-					     (int)dst[i]);
+			return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, f->col,
+						   "codec %s produced token %d outside its vocabulary", r->codec->name,
+						   (int)dst[i]);
 	}
 	return 0;
 }
 
-int csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, trmx_task_sink *sink,
-		    trmx_error *err)
+int trmx__csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, trmx_task_sink *sink, trmx_error *err)
 {
 	tline bom_less;
 	if (!r->started && l->len >= 3 && !memcmp(l->p, "\xEF\xBB\xBF", 3)) {
@@ -382,7 +379,7 @@ int csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, tr
 		bom_less.len -= 3;
 		l = &bom_less;
 	}
-	if (tline_blank(l))
+	if (trmx__tline_blank(l))
 		return 0;
 	if (!r->sep) {
 		/* The first row decides: a tab and no comma is TSV (no puzzle text holds either). */
@@ -413,8 +410,9 @@ int csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, tr
 			}
 			csv_fields_free(f, nf);
 			if (r->col_puzzle < 0)
-				return task_error_at(err, TRMX_EFORMAT, in, l->no, 0,
-						     "the CSV header names no puzzle column (puzzle, question or quizzes)");
+				return trmx__task_error_at(
+					err, TRMX_EFORMAT, in, l->no, 0,
+					"the CSV header names no puzzle column (puzzle, question or quizzes)");
 			return 0;
 		}
 		switch (nf) {
@@ -430,15 +428,16 @@ int csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, tr
 			break;
 		default:
 			csv_fields_free(f, nf);
-			return task_error_at(err, TRMX_EFORMAT, in, l->no, 0,
-					     "expected a CSV row puzzle,solution[,rating] or source,question,answer,rating; found %d fields",
-					     nf);
+			return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, 0,
+						   "expected a CSV row puzzle,solution[,rating] or "
+						   "source,question,answer,rating; found %d fields",
+						   nf);
 		}
 	}
 	if (nf != r->ncols) {
 		csv_fields_free(f, nf);
-		return task_error_at(err, TRMX_EFORMAT, in, l->no, 0,
-				     "expected %d fields like the first row, found %d", r->ncols, nf);
+		return trmx__task_error_at(err, TRMX_EFORMAT, in, l->no, 0,
+					   "expected %d fields like the first row, found %d", r->ncols, nf);
 	}
 	rc = csv_encode_field(r, &f[r->col_puzzle], l, in, r->in, false, "puzzle", err);
 	if (rc == 0 && r->col_solution >= 0)
@@ -465,26 +464,26 @@ int csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *in, tr
 	return rc;
 }
 
-int csv_encode(const trmx_task_codec *codec, void *state, int seq_len, const trmx_task_input *in,
-	       trmx_task_sink *sink, trmx_error *err)
+int trmx__csv_encode(const trmx_task_codec *codec, void *state, int seq_len, const trmx_task_input *in, trmx_task_sink *sink,
+		     trmx_error *err)
 {
 	csv_reader r;
-	int rc = csv_reader_init(&r, codec, state, seq_len, err);
+	int rc = trmx__csv_reader_init(&r, codec, state, seq_len, err);
 	if (rc < 0)
 		return rc;
 	tcursor c;
 	tline l;
-	tcursor_init(&c, in);
-	while (tcursor_next(&c, &l, &rc, err)) {
-		if ((rc = csv_reader_line(&r, &l, in, sink, err)) < 0)
+	trmx__tcursor_init(&c, in);
+	while (trmx__tcursor_next(&c, &l, &rc, err)) {
+		if ((rc = trmx__csv_reader_line(&r, &l, in, sink, err)) < 0)
 			goto done;
 	}
 	if (rc < 0)
 		goto done;
 	if (r.puzzle == 0)
-		rc = task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no CSV row holds a puzzle");
+		rc = trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no CSV row holds a puzzle");
 done:
-	csv_reader_free(&r);
+	trmx__csv_reader_free(&r);
 	return rc;
 }
 
@@ -505,7 +504,7 @@ static int xterm256(rgb c)
 	return 16 + 36 * cube(c.r) + 6 * cube(c.g) + cube(c.b);
 }
 
-void ansi_bg(trmx_buf *b, trmx_color mode, rgb c)
+void trmx__ansi_bg(trmx_buf *b, trmx_color mode, rgb c)
 {
 	if (mode == TRMX_COLOR_TRUE)
 		trmx_buf_printf(b, "\033[48;2;%d;%d;%dm", c.r, c.g, c.b);
@@ -513,7 +512,7 @@ void ansi_bg(trmx_buf *b, trmx_color mode, rgb c)
 		trmx_buf_printf(b, "\033[48;5;%dm", xterm256(c));
 }
 
-void ansi_fg(trmx_buf *b, trmx_color mode, rgb c)
+void trmx__ansi_fg(trmx_buf *b, trmx_color mode, rgb c)
 {
 	if (mode == TRMX_COLOR_TRUE)
 		trmx_buf_printf(b, "\033[38;2;%d;%d;%dm", c.r, c.g, c.b);
@@ -521,13 +520,13 @@ void ansi_fg(trmx_buf *b, trmx_color mode, rgb c)
 		trmx_buf_printf(b, "\033[38;5;%dm", xterm256(c));
 }
 
-void ansi_bold(trmx_buf *b, trmx_color mode)
+void trmx__ansi_bold(trmx_buf *b, trmx_color mode)
 {
 	if (mode != TRMX_COLOR_NONE)
 		trmx_buf_put(b, "\033[1m");
 }
 
-void ansi_reset(trmx_buf *b, trmx_color mode)
+void trmx__ansi_reset(trmx_buf *b, trmx_color mode)
 {
 	if (mode != TRMX_COLOR_NONE)
 		trmx_buf_put(b, "\033[0m");

@@ -23,19 +23,20 @@ static int tokens_open(void **state, const trmx_task_param *p, size_t np, trmx_e
 	static const char *const known[] = { "seq_len", "vocab_size", "cols", NULL };
 	long seq, vocab, cols;
 	int rc;
-	if ((rc = params_check(p, np, known, "tokens", err)) < 0)
+	if ((rc = trmx__params_check(p, np, known, "tokens", err)) < 0)
 		return rc;
-	if (!param_get(p, np, "seq_len"))
+	if (!trmx__param_get(p, np, "seq_len"))
 		return trmx_error_set(err, TRMX_EINVAL, "tokens: the parameter seq_len is required");
-	if ((rc = param_int(p, np, "seq_len", 1, TRMX_TOKENS_SEQ_MAX, 0, "tokens", "TRMX_TOKENS_SEQ_MAX", &seq, err)) < 0 ||
-	    (rc = param_int(p, np, "vocab_size", 2, TRMX_TOKENS_VOCAB_MAX, TRMX_TOKENS_VOCAB_MAX, "tokens", "TRMX_TOKENS_VOCAB_MAX", &vocab,
-			    err)) < 0)
+	if ((rc = trmx__param_int(p, np, "seq_len", 1, TRMX_TOKENS_SEQ_MAX, 0, "tokens", "TRMX_TOKENS_SEQ_MAX", &seq, err)) <
+		    0 ||
+	    (rc = trmx__param_int(p, np, "vocab_size", 2, TRMX_TOKENS_VOCAB_MAX, TRMX_TOKENS_VOCAB_MAX, "tokens",
+				  "TRMX_TOKENS_VOCAB_MAX", &vocab, err)) < 0)
 		return rc;
 	long def = seq;
 	for (long k = 1; k * k <= seq; k++)
 		if (k * k == seq)
 			def = k;
-	if ((rc = param_int(p, np, "cols", 1, seq, def, "tokens", NULL, &cols, err)) < 0)
+	if ((rc = trmx__param_int(p, np, "cols", 1, seq, def, "tokens", NULL, &cols, err)) < 0)
 		return rc;
 	struct tokens *t = calloc(1, sizeof *t);
 	if (!t)
@@ -73,18 +74,19 @@ static int tokens_encode(void *state, const trmx_task_input *in, trmx_task_sink 
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading tokens");
 	tcursor cur;
 	tline l;
-	tcursor_init(&cur, in);
+	trmx__tcursor_init(&cur, in);
 	int rc = 0, n = 0;
 	bool label = false;
 	int64_t examples = 0, start = 0;
 	for (;;) {
-		bool more = tcursor_next(&cur, &l, &rc, err);
+		bool more = trmx__tcursor_next(&cur, &l, &rc, err);
 		if (rc < 0)
 			goto done;
-		if (!more || tline_blank(&l)) {
+		if (!more || trmx__tline_blank(&l)) {
 			if (n > 0 || label) {
-				rc = task_error_at(err, TRMX_EFORMAT, in, start, 0, "expected %d token ids%s, found %d",
-						   t->seq_len, label ? " in the label" : "", n);
+				rc = trmx__task_error_at(err, TRMX_EFORMAT, in, start, 0,
+							 "expected %d token ids%s, found %d", t->seq_len,
+							 label ? " in the label" : "", n);
 				goto done;
 			}
 			if (!more)
@@ -102,9 +104,10 @@ static int tokens_encode(void *state, const trmx_task_input *in, trmx_task_sink 
 			}
 			if (c == '|') {
 				if (label || n != t->seq_len) {
-					rc = task_error_at(err, TRMX_EFORMAT, in, l.no, col,
-							   label ? "a second '|' after the label"
-								 : "'|' must follow all %d input ids", t->seq_len);
+					rc = trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, col,
+								 label ? "a second '|' after the label"
+								       : "'|' must follow all %d input ids",
+								 t->seq_len);
 					goto done;
 				}
 				label = true;
@@ -114,8 +117,8 @@ static int tokens_encode(void *state, const trmx_task_input *in, trmx_task_sink 
 			}
 			if (c < '0' || c > '9') {
 				char cb[16];
-				rc = task_error_at(err, TRMX_EFORMAT, in, l.no, col, "expected a token id, found %s",
-						   task_char_name(c, cb));
+				rc = trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, col, "expected a token id, found %s",
+							 trmx__task_char_name(c, cb));
 				goto done;
 			}
 			long v = 0;
@@ -125,13 +128,14 @@ static int tokens_encode(void *state, const trmx_task_input *in, trmx_task_sink 
 				k++;
 			}
 			if (v >= t->vocab) {
-				rc = task_error_at(err, TRMX_EFORMAT, in, l.no, col, "token %s%ld is outside the vocabulary [0, %d)",
-						   v >= TRMX_TOKENS_VOCAB_MAX ? ">=" : "", v, t->vocab);
+				rc = trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, col,
+							 "token %s%ld is outside the vocabulary [0, %d)",
+							 v >= TRMX_TOKENS_VOCAB_MAX ? ">=" : "", v, t->vocab);
 				goto done;
 			}
 			if (n == t->seq_len) {
-				rc = task_error_at(err, TRMX_EFORMAT, in, l.no, col, "expected %d token ids, found more",
-						   t->seq_len);
+				rc = trmx__task_error_at(err, TRMX_EFORMAT, in, l.no, col,
+							 "expected %d token ids, found more", t->seq_len);
 				goto done;
 			}
 			buf[(label ? t->seq_len : 0) + n++] = (int32_t)v;
@@ -147,7 +151,7 @@ static int tokens_encode(void *state, const trmx_task_input *in, trmx_task_sink 
 		}
 	}
 	if (examples == 0)
-		rc = task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no token ids in the input (empty)");
+		rc = trmx__task_error_at(err, TRMX_EFORMAT, in, 0, 0, "no token ids in the input (empty)");
 done:
 	free(buf);
 	return rc;
@@ -217,11 +221,11 @@ static int tokens_render(void *state, const int32_t *tokens, const trmx_render_o
 		} else {
 			trmx_buf_putc(&b, ' ');
 			if (hi) {
-				ansi_bg(&b, o->color, hl);
-				ansi_fg(&b, o->color, black);
+				trmx__ansi_bg(&b, o->color, hl);
+				trmx__ansi_fg(&b, o->color, black);
 			}
 			trmx_buf_printf(&b, "%*d", width, (int)tokens[i]);
-			ansi_reset(&b, o->color);
+			trmx__ansi_reset(&b, o->color);
 		}
 		if ((i + 1) % t->cols == 0 || i + 1 == t->seq_len)
 			trmx_buf_putc(&b, '\n');

@@ -65,15 +65,15 @@ int wg_write_model(const trmx_config *arch, bool hrm, uint64_t seed, const char 
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	for (size_t i = 0; i < nkv; i++)
 		trmx_config_at(arch, i, &kv[i].key, &kv[i].value);
-	if ((rc = trm_config_parse(&cfg, kv, nkv, hrm, err)) < 0)
+	if ((rc = trmx__trm_config_parse(&cfg, kv, nkv, hrm, err)) < 0)
 		goto done;
-	size_t n = trm_tensor_specs(&cfg, NULL);
+	size_t n = trmx__trm_tensor_specs(&cfg, NULL);
 	specs = calloc(n, sizeof *specs);
 	if (!specs) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
-	trm_tensor_specs(&cfg, specs);
+	trmx__trm_tensor_specs(&cfg, specs);
 	if ((rc = trmx_weights_writer_new(&wr, err)) < 0)
 		goto done;
 	for (size_t i = 0; i < nkv; i++)

@@ -14,7 +14,7 @@
 
 static int hrm_open(void **state, const trmx_engine_open_args *args, trmx_error *err)
 {
-	return trm_open_family(state, args, true, err);
+	return trmx__trm_open_family(state, args, true, err);
 }
 
 static const trmx_engine hrm_engine = {
@@ -23,12 +23,12 @@ static const trmx_engine hrm_engine = {
 	.name = "hrm",
 	.version = HRM_ENGINE_VERSION,
 	.open = hrm_open,
-	.info = trm_info,
-	.solve = trm_solve,
-	.close = trm_close,
-	.train_begin = trm_train_begin,
-	.init_weights = trm_init_weights,
-	.train_step = trm_train_step,
+	.info = trmx__trm_info,
+	.solve = trmx__trm_solve,
+	.close = trmx__trm_close,
+	.train_begin = trmx__trm_train_begin,
+	.init_weights = trmx__trm_init_weights,
+	.train_step = trmx__trm_train_step,
 	.flags = TRMX_ENGINE_FEED,
 };
 

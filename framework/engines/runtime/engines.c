@@ -27,7 +27,7 @@ static const struct {
 /* Every field of ABI 1 up to and including `close`. */
 #define ENGINE_MIN_SIZE offsetof(trmx_engine, train_begin)
 
-const trmx_engine *engine_builtin(const char *name, bool *known)
+const trmx_engine *trmx__engine_builtin(const char *name, bool *known)
 {
 	for (size_t i = 0; i < sizeof builtin_engines / sizeof *builtin_engines; i++)
 		if (!strcmp(builtin_engines[i].name, name)) {
@@ -40,7 +40,7 @@ const trmx_engine *engine_builtin(const char *name, bool *known)
 	return NULL;
 }
 
-void engine_builtin_names(char *buf, size_t cap)
+void trmx__engine_builtin_names(char *buf, size_t cap)
 {
 	size_t o = 0;
 	buf[0] = 0;
@@ -137,8 +137,8 @@ const char *trmx_plugin_path(const trmx_plugin *p)
 	return p ? p->path : NULL;
 }
 
-int engine_model_open_named(trmx_model **out, trmx_plugin **plugin, const char *name, const char *plugin_dir,
-			  const trmx_config *arch, const trmx_weights *weights, trmx_error *err)
+int trmx__engine_model_open_named(trmx_model **out, trmx_plugin **plugin, const char *name, const char *plugin_dir,
+				  const trmx_config *arch, const trmx_weights *weights, trmx_error *err)
 {
 	*plugin = NULL;
 	if (plugin_dir && *plugin_dir) {
@@ -158,7 +158,7 @@ int engine_model_open_named(trmx_model **out, trmx_plugin **plugin, const char *
 				trmx_plugin_free(p);
 				return rc;
 			}
-			if ((rc = engine_model_open_table(out, &p->table, name, arch, weights, 0, err)) < 0) {
+			if ((rc = trmx__engine_model_open_table(out, &p->table, name, arch, weights, 0, err)) < 0) {
 				trmx_plugin_free(p);
 				return rc;
 			}

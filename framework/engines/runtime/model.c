@@ -35,10 +35,9 @@ int trmx_model_open_engine(trmx_model **out, const trmx_engine *engine, const tr
 {
 	if (!weights || !engine)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_open_engine: missing argument");
-	if (opts && opts->version != TRMX_MODEL_OPTIONS_VERSION)
-		return trmx_error_set(err, TRMX_EVERSION, "model options version %u is not %d", opts->version,
-				      TRMX_MODEL_OPTIONS_VERSION);
-	return engine_model_open_table(out, engine, engine->name ? engine->name : "engine", arch, weights, 0, err);
+	if (opts && !trmx_version_ok(opts->version, TRMX_MODEL_OPTIONS_VERSION))
+		return trmx_version_refused(err, "model options", opts->version, TRMX_MODEL_OPTIONS_VERSION);
+	return trmx__engine_model_open_table(out, engine, engine->name ? engine->name : "engine", arch, weights, 0, err);
 }
 
 int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_config *arch,
@@ -47,17 +46,17 @@ int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_confi
 	if (!out || !engine || !arch)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_open: missing argument");
 	bool known = false;
-	const trmx_engine *e = engine_builtin(engine, &known);
+	const trmx_engine *e = trmx__engine_builtin(engine, &known);
 	if (!known) {
 		char names[256];
-		engine_builtin_names(names, sizeof names);
+		trmx__engine_builtin_names(names, sizeof names);
 		return trmx_error_set(err, TRMX_ENOTFOUND, "no engine named '%s' (available: %s)", engine, names);
 	}
-	return engine_model_open_table(out, e, engine, arch, weights, flags, err);
+	return trmx__engine_model_open_table(out, e, engine, arch, weights, flags, err);
 }
 
-int engine_model_open_table(trmx_model **out, const trmx_engine *e, const char *name, const trmx_config *arch,
-			  const trmx_weights *weights, uint32_t flags, trmx_error *err)
+int trmx__engine_model_open_table(trmx_model **out, const trmx_engine *e, const char *name, const trmx_config *arch,
+				  const trmx_weights *weights, uint32_t flags, trmx_error *err)
 {
 	if (!out || !arch)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_open: missing argument");

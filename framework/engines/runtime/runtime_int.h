@@ -27,19 +27,19 @@ struct trmx_model {
 int trmx_model_open_flags(trmx_model **out, const char *engine, const trmx_config *arch,
 			  const trmx_weights *weights, uint32_t flags, trmx_error *err);
 /* The same on a table (already checked or not). */
-int engine_model_open_table(trmx_model **out, const trmx_engine *e, const char *name, const trmx_config *arch,
-			  const trmx_weights *weights, uint32_t flags, trmx_error *err);
+int trmx__engine_model_open_table(trmx_model **out, const trmx_engine *e, const char *name, const trmx_config *arch,
+				  const trmx_weights *weights, uint32_t flags, trmx_error *err);
 
 /* The built-in engine named `name`, or NULL (*known, may be NULL, tells whether the name is one of
  * them: its entry may still refuse this host). */
-const trmx_engine *engine_builtin(const char *name, bool *known);
+const trmx_engine *trmx__engine_builtin(const char *name, bool *known);
 /* The built-in engines' names, "trm, hrm". */
-void engine_builtin_names(char *buf, size_t cap);
+void trmx__engine_builtin_names(char *buf, size_t cap);
 
 /* Open engine `name` on `arch` and `weights`: from `plugin_dir`/<name>.so when plugin_dir is not
  * NULL and holds that file (the plugin is opened and returned in *plugin, to be freed after the
  * model), else the built-in engine (*plugin NULL). */
-int engine_model_open_named(trmx_model **out, trmx_plugin **plugin, const char *name, const char *plugin_dir,
-			  const trmx_config *arch, const trmx_weights *weights, trmx_error *err);
+int trmx__engine_model_open_named(trmx_model **out, trmx_plugin **plugin, const char *name, const char *plugin_dir,
+				  const trmx_config *arch, const trmx_weights *weights, trmx_error *err);
 
 #endif

@@ -16,7 +16,7 @@ static const char *const ignored_keys[] = {
 	"format", /* safetensors metadata written by torch/safetensors */
 };
 
-int trm_swiglu_width(double expansion, int h)
+int trmx__trm_swiglu_width(double expansion, int h)
 {
 	double v = nearbyint(expansion * h * 2 / 3); /* Python round(): half to even */
 	long r = (long)v;
@@ -74,7 +74,7 @@ static bool known_key(const char *key, bool hrm)
 	return false;
 }
 
-int trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, bool hrm, trmx_error *err)
+int trmx__trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, bool hrm, trmx_error *err)
 {
 	const char *engine = hrm ? "hrm" : "trm";
 	trm_config c;
@@ -161,8 +161,8 @@ int trm_config_parse(trm_config *out, const trmx_kv *kv, size_t n, bool hrm, trm
 	if (!c.mlp_t && c.pos_encodings == TRM_POS_ROPE && c.head_dim % 2)
 		return trmx_error_set(err, TRMX_EINVAL, "architecture: RoPE needs an even head size, not %d",
 				      c.head_dim);
-	c.inter = trm_swiglu_width(c.expansion, D);
-	c.inter_t = c.mlp_t ? trm_swiglu_width(c.expansion, c.S) : 0;
+	c.inter = trmx__trm_swiglu_width(c.expansion, D);
+	c.inter_t = c.mlp_t ? trmx__trm_swiglu_width(c.expansion, c.S) : 0;
 	if (c.inter < 1 || (c.mlp_t && c.inter_t < 1))
 		return trmx_error_set(err, TRMX_EINVAL, "architecture: expansion %g gives an empty SwiGLU", c.expansion);
 	*out = c;
@@ -209,7 +209,7 @@ static void layer_specs(const trm_config *c, trm_tensor_spec *s, size_t *n, cons
 	}
 }
 
-size_t trm_tensor_specs(const trm_config *c, trm_tensor_spec *s)
+size_t trmx__trm_tensor_specs(const trm_config *c, trm_tensor_spec *s)
 {
 	size_t n = 0;
 	int D = c->hidden_size, V = c->vocab_size;
@@ -230,10 +230,10 @@ size_t trm_tensor_specs(const trm_config *c, trm_tensor_spec *s)
 	return n;
 }
 
-int64_t trm_num_params(const trm_config *c)
+int64_t trmx__trm_num_params(const trm_config *c)
 {
 	trm_tensor_spec specs[8 + 8 * TRMX_ARCH_LAYERS_MAX];
-	size_t n = trm_tensor_specs(c, specs);
+	size_t n = trmx__trm_tensor_specs(c, specs);
 	int64_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		if (specs[i].trainable)

@@ -26,7 +26,7 @@ static void *alloc_floats(size_t n)
 	return p;
 }
 
-const float **trm_weight_slot(trm_weights *w, const trm_config *cfg, const char *name)
+const float **trmx__trm_weight_slot(trm_weights *w, const trm_config *cfg, const char *name)
 {
 	if (!strcmp(name, "H_init")) return &w->H_init;
 	if (!strcmp(name, "L_init")) return &w->L_init;
@@ -67,7 +67,7 @@ static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
 /* Find, check and map every tensor the architecture needs. */
 static int bind_weights(trm_model *m, trmx_error *err)
 {
-	size_t n = trm_tensor_specs(&m->cfg, NULL);
+	size_t n = trmx__trm_tensor_specs(&m->cfg, NULL);
 	trm_tensor_spec *specs = calloc(n, sizeof *specs);
 	const trmx_tensor_view **views = calloc(n, sizeof *views);
 	size_t owned = 0;
@@ -76,7 +76,7 @@ static int bind_weights(trm_model *m, trmx_error *err)
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the trm engine");
 		goto done;
 	}
-	trm_tensor_specs(&m->cfg, specs);
+	trmx__trm_tensor_specs(&m->cfg, specs);
 	for (size_t i = 0; i < n; i++) {
 		const trm_tensor_spec *s = &specs[i];
 		const trmx_tensor_view *v = m->host.tensor_find(m->host.host, s->name);
@@ -118,7 +118,7 @@ static int bind_weights(trm_model *m, trmx_error *err)
 	float *dst = m->owned;
 	for (size_t i = 0; i < n; i++) {
 		const trmx_tensor_view *v = views[i];
-		const float **slot = trm_weight_slot(&m->w, &m->cfg, specs[i].name);
+		const float **slot = trmx__trm_weight_slot(&m->w, &m->cfg, specs[i].name);
 		if (v->dtype == TRMX_DTYPE_F32 && !((uintptr_t)v->data & 3u)) {
 			*slot = v->data;
 		} else {
@@ -135,12 +135,12 @@ done:
 	return rc;
 }
 
-void trm_close(void *state)
+void trmx__trm_close(void *state)
 {
 	trm_model *m = state;
 	if (!m)
 		return;
-	trm_train_free(m->train);
+	trmx__trm_train_free(m->train);
 	free(m->w.layers);
 	free(m->w.hlayers);
 	free(m->owned);
@@ -149,7 +149,7 @@ void trm_close(void *state)
 	free(m);
 }
 
-int trm_open_family(void **state, const trmx_engine_open_args *args, bool hrm, trmx_error *err)
+int trmx__trm_open_family(void **state, const trmx_engine_open_args *args, bool hrm, trmx_error *err)
 {
 	if (!state || !args || !args->host || !args->host->tensor_find)
 		return trmx_error_set(err, TRMX_EINVAL, "%s engine: open needs the host's tensor lookup", hrm ? "hrm" : "trm");
@@ -158,9 +158,9 @@ int trm_open_family(void **state, const trmx_engine_open_args *args, bool hrm, t
 	if (!m)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the trm engine");
 	m->host = *args->host;
-	if ((rc = trm_config_parse(&m->cfg, args->arch, args->n_arch, hrm, err)) < 0)
+	if ((rc = trmx__trm_config_parse(&m->cfg, args->arch, args->n_arch, hrm, err)) < 0)
 		goto fail;
-	m->num_params = trm_num_params(&m->cfg);
+	m->num_params = trmx__trm_num_params(&m->cfg);
 	if (!(m->w.layers = calloc((size_t)m->cfg.L_layers, sizeof *m->w.layers)) ||
 	    (hrm && !(m->w.hlayers = calloc((size_t)m->cfg.H_layers, sizeof *m->w.hlayers)))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening the trm engine");
@@ -184,7 +184,7 @@ int trm_open_family(void **state, const trmx_engine_open_args *args, bool hrm, t
 	*state = m;
 	return 0;
 fail:
-	trm_close(m);
+	trmx__trm_close(m);
 	return rc;
 }
 
@@ -202,7 +202,7 @@ static double flops_per_step(const trm_config *c)
 	return (l_layers + h_layers) * layer + 2.0 * c->seq_len * D * c->vocab_size + 4.0 * D;
 }
 
-void trm_info(void *state, trmx_model_info *out)
+void trmx__trm_info(void *state, trmx_model_info *out)
 {
 	const trm_model *m = state;
 	memset(out, 0, sizeof *out);
@@ -218,7 +218,7 @@ void trm_info(void *state, trmx_model_info *out)
 	out->flops_per_step = flops_per_step(&m->cfg);
 }
 
-void trm_work_free(trm_work *wk)
+void trmx__trm_work_free(trm_work *wk)
 {
 	free(wk->x);
 	free(wk->zH);
@@ -239,7 +239,7 @@ static size_t max3(size_t a, size_t b, size_t c)
 	return m > c ? m : c;
 }
 
-int trm_work_init(trm_work *wk, const trm_model *m, int cap, bool training, trmx_error *err)
+int trmx__trm_work_init(trm_work *wk, const trm_model *m, int cap, bool training, trmx_error *err)
 {
 	const trm_config *c = &m->cfg;
 	size_t S = (size_t)c->S, D = (size_t)c->hidden_size, HD = (size_t)c->num_heads * c->head_dim;
@@ -261,7 +261,7 @@ int trm_work_init(trm_work *wk, const trm_model *m, int cap, bool training, trmx
 	wk->preds = (int32_t *)alloc_floats(B * (size_t)c->seq_len);
 	if (!wk->x || !wk->zH || !wk->tmp || (training && !wk->tmp2) || !wk->big1 || !wk->big2 ||
 	    (!c->mlp_t && !wk->attn_scratch) || !wk->logits || !wk->q || !wk->preds) {
-		trm_work_free(wk);
+		trmx__trm_work_free(wk);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory for the workspaces of %d rows", cap);
 	}
 	return 0;
@@ -283,9 +283,10 @@ static int check_tokens(const trm_config *c, const int32_t *in, int32_t puzzle_i
 static int check_request(const trm_model *m, const trmx_solve_request *req, trmx_error *err)
 {
 	const trm_config *c = &m->cfg;
-	if (!req || (req->version != 1 && req->version != TRMX_SOLVE_REQUEST_VERSION))
-		return trmx_error_set(err, TRMX_EVERSION, "solve: request version %u is not 1 or %u",
-				      req ? req->version : 0, TRMX_SOLVE_REQUEST_VERSION);
+	if (!req)
+		return trmx_error_set(err, TRMX_EINVAL, "solve: no request");
+	if (!trmx_version_ok(req->version, TRMX_SOLVE_REQUEST_VERSION))
+		return trmx_version_refused(err, "solve request", req->version, TRMX_SOLVE_REQUEST_VERSION);
 	bool fed = req->version >= 2 && req->feed;
 	if (req->version >= 2 && (!req->feed) != (!req->done))
 		return trmx_error_set(err, TRMX_EINVAL, "solve: feed and done go together");
@@ -381,15 +382,15 @@ static int fill_slot(const trm_model *m, trm_work *wk, struct slots *sl, int r, 
 	sl->halted[r] = 0;
 	sl->limit[r] = cap_steps ? cap_steps : c->halt_max_steps;
 	sl->adaptive[r] = row.halt == TRMX_HALT_ADAPTIVE;
-	trm_embed(m, wk, r, 1, input, &row.puzzle_id);
-	trm_reset_state(m, wk, r, 1);
+	trmx__trm_embed(m, wk, r, 1, input, &row.puzzle_id);
+	trmx__trm_reset_state(m, wk, r, 1);
 	return 1;
 }
 
 /* Continuous batching: slots [0, active) hold rows; before every step the free slots take inputs
  * from the feed, a halted row's slot takes the next input at once, and when none is waiting the
  * last slot moves into the hole so the active rows stay packed. */
-int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
+int trmx__trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 {
 	const trm_model *m = state;
 	const trm_config *c = &m->cfg;
@@ -421,7 +422,7 @@ int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory for %d batch slots", cap);
 		goto done;
 	}
-	if ((rc = trm_work_init(&wk, m, cap, false, err)) < 0)
+	if ((rc = trmx__trm_work_init(&wk, m, cap, false, err)) < 0)
 		goto done;
 	wk_ok = true;
 
@@ -434,7 +435,7 @@ int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 		rc = 0;
 		if (active == 0)
 			break;
-		trm_act_step(m, &wk, active);
+		trmx__trm_act_step(m, &wk, active);
 		for (int r = 0; r < active; r++) {
 			sl.step[r]++;
 			sl.qh[r] = wk.q[2 * r];
@@ -484,7 +485,7 @@ int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 	}
 done:
 	if (wk_ok)
-		trm_work_free(&wk);
+		trmx__trm_work_free(&wk);
 	free(sl.index), free(sl.step), free(sl.limit), free(sl.halted), free(sl.adaptive), free(sl.qh), free(sl.qc);
 	free(input);
 	return rc;
@@ -492,7 +493,7 @@ done:
 
 static int trm_open(void **state, const trmx_engine_open_args *args, trmx_error *err)
 {
-	return trm_open_family(state, args, false, err);
+	return trmx__trm_open_family(state, args, false, err);
 }
 
 static const trmx_engine trm_engine = {
@@ -501,12 +502,12 @@ static const trmx_engine trm_engine = {
 	.name = "trm",
 	.version = TRM_ENGINE_VERSION,
 	.open = trm_open,
-	.info = trm_info,
-	.solve = trm_solve,
-	.close = trm_close,
-	.train_begin = trm_train_begin,
-	.init_weights = trm_init_weights,
-	.train_step = trm_train_step,
+	.info = trmx__trm_info,
+	.solve = trmx__trm_solve,
+	.close = trmx__trm_close,
+	.train_begin = trmx__trm_train_begin,
+	.init_weights = trmx__trm_init_weights,
+	.train_step = trmx__trm_train_step,
 	.flags = TRMX_ENGINE_FEED,
 };
 

@@ -19,8 +19,7 @@
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 
-void trm_embed(const trm_model *m, trm_work *wk, int first, int rows, const int32_t *tokens,
-	       const int32_t *puzzle_ids)
+void trmx__trm_embed(const trm_model *m, trm_work *wk, int first, int rows, const int32_t *tokens, const int32_t *puzzle_ids)
 {
 	const trm_config *c = &m->cfg;
 	int S = c->S, D = c->hidden_size, P = c->P;
@@ -48,7 +47,7 @@ void trm_embed(const trm_model *m, trm_work *wk, int first, int rows, const int3
 	trmx_fpmode_leave(fp);
 }
 
-void trm_reset_state(const trm_model *m, trm_work *wk, int first, int rows)
+void trmx__trm_reset_state(const trm_model *m, trm_work *wk, int first, int rows)
 {
 	const trm_config *c = &m->cfg;
 	size_t D = (size_t)c->hidden_size;
@@ -113,8 +112,8 @@ static void block_forward(const trm_model *m, trm_work *wk, const trm_layer_weig
 	trmx_add_rmsnorm_forward(h_out, io->r2, io->h_mid, io->o, R, D, eps);
 }
 
-void trm_net_forward(const trm_model *m, trm_work *wk, const trm_layer_weights *layers, int nlayers, float *h,
-		     const float *a, const float *b, int rows, trm_net_cache *cache)
+void trmx__trm_net_forward(const trm_model *m, trm_work *wk, const trm_layer_weights *layers, int nlayers, float *h,
+			   const float *a, const float *b, int rows, trm_net_cache *cache)
 {
 	const trm_config *c = &m->cfg;
 	size_t n = (size_t)rows * c->S * c->hidden_size;
@@ -172,7 +171,7 @@ static void heads_rows(void *ctx, size_t lo, size_t hi, int thread)
 	}
 }
 
-void trm_recursion(const trm_model *m, trm_work *wk, int rows, int skip)
+void trmx__trm_recursion(const trm_model *m, trm_work *wk, int rows, int skip)
 {
 	const trm_config *c = &m->cfg;
 	int nh, todo = c->H_cycles * (c->L_cycles + 1) - skip;
@@ -180,19 +179,19 @@ void trm_recursion(const trm_model *m, trm_work *wk, int rows, int skip)
 	for (int hc = 0; hc < c->H_cycles; hc++) {
 		for (int lc = 0; lc < c->L_cycles; lc++)
 			if (todo-- > 0)
-				trm_net_forward(m, wk, m->w.layers, c->L_layers, wk->zL, wk->zH, wk->x, rows, NULL);
+				trmx__trm_net_forward(m, wk, m->w.layers, c->L_layers, wk->zL, wk->zH, wk->x, rows, NULL);
 		if (todo-- > 0)
-			trm_net_forward(m, wk, hnet, nh, wk->zH, wk->zL, NULL, rows, NULL);
+			trmx__trm_net_forward(m, wk, hnet, nh, wk->zH, wk->zL, NULL, rows, NULL);
 	}
 }
 
-void trm_act_step(const trm_model *m, trm_work *wk, int rows)
+void trmx__trm_act_step(const trm_model *m, trm_work *wk, int rows)
 {
-	trm_recursion(m, wk, rows, 0);
-	trm_heads(m, wk, rows);
+	trmx__trm_recursion(m, wk, rows, 0);
+	trmx__trm_heads(m, wk, rows);
 }
 
-void trm_heads(const trm_model *m, trm_work *wk, int rows)
+void trmx__trm_heads(const trm_model *m, trm_work *wk, int rows)
 {
 	const trm_config *c = &m->cfg;
 	struct heads_job j = { m, wk };

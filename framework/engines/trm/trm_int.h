@@ -38,10 +38,10 @@ typedef struct trm_config {
 /* Parse and check an architecture given as key/value strings, of the TRM family or (hrm) the
  * HRM family. Unknown keys are refused unless the official config carries them for other purposes
  * (listed in trm_config.c) or they hold a dot (namespaced: "loss.name", "fixture.steps"). */
-int trm_config_parse(trm_config *cfg, const trmx_kv *kv, size_t n, bool hrm, trmx_error *err);
+int trmx__trm_config_parse(trm_config *cfg, const trmx_kv *kv, size_t n, bool hrm, trmx_error *err);
 
 /* The SwiGLU width the official code uses: 256 * ceil(round(expansion * h * 2 / 3) / 256). */
-int trm_swiglu_width(double expansion, int h);
+int trmx__trm_swiglu_width(double expansion, int h);
 
 /* One tensor the architecture needs: short official name, shape, initial std (for generators). */
 typedef struct trm_tensor_spec {
@@ -53,10 +53,10 @@ typedef struct trm_tensor_spec {
 } trm_tensor_spec;
 
 /* The tensors of `cfg` in official state-dict order. `specs` may be NULL to count. */
-size_t trm_tensor_specs(const trm_config *cfg, trm_tensor_spec *specs);
+size_t trmx__trm_tensor_specs(const trm_config *cfg, trm_tensor_spec *specs);
 
 /* Trainable parameters (the official num_params: everything but the puzzle table and H/L_init). */
-int64_t trm_num_params(const trm_config *cfg);
+int64_t trmx__trm_num_params(const trm_config *cfg);
 
 /* Float views of every weight, in place from the mapping or converted copies. */
 typedef struct trm_layer_weights {
@@ -124,25 +124,25 @@ typedef struct trm_net_cache {
 } trm_net_cache;
 
 /* The view of tensor `name` (short official name) inside `w`, NULL for an unknown name. */
-const float **trm_weight_slot(trm_weights *w, const trm_config *cfg, const char *name);
+const float **trmx__trm_weight_slot(trm_weights *w, const trm_config *cfg, const char *name);
 
 /* Allocate / free the workspaces for `cap` rows (training adds tmp2). */
-int trm_work_init(trm_work *wk, const trm_model *m, int cap, bool training, trmx_error *err);
-void trm_work_free(trm_work *wk);
+int trmx__trm_work_init(trm_work *wk, const trm_model *m, int cap, bool training, trmx_error *err);
+void trmx__trm_work_free(trm_work *wk);
 
 /* Compute the input embedding of `rows` rows into wk->x + first * S * D. */
-void trm_embed(const trm_model *m, trm_work *wk, int first, int rows, const int32_t *tokens,
-	       const int32_t *puzzle_ids);
+void trmx__trm_embed(const trm_model *m, trm_work *wk, int first, int rows, const int32_t *tokens,
+		     const int32_t *puzzle_ids);
 /* Reset the states of rows [first, first + rows) to H_init / L_init. */
-void trm_reset_state(const trm_model *m, trm_work *wk, int first, int rows);
+void trmx__trm_reset_state(const trm_model *m, trm_work *wk, int first, int rows);
 /* h = net(h + (a + b)) on rows [0, rows), net = `nlayers` blocks `layers`; b may be NULL. With a
  * cache, every intermediate the backward pass needs is kept there (training's gradient part). */
-void trm_net_forward(const trm_model *m, trm_work *wk, const trm_layer_weights *layers, int nlayers, float *h,
-		     const float *a, const float *b, int rows, trm_net_cache *cache);
+void trmx__trm_net_forward(const trm_model *m, trm_work *wk, const trm_layer_weights *layers, int nlayers, float *h,
+			   const float *a, const float *b, int rows, trm_net_cache *cache);
 /* The recursion of one ACT step, H_cycles x (L_cycles zL updates, one zH update), leaving out
  * its last `skip` updates (training runs those again with gradient: TRM the whole last cycle,
  * HRM the last zL and zH updates; trm_grad_updates). */
-void trm_recursion(const trm_model *m, trm_work *wk, int rows, int skip);
+void trmx__trm_recursion(const trm_model *m, trm_work *wk, int rows, int skip);
 
 /* Updates at the end of an ACT step that training runs with gradient: TRM's last H cycle
  * (L_cycles + 1), HRM's one-step gradient (2). The last is the zH update, the others zL ones. */
@@ -151,20 +151,20 @@ static inline int trm_grad_updates(const trm_config *c)
 	return c->hrm ? 2 : c->L_cycles + 1;
 }
 /* The LM head, the Q head and the argmax of rows [0, rows) into wk->logits, wk->q, wk->preds. */
-void trm_heads(const trm_model *m, trm_work *wk, int rows);
+void trmx__trm_heads(const trm_model *m, trm_work *wk, int rows);
 /* One ACT step (H_cycles x (L_cycles + 1) network applications) on rows [0, rows), then the heads. */
-void trm_act_step(const trm_model *m, trm_work *wk, int rows);
+void trmx__trm_act_step(const trm_model *m, trm_work *wk, int rows);
 
 /* The engine table's functions (trm_engine.c), shared by the trm and hrm tables. */
-int trm_open_family(void **state, const trmx_engine_open_args *args, bool hrm, trmx_error *err);
-void trm_info(void *state, trmx_model_info *out);
-int trm_solve(void *state, const trmx_solve_request *req, trmx_error *err);
-void trm_close(void *state);
+int trmx__trm_open_family(void **state, const trmx_engine_open_args *args, bool hrm, trmx_error *err);
+void trmx__trm_info(void *state, trmx_model_info *out);
+int trmx__trm_solve(void *state, const trmx_solve_request *req, trmx_error *err);
+void trmx__trm_close(void *state);
 
 /* Training (trm_train.c), the engine table's optional functions. */
-int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *err);
-int trm_init_weights(void *state, uint64_t seed, trmx_error *err);
-int trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *out, trmx_error *err);
-void trm_train_free(trm_train *t);
+int trmx__trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *err);
+int trmx__trm_init_weights(void *state, uint64_t seed, trmx_error *err);
+int trmx__trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *out, trmx_error *err);
+void trmx__trm_train_free(trm_train *t);
 
 #endif

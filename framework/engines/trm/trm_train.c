@@ -57,13 +57,13 @@ static void *zalloc(size_t n, size_t size)
 	return p;
 }
 
-void trm_train_free(trm_train *t)
+void trmx__trm_train_free(trm_train *t)
 {
 	if (!t)
 		return;
 	free(t->specs), free(t->g.layers), free(t->g.hlayers);
 	free(t->params), free(t->grads), free(t->views), free(t->puzzle_table), free(t->puzzle_grads);
-	trm_work_free(&t->wk);
+	trmx__trm_work_free(&t->wk);
 	free(t->apps), free(t->layer_caches), free(t->cache_mem);
 	free(t->dz), free(t->dx), free(t->t1), free(t->t2), free(t->t3), free(t->dlogits);
 	free(t->row_lm), free(t->row_bce);
@@ -104,15 +104,15 @@ static void bind_views(trm_model *m, trm_train *t)
 {
 	for (size_t i = 0; i < t->n_views; i++) {
 		const trmx_param_view *v = &t->views[i];
-		*trm_weight_slot(&m->w, &m->cfg, v->name) = t->params + v->offset;
+		*trmx__trm_weight_slot(&m->w, &m->cfg, v->name) = t->params + v->offset;
 		if (v->trainable) /* gradient views are written through casts: the buffer is ours */
-			*trm_weight_slot(&t->g, &m->cfg, v->name) = t->grads + v->offset;
+			*trmx__trm_weight_slot(&t->g, &m->cfg, v->name) = t->grads + v->offset;
 	}
 	if (t->puzzle_table)
 		m->w.puzzle_emb = t->puzzle_table;
 }
 
-int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *err)
+int trmx__trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *err)
 {
 	trm_model *m = state;
 	const trm_config *c = &m->cfg;
@@ -122,13 +122,13 @@ int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *e
 		return trmx_error_set(err, TRMX_EINVAL, "trm engine: training batch %d is outside [1, %d]", batch,
 				      TRMX_SOLVE_BATCH_MAX);
 	trm_train *t = calloc(1, sizeof *t);
-	size_t nspec = trm_tensor_specs(c, NULL);
+	size_t nspec = trmx__trm_tensor_specs(c, NULL);
 	int rc = 0;
 	if (!t || !(t->specs = calloc(nspec, sizeof *t->specs)))
 		goto nomem;
 	trm_tensor_spec *specs = t->specs;
 	t->B = batch;
-	trm_tensor_specs(c, specs);
+	trmx__trm_tensor_specs(c, specs);
 	t->views = calloc(nspec, sizeof *t->views);
 	if (!t->views || !(t->g.layers = calloc((size_t)c->L_layers, sizeof *t->g.layers)) ||
 	    (c->hrm && !(t->g.hlayers = calloc((size_t)c->H_layers, sizeof *t->g.hlayers))))
@@ -166,13 +166,13 @@ int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *e
 	/* copy the current weights in (none when opened without weights) */
 	if (m->w.lm_head) {
 		for (size_t i = 0; i < t->n_views; i++)
-			memcpy(t->params + t->views[i].offset, *trm_weight_slot(&m->w, c, t->views[i].name),
+			memcpy(t->params + t->views[i].offset, *trmx__trm_weight_slot(&m->w, c, t->views[i].name),
 			       t->views[i].numel * sizeof(float));
 		if (t->puzzle_table)
 			memcpy(t->puzzle_table, m->w.puzzle_emb,
 			       (size_t)c->num_puzzle_identifiers * c->puzzle_emb_ndim * sizeof(float));
 	}
-	if ((rc = trm_work_init(&t->wk, m, batch, true, err)) < 0)
+	if ((rc = trmx__trm_work_init(&t->wk, m, batch, true, err)) < 0)
 		goto fail;
 	/* caches for the updates run with gradient: zL ones (L_layers blocks), then the zH one */
 	int apps = trm_grad_updates(c), nh;
@@ -243,7 +243,7 @@ int trm_train_begin(void *state, int batch, trmx_train_state *out, trmx_error *e
 nomem:
 	rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory beginning training for %d rows", batch);
 fail:
-	trm_train_free(t);
+	trmx__trm_train_free(t);
 	return rc;
 }
 
@@ -274,17 +274,17 @@ static void trunc_normal(float *dst, size_t n, double std, uint64_t *s)
 	}
 }
 
-int trm_init_weights(void *state, uint64_t seed, trmx_error *err)
+int trmx__trm_init_weights(void *state, uint64_t seed, trmx_error *err)
 {
 	trm_model *m = state;
 	trm_train *t = m->train;
 	if (!t)
 		return trmx_error_set(err, TRMX_EINVAL, "trm engine: init_weights needs train_begin first");
-	size_t nspec = trm_tensor_specs(&m->cfg, NULL);
+	size_t nspec = trmx__trm_tensor_specs(&m->cfg, NULL);
 	trm_tensor_spec *specs = calloc(nspec, sizeof *specs);
 	if (!specs)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-	trm_tensor_specs(&m->cfg, specs);
+	trmx__trm_tensor_specs(&m->cfg, specs);
 	uint64_t s = seed;
 	for (size_t i = 0; i < nspec; i++) {
 		const char *name = specs[i].name;
@@ -293,7 +293,7 @@ int trm_init_weights(void *state, uint64_t seed, trmx_error *err)
 			memset(t->puzzle_table, 0, numel * sizeof(float)); /* zero, as the official init */
 			continue;
 		}
-		float *dst = (float *)*trm_weight_slot(&m->w, &m->cfg, name);
+		float *dst = (float *)*trmx__trm_weight_slot(&m->w, &m->cfg, name);
 		if (!strcmp(name, "q_head.weight")) {
 			memset(dst, 0, numel * sizeof(float)); /* "almost zero" Q for bootstrapping */
 		} else if (!strcmp(name, "q_head.bias")) {
@@ -516,7 +516,7 @@ static double q_continue_target(const trm_model *m, trm_train *t)
 	memcpy(t->t1, zH, n * sizeof(float));
 	memcpy(t->t2, zL, n * sizeof(float));
 	wk->zH = t->t1, wk->zL = t->t2;
-	trm_act_step(m, wk, t->B);
+	trmx__trm_act_step(m, wk, t->B);
 	wk->zH = zH, wk->zL = zL;
 	double loss = 0;
 	for (int r = 0; r < t->B; r++) {
@@ -556,7 +556,7 @@ static int check_batch(const trm_model *m, const trm_train *t, const trmx_train_
 	return 0;
 }
 
-int trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *out, trmx_error *err)
+int trmx__trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *out, trmx_error *err)
 {
 	trm_model *m = state;
 	trm_train *t = m->train;
@@ -579,19 +579,19 @@ int trm_train_step(void *state, const trmx_train_batch *b, trmx_train_result *ou
 		memcpy(t->labels + (size_t)r * L, b->labels + (size_t)r * L, (size_t)L * sizeof(int32_t));
 		t->pids[r] = b->puzzle_ids ? b->puzzle_ids[r] : 0;
 		t->steps[r] = 0;
-		trm_reset_state(m, wk, r, 1);
+		trmx__trm_reset_state(m, wk, r, 1);
 	}
-	trm_embed(m, wk, 0, B, t->inputs, t->pids);
+	trmx__trm_embed(m, wk, 0, B, t->inputs, t->pids);
 
 	/* forward: the recursion without gradient, then its last updates again with their caches
 	 * (zL ones, then the zH one); zH before them enters only as a constant injection */
 	int G = trm_grad_updates(c), nh;
 	const trm_layer_weights *hnet = trm_h_net(&m->w, c, &nh);
-	trm_recursion(m, wk, B, G);
+	trmx__trm_recursion(m, wk, B, G);
 	for (int a = 0; a < G - 1; a++)
-		trm_net_forward(m, wk, m->w.layers, c->L_layers, wk->zL, wk->zH, wk->x, B, &t->apps[a]);
-	trm_net_forward(m, wk, hnet, nh, wk->zH, wk->zL, NULL, B, &t->apps[G - 1]);
-	trm_heads(m, wk, B);
+		trmx__trm_net_forward(m, wk, m->w.layers, c->L_layers, wk->zL, wk->zH, wk->x, B, &t->apps[a]);
+	trmx__trm_net_forward(m, wk, hnet, nh, wk->zH, wk->zL, NULL, B, &t->apps[G - 1]);
+	trmx__trm_heads(m, wk, B);
 
 	/* loss */
 	float scale = 1.0f / b->loss_divisor;

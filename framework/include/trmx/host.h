@@ -291,11 +291,12 @@ typedef struct trmx_host_eval_options {
 
 /* Evaluate data set `ds` on the lease's model and task (trmx_eval_run) and log every item as a run
  * of kind EVAL in one batch, with the checker's verdict and the data set's expected answer as
- * feedback, in transactions of 256 runs; item k's run id is derived from the batch id and k, its
- * verdicts' ids from the run's (the records are those dispatch writes: one helper makes both).
- * With TRMX_HOST_NO_LOG nothing is logged. batch_id (may be NULL) gets the batch's id, *logged
- * (may be NULL) the runs logged. Errors: those of trmx_eval_run and of the log (the runs of the
- * transactions committed before a failure stay logged). */
+ * feedback, in transactions of 256 runs; item k's run id is derived from the batch id, the
+ * package's digest and k, its verdicts' ids from the run's (the records are those dispatch
+ * writes: one helper makes both), so a retry logs nothing twice. With TRMX_HOST_NO_LOG nothing is
+ * logged. batch_id (may be NULL) gets the batch's id, *logged (may be NULL) the rows newly
+ * written (runs and feedback: 0 for a retry of a finished evaluation). Errors: those of
+ * trmx_eval_run and of the log (the transactions committed before a failure stay logged). */
 int trmx_host_eval(trmx_host *h, const trmx_lease *lease, const trmx_dataset *ds, const trmx_host_eval_options *opts,
 		   trmx_eval_result *out, char batch_id[TRMX_UUID_SIZE], int64_t *logged, trmx_error *err);
 
