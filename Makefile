@@ -29,6 +29,8 @@ DEPS_OK := $(shell command -v pkg-config >/dev/null 2>&1 && pkg-config --exists 
              command -v node >/dev/null && command -v npm >/dev/null && command -v chromium >/dev/null && \
              command -v curl >/dev/null && \
              command -v python3 >/dev/null && command -v promtool >/dev/null && \
+             command -v git >/dev/null && command -v clang-format-diff >/dev/null && command -v clang >/dev/null && \
+             ls "$$(clang --print-runtime-dir)"/libclang_rt.fuzzer*.a >/dev/null 2>&1 && \
              printf '\043include <uninorm.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
 
 ifneq ($(DEPS_OK),yes)
@@ -39,7 +41,7 @@ ifneq ($(DEPS_OK),yes)
 all install lib cli plugins:
 	@./tools/deps.sh --check
 	$(MAKE) $@ DEPS_OK=yes
-test check bench demo serve-demo valgrind fuzz tests:
+test check bench demo serve-demo valgrind fuzz tests test-format test-fuzz:
 	./tools/deps.sh
 	$(MAKE) $@
 train-% ablation-%:
@@ -140,9 +142,28 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -c $< -o $@
 
-# Unit tests (cmocka binaries), then the CLI tests (tests/cli/*.test, run by one driver).
+# Unit tests (cmocka binaries), then the CLI tests (tests/cli/*.test, run by one driver), the
+# HTTP and PostgreSQL tests (tests/run.sh); then the format check of the C lines changed since the
+# last commit's parent (tests/format/check.sh; FORMAT_BASE=REV compares with REV instead) and the
+# fuzz smoke run (tests/fuzz/smoke.sh: builds FUZZ_BUILD's targets, then runs FUZZ_TARGETS for
+# FUZZ_SMOKE_SECONDS in all on scratch copies of their seeds). Every step runs; any failure fails
+# the suite. `make test-format` and `make test-fuzz` run one of the two alone.
+FUZZ_SMOKE_SECONDS ?= 60
+# the make that builds the fuzz targets, named through a variable: a recipe line that names
+# $(MAKE) itself runs even under `make -n`, and `make -n test` would run the whole suite
+SMOKE_MAKE = $(MAKE)
+.PHONY: test-format test-fuzz
 test: $(TEST_BIN) $(TRMX) $(BUILD)/bench/bench_report
-	./tests/run.sh $(BUILD)
+	@rc=0; ./tests/run.sh $(BUILD) || rc=1; \
+	./tests/format/check.sh $(BUILD) $(FUZZ_BUILD) || rc=1; \
+	MAKE='$(SMOKE_MAKE)' ./tests/fuzz/smoke.sh $(BUILD) $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) '$(FUZZ_TARGETS)' || rc=1; \
+	exit $$rc
+
+test-format:
+	./tests/format/check.sh $(BUILD) $(FUZZ_BUILD)
+
+test-fuzz:
+	MAKE='$(SMOKE_MAKE)' ./tests/fuzz/smoke.sh $(BUILD) $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) '$(FUZZ_TARGETS)'
 
 check:
 	$(MAKE) BUILD=build-check SANITIZE=address,undefined CFLAGS="-O1 -g" test

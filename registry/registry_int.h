@@ -46,7 +46,8 @@ int trmx__reg_target_version(trmx_registry *r, const trmx_target *t, struct reg_
 
 /* ---- moddb.c ---- */
 /* The change an install makes to a module's database, prepared under the registry's lock and
- * made final by moddb_commit or undone by trmx__moddb_abort. */
+ * put in place by trmx__moddb_place and made final by trmx__moddb_committed, or undone by
+ * trmx__moddb_abort. */
 struct moddb_plan {
 	char *final_path;   /* HOME/data/<module>.db */
 	char *tmp_path;     /* a new database built beside it, renamed into place at commit */

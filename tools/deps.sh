@@ -1,6 +1,7 @@
 #!/bin/sh
 # deps.sh — install the Debian packages trmx needs when they are missing.
-#   tools/deps.sh          build and test dependencies (C libraries, cmocka, pkg-config)
+#   tools/deps.sh          build and test dependencies (C libraries, cmocka, pkg-config; the
+#                          tests' tools: Node.js, chromium, PostgreSQL, clang, clang-format, ...)
 #   tools/deps.sh --bench  also PyTorch on CPU and NumPy, the benchmarks' peer
 #   tools/deps.sh --check  install nothing: name what the build itself lacks (compiler,
 #                          pkg-config, Python 3, the C libraries) and fail, saying `make deps`
@@ -58,6 +59,15 @@ command -v promtool >/dev/null 2>&1 || need="$need prometheus"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 # tests/http/index.sh signs hostile indexes with the openssl command
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# make test's fuzz smoke run (tests/fuzz/smoke.sh, make fuzz): clang and its libFuzzer and
+# sanitizer runtimes, which Debian ships apart (libclang-rt-dev: libclang-rt-14-dev on Debian 12).
+# The Makefile's DEPS_OK looks for the same files.
+command -v clang >/dev/null 2>&1 || need="$need clang"
+ls "$(clang --print-runtime-dir 2>/dev/null)"/libclang_rt.fuzzer*.a >/dev/null 2>&1 || need="$need libclang-rt-dev"
+# make test's format check of changed lines (tests/format/check.sh): git and clang-format-diff
+# (Debian's clang-format package)
+command -v git >/dev/null 2>&1 || need="$need git"
+command -v clang-format-diff >/dev/null 2>&1 || need="$need clang-format"
 if [ "${1:-}" = "--bench" ]; then
 	/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need="$need python3-torch python3-numpy"
 	command -v time >/dev/null 2>&1 || need="$need time" # GNU time (dash has no time keyword)
