@@ -25,8 +25,8 @@ for preset in sudoku_mlp tiny128 hrm_sudoku; do
 	[ -f "$out/$preset.safetensors" ] || "$B" gen "$preset" 1 "$out/$preset.safetensors"
 done
 
-echo "trmx benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), $threads threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "trmx benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), $threads threads, $(lscpu | sed -n 's/^Model name: *//p')"
+echo "load average before: $(uptime | sed 's/.*load average: //')"
 echo
 
 bench_model() {
@@ -99,7 +99,7 @@ else
 		b=$(TRMX_MATMUL=bf16 "$B" train "$out/$1.safetensors" "$2" "$tsteps" | tee -a "$log" | field steps_per_s)
 		awk -v m="$1" -v n="$2" -v a="$a" -v b="$b" 'BEGIN { printf "%-12s %6d %-22s %12.3f %12.3f %7.2fx  (goal >= 1.6x: %s)\n", m, n, "training steps/s", a, b, b / a, (b / a >= 1.6 ? "met" : "MISSED") }'
 	done
-	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "load average after: $(uptime | sed 's/.*load average: //')"
 fi
 echo
 
@@ -107,7 +107,7 @@ echo "== Adaptive halting with continuous batching (tiny model, Q head calibrate
 "$B" halt "$out/tiny128.safetensors" 256 32 | tee -a "$log"
 echo
 [ -x "$build/bench/bench_gen" ] && { echo "== Puzzle generators"; "$build/bench/bench_gen" | tee -a "$log"; }
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average after: $(uptime | sed 's/.*load average: //')"
 
 # ---- The runtime: usage log and dispatch overhead (bench/bench_host.c, docs/REGISTRY.md) ---------
 HB="$build/bench/bench_host"
@@ -120,7 +120,7 @@ if [ -x "$HB" ]; then
 	echo
 	# The same appends into a central log on PostgreSQL: a throwaway cluster (tests/pg/lib.sh) on a
 	# Unix socket, fsync on, COPY into temporary tables then INSERT ... ON CONFLICT (framework/log/pg.c).
-	pgw=$(mktemp -d "${TMPDIR:-/tmp}/trmx-bench-pg.XXXXXX")
+	pgw=$(mktemp -d -t trmx-bench-pg.XXXXXX)
 	if (. tests/pg/lib.sh && pg_start "$pgw" >"$pgw/start.log" 2>&1 &&
 		"$PGBIN/postgres" --version >"$pgw/version" &&
 		TRMX_LOG_URL=$PG_URL "$HB" log 2000 200000 1000 >"$pgw/out"; rc=$?; pg_stop; exit $rc); then
@@ -141,7 +141,7 @@ if [ -x "$HB" ]; then
 	echo "$hr"
 	echo "$hr" | awk '/^trmx_run/ { split($0, a, "overhead_ms="); o = a[2] + 0;
 		printf "target: <= 20 ms for trmx run (process start included): %.1f ms (%s)\n", o, (o <= 20 ? "met" : "MISSED") }'
-	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "load average after: $(uptime | sed 's/.*load average: //')"
 fi
 
 # ---- The analyst layer: `trmx report` on a log of one million runs (bench/bench_report.c) -------
@@ -159,7 +159,7 @@ if [ -x "$RB" ]; then
 		printf "target: < 5 s for trmx report on one million runs: %.2f s (%s)\n", t, (t < 5 ? "met" : "MISSED") }'
 	# The same rows in a central log on PostgreSQL (the log.db pushed as an outbox: the same runs,
 	# feedback and ids), the same report over it.
-	pgw=$(mktemp -d "${TMPDIR:-/tmp}/trmx-bench-pg.XXXXXX")
+	pgw=$(mktemp -d -t trmx-bench-pg.XXXXXX)
 	if (. tests/pg/lib.sh && pg_start "$pgw" >"$pgw/start.log" 2>&1 && mkdir -p "$pgw/home" &&
 		cp "$rh/log.db" "$pgw/home/log-outbox.db" && cp -p "$rh/secret" "$pgw/home/secret" &&
 		"$build/trmx" config --home "$pgw/home" set log.url "$PG_URL" &&
@@ -173,7 +173,7 @@ if [ -x "$RB" ]; then
 		echo "== trmx report in PostgreSQL: not measured ($(tail -n 3 "$pgw/start.log" "$pgw/push" 2>/dev/null | tr '\n' ' '))"
 	fi
 	rm -rf "$pgw"
-	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "load average after: $(uptime | sed 's/.*load average: //')"
 fi
 
 # ---- The service: trmx serve under load against a PyTorch http.server peer (bench/serve.sh) ------

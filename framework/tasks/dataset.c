@@ -223,42 +223,6 @@ int trmx_dataset_parse(trmx_dataset **out, const trmx_task *task, const char *te
 
 /* ---- Files --------------------------------------------------------------------------------- */
 
-static int read_whole(const char *path, size_t max, char **out, size_t *len, trmx_error *err)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return trmx_error_set(err, errno == ENOENT ? TRMX_ENOTFOUND : TRMX_EIO, "cannot open %s: %s", path,
-				      strerror(errno));
-	struct stat st;
-	int rc = 0;
-	char *buf = NULL;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = trmx_error_set(err, TRMX_EIO, "%s is not a regular file", path);
-		goto done;
-	}
-	if ((uint64_t)st.st_size > max) {
-		rc = trmx_error_set(err, TRMX_ELIMIT, "%s: %lld bytes; the limit is %zu", path, (long long)st.st_size, max);
-		goto done;
-	}
-	size_t n = (size_t)st.st_size;
-	if (!(buf = malloc(n + 1))) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory reading %s", path);
-		goto done;
-	}
-	if (n && fread(buf, 1, n, f) != n) {
-		rc = trmx_error_set(err, TRMX_EIO, "cannot read %s", path);
-		goto done;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-done:
-	free(buf);
-	fclose(f);
-	return rc;
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);
@@ -278,7 +242,7 @@ static int load_text_file(trmx_dataset *ds, const char *path, const char *name, 
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = read_whole(path, TRMX_TASK_TEXT_MAX, &text, &len, err);
+	int rc = trmx_read_file(path, TRMX_TASK_TEXT_MAX, "TRMX_TASK_TEXT_MAX", 0, &text, &len, err);
 	if (rc < 0)
 		return rc;
 	/* A UTF-8 byte order mark (what Windows editors save) is no part of the puzzles. */
