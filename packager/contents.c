@@ -48,7 +48,7 @@ static void problem(struct problems *p, int code, const char *fmt, ...)
 static char *path_in(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
-	char *r = malloc(n);
+	char *r = trmx_xmalloc(n);
 	if (r)
 		snprintf(r, n, "%s/%s", dir, name);
 	return r;
@@ -76,8 +76,8 @@ static void check_examples(const trmx_manifest *m, const char *dir, trmx_task *t
 			   struct problems *p)
 {
 	size_t S = (size_t)trmx_task_seq_len(t);
-	int32_t *buf = malloc(4 * S * sizeof *buf);
-	trmx_check *chk = malloc(sizeof *chk);
+	int32_t *buf = trmx_xmalloc(4 * S * sizeof *buf);
+	trmx_check *chk = trmx_xmalloc(sizeof *chk);
 	trmx_error e2 = { 0 };
 	if (!buf || !chk) {
 		problem(p, TRMX_ENOMEM, "out of memory checking the examples");
@@ -146,7 +146,9 @@ int trmx_package_check_contents(const trmx_manifest *m, const char *dir, const c
 	for (size_t i = 0; i < sizeof required / sizeof *required; i++) {
 		char *path = path_in(dir, required[i]);
 		struct stat st;
-		if (path && (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)))
+		if (!path)
+			problem(&p, TRMX_ENOMEM, "out of memory");
+		else if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			problem(&p, TRMX_EFORMAT, "%s: the required member %s is missing (or not a regular "
 				"file)", dir, required[i]);
 		free(path);
@@ -154,8 +156,10 @@ int trmx_package_check_contents(const trmx_manifest *m, const char *dir, const c
 	/* schema.sql, the way install runs it (registry/moddb.c) */
 	char *spath = path_in(dir, PKG_SCHEMA);
 	struct stat sst;
-	if (spath && lstat(spath, &sst) == 0 && S_ISREG(sst.st_mode) &&
-	    (rc = trmx_sqlguard_check_file(spath, PKG_SCHEMA, &e2)) < 0)
+	if (!spath)
+		problem(&p, TRMX_ENOMEM, "out of memory");
+	else if (lstat(spath, &sst) == 0 && S_ISREG(sst.st_mode) &&
+		 (rc = trmx_sqlguard_check_file(spath, PKG_SCHEMA, &e2)) < 0)
 		problem(&p, rc, "%s", e2.message);
 	free(spath);
 	/* The engine and the weights. */
@@ -164,7 +168,8 @@ int trmx_package_check_contents(const trmx_manifest *m, const char *dir, const c
 		problem(&p, TRMX_EVERSION, "engine.abi '%s' does not accept this host's engine ABI %d",
 			trmx_manifest_engine_abi(m), TRMX_ENGINE_ABI_VERSION);
 	if (!(wpath = path_in(dir, PKG_WEIGHTS))) {
-		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		problem(&p, TRMX_ENOMEM, "out of memory");
+		rc = p.first;
 		goto done;
 	}
 	if ((rc = trmx_weights_open(&w, wpath, &e2)) < 0) {

@@ -104,7 +104,7 @@ int trmx_sha256_file(const char *path, char out[TRMX_SHA256_HEX_SIZE], trmx_erro
 	if (fd < 0)
 		return trmx_error_set(err, errno == ENOENT ? TRMX_ENOTFOUND : TRMX_EIO,
 				      "%s: cannot open: %s", path, strerror(errno));
-	if (!(buf = malloc(1 << 16))) {
+	if (!(buf = trmx_xmalloc(1 << 16))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}

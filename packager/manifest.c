@@ -289,7 +289,7 @@ static int new_node(struct builder *b, enum node_kind kind, uint32_t *idx)
 			     TRMX_MANIFEST_NODES_MAX);
 	if (m->nnodes == m->capnodes) {
 		size_t cap = m->capnodes ? m->capnodes * 2 : 64;
-		struct node *n = realloc(m->nodes, cap * sizeof *n);
+		struct node *n = trmx_xrealloc(m->nodes, cap * sizeof *n);
 		if (!n)
 			return trmx_error_set(b->err, TRMX_ENOMEM, "%s: out of memory", m->source);
 		m->nodes = n;
@@ -311,7 +311,7 @@ static int add_kid(struct builder *b, uint32_t parent, uint32_t kid)
 	struct node *p = &b->m->nodes[parent];
 	if (p->nkids == p->capkids) {
 		uint32_t cap = p->capkids ? p->capkids * 2 : 8;
-		uint32_t *k = realloc(p->kids, cap * sizeof *k);
+		uint32_t *k = trmx_xrealloc(p->kids, cap * sizeof *k);
 		if (!k)
 			return trmx_error_set(b->err, TRMX_ENOMEM, "%s: out of memory", b->m->source);
 		p->kids = k;
@@ -426,7 +426,7 @@ static int build_tree(struct builder *b)
 			if (kind == NODE_SCALAR) {
 				struct node *n = &m->nodes[idx];
 				n->len = e->data.scalar.length;
-				if (!(n->text = malloc(n->len + 1)))
+				if (!(n->text = trmx_xmalloc(n->len + 1)))
 					return trmx_error_set(b->err, TRMX_ENOMEM, "%s: out of memory",
 							      m->source);
 				memcpy(n->text, e->data.scalar.value, n->len);
@@ -550,13 +550,13 @@ static int add_extension(struct walker *w, const char *keypath, const struct nod
 	while (e > b && (m->text[e - 1] == ' ' || m->text[e - 1] == '\n' ||
 			 m->text[e - 1] == '\r' || m->text[e - 1] == '\t'))
 		e--;
-	struct ext *x = realloc(m->exts, (m->nexts + 1) * sizeof *x);
+	struct ext *x = trmx_xrealloc(m->exts, (m->nexts + 1) * sizeof *x);
 	if (!x)
 		return trmx_error_set(w->err, TRMX_ENOMEM, "%s: out of memory", m->source);
 	m->exts = x;
 	x = &m->exts[m->nexts];
-	x->key = strdup(keypath);
-	x->yaml = strndup(m->text + b, e - b);
+	x->key = trmx_xstrdup(keypath);
+	x->yaml = trmx_xstrndup(m->text + b, e - b);
 	if (!x->key || !x->yaml) {
 		free(x->key);
 		free(x->yaml);
@@ -888,7 +888,7 @@ static int extract(trmx_manifest *m, trmx_manifest_mode mode, trmx_error *err)
 
 	n = map_get(m, root, "authors");
 	m->nauthors = n->nkids;
-	if (!(m->authors = calloc(n->nkids + 1, sizeof *m->authors)))
+	if (!(m->authors = trmx_xcalloc(n->nkids + 1, sizeof *m->authors)))
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", m->source);
 	for (uint32_t i = 0; i < n->nkids; i++)
 		m->authors[i] = m->nodes[n->kids[i]].text;
@@ -918,7 +918,7 @@ static int extract(trmx_manifest *m, trmx_manifest_mode mode, trmx_error *err)
 	}
 	if ((n = map_get(m, root, "metrics"))) {
 		m->nmetrics = n->nkids / 2;
-		if (!(m->metrics = calloc(m->nmetrics + 1, sizeof *m->metrics)))
+		if (!(m->metrics = trmx_xcalloc(m->nmetrics + 1, sizeof *m->metrics)))
 			return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", m->source);
 		for (size_t i = 0; i < m->nmetrics; i++) {
 			const struct node *s = &m->nodes[n->kids[2 * i + 1]];
@@ -934,7 +934,7 @@ static int extract(trmx_manifest *m, trmx_manifest_mode mode, trmx_error *err)
 	}
 	if ((n = map_get(m, root, "examples"))) {
 		m->nexamples = n->nkids;
-		if (!(m->examples = calloc(m->nexamples + 1, sizeof *m->examples)))
+		if (!(m->examples = trmx_xcalloc(m->nexamples + 1, sizeof *m->examples)))
 			return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", m->source);
 		for (size_t i = 0; i < m->nexamples; i++) {
 			const struct node *e = &m->nodes[n->kids[i]];
@@ -944,7 +944,7 @@ static int extract(trmx_manifest *m, trmx_manifest_mode mode, trmx_error *err)
 	}
 	if ((n = map_get(m, root, "files"))) {
 		m->nfiles = n->nkids;
-		if (!(m->files = calloc(m->nfiles + 1, sizeof *m->files)))
+		if (!(m->files = trmx_xcalloc(m->nfiles + 1, sizeof *m->files)))
 			return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", m->source);
 		for (size_t i = 0; i < m->nfiles; i++) {
 			const struct node *e = &m->nodes[n->kids[i]];
@@ -999,8 +999,7 @@ int trmx_manifest_parse(trmx_manifest **out, const char *text, size_t len, const
 	if (len > TRMX_MANIFEST_SIZE_MAX)
 		return trmx_error_set(err, TRMX_ELIMIT, "%s: %zu bytes, more than TRMX_MANIFEST_SIZE_MAX (%u)",
 				      source, len, TRMX_MANIFEST_SIZE_MAX);
-	if (!(m = calloc(1, sizeof *m)) || !(m->source = strdup(source)) ||
-	    !(m->text = malloc(len + 1))) {
+	if (!(m = trmx_xcalloc(1, sizeof *m)) || !(m->source = trmx_xstrdup(source)) || !(m->text = trmx_xmalloc(len + 1))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", source);
 		goto done;
 	}

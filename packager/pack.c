@@ -111,7 +111,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, int depth)
 		w->total += (uint64_t)st.st_size;
 		if (w->n == w->cap) {
 			size_t cap = w->cap ? w->cap * 2 : 32;
-			struct src_file *f = realloc(w->files, cap * sizeof *f);
+			struct src_file *f = trmx_xrealloc(w->files, cap * sizeof *f);
 			if (!f) {
 				rc = trmx_error_set(w->err, TRMX_ENOMEM, "out of memory");
 				break;
@@ -120,7 +120,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, int depth)
 			w->cap = cap;
 		}
 		memset(&w->files[w->n], 0, sizeof w->files[w->n]);
-		if (!(w->files[w->n].name = strdup(name))) {
+		if (!(w->files[w->n].name = trmx_xstrdup(name))) {
 			rc = trmx_error_set(w->err, TRMX_ENOMEM, "out of memory");
 			break;
 		}
@@ -224,7 +224,7 @@ static int compose(const char *text, size_t len, const struct src_file *files, s
 		   char **out, size_t *outlen, trmx_error *err)
 {
 	size_t cap = len + 16 + n * (2 * TRMX_PACKAGE_PATH_MAX + 160);
-	char *buf = malloc(cap);
+	char *buf = trmx_xmalloc(cap);
 	size_t k = 0;
 	if (!buf)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -273,7 +273,7 @@ int trmx_package_pack(const char *dir, const char *out, const trmx_pack_options 
 		return trmx_error_set(err, errno == ENOENT ? TRMX_ENOTFOUND : TRMX_EIO, "%s: %s", dir,
 				      strerror(errno));
 	size_t n = strlen(dir) + sizeof "/" PKG_MANIFEST + 32;
-	if (!(mpath = malloc(n)) || !(source = malloc(n)) || !(buf = malloc(PKG_BLOCK))) {
+	if (!(mpath = trmx_xmalloc(n)) || !(source = trmx_xmalloc(n)) || !(buf = trmx_xmalloc(PKG_BLOCK))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -315,11 +315,11 @@ int trmx_package_pack(const char *dir, const char *out, const trmx_pack_options 
 	snprintf(defname, sizeof defname, "%s-%s.trmx", trmx_manifest_name(m), trmx_manifest_version(m));
 	if (!out || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))) {
 		size_t k = (out ? strlen(out) : 1) + strlen(defname) + 2;
-		if ((outpath = malloc(k)))
+		if ((outpath = trmx_xmalloc(k)))
 			snprintf(outpath, k, "%s%s%s", out ? out : ".", out && *out && out[strlen(out) - 1] == '/' ? "" : "/",
 				 defname);
 	} else {
-		outpath = strdup(out);
+		outpath = trmx_xstrdup(out);
 	}
 	if (!outpath) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");

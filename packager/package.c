@@ -114,7 +114,7 @@ int trmx_package_open(trmx_package **out, const char *path, const trmx_package_o
 		lim.max_entries = opts->max_entries;
 	if (opts && opts->max_unpacked && opts->max_unpacked < lim.max_unpacked)
 		lim.max_unpacked = opts->max_unpacked;
-	if (!(p = calloc(1, sizeof *p)) || !(p->path = strdup(path))) {
+	if (!(p = trmx_xcalloc(1, sizeof *p)) || !(p->path = trmx_xstrdup(path))) {
 		free(p);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	}
@@ -141,7 +141,7 @@ int trmx_package_open(trmx_package **out, const char *path, const trmx_package_o
 				    p->members[0].name, PKG_MANIFEST);
 		goto done;
 	}
-	if (!(p->entries = calloc(p->nmembers, sizeof *p->entries))) {
+	if (!(p->entries = trmx_xcalloc(p->nmembers, sizeof *p->entries))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}
@@ -162,7 +162,7 @@ int trmx_package_open(trmx_package **out, const char *path, const trmx_package_o
 		first = 2;
 	}
 	size_t slen = strlen(path) + sizeof ":" PKG_MANIFEST;
-	if (!(source = malloc(slen))) {
+	if (!(source = trmx_xmalloc(slen))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}
@@ -198,7 +198,7 @@ int trmx_package_digest(const trmx_package *p, char out[TRMX_SHA256_HEX_SIZE], t
 	uint64_t off = 0;
 	if (!p || !out)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_package_digest: NULL argument");
-	if (!(buf = malloc(PKG_BLOCK)))
+	if (!(buf = trmx_xmalloc(PKG_BLOCK)))
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", p->path);
 	trmx__pkg_sha256_init(&h);
 	while (off < p->file_size) {
@@ -259,7 +259,7 @@ static int stream_member(const trmx_package *p, struct pkg_stream *s, size_t ind
 int trmx__pkg_check_members(const trmx_package *p, trmx_error *err)
 {
 	struct pkg_stream *s = NULL;
-	unsigned char *buf = malloc(PKG_BLOCK);
+	unsigned char *buf = trmx_xmalloc(PKG_BLOCK);
 	int rc = 0;
 	if (!buf)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -281,7 +281,7 @@ static int copy_block(void *user, size_t index, const void *data, size_t len, tr
 int trmx__pkg_copy_members(const trmx_package *p, size_t first, struct pkg_writer *w, trmx_error *err)
 {
 	struct pkg_stream *s = NULL;
-	unsigned char *buf = malloc(PKG_BLOCK);
+	unsigned char *buf = trmx_xmalloc(PKG_BLOCK);
 	int rc = 0;
 	if (!buf)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -329,7 +329,7 @@ static int make_tmpdir(const char *tmpdir, char **out, trmx_error *err)
 	if (!base || !*base)
 		base = "/tmp";
 	size_t n = strlen(base) + 32;
-	char *d = malloc(n);
+	char *d = trmx_xmalloc(n);
 	if (!d)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	snprintf(d, n, "%s/trmx-verify.XXXXXX", base);
@@ -380,7 +380,7 @@ int trmx_package_verify(const trmx_package *p, const trmx_verify_options *opts,
 	if (!trmx_version_ok(r.o->version, TRMX_VERIFY_OPTIONS_VERSION))
 		return trmx_version_refused(err, "verify options", r.o->version, TRMX_VERIFY_OPTIONS_VERSION);
 	res.num_params = -1;
-	if (!(buf = malloc(PKG_BLOCK))) {
+	if (!(buf = trmx_xmalloc(PKG_BLOCK))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -452,20 +452,26 @@ static int made_push(struct made *mk, const char *path, size_t len, bool is_dir)
 {
 	if (mk->n == mk->cap) {
 		size_t cap = mk->cap ? mk->cap * 2 : 32;
-		char **np = realloc(mk->paths, cap * sizeof *np);
+		char **np = trmx_xrealloc(mk->paths, cap * sizeof *np);
 		if (!np)
 			return -1;
 		mk->paths = np;
-		bool *nd = realloc(mk->is_dir, cap * sizeof *nd);
+		bool *nd = trmx_xrealloc(mk->is_dir, cap * sizeof *nd);
 		if (!nd)
 			return -1;
 		mk->is_dir = nd;
 		mk->cap = cap;
 	}
-	if (!(mk->paths[mk->n] = strndup(path, len)))
+	if (!(mk->paths[mk->n] = trmx_xstrndup(path, len)))
 		return -1;
 	mk->is_dir[mk->n++] = is_dir;
 	return 0;
+}
+
+/* Forget the last path noted (it was not made). */
+static void made_pop(struct made *mk)
+{
+	free(mk->paths[--mk->n]);
 }
 
 static void made_undo(struct made *mk)
@@ -498,16 +504,19 @@ static int open_parent(struct made *mk, const char *name, const char **leaf, trm
 		size_t len = (size_t)(slash - p);
 		memcpy(comp, p, len);
 		comp[len] = '\0';
-		if (mkdirat(fd, comp, 0755) == 0) {
-			if (made_push(mk, name, (size_t)(slash - name), true) < 0) {
-				close(fd);
-				return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
-			}
-		} else if (errno != EEXIST) {
-			int e = errno;
+		/* noted before it is made, so that nothing made goes unrecorded */
+		if (made_push(mk, name, (size_t)(slash - name), true) < 0) {
 			close(fd);
-			return trmx_error_set(err, TRMX_EIO, "%s: cannot make folder '%.*s': %s", dir,
-					      (int)(slash - name), name, strerror(e));
+			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+		}
+		if (mkdirat(fd, comp, 0755) != 0) {
+			int e = errno;
+			made_pop(mk);
+			if (e != EEXIST) {
+				close(fd);
+				return trmx_error_set(err, TRMX_EIO, "%s: cannot make folder '%.*s': %s", dir,
+						      (int)(slash - name), name, strerror(e));
+			}
 		}
 		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		int e = errno;
@@ -583,7 +592,7 @@ int trmx_package_extract(const trmx_package *p, const char *dir, trmx_error *err
 		rc = trmx_error_set(err, TRMX_EINVAL, "%s: the destination folder is not empty", dir);
 		goto done;
 	}
-	if (!(buf = malloc(PKG_BLOCK))) {
+	if (!(buf = trmx_xmalloc(PKG_BLOCK))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -596,16 +605,17 @@ int trmx_package_extract(const trmx_package *p, const char *dir, trmx_error *err
 			rc = pfd;
 			goto done;
 		}
+		if (made_push(&mk, name, strlen(name), false) < 0) {
+			close(pfd);
+			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+			goto done;
+		}
 		int fd = openat(pfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		int e = errno;
 		close(pfd);
 		if (fd < 0) {
+			made_pop(&mk);
 			rc = trmx_error_set(err, TRMX_EIO, "%s: cannot create '%s': %s", dir, name, strerror(e));
-			goto done;
-		}
-		if (made_push(&mk, name, strlen(name), false) < 0) {
-			close(fd);
-			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 			goto done;
 		}
 		struct extract_ctx x = { fd, dir, name };
@@ -680,7 +690,7 @@ int trmx_package_weights_summary(const trmx_package *p, trmx_weights_summary *ou
 				    PKG_WEIGHTS);
 		goto done;
 	}
-	if (!(hdr = malloc((size_t)n + 1))) {
+	if (!(hdr = trmx_xmalloc((size_t)n + 1))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}

@@ -41,12 +41,12 @@ int trmx_home_resolve(const char *explicit_home, char **out, trmx_error *err)
 	if (explicit_home && !*explicit_home) /* --home "" is a mistake, not the default home */
 		return trmx_error_set(err, TRMX_EINVAL, "the home is an empty path: give --home a folder, or leave it out");
 	if (explicit_home)
-		r = strdup(explicit_home);
+		r = trmx_xstrdup(explicit_home);
 	else if (env && *env)
-		r = strdup(env);
+		r = trmx_xstrdup(env);
 	else if (home && *home) {
 		size_t n = strlen(home) + sizeof "/.local/share/trmx";
-		if ((r = malloc(n)))
+		if ((r = trmx_xmalloc(n)))
 			snprintf(r, n, "%s/.local/share/trmx", home);
 	} else
 		return trmx_error_set(err, TRMX_EINVAL, "no trmx home: set TRMX_HOME or HOME, or pass --home");
@@ -232,7 +232,7 @@ int trmx_key_generate(const char *base, const char *comment, char key_id[TRMX_KE
 	if (sodium_init() < 0)
 		return trmx_error_set(err, TRMX_ERROR, "libsodium cannot start");
 	size_t n = strlen(base) + 8;
-	if (!(kpath = malloc(n)) || !(ppath = malloc(n))) {
+	if (!(kpath = trmx_xmalloc(n)) || !(ppath = trmx_xmalloc(n))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -334,7 +334,7 @@ int trmx__pkg_signature_make(const char *secret_key_path, const char *manifest, 
 	crypto_sign_detached(sig, NULL, (const unsigned char *)manifest, mlen, sk);
 	trmx__pkg_hex(sk + 32, 32, pkhex); /* libsodium's secret key is seed || public key */
 	trmx__pkg_hex(sig, sizeof sig, sighex);
-	if (!(text = malloc(512))) {
+	if (!(text = trmx_xmalloc(512))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -412,7 +412,7 @@ int trmx_package_signature(const trmx_package *p, const char *home, const char *
 		if (home && (rc = trmx_trust_list(home, &keys, &n, err)) < 0)
 			return rc;
 		if (public_key_path) {
-			trmx_public_key *k = realloc(keys, (n + 1) * sizeof *k);
+			trmx_public_key *k = trmx_xrealloc(keys, (n + 1) * sizeof *k);
 			if (!k) {
 				free(keys);
 				return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
@@ -466,7 +466,7 @@ done:
 static char *join_path(const char *a, const char *b, const char *c)
 {
 	size_t n = strlen(a) + strlen(b) + (c ? strlen(c) : 0) + 3;
-	char *r = malloc(n);
+	char *r = trmx_xmalloc(n);
 	if (r)
 		snprintf(r, n, "%s/%s%s%s", a, b, c ? "/" : "", c ? c : "");
 	return r;
@@ -534,8 +534,7 @@ int trmx_trust_list(const char *home, trmx_public_key **out, size_t *count, trmx
 	int rc = 0;
 	if (!home || !out || !count)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_trust_list: NULL argument");
-	if (!(dir = join_path(home, "trust", NULL)) ||
-	    !(keys = calloc(1, sizeof *keys))) {
+	if (!(dir = join_path(home, "trust", NULL)) || !(keys = trmx_xcalloc(1, sizeof *keys))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -561,7 +560,7 @@ int trmx_trust_list(const char *home, trmx_public_key **out, size_t *count, trmx
 					    TRMX_TRUST_KEYS_MAX);
 			goto done;
 		}
-		trmx_public_key *k = realloc(keys, (n + 1) * sizeof *k);
+		trmx_public_key *k = trmx_xrealloc(keys, (n + 1) * sizeof *k);
 		char *path = join_path(dir, e->d_name, NULL);
 		if (!k || !path) {
 			if (k)

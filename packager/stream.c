@@ -108,10 +108,10 @@ void trmx__pkg_stream_free(struct pkg_stream *s)
 int trmx__pkg_stream_open(struct pkg_stream **out, int fd, const char *path, const struct zip_member *members, size_t n,
 			  trmx_error *err)
 {
-	struct pkg_stream *s = calloc(1, sizeof *s);
+	struct pkg_stream *s = trmx_xcalloc(1, sizeof *s);
 	pkg_locale l;
 	int rc = 0;
-	if (!s || !(s->buf = malloc(PKG_BLOCK)) || !(s->a = archive_read_new())) {
+	if (!s || !(s->buf = trmx_xmalloc(PKG_BLOCK)) || !(s->a = archive_read_new())) {
 		trmx__pkg_stream_free(s);
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 	}
@@ -238,7 +238,7 @@ int trmx__pkg_stream_read_member(struct pkg_stream *s, size_t index, size_t max,
 				      s->path, z->name, (unsigned long long)z->usize, what, max);
 	if ((rc = trmx__pkg_stream_seek(s, index, err)) < 0)
 		return rc;
-	if (!(buf = malloc((size_t)z->usize + 2)))
+	if (!(buf = trmx_xmalloc((size_t)z->usize + 2)))
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", s->path);
 	do {
 		if ((rc = trmx__pkg_stream_read(s, buf + have, (size_t)z->usize + 1 - have, &got, err)) < 0) {

@@ -47,10 +47,10 @@ static int la_error(struct pkg_writer *w, trmx_error *err, const char *what)
 
 int trmx__pkg_writer_open(struct pkg_writer **out, const char *path, trmx_error *err)
 {
-	struct pkg_writer *w = calloc(1, sizeof *w);
+	struct pkg_writer *w = trmx_xcalloc(1, sizeof *w);
 	pkg_locale l;
 	int rc = 0;
-	if (!w || !(w->path = strdup(path)) || !(w->tmp = malloc(strlen(path) + 16))) {
+	if (!w || !(w->path = trmx_xstrdup(path)) || !(w->tmp = trmx_xmalloc(strlen(path) + 16))) {
 		trmx__pkg_writer_free(w);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 	}
@@ -160,14 +160,16 @@ int trmx__pkg_writer_commit(struct pkg_writer *w, trmx_error *err)
 		return trmx_error_set(err, TRMX_EIO, "%s: cannot close: %s", w->path, strerror(errno));
 	}
 	w->fd = -1;
-	if (rename(w->tmp, w->path) != 0)
-		return trmx_error_set(err, TRMX_EIO, "cannot rename into %s: %s", w->path, strerror(errno));
-	w->committed = true;
-	if ((dir = strdup(w->path))) {
-		trmx_error ignored;
-		trmx_fsync_dir(dirname(dir), &ignored); /* after the rename: best effort, as before */
+	if (!(dir = trmx_xstrdup(w->path))) /* before the rename: nothing may fail after it */
+		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
+	if (rename(w->tmp, w->path) != 0) {
 		free(dir);
+		return trmx_error_set(err, TRMX_EIO, "cannot rename into %s: %s", w->path, strerror(errno));
 	}
+	w->committed = true;
+	trmx_error ignored;
+	trmx_fsync_dir(dirname(dir), &ignored); /* after the rename: best effort */
+	free(dir);
 	return 0;
 }
 

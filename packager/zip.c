@@ -198,7 +198,7 @@ static int parse_record(const unsigned char *p, size_t avail, size_t index, cons
 	m->usize = le32(p + 24);
 	m->local_offset = le32(p + 42);
 	m->name_len = nlen;
-	if (!(m->name = malloc((size_t)nlen + 1)))
+	if (!(m->name = trmx_xmalloc((size_t)nlen + 1)))
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 	memcpy(m->name, p + CDH_SIZE, nlen);
 	m->name[nlen] = '\0';
@@ -254,7 +254,7 @@ static int cmp_icase(const void *a, const void *b)
 
 static int check_names(struct zip_member *m, size_t n, const char *path, trmx_error *err)
 {
-	struct zip_member **s = calloc(n ? n : 1, sizeof *s);
+	struct zip_member **s = trmx_xcalloc(n ? n : 1, sizeof *s);
 	int rc = 0;
 	if (!s)
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
@@ -327,7 +327,7 @@ int trmx__zip_scan(int fd, uint64_t file_size, const char *path, const struct zi
 				    path);
 		goto done;
 	}
-	if (!(cd = malloc((size_t)cd_size)) || !(m = calloc((size_t)entries, sizeof *m))) {
+	if (!(cd = trmx_xmalloc((size_t)cd_size)) || !(m = trmx_xcalloc((size_t)entries, sizeof *m))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}

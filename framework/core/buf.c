@@ -30,7 +30,7 @@ static bool buf_grow(trmx_buf *b, size_t extra)
 		}
 		cap *= 2;
 	}
-	char *s = trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(b->s, cap);
+	char *s = trmx_xrealloc(b->s, cap);
 	if (!s) {
 		b->failed = true;
 		return false;

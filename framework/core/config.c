@@ -47,11 +47,11 @@ static int config_push(trmx_config *c, char *key, char *value)
 {
 	if (c->count == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
-		char **nk = realloc(c->keys, cap * sizeof *nk);
+		char **nk = trmx_xrealloc(c->keys, cap * sizeof *nk);
 		if (!nk)
 			return TRMX_ENOMEM;
 		c->keys = nk;
-		char **nv = realloc(c->values, cap * sizeof *nv);
+		char **nv = trmx_xrealloc(c->values, cap * sizeof *nv);
 		if (!nv)
 			return TRMX_ENOMEM;
 		c->values = nv;
@@ -69,7 +69,7 @@ int trmx_config_new(trmx_config **out, trmx_error *err)
 	trmx_config *c;
 	if (!out)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_config_new: NULL argument");
-	if (!(c = calloc(1, sizeof *c)))
+	if (!(c = trmx_xcalloc(1, sizeof *c)))
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory creating a config");
 	*out = c;
 	return 0;
@@ -85,7 +85,7 @@ int trmx_config_set(trmx_config *c, const char *key, const char *value, trmx_err
 	if (!c || !key || !*key || !value)
 		return trmx_error_set(err, TRMX_EINVAL,
 				      "trmx_config_set: NULL argument or empty key");
-	if (!(v = strdup(value))) {
+	if (!(v = trmx_xstrdup(value))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "config key '%s': out of memory", key);
 		goto done;
 	}
@@ -95,7 +95,7 @@ int trmx_config_set(trmx_config *c, const char *key, const char *value, trmx_err
 		v = NULL;
 		goto done;
 	}
-	if (!(k = strdup(key)) || config_push(c, k, v) < 0) {
+	if (!(k = trmx_xstrdup(key)) || config_push(c, k, v) < 0) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "config key '%s': out of memory", key);
 		goto done;
 	}
@@ -404,8 +404,8 @@ static int read_mapping(struct loader *ld, const char *prefix, int depth)
 				return yaml_fail(ld, mark, TRMX_ELIMIT, key,
 						 "a value of %zu bytes, more than TRMX_CONFIG_VALUE_MAX (%d)",
 						 vlen, TRMX_CONFIG_VALUE_MAX);
-			kc = strdup(key);
-			vc = strndup(v, vlen);
+			kc = trmx_xstrdup(key);
+			vc = trmx_xstrndup(v, vlen);
 			if (!kc || !vc || config_push(ld->cfg, kc, vc) < 0) {
 				free(kc);
 				free(vc);
@@ -417,7 +417,7 @@ static int read_mapping(struct loader *ld, const char *prefix, int depth)
 		case YAML_MAPPING_START_EVENT:
 			if (depth >= TRMX_CONFIG_DEPTH_MAX) /* pass 1 already refused this */
 				return too_deep(ld);
-			if (!(ld->maps[ld->nmaps] = strdup(key)))
+			if (!(ld->maps[ld->nmaps] = trmx_xstrdup(key)))
 				return trmx_error_set(ld->err, TRMX_ENOMEM, "%s: out of memory", ld->path);
 			ld->nmaps++;
 			if ((rc = read_mapping(ld, key, depth + 1)) < 0)
@@ -505,7 +505,7 @@ static int resolve_interpolations(struct loader *ld)
 			cur = (size_t)j;
 		}
 		if (cur != i) {
-			char *v = strdup(c->values[cur]);
+			char *v = trmx_xstrdup(c->values[cur]);
 			if (!v)
 				return trmx_error_set(ld->err, TRMX_ENOMEM, "%s: out of memory", ld->path);
 			free(c->values[i]);
@@ -543,8 +543,8 @@ static int load_yaml(trmx_config **out, const char *path, bool whole, trmx_error
 	if ((rc = trmx_read_file(path, TRMX_CONFIG_FILE_MAX, "TRMX_CONFIG_FILE_MAX", 0, &text, &ld.len, err)) < 0)
 		goto done;
 	ld.text = (const unsigned char *)text;
-	ld.origins = calloc(TRMX_CONFIG_KEYS_MAX, sizeof *ld.origins);
-	ld.maps = calloc(TRMX_CONFIG_KEYS_MAX, sizeof *ld.maps);
+	ld.origins = trmx_xcalloc(TRMX_CONFIG_KEYS_MAX, sizeof *ld.origins);
+	ld.maps = trmx_xcalloc(TRMX_CONFIG_KEYS_MAX, sizeof *ld.maps);
 	if (!ld.origins || !ld.maps) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;

@@ -100,7 +100,9 @@ bool trmx_fault_hit(trmx_fault_kind kind);
 /* Allocation through the fault hook. */
 void *trmx_xmalloc(size_t n);
 void *trmx_xcalloc(size_t n, size_t size);
+void *trmx_xrealloc(void *p, size_t n);
 char *trmx_xstrdup(const char *s);
+char *trmx_xstrndup(const char *s, size_t n);
 /* asprintf through the fault hook; NULL on failure. */
 char *trmx_xasprintf(const char *fmt, ...) TRMX_PRINTF(1, 2);
 

@@ -55,9 +55,19 @@ void *trmx_xcalloc(size_t n, size_t size)
 	return trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
 
+void *trmx_xrealloc(void *p, size_t n)
+{
+	return trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : realloc(p, n ? n : 1);
+}
+
 char *trmx_xstrdup(const char *s)
 {
 	return !s || trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : strdup(s);
+}
+
+char *trmx_xstrndup(const char *s, size_t n)
+{
+	return !s || trmx_fault_hit(TRMX_FAULT_ALLOC) ? NULL : strndup(s, n);
 }
 
 char *trmx_xasprintf(const char *fmt, ...)

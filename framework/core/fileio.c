@@ -18,8 +18,8 @@
 int trmx_write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode, trmx_error *err)
 {
 	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
-	char *dir = strdup(path);
+	char *tmp = trmx_xmalloc(plen + 16);
+	char *dir = trmx_xstrdup(path);
 	int fd = -1, rc = 0;
 	if (!tmp || !dir) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory writing %s", path);
@@ -117,7 +117,7 @@ int trmx_read_file(const char *path, size_t max, const char *what, unsigned flag
 		goto done;
 	}
 	size = (size_t)st.st_size;
-	if (!(buf = malloc(size + 1))) {
+	if (!(buf = trmx_xmalloc(size + 1))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}

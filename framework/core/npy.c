@@ -352,7 +352,7 @@ int trmx_array_read_npy(trmx_array **out, const char *path, trmx_error *err)
 				    path, hlen, fsize - prelen);
 		goto done;
 	}
-	if (!(hdr = malloc(hlen + 1))) {
+	if (!(hdr = trmx_xmalloc(hlen + 1))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}
@@ -444,7 +444,7 @@ int trmx_array_write_npy(const trmx_array *a, const char *path, trmx_error *err)
 	/* numpy pads so the data starts at a multiple of 64, with 1..64 spaces before '\n'. */
 	hlen = dlen + 1;
 	hlen += NPY_ALIGN - (10 + hlen) % NPY_ALIGN;
-	if (!trmx_add_size(10 + hlen, nbytes, &total) || !(buf = malloc(total))) {
+	if (!trmx_add_size(10 + hlen, nbytes, &total) || !(buf = trmx_xmalloc(total))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}
@@ -482,10 +482,10 @@ int trmx_array_new(trmx_array **out, trmx_dtype dtype, int ndim, const int64_t *
 	    !trmx_mul_size(numel, trmx_dtype_size(dtype), &nbytes))
 		return trmx_error_set(err, TRMX_EINVAL,
 				      "trmx_array_new: a negative dim or a byte size that overflows");
-	if (!(a = calloc(1, sizeof *a)))
+	if (!(a = trmx_xcalloc(1, sizeof *a)))
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory allocating an array");
 	/* Never NULL, even for zero elements, so callers need no special case. */
-	if (!(a->data = calloc(nbytes ? nbytes : 1, 1))) {
+	if (!(a->data = trmx_xcalloc(nbytes ? nbytes : 1, 1))) {
 		free(a);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory allocating %zu bytes", nbytes);
 	}

@@ -150,8 +150,8 @@ static int parse_metadata(trmx_weights *w, json_t *meta, trmx_error *err)
 				      "%s: __metadata__ has %zu entries, more than "
 				      "TRMX_SAFETENSORS_METADATA_MAX (%d)",
 				      w->path, n, TRMX_SAFETENSORS_METADATA_MAX);
-	w->meta_keys = calloc(n ? n : 1, sizeof *w->meta_keys);
-	w->meta_values = calloc(n ? n : 1, sizeof *w->meta_values);
+	w->meta_keys = trmx_xcalloc(n ? n : 1, sizeof *w->meta_keys);
+	w->meta_values = trmx_xcalloc(n ? n : 1, sizeof *w->meta_values);
 	if (!w->meta_keys || !w->meta_values)
 		return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", w->path);
 	json_object_foreach(meta, key, val) {
@@ -171,8 +171,8 @@ static int parse_metadata(trmx_weights *w, json_t *meta, trmx_error *err)
 					      "TRMX_SAFETENSORS_METADATA_VALUE_MAX (%u)",
 					      w->path, key, json_string_length(val),
 					      TRMX_SAFETENSORS_METADATA_VALUE_MAX);
-		w->meta_keys[w->meta_count] = strdup(key);
-		w->meta_values[w->meta_count] = strdup(json_string_value(val));
+		w->meta_keys[w->meta_count] = trmx_xstrdup(key);
+		w->meta_values[w->meta_count] = trmx_xstrdup(json_string_value(val));
 		w->meta_count++; /* counted before the check so free() releases a half pair */
 		if (!w->meta_keys[w->meta_count - 1] || !w->meta_values[w->meta_count - 1])
 			return trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", w->path);
@@ -354,9 +354,9 @@ static int parse_header(trmx_weights *w, trmx_error *err)
 				    w->path, ntensors, TRMX_SAFETENSORS_TENSORS_MAX);
 		goto done;
 	}
-	w->entries = calloc(ntensors ? ntensors : 1, sizeof *w->entries);
-	w->views = calloc(ntensors ? ntensors : 1, sizeof *w->views);
-	w->by_name = calloc(ntensors ? ntensors : 1, sizeof *w->by_name);
+	w->entries = trmx_xcalloc(ntensors ? ntensors : 1, sizeof *w->entries);
+	w->views = trmx_xcalloc(ntensors ? ntensors : 1, sizeof *w->views);
+	w->by_name = trmx_xcalloc(ntensors ? ntensors : 1, sizeof *w->by_name);
 	if (!w->entries || !w->views || !w->by_name) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", w->path);
 		goto done;
@@ -371,7 +371,7 @@ static int parse_header(trmx_weights *w, trmx_error *err)
 		struct entry *e = &w->entries[k];
 		if ((rc = parse_tensor(w, key, val, data_size, e, err)) < 0)
 			goto done;
-		if (!(e->view.name = strdup(key))) {
+		if (!(e->view.name = trmx_xstrdup(key))) {
 			rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", w->path);
 			goto done;
 		}
@@ -415,7 +415,7 @@ int trmx_weights_open(trmx_weights **out, const char *path, trmx_error *err)
 
 	if (!out || !path)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_weights_open: NULL argument");
-	if (!(w = calloc(1, sizeof *w)) || !(w->path = strdup(path))) {
+	if (!(w = trmx_xcalloc(1, sizeof *w)) || !(w->path = trmx_xstrdup(path))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}
@@ -554,7 +554,7 @@ int trmx_weights_writer_new(trmx_weights_writer **out, trmx_error *err)
 	trmx_weights_writer *wr;
 	if (!out)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_weights_writer_new: NULL argument");
-	if (!(wr = calloc(1, sizeof *wr)))
+	if (!(wr = trmx_xcalloc(1, sizeof *wr)))
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory creating a weights writer");
 	*out = wr;
 	return 0;
@@ -612,7 +612,7 @@ int trmx_weights_writer_add(trmx_weights_writer *wr, const char *name, trmx_dtyp
 
 	t.dtype = dtype;
 	t.ndim = ndim;
-	if (!(t.name = strdup(name)) || !(t.data = malloc(t.nbytes ? t.nbytes : 1))) {
+	if (!(t.name = trmx_xstrdup(name)) || !(t.data = trmx_xmalloc(t.nbytes ? t.nbytes : 1))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "tensor '%s': out of memory", name);
 		goto done;
 	}
@@ -620,7 +620,7 @@ int trmx_weights_writer_add(trmx_weights_writer *wr, const char *name, trmx_dtyp
 		memcpy(t.data, data, t.nbytes);
 	if (wr->count == wr->cap) {
 		size_t cap = wr->cap ? wr->cap * 2 : 16;
-		struct writer_tensor *nt = realloc(wr->tensors, cap * sizeof *nt);
+		struct writer_tensor *nt = trmx_xrealloc(wr->tensors, cap * sizeof *nt);
 		if (!nt) {
 			rc = trmx_error_set(err, TRMX_ENOMEM, "tensor '%s': out of memory", name);
 			goto done;
@@ -659,7 +659,7 @@ int trmx_weights_writer_set_metadata(trmx_weights_writer *wr, const char *key, c
 				      "metadata '%.64s': key or value too long (limits "
 				      "TRMX_SAFETENSORS_NAME_MAX %d, TRMX_SAFETENSORS_METADATA_VALUE_MAX %u)",
 				      key, TRMX_SAFETENSORS_NAME_MAX, TRMX_SAFETENSORS_METADATA_VALUE_MAX);
-	if (!(v = strdup(value))) {
+	if (!(v = trmx_xstrdup(value))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "metadata '%s': out of memory", key);
 		goto done;
 	}
@@ -679,10 +679,10 @@ int trmx_weights_writer_set_metadata(trmx_weights_writer *wr, const char *key, c
 	}
 	if (wr->meta_count == wr->meta_cap) {
 		size_t cap = wr->meta_cap ? wr->meta_cap * 2 : 8;
-		char **nk = realloc(wr->meta_keys, cap * sizeof *nk);
+		char **nk = trmx_xrealloc(wr->meta_keys, cap * sizeof *nk);
 		if (nk)
 			wr->meta_keys = nk;
-		char **nv = nk ? realloc(wr->meta_values, cap * sizeof *nv) : NULL;
+		char **nv = nk ? trmx_xrealloc(wr->meta_values, cap * sizeof *nv) : NULL;
 		if (nv)
 			wr->meta_values = nv;
 		if (!nk || !nv) {
@@ -691,7 +691,7 @@ int trmx_weights_writer_set_metadata(trmx_weights_writer *wr, const char *key, c
 		}
 		wr->meta_cap = cap;
 	}
-	if (!(k = strdup(key))) {
+	if (!(k = trmx_xstrdup(key))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "metadata '%s': out of memory", key);
 		goto done;
 	}
@@ -771,7 +771,7 @@ int trmx_weights_writer_write(trmx_weights_writer *wr, const char *path, trmx_er
 				    path, hlen, TRMX_SAFETENSORS_HEADER_MAX);
 		goto done;
 	}
-	if (!trmx_add_size(8 + hlen, wr->data_size, &total) || !(buf = malloc(total))) {
+	if (!trmx_add_size(8 + hlen, wr->data_size, &total) || !(buf = trmx_xmalloc(total))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "%s: out of memory", path);
 		goto done;
 	}

@@ -254,7 +254,7 @@ static int encode_json(const trmx_task_input *in, trmx_task_sink *sink, trmx_err
 			col += in->first_column - 1;
 		return trmx__task_error_at(err, TRMX_EFORMAT, in, line, col, "bad JSON: %s", je.text);
 	}
-	struct emitter *e = malloc(sizeof *e);
+	struct emitter *e = trmx_xmalloc(sizeof *e);
 	if (!e) {
 		json_decref(root);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading ARC JSON");
@@ -305,7 +305,7 @@ static int encode_json(const trmx_task_input *in, trmx_task_sink *sink, trmx_err
 /* Grids as lines of digits (spaces between cells allowed), split by blank lines. */
 static int encode_digits(const trmx_task_input *in, trmx_task_sink *sink, trmx_error *err)
 {
-	struct emitter *e = malloc(sizeof *e);
+	struct emitter *e = trmx_xmalloc(sizeof *e);
 	if (!e)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading an ARC grid");
 	tcursor cur;

@@ -21,7 +21,7 @@
 int trmx__ds_new(trmx_dataset **out, const trmx_task *task, int seq_len, int vocab, const trmx_dataset_options *o,
 		 trmx_error *err)
 {
-	trmx_dataset *ds = calloc(1, sizeof *ds);
+	trmx_dataset *ds = trmx_xcalloc(1, sizeof *ds);
 	if (!ds)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory creating a data set");
 	ds->task = task;
@@ -40,8 +40,8 @@ int trmx__ds_new(trmx_dataset **out, const trmx_task *task, int seq_len, int voc
 		ds->per_puzzle_ids = ids;
 		ds->filter_roles = ids && ds->split != TRMX_SPLIT_ALL;
 	}
-	ds->pidx = calloc(1, sizeof *ds->pidx);
-	ds->gidx = calloc(1, sizeof *ds->gidx);
+	ds->pidx = trmx_xcalloc(1, sizeof *ds->pidx);
+	ds->gidx = trmx_xcalloc(1, sizeof *ds->gidx);
 	if (!ds->pidx || !ds->gidx) {
 		trmx_dataset_free(ds);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory creating a data set");
@@ -61,7 +61,7 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem, size_t extra_
 	size_t bytes;
 	if (!trmx_mul_size((size_t)nc + extra_elems, elem, &bytes))
 		return trmx_error_set(err, TRMX_ELIMIT, "data set too large");
-	void *q = realloc(*p, bytes);
+	void *q = trmx_xrealloc(*p, bytes);
 	if (!q)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory growing a data set");
 	*p = q;
@@ -97,7 +97,7 @@ int trmx__ds_reserve(trmx_dataset *ds, int64_t more_examples, int64_t more_puzzl
 		    (rc = grow((void **)&ds->pidx, &c2, pneed, sizeof(int64_t), 1, err)) < 0)
 			return rc;
 		if (ds->per_puzzle_ids) {
-			char **names = realloc(ds->pnames, sizeof(char *) * (size_t)c1);
+			char **names = trmx_xrealloc(ds->pnames, sizeof(char *) * (size_t)c1);
 			if (!names)
 				return trmx_error_set(err, TRMX_ENOMEM, "out of memory growing a data set");
 			for (int64_t i = c3; i < c1; i++)
@@ -166,7 +166,7 @@ static int ds_add(trmx_task_sink *sink, const trmx_task_example *ex, trmx_error 
 			ds->pids[p] = ds->next_id++;
 			ds->num_ids = ds->next_id;
 			const char *name = ex->name ? ex->name : ds->default_name;
-			if (name && !(ds->pnames[p] = strdup(name)))
+			if (name && !(ds->pnames[p] = trmx_xstrdup(name)))
 				return trmx_error_set(err, TRMX_ENOMEM, "out of memory naming a puzzle");
 		} else {
 			ds->pids[p] = 0;
@@ -272,7 +272,7 @@ static int load_csv_file(trmx_dataset *ds, const char *path, trmx_error *err)
 	trmx_task_input in = TRMX_TASK_INPUT_INIT;
 	in.source = path;
 	size_t cap = TRMX_TASK_LINE_MAX + 65536, have = 0, start = 0;
-	char *buf = malloc(cap);
+	char *buf = trmx_xmalloc(cap);
 	int rc = 0;
 	int64_t lineno = 0;
 	bool eof = false;
@@ -362,7 +362,7 @@ static int list_json(const char *dir, int depth, char ***files, size_t *n, size_
 		if (e->d_name[0] == '.')
 			continue;
 		size_t plen = strlen(dir) + strlen(e->d_name) + 2;
-		char *p = malloc(plen);
+		char *p = trmx_xmalloc(plen);
 		if (!p) {
 			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory listing %s", dir);
 			goto done;
@@ -388,7 +388,7 @@ static int list_json(const char *dir, int depth, char ***files, size_t *n, size_
 		}
 		if (*ln == *lc) {
 			size_t nc = *lc ? *lc * 2 : 64;
-			char **q = realloc(*list, nc * sizeof *q);
+			char **q = trmx_xrealloc(*list, nc * sizeof *q);
 			if (!q) {
 				free(p);
 				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory listing %s", dir);
@@ -452,7 +452,7 @@ int trmx_dataset_load(trmx_dataset **out, const trmx_task *task, const char *pat
 		if (trmx__ds_is_built_dir(path))
 			return trmx__ds_load_built(out, task, path, err);
 		size_t plen = strlen(path) + 16;
-		char *sub = malloc(plen);
+		char *sub = trmx_xmalloc(plen);
 		if (!sub)
 			return trmx_error_set(err, TRMX_ENOMEM, "out of memory");
 		snprintf(sub, plen, "%s/train", path);

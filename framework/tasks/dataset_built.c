@@ -217,7 +217,7 @@ static int load_identifiers(trmx_dataset *ds, const char *dir, trmx_error *err)
 		goto done;
 	}
 	size_t n = json_array_size(j);
-	if (n && !(ds->id_names = calloc(n, sizeof *ds->id_names))) {
+	if (n && !(ds->id_names = trmx_xcalloc(n, sizeof *ds->id_names))) {
 		rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory reading %s", path);
 		goto done;
 	}
@@ -228,7 +228,7 @@ static int load_identifiers(trmx_dataset *ds, const char *dir, trmx_error *err)
 			rc = trmx_error_set(err, TRMX_EFORMAT, "%s[%zu]: expected a string", path, i);
 			goto done;
 		}
-		if (!(ds->id_names[i] = strdup(json_string_value(v)))) {
+		if (!(ds->id_names[i] = trmx_xstrdup(json_string_value(v)))) {
 			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory reading %s", path);
 			goto done;
 		}

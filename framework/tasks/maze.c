@@ -56,7 +56,7 @@ static int maze_open(void **state, const trmx_task_param *p, size_t np, trmx_err
 				  err)) < 0 ||
 	    (rc = trmx__param_int(p, np, "require_shortest", 0, 1, 0, "maze", NULL, &req, err)) < 0)
 		return rc;
-	struct maze *m = calloc(1, sizeof *m);
+	struct maze *m = trmx_xcalloc(1, sizeof *m);
 	if (!m)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory opening maze");
 	m->size = (int)size;
@@ -172,7 +172,7 @@ static int maze_encode(void *state, const trmx_task_input *in, trmx_task_sink *s
 	int S = m->size, rc = 0;
 	if (trmx__text_is_csv(in))
 		return trmx__csv_encode(&trmx_task_codec_maze, state, m->canvas * m->canvas, in, sink, err);
-	struct reading *rd = malloc(sizeof *rd);
+	struct reading *rd = trmx_xmalloc(sizeof *rd);
 	if (!rd)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading a maze");
 	tcursor cur;

@@ -39,7 +39,7 @@ static int sudoku_open(void **state, const trmx_task_param *p, size_t np, trmx_e
 	}
 	if (trmx_sudoku_box((int)size, NULL, NULL) < 0)
 		return trmx_error_set(err, TRMX_EINVAL, "sudoku: size must be 4, 6 or 9, not %ld", size);
-	struct sudoku *s = calloc(1, sizeof *s);
+	struct sudoku *s = trmx_xcalloc(1, sizeof *s);
 	if (!s)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory opening sudoku");
 	s->n = (int)size;
@@ -200,13 +200,13 @@ static void grid_row_template(const struct sudoku *s, trmx_buf *b, const int32_t
 	}
 }
 
+/* The line between boxes: a row's template with '+' for '|' and '-' for the rest. */
 static void box_line(const struct sudoku *s, trmx_buf *b)
 {
-	trmx_buf t = { 0 };
-	grid_row_template(s, &t, NULL);
-	for (size_t i = 0; i < t.n; i++)
-		trmx_buf_putc(b, t.s[i] == '|' ? '+' : '-');
-	trmx_buf_free(&t);
+	size_t from = b->n;
+	grid_row_template(s, b, NULL);
+	for (size_t i = from; !b->failed && i < b->n; i++)
+		b->s[i] = b->s[i] == '|' ? '+' : '-';
 }
 
 static int check_tokens(const struct sudoku *s, const int32_t *tokens, trmx_error *err)

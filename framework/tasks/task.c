@@ -113,11 +113,11 @@ int trmx_task_open_codec(trmx_task **out, const trmx_task_codec *codec, const tr
 	if (nparams > TRMX_TASK_PARAMS_MAX)
 		return trmx_error_set(err, TRMX_ELIMIT, "%s: %zu parameters; the limit is %d (TRMX_TASK_PARAMS_MAX)",
 				      codec->name, nparams, TRMX_TASK_PARAMS_MAX);
-	if (!(t = calloc(1, sizeof *t)))
+	if (!(t = trmx_xcalloc(1, sizeof *t)))
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory opening task %s", codec->name);
 	t->codec = codec;
 	if (nparams) {
-		if (!(t->params = calloc(nparams, sizeof *t->params))) {
+		if (!(t->params = trmx_xcalloc(nparams, sizeof *t->params))) {
 			rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening task %s", codec->name);
 			goto done;
 		}
@@ -132,8 +132,8 @@ int trmx_task_open_codec(trmx_task **out, const trmx_task_codec *codec, const tr
 						    codec->name, i, TRMX_TASK_PARAM_MAX);
 				goto done;
 			}
-			t->params[i].key = strdup(params[i].key);
-			t->params[i].value = strdup(params[i].value);
+			t->params[i].key = trmx_xstrdup(params[i].key);
+			t->params[i].value = trmx_xstrdup(params[i].value);
 			t->nparams = i + 1;
 			if (!t->params[i].key || !t->params[i].value) {
 				rc = trmx_error_set(err, TRMX_ENOMEM, "out of memory opening task %s", codec->name);
@@ -173,7 +173,7 @@ int trmx_task_open(trmx_task **out, const char *name, const char *params, trmx_e
 		return trmx_error_set(err, TRMX_ENOTFOUND,
 				      "no task codec named '%s' (known: sudoku, maze, arc, tokens)", name);
 	if (params && *params) {
-		if (!(copy = strdup(params)))
+		if (!(copy = trmx_xstrdup(params)))
 			return trmx_error_set(err, TRMX_ENOMEM, "out of memory opening task %s", name);
 		char *s = copy;
 		for (;;) {
@@ -327,7 +327,7 @@ int trmx_task_encode(trmx_task *t, const char *text, size_t len, int32_t *input,
 {
 	if (!t || !input || (!text && len))
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_task_encode: NULL argument");
-	int32_t *tin = malloc(sizeof(int32_t) * (size_t)t->seq_len * 2);
+	int32_t *tin = trmx_xmalloc(sizeof(int32_t) * (size_t)t->seq_len * 2);
 	if (!tin)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory encoding");
 	trmx_task_input in = TRMX_TASK_INPUT_INIT;
@@ -360,7 +360,7 @@ static int text_call(trmx_task *t, text_fn fn, const void *arg, char **out, trmx
 	int rc = fn(t, arg, small, sizeof small, &len, err);
 	if (rc < 0)
 		return rc;
-	char *s = malloc(len + 1);
+	char *s = trmx_xmalloc(len + 1);
 	if (!s)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory writing text");
 	if (len < sizeof small) {
@@ -395,7 +395,7 @@ static int decode_fn(trmx_task *t, const void *arg, char *buf, size_t cap, size_
 
 int trmx_task_canonical(trmx_task *t, const char *text, size_t len, char **out, trmx_error *err)
 {
-	int32_t *buf = calloc(2 * (size_t)t->seq_len, sizeof *buf);
+	int32_t *buf = trmx_xcalloc(2 * (size_t)t->seq_len, sizeof *buf);
 	bool has = false;
 	if (!buf)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory");

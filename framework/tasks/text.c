@@ -214,7 +214,7 @@ static int csv_split(const tline *l, const trmx_task_input *in, char sep, csv_fi
 			fd->quoted = true;
 			i++; /* closing quote */
 			if (dq) {
-				char *o = malloc(fd->len + 1);
+				char *o = trmx_xmalloc(fd->len + 1);
 				if (!o)
 					return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading CSV");
 				size_t k = 0;
@@ -305,8 +305,8 @@ int trmx__csv_reader_init(csv_reader *r, const trmx_task_codec *codec, void *sta
 	r->state = state;
 	r->seq_len = seq_len;
 	r->col_puzzle = r->col_solution = r->col_name = -1;
-	r->in = malloc(sizeof(int32_t) * (size_t)seq_len);
-	r->label = malloc(sizeof(int32_t) * (size_t)seq_len);
+	r->in = trmx_xmalloc(sizeof(int32_t) * (size_t)seq_len);
+	r->label = trmx_xmalloc(sizeof(int32_t) * (size_t)seq_len);
 	if (!r->in || !r->label) {
 		trmx__csv_reader_free(r);
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading CSV");
@@ -446,7 +446,7 @@ int trmx__csv_reader_line(csv_reader *r, const tline *l, const trmx_task_input *
 		char *name = NULL;
 		if (r->col_name >= 0) {
 			const csv_field *nfd = &f[r->col_name];
-			name = malloc(nfd->len + 1);
+			name = trmx_xmalloc(nfd->len + 1);
 			if (!name) {
 				csv_fields_free(f, nf);
 				return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading CSV");

@@ -38,7 +38,7 @@ static int tokens_open(void **state, const trmx_task_param *p, size_t np, trmx_e
 			def = k;
 	if ((rc = trmx__param_int(p, np, "cols", 1, seq, def, "tokens", NULL, &cols, err)) < 0)
 		return rc;
-	struct tokens *t = calloc(1, sizeof *t);
+	struct tokens *t = trmx_xcalloc(1, sizeof *t);
 	if (!t)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory opening tokens");
 	t->seq_len = (int)seq;
@@ -69,7 +69,7 @@ static int tokens_vocab(const void *state)
 static int tokens_encode(void *state, const trmx_task_input *in, trmx_task_sink *sink, trmx_error *err)
 {
 	struct tokens *t = state;
-	int32_t *buf = malloc(sizeof(int32_t) * 2 * (size_t)t->seq_len);
+	int32_t *buf = trmx_xmalloc(sizeof(int32_t) * 2 * (size_t)t->seq_len);
 	if (!buf)
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory reading tokens");
 	tcursor cur;

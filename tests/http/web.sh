@@ -71,9 +71,15 @@ setup() {
 		"$trmx" bind --home "$H" course/maze maze &&
 		"$trmx" bind --home "$H" course/canary "sudoku4@$v1" --canary "sudoku4@$V2" --share 50% &&
 		"$trmx" gen sudoku --size 4 -n 3 --seed 9 -o "$W/p4.csv" || return 1
-	local i
-	for i in 1 2 3 4 5 6 7 8; do # runs on both arms of the canary, for its verdict
+	# runs on both arms of the canary, for its verdict: learners go to an arm by their pseudonym,
+	# which depends on the home's random secret, so 8 learners all land on one arm once in 128
+	# homes; add learners until both arms have runs
+	local i=0 arms=0
+	while [ "$i" -lt 8 ] || [ "$arms" != 2 ]; do
+		i=$((i + 1))
+		[ "$i" -le 64 ] || return 1
 		"$trmx" run --home "$H" course/canary --batch "$W/p4.csv" --learner "web-learner-$i" >/dev/null || return 1
+		arms=$("$trmx" sql --home "$H" --csv "SELECT count(DISTINCT arm) FROM runs WHERE context = 'course/canary'" | tail -n 1)
 	done
 	"$trmx" token add admin --scopes admin --home "$H" >"$W/tok.admin" &&
 		"$trmx" token add learner --scopes solve,feedback,read --context course/unit-1 --home "$H" >"$W/tok.learner" &&
