@@ -201,13 +201,16 @@ ablation-%: $(TRMX)
 # The held-out maze sets, one per family and size, from the seeds reserved for them, and a maze
 # module's exact accuracy on those it can read, fixed and adaptive (docs/TRAINING.md, "Held-out
 # sets"). Made on demand in BUILD/heldout, never committed.
-.PHONY: heldout-mazes maze-baseline
+.PHONY: heldout-mazes maze-baseline halting-calibration
 MAZE_WEIGHTS ?= modules/maze/weights.safetensors
 MAZE_SIDE ?= 9
 heldout-mazes: $(TRMX)
 	./tools/heldout_mazes.sh $(BUILD)
 maze-baseline: $(TRMX)
 	./tools/maze_baseline.sh $(BUILD) $(MAZE_WEIGHTS) $(MAZE_SIDE)
+# Every bundled module's halting calibration on held-out sets (docs/TRAINING.md, "Halting").
+halting-calibration: $(TRMX)
+	./tools/halting_calibration.sh $(BUILD)
 
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_HELPER_SRC) $(wildcard framework/*/*.h framework/*/*/*.h)

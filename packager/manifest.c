@@ -155,6 +155,8 @@ static const struct field fields[] = {
 	FLD("training.base", F_SHA256, false, 0, 0, 0),
 	FLD("training.corrections_sha256", F_SHA256, false, 0, 0, 0),
 	FLD("training.x-*", F_EXT, false, 0, 0, 0),
+	FLD("halting", F_MAP, false, 0, 0, 0),
+	FLD("halting.threshold", F_NUM, false, -100, 100, 0),
 	FLD("metrics", F_MAPOF, false, 0, 0, TRMX_MANIFEST_METRICS_MAX),
 	FLD("metrics.*", F_MAP, false, 0, 0, 0),
 	FLD("metrics.*.exact_accuracy", F_NUM, true, 0.0, 1.0, 0),
@@ -247,6 +249,7 @@ struct trmx_manifest {
 	trmx_config *params, *arch;
 	trmx_manifest_training training;
 	bool has_training;
+	double halt_threshold;
 	trmx_manifest_metric *metrics;
 	size_t nmetrics;
 	trmx_manifest_example *examples;
@@ -916,6 +919,8 @@ static int extract(trmx_manifest *m, trmx_manifest_mode mode, trmx_error *err)
 		m->training.base = map_str(m, n, "base");
 		m->training.corrections_sha256 = map_str(m, n, "corrections_sha256");
 	}
+	if ((n = map_get(m, root, "halting")))
+		m->halt_threshold = map_num(m, n, "threshold", 0.0);
 	if ((n = map_get(m, root, "metrics"))) {
 		m->nmetrics = n->nkids / 2;
 		if (!(m->metrics = trmx_xcalloc(m->nmetrics + 1, sizeof *m->metrics)))
@@ -1097,6 +1102,10 @@ bool trmx_manifest_engine_accepts(const trmx_manifest *m, unsigned int abi_versi
 }
 
 const char *trmx_manifest_task_codec(const trmx_manifest *m) { return m ? m->codec : NULL; }
+double trmx_manifest_halt_threshold(const trmx_manifest *m)
+{
+	return m ? m->halt_threshold : 0.0;
+}
 const trmx_config *trmx_manifest_task_params(const trmx_manifest *m) { return m ? m->params : NULL; }
 const trmx_config *trmx_manifest_architecture(const trmx_manifest *m) { return m ? m->arch : NULL; }
 

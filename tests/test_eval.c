@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "core/core_int.h"
 #include "helpers/testutil.h"
 #include "helpers/weightgen.h"
 #include "trmx/eval.h"
@@ -1016,19 +1017,116 @@ static void test_fixture(void **state)
 	free(dir);
 }
 
+/* The halting calibration of a fixed run predicts, for every threshold, exactly what an adaptive
+ * run with that threshold gives: its exact solves and its ACT steps (rows are independent). */
+static void check_calibration(trmx_model *m, trmx_task *t, trmx_dataset *ds, int S, int batch, const char *what,
+			      bool trained)
+{
+	trmx_eval_halting h;
+	trmx_eval_options o = TRMX_EVAL_OPTIONS_INIT;
+	trmx_eval_result fixed, r;
+	trmx_error err = { 0, "" };
+	o.max_steps = S;
+	o.batch_size = batch;
+	o.halting = &h;
+	assert_trmx_ok(trmx_eval_run(m, t, ds, &o, NULL, NULL, &fixed, &err), err);
+	assert_int_equal(h.count, TRMX_EVAL_THRESHOLDS);
+	int distinct = 0;
+	for (int k = 0; k < h.count; k++) {
+		if (k > 0) {
+			assert_true(h.threshold[k] > h.threshold[k - 1]);
+			assert_true(h.act_steps[k] >= h.act_steps[k - 1]); /* a higher bar halts later */
+			distinct += h.act_steps[k] != h.act_steps[k - 1];
+		}
+		trmx_eval_options a = o;
+		a.halting = NULL;
+		a.halt = TRMX_HALT_ADAPTIVE;
+		a.halt_threshold = h.threshold[k];
+		assert_trmx_ok(trmx_eval_run(m, t, ds, &a, NULL, NULL, &r, &err), err);
+		if (r.exact != h.exact[k] || r.act_steps != h.act_steps[k])
+			fail_msg("%s, threshold %g: calibrated %lld exact in %lld steps, the adaptive run %lld in %lld",
+				 what, h.threshold[k], (long long)h.exact[k], (long long)h.act_steps[k], (long long)r.exact,
+				 (long long)r.act_steps);
+	}
+	print_message("%s: %lld items, fixed %d steps %lld exact; thresholds %g..%g: exact %lld..%lld, steps %lld..%lld "
+		      "(%d changes)\n",
+		      what, (long long)fixed.items, S, (long long)fixed.exact, h.threshold[0], h.threshold[h.count - 1],
+		      (long long)h.exact[0], (long long)h.exact[h.count - 1], (long long)h.act_steps[0],
+		      (long long)h.act_steps[h.count - 1], distinct);
+	assert_true(distinct >= 2); /* the thresholds do move the halting of this model */
+	if (trained)		    /* and what it solves */
+		assert_true(h.exact[0] < h.exact[h.count - 1] && h.exact[h.count - 1] > 0);
+	/* the calibration needs every step of every row */
+	trmx_eval_options bad = o;
+	bad.halt = TRMX_HALT_ADAPTIVE;
+	assert_int_equal(trmx_eval_run(m, t, ds, &bad, NULL, NULL, &r, &err), TRMX_EINVAL);
+	bad = o;
+	bad.halting = NULL;
+	bad.halt = TRMX_HALT_ADAPTIVE;
+	bad.halt_threshold = NAN;
+	assert_int_equal(trmx_eval_run(m, t, ds, &bad, NULL, NULL, &r, &err), TRMX_EINVAL);
+}
+
+static void test_halting_calibration(void **state)
+{
+	char *dir = tu_tmpdir();
+	trmx_task *t = task_open("sudoku", "size=4");
+	trmx_error err = { 0, "" };
+	/* 160 generated 4x4 puzzles */
+	trmx_buf csv = { 0 };
+	trmx_rng rng;
+	trmx_rng_seed(&rng, 2027, 0);
+	trmx_sudoku_gen_options go = TRMX_SUDOKU_GEN_OPTIONS_INIT;
+	go.size = 4;
+	for (int i = 0; i < 160; i++) {
+		uint8_t p[16], s[16];
+		assert_trmx_ok(trmx_sudoku_generate(&rng, &go, p, s, NULL, &err), err);
+		for (int k = 0; k < 16; k++)
+			trmx_buf_putc(&csv, p[k] ? (char)('0' + p[k]) : '.');
+		trmx_buf_putc(&csv, ',');
+		for (int k = 0; k < 16; k++)
+			trmx_buf_putc(&csv, (char)('0' + s[k]));
+		trmx_buf_putc(&csv, '\n');
+	}
+	assert_false(csv.failed);
+	trmx_dataset *ds = NULL;
+	trmx_dataset_options dso = TRMX_DATASET_OPTIONS_INIT;
+	assert_trmx_ok(trmx_dataset_parse(&ds, t, csv.s, csv.n, &dso, &err), err);
+	/* a random model (its margins near 0) and the trained fixture module */
+	struct model md;
+	random_model(&md, arch_sudoku4("32", "true", "4"), dir, 21);
+	check_calibration(md.m, t, ds, 8, 7, "random model", false);
+	model_close(&md);
+	/* the bundled HRM module: its margin is q_halt - q_continue, and it halts after 1-16 steps */
+	char *w = tu_path(fixture_dir(), "../../modules/sudoku4-hrm/weights.safetensors");
+	trmx_weights *tw = NULL;
+	trmx_config *meta = NULL;
+	trmx_model *hm = NULL;
+	assert_trmx_ok(trmx_weights_open(&tw, w, &err), err);
+	assert_trmx_ok(trmx_config_from_metadata(&meta, tw, &err), err);
+	assert_trmx_ok(trmx_model_open(&hm, trmx_config_engine(meta), meta, tw, NULL, &err), err);
+	check_calibration(hm, t, ds, 16, 64, "modules/sudoku4-hrm", true);
+	trmx_model_free(hm);
+	trmx_config_free(meta);
+	trmx_weights_free(tw);
+	free(w);
+	trmx_dataset_free(ds);
+	trmx_buf_free(&csv);
+	trmx_task_free(t);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	/* One kernel thread: these models are tiny, so a step is mostly parallel-region overhead,
 	 * which on a loaded two-core machine made batch-1 runs 10x slower. Threads are test_trm's. */
 	trmx_set_threads(1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_identity_csv),
-		cmocka_unit_test(test_random_csv_layouts),
-		cmocka_unit_test(test_random_built),
-		cmocka_unit_test(test_random_arc_folder),
-		cmocka_unit_test(test_chunks_and_limit),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_fixture),
+		cmocka_unit_test(test_identity_csv),	 cmocka_unit_test(test_random_csv_layouts),
+		cmocka_unit_test(test_random_built),	 cmocka_unit_test(test_random_arc_folder),
+		cmocka_unit_test(test_chunks_and_limit), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_fixture),		 cmocka_unit_test(test_halting_calibration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

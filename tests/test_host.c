@@ -698,10 +698,11 @@ static void test_two_engine_plugins(void **state)
 			assert_string_equal(src, hrm ? "/hrm.so" : "/trm.so");
 			if (!hrm) /* the trained TRM module solves it */
 				assert_int_equal(r->runs[0].check.verdict, TRMX_VERDICT_VALID);
-			char sql[256], expect[128];
+			char sql[256], expect[256];
 			snprintf(sql, sizeof sql, "SELECT module, version, engine, arm FROM runs WHERE id = '%s'",
 				 r->runs[0].run_id);
-			snprintf(expect, sizeof expect, "%s 1.0.0 %s 1.0.0 %s\n", hrm ? "sudoku4-hrm" : "sudoku4", hrm ? "hrm" : "trm",
+			snprintf(expect, sizeof expect, "%s %s %s 1.0.0 %s\n", hrm ? "sudoku4-hrm" : "sudoku4",
+				 r->resolution.module_version, hrm ? "hrm" : "trm",
 				 hrm && phases[ph].canary ? "canary" : "main");
 			char *row = logged(f->home, sql);
 			assert_string_equal(row, expect);

@@ -5,8 +5,10 @@
  * and throughput; a table for people, --json for scripts. The work is trmx_eval_run (eval.h);
  * on a TARGET, trmx_host_eval, which also logs every item (host.h).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,6 +51,13 @@ static void help(void)
 	       "                          evaluation), adaptive (stop when the Q head says halt, at\n"
 	       "                          most --steps), or both (two runs, side by side)\n"
 	       "      --steps N           ACT steps or the adaptive cap (default: halt_max_steps)\n"
+	       "      --halt-threshold X  adaptive: halt once the Q head's margin is above logit X\n"
+	       "                          (default: a TARGET's manifest halting.threshold, else 0, the\n"
+	       "                          official rule; sigmoid(X) is the confidence)\n"
+	       "      --calibrate         with the fixed run: what adaptive halting would give at each\n"
+	       "                          of 20 thresholds (exact, mean steps), and the threshold with\n"
+	       "                          the fewest steps within 1 point of the best (of these and\n"
+	       "                          of fixed steps)\n"
 	       "  -b, --batch-size N      puzzles run together (default 64)\n"
 	       "  -l, --limit N           the first N puzzles only\n"
 	       "      --split S           test (default), train or all: the built layout's split; ARC\n"
@@ -340,8 +349,54 @@ enum {
 	OPT_LEARNER,
 	OPT_NOLOG,
 	OPT_STRICT,
-	OPT_BATCH_ID
+	OPT_BATCH_ID,
+	OPT_THRESHOLD,
+	OPT_CALIBRATE
 };
+
+/* The threshold with the fewest steps whose exact count is within one point of the best: of the
+ * fixed run and of every threshold (a model whose answers drift after they are right, as the
+ * maze's, is best halted early); -1 without a calibration. */
+static int recommended(const trmx_eval_halting *h, const trmx_eval_result *fixed)
+{
+	int64_t top = fixed->exact;
+	for (int k = 0; k < h->count; k++)
+		top = h->exact[k] > top ? h->exact[k] : top;
+	int best = -1;
+	for (int k = 0; k < h->count; k++)
+		if ((double)(top - h->exact[k]) <= 0.01 * (double)fixed->labelled &&
+		    (best < 0 || h->act_steps[k] < h->act_steps[best]))
+			best = k;
+	return best;
+}
+
+static void print_calibration(const trmx_eval_halting *h, const trmx_eval_result *fixed)
+{
+	int best = recommended(h, fixed);
+	printf("\nhalting calibration (from the fixed run of %d steps: a row halts at the first step whose\n"
+	       "margin is above the threshold; * the fewest steps within 1 point of the best)\n",
+	       fixed->max_steps);
+	printf("  threshold  confidence      exact   mean steps\n");
+	for (int k = 0; k < h->count; k++)
+		printf("%c %9.2f  %10.4f  %8.2f%%  %11.2f\n", k == best ? '*' : ' ', h->threshold[k],
+		       1.0 / (1.0 + exp(-(double)h->threshold[k])),
+		       fixed->labelled ? 100.0 * (double)h->exact[k] / (double)fixed->labelled : 0.0,
+		       fixed->items ? (double)h->act_steps[k] / (double)fixed->items : 0.0);
+}
+
+static json_t *calibration_json(const trmx_eval_halting *h, const trmx_eval_result *fixed)
+{
+	json_t *a = json_array();
+	for (int k = 0; k < h->count; k++)
+		json_array_append_new(a, json_pack("{s:f,s:I,s:f,s:f}", "threshold", (double)h->threshold[k], "exact",
+						   (json_int_t)h->exact[k], "exact_accuracy",
+						   fixed->labelled ? (double)h->exact[k] / (double)fixed->labelled : 0.0,
+						   "mean_steps",
+						   fixed->items ? (double)h->act_steps[k] / (double)fixed->items : 0.0));
+	int best = recommended(h, fixed);
+	return json_pack("{s:o,s:o}", "thresholds", a, "recommended",
+			 best < 0 ? json_null() : json_real((double)h->threshold[best]));
+}
 
 /* The data set read again from its text, each time a bad row is cut (cli_rows_skip). */
 struct reparse {
@@ -361,15 +416,25 @@ static int reparse_read(void *user, const char *text, size_t len, trmx_error *er
 int cmd_eval(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "weights", required_argument, NULL, 'w' }, { "config", required_argument, NULL, 'c' },
-		{ "task", required_argument, NULL, 't' },    { "halt", required_argument, NULL, OPT_HALT },
-		{ "steps", required_argument, NULL, 'n' },   { "batch-size", required_argument, NULL, 'b' },
-		{ "limit", required_argument, NULL, 'l' },   { "split", required_argument, NULL, OPT_SPLIT },
-		{ "json", no_argument, NULL, OPT_JSON },     { "help", no_argument, NULL, 'h' },
-		{ "home", required_argument, NULL, OPT_HOME }, { "plugins", required_argument, NULL, OPT_PLUGINS },
-		{ "context", required_argument, NULL, OPT_CONTEXT }, { "learner", required_argument, NULL, OPT_LEARNER },
-		{ "no-log", no_argument, NULL, OPT_NOLOG },    { "strict", no_argument, NULL, OPT_STRICT },
+		{ "weights", required_argument, NULL, 'w' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "task", required_argument, NULL, 't' },
+		{ "halt", required_argument, NULL, OPT_HALT },
+		{ "steps", required_argument, NULL, 'n' },
+		{ "batch-size", required_argument, NULL, 'b' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "split", required_argument, NULL, OPT_SPLIT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "home", required_argument, NULL, OPT_HOME },
+		{ "plugins", required_argument, NULL, OPT_PLUGINS },
+		{ "context", required_argument, NULL, OPT_CONTEXT },
+		{ "learner", required_argument, NULL, OPT_LEARNER },
+		{ "no-log", no_argument, NULL, OPT_NOLOG },
+		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "batch-id", required_argument, NULL, OPT_BATCH_ID },
+		{ "halt-threshold", required_argument, NULL, OPT_THRESHOLD },
+		{ "calibrate", no_argument, NULL, OPT_CALIBRATE },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *weights_path = NULL, *config_path = NULL, *dataset_path = NULL, *split_name = "test";
@@ -377,7 +442,9 @@ int cmd_eval(int argc, char **argv)
 	char *task_spec = NULL;
 	long steps = 0, batch = 0, limit = 0;
 	int modes = 1; /* bit 0 fixed, bit 1 adaptive */
-	bool json = false, nolog = false, strict = false;
+	bool json = false, nolog = false, strict = false, calibrate = false, threshold_given = false;
+	double threshold = 0.0;
+	trmx_eval_halting halting;
 	trmx_split split = TRMX_SPLIT_TEST;
 	int c;
 	opterr = 0;
@@ -428,6 +495,16 @@ int cmd_eval(int argc, char **argv)
 		case OPT_LEARNER: learner = optarg; break;
 		case OPT_NOLOG: nolog = true; break;
 		case OPT_STRICT: strict = true; break;
+		case OPT_CALIBRATE: calibrate = true; break;
+		case OPT_THRESHOLD: {
+			char *end = NULL;
+			errno = 0;
+			threshold = strtod(optarg, &end);
+			if (!*optarg || *end || errno || !isfinite(threshold) || fabs(threshold) > 1e6)
+				return cli_usage_error("eval", "--halt-threshold is a number (a logit), not '%s'", optarg);
+			threshold_given = true;
+			break;
+		}
 		case OPT_BATCH_ID:
 			if (!trmx_uuid_valid(optarg))
 				return cli_usage_error("eval", "--batch-id is a UUID (8-4-4-4-12 hex digits), not '%s'", optarg);
@@ -438,6 +515,10 @@ int cmd_eval(int argc, char **argv)
 		default: return cli_usage_error("eval", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (calibrate && !(modes & 1))
+		return cli_usage_error("eval", "--calibrate goes with the fixed run (--halt fixed or both)");
+	if (threshold_given && !(modes & 2))
+		return cli_usage_error("eval", "--halt-threshold goes with the adaptive run (--halt adaptive or both)");
 	if (!weights_path && argc - optind == 2)
 		target = argv[optind++];
 	if (optind < argc)
@@ -552,6 +633,8 @@ int cmd_eval(int argc, char **argv)
 		ds = rp.ds;
 	}
 
+	if (lease && !threshold_given) /* the module's own threshold */
+		threshold = trmx_manifest_halt_threshold(trmx_lease_manifest(lease));
 	int nr = 0;
 	struct bar bar = { 0, "", false };
 	bool tty = isatty(STDERR_FILENO);
@@ -563,6 +646,9 @@ int cmd_eval(int argc, char **argv)
 		o.max_steps = (int)steps;
 		o.batch_size = (int)batch;
 		o.limit = limit;
+		o.halt_threshold = (float)threshold;
+		if (calibrate && o.halt == TRMX_HALT_FIXED)
+			o.halting = &halting;
 		bar.label = halt_name(o.halt);
 		if (tty) {
 			o.progress = progress;
@@ -607,6 +693,16 @@ int cmd_eval(int argc, char **argv)
 					  log_context ? json_string(log_context) : json_null(), "logged",
 					  batches ? json_incref(batches) : json_null());
 		}
+		if (calibrate) {
+			if (!extra)
+				extra = json_object();
+			json_object_set_new(extra, "halting_calibration", calibration_json(&halting, &res[0]));
+		}
+		if (modes & 2) {
+			if (!extra)
+				extra = json_object();
+			json_object_set_new(extra, "halt_threshold", json_real(threshold));
+		}
 		if (print_json(dataset_path, weights_path, task_name, task_params, split_name, &info, res, nr, extra) < 0) {
 			rc = cli_failf("cannot write JSON to standard output");
 			goto done;
@@ -631,6 +727,10 @@ int cmd_eval(int argc, char **argv)
 			snprintf(label, sizeof label, "%s%s%s", task_name, task_params && *task_params ? ":" : "",
 				 task_params ? task_params : "");
 		print_text(task, rs ? label : task_spec, dataset_path, &info, res, nr);
+		if (modes & 2)
+			printf("halt threshold %g (adaptive run)\n", threshold);
+		if (calibrate)
+			print_calibration(&halting, &res[0]);
 	}
 	rc = fflush(stdout) == 0 && !ferror(stdout) ? (skipped.n ? CLI_FAIL : CLI_OK) : cli_failf("cannot write standard output");
 	cli_rows_report("eval", &skipped);

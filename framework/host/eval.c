@@ -8,6 +8,8 @@
  * function of the step cap in one run and the progress figures; the items themselves are scored,
  * checked and handed to the caller after their chunk, in data-set order.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -94,7 +96,31 @@ struct run {
 	trmx_eval_progress_fn progress;
 	void *progress_user;
 	bool stopped; /* by the progress callback */
+	/* The halting calibration (fixed mode): per chunk item, the thresholds it has halted under. */
+	trmx_eval_halting *halting;
+	bool hrm_margin; /* the margin is q_halt - q_continue */
+	uint32_t *halted_under;
 };
+
+/* The calibration's thresholds (logits; sigmoid(4) = 0.982). */
+static const float halt_thresholds[TRMX_EVAL_THRESHOLDS] = { -4, -2,   -1, -0.5f, 0, 0.5f, 1, 1.5f, 2,	2.5f,
+							     3,	 3.5f, 4,  5,	  6, 7,	   8, 10,   12, 15 };
+
+/* Row `i` of the chunk ran step `s` with Q logits qh, qc: under every threshold it has not yet
+ * halted under, it halts now when its margin is above it or at the last step. */
+static void calibrate(struct run *r, size_t i, int s, float qh, float qc, const struct score *sc)
+{
+	trmx_eval_halting *h = r->halting;
+	float margin = r->hrm_margin ? qh - qc : qh;
+	for (int k = 0; k < TRMX_EVAL_THRESHOLDS; k++) {
+		uint32_t bit = 1u << k;
+		if ((r->halted_under[i] & bit) || !(margin > h->threshold[k] || s == r->S))
+			continue;
+		r->halted_under[i] |= bit;
+		h->act_steps[k] += s;
+		h->exact[k] += sc->supervised && sc->exact;
+	}
+}
 
 static int on_step(void *user, const trmx_step_view *v)
 {
@@ -111,6 +137,8 @@ static int on_step(void *user, const trmx_step_view *v)
 			r->at_exact[s] += sc.exact;
 			r->at_open[s] += sc.open_correct;
 		}
+		if (r->halting)
+			calibrate(r, i, s, v->q_halt[row], v->q_continue[row], &sc);
 		if (v->halted[row]) {
 			if (sc.supervised) {
 				r->carry_exact[s] += sc.exact;
@@ -135,6 +163,7 @@ static void run_free(struct run *r)
 {
 	free(r->in), free(r->lab), free(r->pred), free(r->steps), free(r->pids);
 	free(r->qh), free(r->qc), free(r->reason), free(r->example), free(r->puzzle);
+	free(r->halted_under);
 }
 
 static int run_alloc(struct run *r, size_t cap, trmx_error *err)
@@ -190,6 +219,12 @@ static int check_options(const trmx_eval_options *o, trmx_error *err)
 				      TRMX_SOLVE_BATCH_MAX);
 	if (o->limit < 0)
 		return trmx_error_set(err, TRMX_EINVAL, "eval: limit %lld is negative", (long long)o->limit);
+	if (o->version >= 2 && !isfinite(o->halt_threshold))
+		return trmx_error_set(err, TRMX_EINVAL, "eval: the halt threshold is not a finite number");
+	if (o->version >= 2 && o->halting && o->halt != TRMX_HALT_FIXED)
+		return trmx_error_set(err, TRMX_EINVAL,
+				      "eval: the halting calibration needs fixed steps (every row "
+				      "runs every step)");
 	return 0;
 }
 
@@ -258,6 +293,13 @@ int trmx_eval_run(trmx_model *model, trmx_task *task, const trmx_dataset *ds, co
 	r->progress = o->progress;
 	r->progress_user = o->progress_user;
 	r->t0 = now();
+	if (o->version >= 2 && o->halting) {
+		r->halting = o->halting;
+		memset(r->halting, 0, sizeof *r->halting);
+		r->halting->count = TRMX_EVAL_THRESHOLDS;
+		memcpy(r->halting->threshold, halt_thresholds, sizeof halt_thresholds);
+		r->hrm_margin = info.engine && !strcmp(info.engine, "hrm");
+	}
 
 	int64_t total = 0;
 	for (int64_t e = 0; e < v.examples; e++)
@@ -271,6 +313,10 @@ int trmx_eval_run(trmx_model *model, trmx_task *task, const trmx_dataset *ds, co
 		cap = total > 0 ? (size_t)total : 1;
 	if ((rc = run_alloc(r, cap, err)) < 0)
 		goto done;
+	if (r->halting && !(r->halted_under = calloc(cap, sizeof *r->halted_under))) {
+		rc = trmx_error_set(err, TRMX_ENOMEM, "eval: out of memory");
+		goto done;
+	}
 
 	res->version = TRMX_EVAL_RESULT_VERSION;
 	res->halt = o->halt;
@@ -282,6 +328,8 @@ int trmx_eval_run(trmx_model *model, trmx_task *task, const trmx_dataset *ds, co
 			goto done;
 		if (r->n == 0)
 			break;
+		if (r->halted_under)
+			memset(r->halted_under, 0, r->n * sizeof *r->halted_under);
 		trmx_solve_request req = TRMX_SOLVE_REQUEST_INIT;
 		req.n = r->n;
 		req.inputs = r->in;
@@ -289,6 +337,7 @@ int trmx_eval_run(trmx_model *model, trmx_task *task, const trmx_dataset *ds, co
 		req.batch_size = batch;
 		req.max_steps = r->S;
 		req.halt = o->halt;
+		req.halt_threshold = o->version >= 2 && o->halt == TRMX_HALT_ADAPTIVE ? o->halt_threshold : 0.0f;
 		req.on_step = on_step;
 		req.user = r;
 		req.preds = r->pred;

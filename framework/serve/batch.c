@@ -412,6 +412,7 @@ static void *engine_main(void *arg)
 		struct feed_ctx c = { s, q, trmx_mono_s(), s->inflight, 0 };
 		trmx_solve_request req = TRMX_SOLVE_REQUEST_INIT;
 		req.batch_size = s->opts.batch;
+		req.halt_threshold = (float)trmx_manifest_halt_threshold(trmx_lease_manifest(q->lease));
 		req.feed = feed;
 		req.done = done;
 		req.on_step = on_step;

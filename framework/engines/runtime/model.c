@@ -139,6 +139,12 @@ static int round_step(void *user, const trmx_step_view *v)
 	return r->req->on_step(r->req->user, &w);
 }
 
+/* The request's halt threshold (0 before version 3). */
+static float threshold(const trmx_solve_request *req)
+{
+	return req->version >= 3 ? req->halt_threshold : 0.0f;
+}
+
 static int solve_rounds(trmx_model *m, const trmx_solve_request *req, trmx_error *err)
 {
 	trmx_model_info info;
@@ -174,9 +180,24 @@ static int solve_rounds(trmx_model *m, const trmx_solve_request *req, trmx_error
 					taken[i] = 1;
 				}
 			struct round rd = { req, ids, view_ids };
-			trmx_solve_request v1 = { 1, k, sub, pid, (int)k, rows[first].max_steps ? rows[first].max_steps : req->max_steps,
-						  rows[first].halt, req->on_step ? round_step : NULL, &rd, preds, steps, qh, qc, reason,
-						  NULL, NULL };
+			trmx_solve_request v1 = { 1,
+						  k,
+						  sub,
+						  pid,
+						  (int)k,
+						  rows[first].max_steps ? rows[first].max_steps : req->max_steps,
+						  rows[first].halt,
+						  req->on_step ? round_step : NULL,
+						  &rd,
+						  preds,
+						  steps,
+						  qh,
+						  qc,
+						  reason,
+						  NULL,
+						  NULL,
+						  threshold(req) };
+			v1.version = v1.halt_threshold != 0.0f ? 3 : 1;
 			if ((rc = m->engine->solve(m->state, &v1, err)) < 0)
 				goto done;
 			for (size_t i = 0; i < k; i++)
@@ -189,14 +210,20 @@ done:
 	return rc;
 }
 
+/* An engine is handed the oldest request version that says what the caller asked: one built
+ * before the halt threshold (version 3) keeps working as long as no threshold is set. */
 int trmx_model_solve(trmx_model *m, const trmx_solve_request *req, trmx_error *err)
 {
 	if (!m || !req)
 		return trmx_error_set(err, TRMX_EINVAL, "trmx_model_solve: missing argument");
 	if (!trmx_version_ok(req->version, TRMX_SOLVE_REQUEST_VERSION))
 		return trmx_version_refused(err, "solve request", req->version, TRMX_SOLVE_REQUEST_VERSION);
-	if (m->engine->flags & TRMX_ENGINE_FEED)
-		return m->engine->solve(m->state, req, err);
+	if (m->engine->flags & TRMX_ENGINE_FEED) {
+		trmx_solve_request r = *req;
+		if (r.version >= 3 && threshold(req) == 0.0f)
+			r.version = 2;
+		return m->engine->solve(m->state, &r, err);
+	}
 	if (req->version >= 2 && (!req->feed) != (!req->done))
 		return trmx_error_set(err, TRMX_EINVAL, "solve: feed and done go together");
 	if (req->version >= 2 && req->feed) {
@@ -205,7 +232,9 @@ int trmx_model_solve(trmx_model *m, const trmx_solve_request *req, trmx_error *e
 					      TRMX_SOLVE_BATCH_MAX);
 		return solve_rounds(m, req, err);
 	}
-	trmx_solve_request v1 = *req; /* an engine without feeding knows version 1 only */
-	v1.version = 1;
+	trmx_solve_request v1 = *req; /* an engine without feeding gets no feed */
+	v1.version = threshold(req) != 0.0f ? 3 : 1;
+	v1.feed = NULL;
+	v1.done = NULL;
 	return m->engine->solve(m->state, &v1, err);
 }

@@ -300,6 +300,8 @@ static int check_request(const trm_model *m, const trmx_solve_request *req, trmx
 				      req->max_steps, TRMX_SOLVE_STEPS_MAX);
 	if (req->halt != TRMX_HALT_FIXED && req->halt != TRMX_HALT_ADAPTIVE)
 		return trmx_error_set(err, TRMX_EINVAL, "solve: unknown halting mode %d", (int)req->halt);
+	if (req->version >= 3 && !isfinite(req->halt_threshold))
+		return trmx_error_set(err, TRMX_EINVAL, "solve: the halt threshold is not a finite number");
 	for (size_t i = 0; !fed && i < req->n; i++) {
 		int rc = check_tokens(c, req->inputs + i * (size_t)c->seq_len, req->puzzle_ids ? req->puzzle_ids[i] : 0,
 				      (int64_t)i, err);
@@ -309,10 +311,11 @@ static int check_request(const trm_model *m, const trmx_solve_request *req, trmx
 	return 0;
 }
 
-/* The Q head's halt signal: TRM halts on q_halt > 0 (no_ACT_continue), HRM on q_halt > q_continue. */
-static bool halts(const trm_config *c, float q_halt, float q_continue)
+/* The Q head's halt signal: TRM halts on q_halt > 0 (no_ACT_continue), HRM on q_halt > q_continue;
+ * a request of version 3 may move the threshold of that margin. */
+static bool halts(const trm_config *c, float threshold, float q_halt, float q_continue)
 {
-	return c->hrm ? q_halt > q_continue : q_halt > 0.0f;
+	return (c->hrm ? q_halt - q_continue : q_halt) > threshold;
 }
 
 /* A version-1 request is fed from its arrays and writes its results into them. */
@@ -401,6 +404,7 @@ int trmx__trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 	if ((rc = check_request(m, req, err)) < 0)
 		return rc;
 	bool fed = req->version >= 2 && req->feed;
+	float thr = req->version >= 3 ? req->halt_threshold : 0.0f;
 	struct array_feed af = { req, c, 0 };
 	trmx_feed_fn feed = fed ? req->feed : array_feed;
 	trmx_done_fn done = fed ? req->done : array_done;
@@ -440,7 +444,7 @@ int trmx__trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 			sl.step[r]++;
 			sl.qh[r] = wk.q[2 * r];
 			sl.qc[r] = wk.q[2 * r + 1];
-			sl.halted[r] = sl.step[r] >= sl.limit[r] || (sl.adaptive[r] && halts(c, sl.qh[r], sl.qc[r]));
+			sl.halted[r] = sl.step[r] >= sl.limit[r] || (sl.adaptive[r] && halts(c, thr, sl.qh[r], sl.qc[r]));
 		}
 		if (req->on_step) {
 			trmx_step_view v = { active, c->seq_len, c->vocab_size, sl.index, sl.step, sl.halted,
@@ -456,7 +460,7 @@ int trmx__trm_solve(void *state, const trmx_solve_request *req, trmx_error *err)
 				r++;
 				continue;
 			}
-			bool q = sl.adaptive[r] && halts(c, sl.qh[r], sl.qc[r]);
+			bool q = sl.adaptive[r] && halts(c, thr, sl.qh[r], sl.qc[r]);
 			done(fuser, sl.index[r], wk.preds + (size_t)r * L, sl.step[r], sl.qh[r], sl.qc[r],
 			     q ? TRMX_HALT_REASON_Q
 			       : sl.adaptive[r] && sl.limit[r] < c->halt_max_steps ? TRMX_HALT_REASON_BUDGET

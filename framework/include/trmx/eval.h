@@ -88,6 +88,21 @@ typedef struct trmx_eval_progress {
 /* Return 0 to go on, non-zero to stop (TRMX_ECANCELLED). */
 typedef int (*trmx_eval_progress_fn)(void *user, const trmx_eval_progress *p);
 
+/* Thresholds of the halting calibration (trmx_eval_halting). */
+#define TRMX_EVAL_THRESHOLDS 20
+
+/* What adaptive halting would give at each of a set of halt thresholds (the solve request's
+ * halt_threshold), from one run at fixed steps: a row halts at the first step whose halt margin
+ * (TRM: q_halt; HRM: q_halt - q_continue) is above the threshold, or at max_steps, and keeps
+ * that step's answer. Rows are independent, so an adaptive run with that threshold and step cap
+ * gives these figures (test_eval checks it). */
+typedef struct trmx_eval_halting {
+	int count;				 /* thresholds filled, TRMX_EVAL_THRESHOLDS */
+	float threshold[TRMX_EVAL_THRESHOLDS];	 /* logits, ascending */
+	int64_t exact[TRMX_EVAL_THRESHOLDS];	 /* labelled items exact */
+	int64_t act_steps[TRMX_EVAL_THRESHOLDS]; /* ACT steps summed over items */
+} trmx_eval_halting;
+
 typedef struct trmx_eval_options {
 	unsigned int version;
 	trmx_halt_mode halt;            /* FIXED (the official evaluation) or ADAPTIVE */
@@ -97,9 +112,15 @@ typedef struct trmx_eval_options {
 	int64_t limit;                  /* evaluate the first `limit` items; 0: all */
 	trmx_eval_progress_fn progress; /* optional */
 	void *progress_user;
+	/* version 2: */
+	float halt_threshold;	    /* adaptive: the solve request's halt_threshold (0: official) */
+	trmx_eval_halting *halting; /* fixed: filled with the halting calibration; may be NULL */
 } trmx_eval_options;
-#define TRMX_EVAL_OPTIONS_VERSION 1
-#define TRMX_EVAL_OPTIONS_INIT { TRMX_EVAL_OPTIONS_VERSION, TRMX_HALT_FIXED, 0, 0, 0, NULL, NULL }
+#define TRMX_EVAL_OPTIONS_VERSION 2
+#define TRMX_EVAL_OPTIONS_INIT                                                                                              \
+	{                                                                                                                   \
+		TRMX_EVAL_OPTIONS_VERSION, TRMX_HALT_FIXED, 0, 0, 0, NULL, NULL, 0.0f, NULL                                 \
+	}
 
 /* The figures of a run. Ratios are 0 when their denominator is 0. */
 typedef struct trmx_eval_result {

@@ -117,6 +117,10 @@ bool trmx_manifest_engine_accepts(const trmx_manifest *m, unsigned int abi_versi
 const char *trmx_manifest_task_codec(const trmx_manifest *m);
 const trmx_config *trmx_manifest_task_params(const trmx_manifest *m);
 
+/* halting.threshold: the halt threshold adaptive solves of this module use (the solve request's
+ * halt_threshold, calibrated with `trmx eval --calibrate`); 0, the official rule, when absent. */
+double trmx_manifest_halt_threshold(const trmx_manifest *m);
+
 /* architecture: the official config keys, nested mappings as dotted keys ("loss.name"); pass it
  * to trmx_model_open with trmx_manifest_engine_name. Never NULL. */
 const trmx_config *trmx_manifest_architecture(const trmx_manifest *m);

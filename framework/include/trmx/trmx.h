@@ -175,7 +175,9 @@ typedef struct trmx_model trmx_model;
 
 typedef enum trmx_halt_mode {
 	TRMX_HALT_FIXED = 0, /* every row runs max_steps ACT steps (the official evaluation) */
-	TRMX_HALT_ADAPTIVE   /* a row stops when q_halt > 0, at max_steps, or when the budget ends */
+	TRMX_HALT_ADAPTIVE   /* a row stops when its halt margin exceeds the threshold (0 unless the
+				request sets one: q_halt > 0 for TRM, q_halt > q_continue for HRM), at
+				max_steps, or when the budget ends */
 } trmx_halt_mode;
 
 /* Why a row stopped. */
@@ -264,10 +266,17 @@ typedef struct trmx_solve_request {
 	 * are not read) and each result goes to `done`; batch_size 0 then means 64. */
 	trmx_feed_fn feed;
 	trmx_done_fn done;
+	/* Version 3. Adaptive halting stops a row once its halt margin (the built-in engines: q_halt
+	 * for TRM, q_halt - q_continue for HRM) is above this logit; 0 is the official rule, a
+	 * larger value halts later (the module's manifest may name one, docs/FORMAT.md). Finite. */
+	float halt_threshold;
 } trmx_solve_request;
-#define TRMX_SOLVE_REQUEST_VERSION 2
-#define TRMX_SOLVE_REQUEST_INIT { TRMX_SOLVE_REQUEST_VERSION, 0, NULL, NULL, 0, 0, TRMX_HALT_FIXED, NULL, NULL, \
-				  NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define TRMX_SOLVE_REQUEST_VERSION 3
+#define TRMX_SOLVE_REQUEST_INIT                                                                                             \
+	{                                                                                                                   \
+		TRMX_SOLVE_REQUEST_VERSION, 0, NULL, NULL, 0, 0, TRMX_HALT_FIXED, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+			NULL, NULL, 0.0f                                                                                    \
+	}
 
 /* Run the recursion on `req->n` inputs (or what `feed` gives), `batch_size` at a time. A halted
  * row's slot is refilled with the next input at once (continuous batching). Workspaces are sized
