@@ -278,6 +278,56 @@ static void test_sudoku_determinism(void **state)
 	assert_int_equal(trmx_sudoku_generate(&r1, &o, a, sa, NULL, &e), TRMX_EINVAL);
 }
 
+/* extra_givens: the minimal puzzle of the same stream with 0..K of its dug cells given back, each
+ * count seen, the solution unique by the independent counter; 0 gives the minimal one. */
+static void test_sudoku_extra_givens(void **state)
+{
+	(void)state;
+	trmx_error e = { 0, "" };
+	for (int size = 4; size <= 9; size += 5) {
+		int n = size, K = size == 4 ? 10 : 6, seen[82] = { 0 };
+		for (int i = 0; i < (size == 4 ? 400 : 60); i++) {
+			trmx_sudoku_gen_options o = TRMX_SUDOKU_GEN_OPTIONS_INIT, m = o;
+			o.size = m.size = size;
+			o.extra_givens = K;
+			uint8_t puz[81], sol[81], min[81], msol[81], mine[81];
+			trmx_sudoku_rating r;
+			trmx_rng r1, r2;
+			trmx_rng_seed(&r1, 77, (uint64_t)i);
+			trmx_rng_seed(&r2, 77, (uint64_t)i);
+			assert_int_equal(trmx_sudoku_generate(&r1, &o, puz, sol, &r, &e), 0);
+			assert_int_equal(trmx_sudoku_generate(&r2, &m, min, msol, NULL, &e), 0);
+			assert_memory_equal(sol, msol, (size_t)(n * n)); /* the same grid, dug the same way */
+			int clues = 0, minclues = 0;
+			for (int c = 0; c < n * n; c++) {
+				if (min[c])
+					assert_int_equal(puz[c], min[c]); /* every minimal clue stays */
+				if (puz[c])
+					assert_int_equal(puz[c], sol[c]);
+				clues += puz[c] != 0;
+				minclues += min[c] != 0;
+			}
+			assert_true(clues >= minclues && clues <= minclues + K);
+			assert_int_equal(r.clues, clues);
+			seen[clues - minclues]++;
+			assert_int_equal(indep_count(n, puz, mine), 1);
+			assert_memory_equal(mine, sol, (size_t)(n * n));
+		}
+		if (size == 4)
+			for (int k = 0; k <= K; k++)
+				if (!seen[k])
+					fail_msg("4x4: %d clues given back never happened in 400 puzzles", k);
+	}
+	trmx_sudoku_gen_options o = TRMX_SUDOKU_GEN_OPTIONS_INIT;
+	uint8_t a[81], b[81];
+	trmx_rng r;
+	trmx_rng_seed(&r, 1, 0);
+	o.extra_givens = 82;
+	assert_int_equal(trmx_sudoku_generate(&r, &o, a, b, NULL, &e), TRMX_EINVAL);
+	o.version = 1; /* a version-1 caller has no such field: read as 0 */
+	assert_int_equal(trmx_sudoku_generate(&r, &o, a, b, NULL, &e), 0);
+}
+
 /* ---- Mazes --------------------------------------------------------------------------------- */
 
 /* The moves of a shortest path from S to G, and how many shortest paths there are (capped at 2). */
@@ -471,9 +521,8 @@ static void test_maze_prune(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sudoku_1000),
-		cmocka_unit_test(test_sudoku_determinism),
-		cmocka_unit_test(test_maze_1000),
+		cmocka_unit_test(test_sudoku_1000),	    cmocka_unit_test(test_sudoku_determinism),
+		cmocka_unit_test(test_sudoku_extra_givens), cmocka_unit_test(test_maze_1000),
 		cmocka_unit_test(test_maze_prune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

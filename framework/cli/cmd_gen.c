@@ -44,6 +44,8 @@ static void help(void)
 	       "Options:\n"
 	       "  -s, --size N          Sudoku 4, 6 or 9 (default 9); maze 3 to 30 (default 30)\n"
 	       "  -d, --difficulty L    Sudoku level, see above\n"
+	       "      --extra-givens K  sudoku: give back up to K dug clues (uniform in 0..K) after\n"
+	       "                        digging: puzzles with more clues than minimal (default 0)\n"
 	       "      --min-path L      maze: least moves from S to G\n"
 	       "      --loops P         maze: per mille of walls knocked out (free: of the inner walls,\n"
 	       "                        default 40; lattice-loops: of the closed walls between two\n"
@@ -92,7 +94,7 @@ static void progress_tick(struct progress *p, long done)
 	fflush(stderr);
 }
 
-enum { OPT_SEED = 256, OPT_MIN_PATH, OPT_LOOPS, OPT_SOLVED, OPT_FAMILY, OPT_CANVAS, OPT_HELDOUT };
+enum { OPT_SEED = 256, OPT_MIN_PATH, OPT_LOOPS, OPT_SOLVED, OPT_FAMILY, OPT_CANVAS, OPT_HELDOUT, OPT_EXTRA };
 
 struct opts {
 	const char *kind;
@@ -102,19 +104,27 @@ struct opts {
 	const char *output;
 	trmx_maze_family family;
 	long canvas;            /* 0: the size */
+	long extra_givens;	/* sudoku: clues given back after digging, at most */
 	bool hrm, heldout, have_seed;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longs[] = {
-		{ "size", required_argument, NULL, 's' },       { "difficulty", required_argument, NULL, 'd' },
-		{ "count", required_argument, NULL, 'n' },      { "seed", required_argument, NULL, OPT_SEED },
-		{ "format", required_argument, NULL, 'f' },     { "output", required_argument, NULL, 'o' },
-		{ "min-path", required_argument, NULL, OPT_MIN_PATH }, { "loops", required_argument, NULL, OPT_LOOPS },
-		{ "solved", no_argument, NULL, OPT_SOLVED },    { "help", no_argument, NULL, 'h' },
-		{ "family", required_argument, NULL, OPT_FAMILY }, { "canvas", required_argument, NULL, OPT_CANVAS },
+		{ "size", required_argument, NULL, 's' },
+		{ "difficulty", required_argument, NULL, 'd' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "min-path", required_argument, NULL, OPT_MIN_PATH },
+		{ "loops", required_argument, NULL, OPT_LOOPS },
+		{ "solved", no_argument, NULL, OPT_SOLVED },
+		{ "help", no_argument, NULL, 'h' },
+		{ "family", required_argument, NULL, OPT_FAMILY },
+		{ "canvas", required_argument, NULL, OPT_CANVAS },
 		{ "heldout", no_argument, NULL, OPT_HELDOUT },
+		{ "extra-givens", required_argument, NULL, OPT_EXTRA },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool sudoku = !strcmp(o->kind, "sudoku");
@@ -187,6 +197,12 @@ static int parse(int argc, char **argv, struct opts *o)
 			if (!cli_parse_int("gen", "--canvas", optarg, 3, TRMX_MAZE_SIZE_MAX, &o->canvas))
 				return CLI_USAGE;
 			break;
+		case OPT_EXTRA:
+			if (!sudoku)
+				return cli_usage_error("gen", "--extra-givens applies to sudoku only");
+			if (!cli_parse_int("gen", "--extra-givens", optarg, 0, 81, &o->extra_givens))
+				return CLI_USAGE;
+			break;
 		case OPT_HELDOUT:
 			if (sudoku)
 				return cli_usage_error("gen", "--heldout applies to maze only");
@@ -227,6 +243,7 @@ static int gen_sudoku(const struct opts *o, FILE *f, struct progress *pr, trmx_e
 	trmx_sudoku_gen_options go = TRMX_SUDOKU_GEN_OPTIONS_INIT;
 	go.size = (int)o->size;
 	go.level = o->level;
+	go.extra_givens = (int)o->extra_givens;
 	for (long i = 0; i < o->count; i++) {
 		uint8_t puz[81], sol[81];
 		trmx_sudoku_rating rating;
@@ -308,8 +325,10 @@ int cmd_gen(int argc, char **argv)
 		help();
 		return CLI_OK;
 	}
-	struct opts o = { argv[1], 0, 1, 0, -1, -1, TRMX_SUDOKU_ANY, false, false, false, NULL,
-			  TRMX_MAZE_FAMILY_FREE, 0, false, false, false };
+	struct opts o = {
+		argv[1], 0, 1,	   0,	  -1,	-1, TRMX_SUDOKU_ANY, false, false, false, NULL, TRMX_MAZE_FAMILY_FREE,
+		0,	 0, false, false, false
+	};
 	bool sudoku = !strcmp(o.kind, "sudoku");
 	if (!sudoku && strcmp(o.kind, "maze"))
 		return cli_usage_error("gen", "unknown kind '%s' (sudoku or maze)", o.kind);

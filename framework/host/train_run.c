@@ -72,11 +72,13 @@ static double now(void)
 
 /* ---- config access -------------------------------------------------------------------------- */
 
+/* A table, a line per group of keys. */
+/* clang-format off */
 static const char *const known_keys[] = {
 	"name", "out", "engine", "task.codec",
-	"data.source", "data.file", "data.split", "data.pool", "data.difficulty", "data.min_path",
-	"data.augment", "data.seed", "data.family", "data.curriculum.blanks_start", "data.curriculum.steps",
-	"data.curriculum.size_start",
+	"data.source", "data.file", "data.split", "data.pool", "data.difficulty", "data.extra_givens",
+	"data.min_path", "data.augment", "data.seed", "data.family", "data.curriculum.blanks_start",
+	"data.curriculum.steps", "data.curriculum.size_start",
 	"data.mix.file", "data.mix.share", "data.mix.split",
 	"train.batch_size", "train.steps", "train.lr", "train.lr_min_ratio", "train.lr_cycles",
 	"train.warmup_steps", "train.optimizer", "train.beta1", "train.beta2", "train.weight_decay",
@@ -87,6 +89,7 @@ static const char *const known_keys[] = {
 	"eval.split", "eval.difficulty", "eval.family",
 	"checkpoint.interval",
 };
+/* clang-format on */
 
 static int bad(struct run *r, trmx_error *err, const char *key, const char *why)
 {
@@ -297,7 +300,11 @@ static int generate(struct run *r, const char *difficulty, const char *families,
 		return trmx_error_set(err, TRMX_ENOMEM, "out of memory generating puzzles");
 	if (r->kind == KIND_SUDOKU) {
 		trmx_sudoku_gen_options go = TRMX_SUDOKU_GEN_OPTIONS_INIT;
+		long extra;
 		go.size = r->size;
+		if ((rc = get_long(r, "data.extra_givens", 0, 0, (long)r->size * r->size, &extra, err)) < 0)
+			goto done;
+		go.extra_givens = (int)extra;
 		if (trmx_sudoku_level_parse(difficulty, &go.level) < 0) {
 			rc = trmx_error_set(err, TRMX_EINVAL, "%s: difficulty '%s' is not one of any, singles, pairs, advanced, hard",
 					    r->path, difficulty);
@@ -317,8 +324,8 @@ static int generate(struct run *r, const char *difficulty, const char *families,
 				fputc('0' + sol[k], f);
 			fputc('\n', f);
 		}
-		if (desc && asprintf(desc, "generated sudoku size=%d difficulty=%s n=%ld seed=%llu", r->size,
-				     difficulty, n, (unsigned long long)seed) < 0)
+		if (desc && asprintf(desc, "generated sudoku size=%d difficulty=%s%s%.0ld n=%ld seed=%llu", r->size,
+				     difficulty, extra ? " extra_givens=" : "", extra, n, (unsigned long long)seed) < 0)
 			*desc = NULL;
 	} else if (r->kind == KIND_MAZE) {
 		trmx_maze_gen_options go = TRMX_MAZE_GEN_OPTIONS_INIT;

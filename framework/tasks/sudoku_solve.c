@@ -678,6 +678,9 @@ int trmx_sudoku_generate(trmx_rng *rng, const trmx_sudoku_gen_options *opts, uin
 	if ((unsigned)opts->level > TRMX_SUDOKU_HARD)
 		return trmx_error_set(err, TRMX_EINVAL, "sudoku: unknown level %d", (int)opts->level);
 	int attempts = opts->max_attempts > 0 ? opts->max_attempts : 2000;
+	int extra = opts->version >= 2 ? opts->extra_givens : 0;
+	if (extra < 0 || extra > g.cells)
+		return trmx_error_set(err, TRMX_EINVAL, "sudoku: extra_givens %d is outside [0, %d]", extra, g.cells);
 	trmx_sudoku_level want = opts->level;
 	bool by_uniqueness = want == TRMX_SUDOKU_ANY || want == TRMX_SUDOKU_HARD;
 	uint8_t sol[CMAX], puz[CMAX], order[CMAX];
@@ -710,6 +713,15 @@ int trmx_sudoku_generate(trmx_rng *rng, const trmx_sudoku_gen_options *opts, uin
 		rate_unique(&g, puz, &r);
 		if (want != TRMX_SUDOKU_ANY && r.level != want)
 			continue;
+		if (extra > 0) { /* give back k of the dug cells, the first k of `order` that are blank */
+			int k = (int)trmx_rng_below(rng, (uint32_t)extra + 1);
+			for (int i = 0; i < g.cells && k > 0; i++)
+				if (!puz[order[i]]) {
+					puz[order[i]] = sol[order[i]];
+					k--;
+				}
+			rate_unique(&g, puz, &r);
+		}
 		memcpy(puzzle, puz, (size_t)g.cells);
 		memcpy(solution, sol, (size_t)g.cells);
 		if (rating)

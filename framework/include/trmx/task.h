@@ -361,9 +361,17 @@ typedef struct trmx_sudoku_gen_options {
 	int size;                /* 4, 6 or 9 */
 	trmx_sudoku_level level; /* the exact level wanted, or ANY */
 	int max_attempts;        /* full grids tried before TRMX_ENOTFOUND; 0: 2000 */
+	/* version 2: */
+	int extra_givens; /* give back a uniform random number in [0, extra_givens] of the
+			     dug cells (from the solution): puzzles with more clues than
+			     minimal, as other generators make; the level is checked before,
+			     the rating is of the result (it can only be easier). 0: minimal */
 } trmx_sudoku_gen_options;
-#define TRMX_SUDOKU_GEN_OPTIONS_VERSION 1
-#define TRMX_SUDOKU_GEN_OPTIONS_INIT { TRMX_SUDOKU_GEN_OPTIONS_VERSION, 9, TRMX_SUDOKU_ANY, 0 }
+#define TRMX_SUDOKU_GEN_OPTIONS_VERSION 2
+#define TRMX_SUDOKU_GEN_OPTIONS_INIT                                                                                        \
+	{                                                                                                                   \
+		TRMX_SUDOKU_GEN_OPTIONS_VERSION, 9, TRMX_SUDOKU_ANY, 0, 0                                                   \
+	}
 
 /* Generate a puzzle with exactly one solution: fill a random grid, then blank its cells in a
  * random order, keeping each blank while the puzzle stays solvable within the level (for HARD
