@@ -538,6 +538,42 @@ static void test_store_tampered(void **state)
 	free(m);
 }
 
+/* The manifest's halting.threshold reaches the engine through dispatch: at +100 the Q head never
+ * halts a row (every one runs the cap), at -100 every row halts after its first step; 0 (absent)
+ * is the official rule. */
+static void test_manifest_threshold(void **state)
+{
+	struct fx *f = *state;
+	trmx_error err = { 0 };
+	static const char *const thr[2] = { "100", "-100" };
+	const char *texts[] = { "puzzle,solution\n..1..32......4..,4213132431422431\n.3...21.......4.,1324421324313142\n" };
+	for (int k = 0; k < 2; k++) {
+		char tag[32], name[32], from_to[64];
+		snprintf(tag, sizeof tag, "thr%d", k);
+		snprintf(name, sizeof name, "sudoku4-thr%d", k);
+		snprintf(from_to, sizeof from_to, "halting:\n  threshold: %s\nmetrics:\n", thr[k]);
+		char *pkg = fx_package(
+			f->dir, tag, &(struct fx_module){ .name = name, .metric_from = "metrics:\n", .metric_to = from_to });
+		assert_trmx_ok(trmx_registry_install(f->reg, pkg, NULL, NULL, &err), err);
+		trmx_dispatch d = TRMX_DISPATCH_INIT;
+		d.target = name;
+		d.texts = texts;
+		d.n = 1;
+		d.flags = TRMX_DISPATCH_EACH_PUZZLE;
+		d.halt = TRMX_HALT_ADAPTIVE;
+		d.max_steps = 5;
+		trmx_dispatch_result *r = NULL;
+		assert_trmx_ok(trmx_host_dispatch(f->host, &d, &r, &err), err);
+		assert_int_equal(r->n, 2);
+		for (size_t i = 0; i < r->n; i++) {
+			assert_int_equal(r->runs[i].steps, k ? 1 : 5);
+			assert_true((r->runs[i].reason == TRMX_HALT_REASON_Q) == (k == 1)); /* else the cap stopped it */
+		}
+		trmx_dispatch_result_free(r);
+		free(pkg);
+	}
+}
+
 static void test_dispatch(void **state)
 {
 	struct fx *f = *state;
@@ -795,6 +831,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_engine_plugins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_threshold, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
