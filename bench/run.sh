@@ -160,11 +160,11 @@ if [ -x "$RB" ]; then
 	# The same rows in a central log on PostgreSQL (the log.db pushed as an outbox: the same runs,
 	# feedback and ids), the same report over it.
 	pgw=$(mktemp -d -t trmx-bench-pg.XXXXXX)
-	if (. tests/pg/lib.sh && pg_start "$pgw" >"$pgw/start.log" 2>&1 && mkdir -p "$pgw/home" &&
-		cp "$rh/log.db" "$pgw/home/log-outbox.db" && cp -p "$rh/secret" "$pgw/home/secret" &&
-		"$build/trmx" config --home "$pgw/home" set log.url "$PG_URL" &&
-		command time -f "push_s=%e" "$build/trmx" log push --home "$pgw/home" >"$pgw/push" 2>&1 &&
-		"$RB" time "$pgw/home" "$trmx" >"$pgw/out"; rc=$?; pg_stop; exit $rc); then
+	if (. tests/pg/lib.sh && pg_start "$pgw" >"$pgw/start.log" 2>&1 && mkdir -p "$pgw/trmx-home" &&
+		cp "$rh/log.db" "$pgw/trmx-home/log-outbox.db" && cp -p "$rh/secret" "$pgw/trmx-home/secret" &&
+		"$build/trmx" config --home "$pgw/trmx-home" set log.url "$PG_URL" &&
+		command time -f "push_s=%e" "$build/trmx" log push --home "$pgw/trmx-home" >"$pgw/push" 2>&1 &&
+		"$RB" time "$pgw/trmx-home" "$trmx" >"$pgw/out"; rc=$?; pg_stop; exit $rc); then
 		echo "== trmx report on the same $n runs in a central PostgreSQL (pushed from log.db: $(tr '\n' ' ' <"$pgw/push"))"
 		sed 's/^/pg_/' "$pgw/out" | tee -a "$log"
 		awk '/^trmx_report/ { split($0, a, "text_s="); t = a[2] + 0;

@@ -29,12 +29,9 @@
 
 static const char *fixture(const char *rel)
 {
-	static char path[4096];
-	struct stat st;
-	snprintf(path, sizeof path, "tests/fixtures/%s", rel);
-	if (stat(path, &st) != 0)
-		snprintf(path, sizeof path, "../tests/fixtures/%s", rel);
-	return path;
+	char r[256];
+	snprintf(r, sizeof r, "tests/fixtures/%s", rel);
+	return tu_repo_path(r);
 }
 
 typedef int (*scenario_fn)(void *ctx, trmx_error *err);

@@ -673,15 +673,12 @@ static void test_dispatch(void **state)
 
 /* ---- Two engines ---------------------------------------------------------------------------------- */
 
-/* The bundled modules/NAME folder (tests run from the repository root or one below). */
+/* The bundled modules/NAME folder. */
 static const char *module_dir(const char *name)
 {
-	static char path[256];
-	struct stat st;
-	snprintf(path, sizeof path, "modules/%s", name);
-	if (stat(path, &st) != 0)
-		snprintf(path, sizeof path, "../modules/%s", name);
-	return path;
+	char rel[128];
+	snprintf(rel, sizeof rel, "modules/%s", name);
+	return tu_repo_path(rel);
 }
 
 /* Issue 8, acceptance 2: the trained TRM module and the trained HRM module, each served by its

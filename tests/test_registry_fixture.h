@@ -30,12 +30,7 @@ static inline void fx_rmtree(const char *path)
 
 static inline const char *fx_source(void)
 {
-	static const char *const tries[] = { "tests/fixtures/module-sudoku4-tiny", "../tests/fixtures/module-sudoku4-tiny" };
-	struct stat st;
-	for (size_t i = 0; i < 2; i++)
-		if (stat(tries[i], &st) == 0)
-			return tries[i];
-	return tries[0];
+	return tu_repo_path("tests/fixtures/module-sudoku4-tiny");
 }
 
 /* s with every `from` replaced by `to` (malloc'd). */

@@ -89,6 +89,8 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool cli_is_help(const char *arg);
 /* Parse a whole decimal integer within [lo, hi]; prints a usage error and returns false otherwise. */
 bool cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+/* The same for a number in [lo, hi]. */
+bool cli_parse_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 
 /* Read token ids from an int32 or int64 .npy with `ndim` dims (a 1-D file counts as one row when
  * ndim is 2) as int32; prints the error and returns -1 on failure. */

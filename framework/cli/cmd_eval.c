@@ -5,7 +5,6 @@
  * and throughput; a table for people, --json for scripts. The work is trmx_eval_run (eval.h);
  * on a TARGET, trmx_host_eval, which also logs every item (host.h).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -496,15 +495,11 @@ int cmd_eval(int argc, char **argv)
 		case OPT_NOLOG: nolog = true; break;
 		case OPT_STRICT: strict = true; break;
 		case OPT_CALIBRATE: calibrate = true; break;
-		case OPT_THRESHOLD: {
-			char *end = NULL;
-			errno = 0;
-			threshold = strtod(optarg, &end);
-			if (!*optarg || *end || errno || !isfinite(threshold) || fabs(threshold) > 1e6)
-				return cli_usage_error("eval", "--halt-threshold is a number (a logit), not '%s'", optarg);
+		case OPT_THRESHOLD: /* a logit, in the range the manifest's halting.threshold allows */
+			if (!cli_parse_double("eval", "--halt-threshold", optarg, -100, 100, &threshold))
+				return CLI_USAGE;
 			threshold_given = true;
 			break;
-		}
 		case OPT_BATCH_ID:
 			if (!trmx_uuid_valid(optarg))
 				return cli_usage_error("eval", "--batch-id is a UUID (8-4-4-4-12 hex digits), not '%s'", optarg);

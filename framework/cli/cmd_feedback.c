@@ -54,13 +54,10 @@ int cmd_feedback(int argc, char **argv)
 		case OPT_HOME: home = optarg; break;
 		case 'v': verdict = optarg; break;
 		case 'e': expected = optarg; break;
-		case 's': {
-			char *end;
-			score = strtod(optarg, &end);
-			if (end == optarg || *end || !(score >= 0.0 && score <= 1.0))
-				return cli_usage_error("feedback", "--score is a number in [0, 1], not '%s'", optarg);
+		case 's':
+			if (!cli_parse_double("feedback", "--score", optarg, 0.0, 1.0, &score))
+				return CLI_USAGE;
 			break;
-		}
 		case OPT_SOURCE: source = optarg; break;
 		case 'c': comment = optarg; break;
 		case OPT_ID: id = optarg; break;

@@ -157,6 +157,18 @@ bool cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, lon
 	return true;
 }
 
+bool cli_parse_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (!*s || *end || !(v >= lo && v <= hi)) { /* NaN fails the range */
+		cli_usage_error(cmd, "%s wants a number in [%g, %g], not '%s'", opt, lo, hi, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
 /* Read an int32/int64 .npy of `ndim` dims (1-D accepted as one row when want_ndim is 2). */
 int cli_read_ids(const char *path, int want_ndim, trmx_array **out)
 {

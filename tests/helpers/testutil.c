@@ -65,6 +65,16 @@ char *tu_path(const char *dir, const char *name)
 	return p;
 }
 
+const char *tu_repo_path(const char *rel)
+{
+	static char path[4096];
+	struct stat st;
+	snprintf(path, sizeof path, "%s", rel);
+	if (stat(path, &st) != 0)
+		snprintf(path, sizeof path, "../%s", rel);
+	return path;
+}
+
 /* Create or truncate, write all, close; 0 or -1. */
 int tu_write_file(const char *path, const void *data, size_t len)
 {

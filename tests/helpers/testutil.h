@@ -18,6 +18,10 @@ char *tu_tmpdir(void);
 void tu_rmtree(const char *path);
 /* "dir/name", malloc'd (aborts on out of memory: tests only). */
 char *tu_path(const char *dir, const char *name);
+/* `rel`, a path from the repository's root, as seen from the current folder (tests run from the
+ * root or one folder below it): `rel` when it exists, else "../rel". In a static buffer that the
+ * next call overwrites. */
+const char *tu_repo_path(const char *rel);
 
 /* Write `len` bytes to `path` (created or truncated, mode 0644); 0 or -1. */
 int tu_write_file(const char *path, const void *data, size_t len);
