@@ -171,7 +171,7 @@ stop() {
 	[ -z "$rc" ] && rc=$w
 }
 
-# ---- A home: sudoku4 in three versions (the third installed over HTTP), sudoku9, contexts, tokens --
+# ---- A home: sudoku4 in four versions (one installed over HTTP), sudoku9, contexts, tokens -------
 
 P4=1.3..4.22.4..3.1 # its solution: 1234341221434321
 S4=1234341221434321
@@ -182,9 +182,12 @@ setup() {
 	"$trmx" pack "$root/modules/sudoku4" -o "$W/s4-a.trmx" && mkdir "$m" && cp -r "$root/modules/sudoku4/." "$m/" &&
 		sed -i 's/^version: .*/version: 99.1.0/' "$m/manifest.yaml" && "$trmx" pack "$m" -o "$W/s4-b.trmx" &&
 		sed -i 's/^version: .*/version: 99.2.0/' "$m/manifest.yaml" && "$trmx" pack "$m" -o "$W/s4-c.trmx" &&
+		sed -i 's/^version: .*/version: 99.0.5/' "$m/manifest.yaml" && printf 'halting:\n  threshold: 100\n' >>"$m/manifest.yaml" &&
+		"$trmx" pack "$m" -o "$W/s4-t.trmx" &&
 		"$trmx" pack "$root/modules/sudoku9" -o "$W/s9.trmx" &&
-		"$trmx" install -q --home "$H" "$W/s4-a.trmx" "$W/s4-b.trmx" "$W/s9.trmx" &&
+		"$trmx" install -q --home "$H" "$W/s4-a.trmx" "$W/s4-b.trmx" "$W/s4-t.trmx" "$W/s9.trmx" &&
 		"$trmx" bind --home "$H" course/unit-1 "sudoku4@$v1" &&
+		"$trmx" bind --home "$H" course/patient sudoku4@99.0.5 &&
 		"$trmx" bind --home "$H" course/nine sudoku9 &&
 		"$trmx" gen sudoku --size 4 -n 3 --seed 5 -o "$W/p4.csv" &&
 		"$trmx" gen sudoku --size 9 -n 64 --seed 7 -o "$W/p9.csv" || return 1
@@ -225,6 +228,18 @@ truth "solve answers the context, module, version and one run with the answer" \
 truth "the solve's run is in log.db once answered, with its context and version" \
 	eq "$(sql "SELECT context, version, status FROM runs WHERE id = '$RUN1'")" "course/unit-1,$V1,halted"
 truth "log.db keeps no plain learner id" eq "$(sql "SELECT learner IS NOT NULL AND learner != '$L1' FROM runs WHERE id = '$RUN1'")" 1
+
+# The manifest's halting.threshold (docs/FORMAT.md) reaches adaptive solves: sudoku4 halts after one
+# step at the official threshold 0; 99.0.5 (the same weights, threshold 100) runs every puzzle to
+# its cap, the model's halt_max_steps (8), or the request's max_steps.
+post "$TS" $SOLVE "{\"puzzles\": [\"${PZ[0]}\", \"${PZ[1]}\"]}"
+truth "adaptive solves at the manifest's threshold 0 halt after 1 step" eq "$code $(js '[r["steps"] for r in d["runs"]]')" "200 [1, 1]" "$(last)"
+post "$TS" /v1/contexts/course/patient/solve "{\"puzzles\": [\"${PZ[0]}\", \"${PZ[1]}\"]}"
+truth "a version with halting.threshold 100 runs every adaptive solve to halt_max_steps (8), right" \
+	eq "$code $(js '[d["version"], d["halt"]] + [r["steps"] for r in d["runs"]] + [r["verdict"] for r in d["runs"]]')" \
+	'200 ["99.0.5", "adaptive", 8, 8, "valid", "valid"]' "$(last)"
+post "$TS" /v1/contexts/course/patient/solve "{\"puzzle\": \"${PZ[0]}\", \"max_steps\": 5}"
+truth "... or to the request's max_steps" eq "$code $(js '[r["steps"] for r in d["runs"]]')" "200 [5]" "$(last)"
 
 # Batch solve, with run ids and fixed halting.
 U1=01890000-0000-7000-8000-0000000000a1 U2=01890000-0000-7000-8000-0000000000a2 U3=01890000-0000-7000-8000-0000000000a3
@@ -306,8 +321,8 @@ expect_error "feedback with malformed JSON: 400" 400 bad_request "not JSON"
 
 # Reading.
 get "$TR" /v1/contexts
-truth "GET /v1/contexts: 200, both contexts" eq "$code $(js 'sorted(c["context"] for c in d["contexts"])')" \
-	'200 ["course/nine", "course/unit-1"]' "$(last)"
+truth "GET /v1/contexts: 200, every bound context" eq "$code $(js 'sorted(c["context"] for c in d["contexts"])')" \
+	'200 ["course/nine", "course/patient", "course/unit-1"]' "$(last)"
 get "$TR" /v1/contexts/course/unit-1
 truth "GET /v1/contexts/{context}: 200, its target and what it serves" \
 	eq "$code $(js '[d["context"], d["target"], d["serving"]["version"]]')" "200 [\"course/unit-1\", \"sudoku4@$V1\", \"$V1\"]" "$(last)"
@@ -316,7 +331,7 @@ expect_error "GET /v1/contexts/{context} not bound: 404" 404 not_found
 get "$TR" /v1/modules
 truth "GET /v1/modules: 200, every installed version" \
 	eq "$code $(js 'sorted(m["module"] + "@" + m["version"] for m in d["modules"])')" \
-	"200 [\"sudoku4@$V1\", \"sudoku4@99.1.0\", \"sudoku9@$(sed -n 's/^version: *//p' "$root/modules/sudoku9/manifest.yaml")\"]" "$(last)"
+	"200 [\"sudoku4@$V1\", \"sudoku4@99.0.5\", \"sudoku4@99.1.0\", \"sudoku9@$(sed -n 's/^version: *//p' "$root/modules/sudoku9/manifest.yaml")\"]" "$(last)"
 get "$TR" "/v1/report?context=course/unit-1&since=1d"
 truth "GET /v1/report?context=&since=: 200, the context's runs" \
 	eq "$code $(js '[d["context"], d["runs"] >= 6]')" '200 ["course/unit-1", true]' "$(last)"
