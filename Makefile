@@ -211,6 +211,10 @@ maze-baseline: $(TRMX)
 # Every bundled module's halting calibration on held-out sets (docs/TRAINING.md, "Halting").
 halting-calibration: $(TRMX)
 	./tools/halting_calibration.sh $(BUILD)
+# A Sudoku module's model-card table: exact accuracy per held-out level and generator, fixed and
+# adaptive (SUDOKU_WEIGHTS: default the module's own).
+sudoku-card-%: $(TRMX)
+	./tools/sudoku_card.sh $(BUILD) $* $(SUDOKU_WEIGHTS)
 
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_HELPER_SRC) $(wildcard framework/*/*.h framework/*/*/*.h)

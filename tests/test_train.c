@@ -560,9 +560,11 @@ static void test_train_run(void **state)
 		{ "difficulty: singles", "difficulty: easy", "difficulty 'easy'" },
 		{ "vocab_size: 6", "vocab_size: 7", "vocabulary 6" },
 		{ "codec: sudoku", "codec: chess", "chess" },
-		{ "pool: 300", "pool: 300, curriculum: {size_start: 3, steps: 10}", "'data.curriculum.size_start' applies to generated mazes" },
+		{ "pool: 300", "pool: 300, curriculum: {size_start: 3, steps: 10}",
+		  "'data.curriculum.size_start' applies to generated mazes" },
 		{ "pool: 300", "pool: 300, seed: 777777", "'data.seed' is a seed reserved for held-out sets" },
 		{ "size: 50", "size: 50, seed: 7770109", "'eval.seed' is a seed reserved for held-out sets" },
+		{ "pool: 300", "pool: 300, seed: 777778", "'data.seed' is a seed reserved for held-out sets" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char text[2048];

@@ -254,8 +254,9 @@ done:
 /* A seed of `key` may not be one that held-out sets use (docs/TRAINING.md, "Held-out sets"). */
 static int seed_not_reserved(struct run *r, const char *key, long seed, trmx_error *err)
 {
-	if (seed == TRMX_HELDOUT_SEED || (seed >= TRMX_HELDOUT_SEED_MIN && seed <= TRMX_HELDOUT_SEED_MAX))
-		return bad(r, err, key, "is a seed reserved for held-out sets (777777 and 7770000 to 7779999)");
+	if (seed == TRMX_HELDOUT_SEED || seed == TRMX_HELDOUT_SEED_LEVELS ||
+	    (seed >= TRMX_HELDOUT_SEED_MIN && seed <= TRMX_HELDOUT_SEED_MAX))
+		return bad(r, err, key, "is a seed reserved for held-out sets (777777, 777778 and 7770000 to 7779999)");
 	return 0;
 }
 

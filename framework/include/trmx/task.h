@@ -422,9 +422,11 @@ int trmx_maze_family_parse(const char *name, trmx_maze_family *out);
 /* The name of a family ("free", ...); "?" for a value out of range. Static storage. */
 const char *trmx_maze_family_name(trmx_maze_family family);
 /* Seeds reserved for held-out evaluation (docs/TRAINING.md, "Held-out sets"): `trmx train`
- * refuses them as data.seed and eval.seed. 777777 is the held-out set of every module card;
- * the range holds one seed per maze family and size, trmx_maze_heldout_seed. */
+ * refuses them as data.seed and eval.seed. 777777 is the held-out set of every module card,
+ * 777778 the one of the harder Sudoku levels; the range holds one seed per maze family and size,
+ * trmx_maze_heldout_seed. */
 #define TRMX_HELDOUT_SEED 777777
+#define TRMX_HELDOUT_SEED_LEVELS 777778
 #define TRMX_HELDOUT_SEED_MIN 7770000
 #define TRMX_HELDOUT_SEED_MAX 7779999
 /* The held-out seed of a maze family and side: TRMX_HELDOUT_SEED_MIN + 100 * family + size. */

@@ -1,0 +1,59 @@
+#!/bin/sh
+# sudoku_card.sh — `make sudoku-card-NAME`: the model card's table of a Sudoku module, exact
+# accuracy per held-out set with 16 fixed steps and adaptive halting (at the manifest's
+# halting.threshold and at the official 0), with mean steps. Sets of HELDOUT_N (1000) puzzles,
+# made once into BUILD/heldout/ from seeds no training uses (docs/TRAINING.md, "Held-out sets"):
+#   any      trmx gen, whatever the digging gives, seed 777777
+#   LEVEL    trmx gen --difficulty LEVEL: singles at seed 777777 (the module's own card set),
+#            pairs, advanced, hard at seed 777778 (9x9; 6x6 has singles and pairs, 4x4 neither)
+#   other    tools/sudoku_foreign.py seeds 99 and 31337: an independent generator, not minimal
+#   tools/sudoku_card.sh BUILD NAME [WEIGHTS]    (WEIGHTS: default modules/NAME/weights.safetensors)
+# The threshold-0 column is the calibration of the fixed run (`trmx eval --calibrate`, which
+# tests/test_eval.c checks against real adaptive runs); the threshold column is a real adaptive run.
+set -eu
+build=$1
+name=$2
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+w=${3:-modules/$name/weights.safetensors}
+trmx=$build/trmx
+n=${HELDOUT_N:-1000}
+man=modules/$name/manifest.yaml
+[ -f "$man" ] || { echo "sudoku_card: $man is missing" >&2; exit 2; }
+size=$(sed -n 's/^    size: *"*\([0-9]*\)"*$/\1/p' "$man")
+case $size in 4 | 6 | 9) ;; *) echo "sudoku_card: $name is not a Sudoku module of size 4, 6 or 9" >&2; exit 2 ;; esac
+thr=$(sed -n '/^halting:/,/^[^ ]/s/^  threshold: *//p' "$man")
+thr=${thr:-0}
+out=$build/heldout
+mkdir -p "$out"
+
+set -- any
+case $size in 6) set -- any singles pairs ;; 9) set -- any singles pairs advanced hard ;; esac
+set -- "$@" other-99 other-31337
+
+echo "| held-out set | puzzles | fixed 16: exact | adaptive, threshold $thr: exact | mean steps | adaptive, threshold 0: exact | mean steps |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+for set in "$@"; do
+	f=$out/sudoku$size-$set-n$n.csv
+	case $set in
+	any) label="trmx gen, any level, seed 777777"; mk="$trmx gen sudoku --size $size -n $n --seed 777777" ;;
+	singles) label="trmx gen singles, seed 777777"; mk="$trmx gen sudoku --size $size -d singles -n $n --seed 777777" ;;
+	other-*) label="other generator, seed ${set#other-}"; mk="" ;;
+	*) label="trmx gen $set, seed 777778"; mk="$trmx gen sudoku --size $size -d $set -n $n --seed 777778" ;;
+	esac
+	if [ ! -s "$f" ]; then
+		echo "sudoku_card: making $f" >&2
+		if [ -n "$mk" ]; then $mk -o "$f.part" >/dev/null; else python3 tools/sudoku_foreign.py --size "$size" "$n" "${set#other-}" >"$f.part"; fi
+		mv "$f.part" "$f"
+	fi
+	cal=$("$trmx" eval -w "$w" -t "sudoku:size=$size" "$f" --halt fixed --steps 16 --calibrate --json)
+	ad=$("$trmx" eval -w "$w" -t "sudoku:size=$size" "$f" --halt adaptive --steps 16 --halt-threshold "$thr" --json)
+	python3 -c '
+import json, sys
+cal, ad = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+f, a = cal["runs"][0], ad["runs"][0]
+z = [t for t in cal["halting_calibration"]["thresholds"] if t["threshold"] == 0.0][0]
+pct = lambda x, n: "%.1f%% (%d/%d)" % (100.0 * x / n, x, n)
+print("| %s | %d | %s | %s | %.2f | %s | %.2f |" % (sys.argv[1], f["labelled"], pct(f["exact"], f["labelled"]),
+      pct(a["exact"], a["labelled"]), a["mean_steps"], pct(z["exact"], f["labelled"]), z["mean_steps"]))' "$label" "$cal" "$ad"
+done
