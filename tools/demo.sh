@@ -108,7 +108,7 @@ for mv in "${modules[@]}"; do
 	size=$(echo "$params" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
 	puzzles="$work/$m.csv"
 	case "$task" in
-	sudoku) # puzzles of the level the module trained on (sudoku9: singles), else any
+	sudoku) # puzzles of the level the module trained on (data.difficulty), else any
 		level=""
 		[ ! -f "modules/$m/train.yaml" ] || level=$(yaml_get "modules/$m/train.yaml" data "  difficulty")
 		"$trmx" gen sudoku --size "${size:-9}" ${level:+--difficulty "$level"} -n 8 --seed 7 -o "$puzzles" >/dev/null 2>&1 ||
