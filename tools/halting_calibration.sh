@@ -36,13 +36,13 @@ print("| %s | %s | %d | %s | %s | %.2f | %g | %s%s | %.2f |" % (sys.argv[1], sys
 ' "$1" "$4" "$cal" "$ac"
 }
 for m in sudoku4 sudoku4-hrm; do
-	"$trmx" gen sudoku --size 4 -n "$n" --seed 777777 -o "$out/sudoku4-n$n.csv" >/dev/null
-	row "$m" sudoku:size=4 "$out/sudoku4-n$n.csv" "4x4, seed 777777"
+	"$trmx" gen sudoku --size 4 -n "$n" --seed 777777 -o "$out/sudoku4-any-n$n.csv" >/dev/null
+	row "$m" sudoku:size=4 "$out/sudoku4-any-n$n.csv" "4x4, seed 777777"
 done
-"$trmx" gen sudoku --size 6 -n "$n" --seed 777777 -o "$out/sudoku6-n$n.csv" >/dev/null
-row sudoku6 sudoku:size=6 "$out/sudoku6-n$n.csv" "6x6, seed 777777"
-"$trmx" gen sudoku --size 9 -n "$n" --seed 777777 -o "$out/sudoku9-n$n.csv" >/dev/null
-row sudoku9 sudoku:size=9 "$out/sudoku9-n$n.csv" "9x9, seed 777777"
+"$trmx" gen sudoku --size 6 -n "$n" --seed 777777 -o "$out/sudoku6-any-n$n.csv" >/dev/null
+row sudoku6 sudoku:size=6 "$out/sudoku6-any-n$n.csv" "6x6, seed 777777"
+"$trmx" gen sudoku --size 9 -n "$n" --seed 777777 -o "$out/sudoku9-any-n$n.csv" >/dev/null
+row sudoku9 sudoku:size=9 "$out/sudoku9-any-n$n.csv" "9x9, seed 777777"
 for level in pairs hard; do
 	"$trmx" gen sudoku --size 9 -d "$level" -n "$n" --seed 777778 -o "$out/sudoku9-$level-n$n.csv" >/dev/null
 	row sudoku9 sudoku:size=9 "$out/sudoku9-$level-n$n.csv" "9x9 $level, seed 777778"

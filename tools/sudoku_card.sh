@@ -15,14 +15,15 @@ build=$1
 name=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. tools/yaml.sh
 w=${3:-modules/$name/weights.safetensors}
 trmx=$build/trmx
 n=${HELDOUT_N:-1000}
 man=modules/$name/manifest.yaml
 [ -f "$man" ] || { echo "sudoku_card: $man is missing" >&2; exit 2; }
-size=$(sed -n 's/^    size: *"*\([0-9]*\)"*$/\1/p' "$man")
+size=$(yaml_get "$man" task "    size")
 case $size in 4 | 6 | 9) ;; *) echo "sudoku_card: $name is not a Sudoku module of size 4, 6 or 9" >&2; exit 2 ;; esac
-thr=$(sed -n '/^halting:/,/^[^ ]/s/^  threshold: *//p' "$man")
+thr=$(yaml_get "$man" halting "  threshold")
 thr=${thr:-0}
 out=$build/heldout
 mkdir -p "$out"

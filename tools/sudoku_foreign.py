@@ -86,7 +86,7 @@ def puzzle(grid, rng, lo, hi):
         if grid.n == 4:
             keep = set(rng.sample(range(cells), rng.randint(lo, hi)))
             p = [s[i] if i in keep else 0 for i in range(cells)]
-            if grid.count(p[:]) == 1:
+            if grid.count(p) == 1:
                 return p, s
             continue
         target = rng.randint(lo, hi)
@@ -98,7 +98,7 @@ def puzzle(grid, rng, lo, hi):
             if clues <= target:
                 break
             p[i] = 0
-            if grid.count(p[:]) == 1:
+            if grid.count(p) == 1:  # count leaves p as it found it
                 clues -= 1
             else:
                 p[i] = s[i]

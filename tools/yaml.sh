@@ -1,6 +1,6 @@
 # yaml.sh — the few YAML reads and edits the training scripts make on a module's train.yaml
 # (top-level sections, keys at a known indentation). Sourced by ablation.sh, train_module.sh and
-# demo.sh; POSIX sh.
+# demo.sh; POSIX sh. Also read by sudoku_card.sh on a manifest.
 
 # yaml_set FILE SECTION KEY VALUE: set `KEY: VALUE` (KEY with its indentation) inside the
 # top-level SECTION: replaced where it is, else added as the section's first key (and the
