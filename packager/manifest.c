@@ -157,6 +157,7 @@ static const struct field fields[] = {
 	FLD("training.x-*", F_EXT, false, 0, 0, 0),
 	FLD("halting", F_MAP, false, 0, 0, 0),
 	FLD("halting.threshold", F_NUM, false, -100, 100, 0),
+	FLD("halting.max_steps", F_INT, false, 1, TRMX_SOLVE_STEPS_MAX, 0),
 	FLD("metrics", F_MAPOF, false, 0, 0, TRMX_MANIFEST_METRICS_MAX),
 	FLD("metrics.*", F_MAP, false, 0, 0, 0),
 	FLD("metrics.*.exact_accuracy", F_NUM, true, 0.0, 1.0, 0),
@@ -250,6 +251,7 @@ struct trmx_manifest {
 	trmx_manifest_training training;
 	bool has_training;
 	double halt_threshold;
+	int max_steps; /* halting.max_steps; 0 when absent */
 	trmx_manifest_metric *metrics;
 	size_t nmetrics;
 	trmx_manifest_example *examples;
@@ -919,8 +921,10 @@ static int extract(trmx_manifest *m, trmx_manifest_mode mode, trmx_error *err)
 		m->training.base = map_str(m, n, "base");
 		m->training.corrections_sha256 = map_str(m, n, "corrections_sha256");
 	}
-	if ((n = map_get(m, root, "halting")))
+	if ((n = map_get(m, root, "halting"))) {
 		m->halt_threshold = map_num(m, n, "threshold", 0.0);
+		m->max_steps = (int)map_int(m, n, "max_steps", 0);
+	}
 	if ((n = map_get(m, root, "metrics"))) {
 		m->nmetrics = n->nkids / 2;
 		if (!(m->metrics = trmx_xcalloc(m->nmetrics + 1, sizeof *m->metrics)))
@@ -1105,6 +1109,10 @@ const char *trmx_manifest_task_codec(const trmx_manifest *m) { return m ? m->cod
 double trmx_manifest_halt_threshold(const trmx_manifest *m)
 {
 	return m ? m->halt_threshold : 0.0;
+}
+int trmx_manifest_max_steps(const trmx_manifest *m)
+{
+	return m ? m->max_steps : 0;
 }
 const trmx_config *trmx_manifest_task_params(const trmx_manifest *m) { return m ? m->params : NULL; }
 const trmx_config *trmx_manifest_architecture(const trmx_manifest *m) { return m ? m->arch : NULL; }

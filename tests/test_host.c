@@ -538,20 +538,33 @@ static void test_store_tampered(void **state)
 	free(m);
 }
 
-/* The manifest's halting.threshold reaches the engine through dispatch: at +100 the Q head never
+/* The manifest's halting reaches the engine through dispatch. threshold: at +100 the Q head never
  * halts a row (every one runs the cap), at -100 every row halts after its first step; 0 (absent)
- * is the official rule. */
-static void test_manifest_threshold(void **state)
+ * is the official rule. max_steps: the cap of a solve that names none, above the model's
+ * halt_max_steps (4) as well, fixed or adaptive; a request's own cap wins. */
+static void test_manifest_halting(void **state)
 {
 	struct fx *f = *state;
 	trmx_error err = { 0 };
-	static const char *const thr[2] = { "100", "-100" };
+	static const struct {
+		const char *halting;
+		trmx_halt_mode halt;
+		int max_steps, steps;
+		bool by_q;
+	} cases[] = {
+		{ "  threshold: 100\n", TRMX_HALT_ADAPTIVE, 5, 5, false },
+		{ "  threshold: -100\n", TRMX_HALT_ADAPTIVE, 5, 1, true },
+		{ "  threshold: 100\n  max_steps: 6\n", TRMX_HALT_ADAPTIVE, 0, 6, false },
+		{ "  threshold: 100\n  max_steps: 6\n", TRMX_HALT_FIXED, 0, 6, false },
+		{ "  threshold: 100\n  max_steps: 6\n", TRMX_HALT_ADAPTIVE, 3, 3, false },
+		{ "  threshold: -100\n  max_steps: 6\n", TRMX_HALT_ADAPTIVE, 0, 1, true },
+	};
 	const char *texts[] = { "puzzle,solution\n..1..32......4..,4213132431422431\n.3...21.......4.,1324421324313142\n" };
-	for (int k = 0; k < 2; k++) {
-		char tag[32], name[32], from_to[64];
-		snprintf(tag, sizeof tag, "thr%d", k);
-		snprintf(name, sizeof name, "sudoku4-thr%d", k);
-		snprintf(from_to, sizeof from_to, "halting:\n  threshold: %s\nmetrics:\n", thr[k]);
+	for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+		char tag[32], name[32], from_to[96];
+		snprintf(tag, sizeof tag, "halting%d", k);
+		snprintf(name, sizeof name, "sudoku4-halting%d", k);
+		snprintf(from_to, sizeof from_to, "halting:\n%smetrics:\n", cases[k].halting);
 		char *pkg = fx_package(
 			f->dir, tag, &(struct fx_module){ .name = name, .metric_from = "metrics:\n", .metric_to = from_to });
 		assert_trmx_ok(trmx_registry_install(f->reg, pkg, NULL, NULL, &err), err);
@@ -560,14 +573,16 @@ static void test_manifest_threshold(void **state)
 		d.texts = texts;
 		d.n = 1;
 		d.flags = TRMX_DISPATCH_EACH_PUZZLE;
-		d.halt = TRMX_HALT_ADAPTIVE;
-		d.max_steps = 5;
+		d.halt = cases[k].halt;
+		d.max_steps = cases[k].max_steps;
 		trmx_dispatch_result *r = NULL;
 		assert_trmx_ok(trmx_host_dispatch(f->host, &d, &r, &err), err);
 		assert_int_equal(r->n, 2);
 		for (size_t i = 0; i < r->n; i++) {
-			assert_int_equal(r->runs[i].steps, k ? 1 : 5);
-			assert_true((r->runs[i].reason == TRMX_HALT_REASON_Q) == (k == 1)); /* else the cap stopped it */
+			if (r->runs[i].steps != cases[k].steps)
+				fail_msg("case %d (%s): %d steps, not %d", k, cases[k].halting, r->runs[i].steps,
+					 cases[k].steps);
+			assert_true((r->runs[i].reason == TRMX_HALT_REASON_Q) == cases[k].by_q); /* else the cap */
 		}
 		trmx_dispatch_result_free(r);
 		free(pkg);
@@ -828,7 +843,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_engine_plugins, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_manifest_threshold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_halting, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -240,6 +240,8 @@ static void test_documented_example_uses_every_field(void **state)
 	assert_non_null(e);
 	e[1] = '\0';
 	trmx_manifest *m = parse_ok(b, TRMX_MANIFEST_PACKAGE);
+	assert_true(trmx_manifest_halt_threshold(m) == 2.5);
+	assert_int_equal(trmx_manifest_max_steps(m), 32);
 	for (size_t i = 0; i < trmx_manifest_field_count(); i++) {
 		const char *p = trmx_manifest_field_at(i)->path;
 		char concrete[512] = "";
@@ -468,14 +470,17 @@ struct bad {
 };
 
 static const struct bad bad_lines[] = {
-	{ "format_version", "format_version: 2\n", TRMX_EVERSION, "t.yaml:1:17: key 'format_version': format version 2; this reader knows 1" },
-	{ "format_version", "format_version: one\n", TRMX_EFORMAT, "t.yaml:1:17: key 'format_version': expected an integer" },
+	{ "format_version", "format_version: 2\n", TRMX_EVERSION,
+	  "t.yaml:1:17: key 'format_version': format version 2; this reader knows 1" },
+	{ "format_version", "format_version: one\n", TRMX_EFORMAT,
+	  "t.yaml:1:17: key 'format_version': expected an integer" },
 	{ "format_version", NULL, TRMX_EFORMAT, "t.yaml:1:1: missing required key 'format_version'" },
 	{ "name:", "name: Sudoku\n", TRMX_EFORMAT, "t.yaml:2:7: key 'name': 'Sudoku' is not a package name" },
 	{ "name:", "name: a--b\n", TRMX_EFORMAT, "is not a package name" },
 	{ "name:", "name: -ab\n", TRMX_EFORMAT, "is not a package name" },
 	{ "name:", "name: a_b\n", TRMX_EFORMAT, "is not a package name" },
-	{ "name:", "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", TRMX_ELIMIT, "TRMX_MANIFEST_NAME_MAX" },
+	{ "name:", "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", TRMX_ELIMIT,
+	  "TRMX_MANIFEST_NAME_MAX" },
 	{ "version:", "version: 1.0\n", TRMX_EFORMAT, "t.yaml:3:10: key 'version': '1.0' is not a SemVer 2.0 version" },
 	{ "version:", "version: 01.0.0\n", TRMX_EFORMAT, "is not a SemVer" },
 	{ "version:", "version: 1.0.0-01\n", TRMX_EFORMAT, "is not a SemVer" },
@@ -496,14 +501,19 @@ static const struct bad bad_lines[] = {
 	{ "  name: trm", "  nme: trm\n", TRMX_EFORMAT, "t.yaml:9:3: key 'engine.nme': unknown key" },
 	{ "  codec:", "  codec: sudoku\n  flavour: hot\n", TRMX_EFORMAT, "key 'task.flavour': unknown key" },
 	{ "    size: 4", "    size: [4]\n", TRMX_EFORMAT, "key 'task.params.size': expected a scalar, found a list" },
-	{ "  seq_len:", "  seq_len: sixteen\n", TRMX_EFORMAT, "t.yaml:16:12: key 'architecture.seq_len': expected an integer" },
+	{ "  seq_len:", "  seq_len: sixteen\n", TRMX_EFORMAT,
+	  "t.yaml:16:12: key 'architecture.seq_len': expected an integer" },
 	{ "  seq_len:", "  seq_len: -1\n", TRMX_EFORMAT, "key 'architecture.seq_len': -1 is outside" },
 	{ "  mlp_t:", "  mlp_t: maybe\n", TRMX_EFORMAT, "key 'architecture.mlp_t': expected true or false" },
-	{ "  mlp_t:", "  hidden: 3\n", TRMX_EFORMAT, "key 'architecture.hidden': unknown key (only x-* extension keys may be added elsewhere; architecture holds the official config keys" },
+	{ "  mlp_t:", "  hidden: 3\n", TRMX_EFORMAT,
+	  "key 'architecture.hidden': unknown key (only x-* extension keys may be added elsewhere; architecture holds the "
+	  "official config keys" },
 	{ "  mlp_t:", "  x-mine: 3\n", TRMX_EFORMAT, "key 'architecture.x-mine': unknown key" },
-	{ "  - input:", "  - input: /etc/passwd\n", TRMX_EFORMAT, "key 'examples[0].input': '/etc/passwd' is not a valid member path: an absolute path" },
+	{ "  - input:", "  - input: /etc/passwd\n", TRMX_EFORMAT,
+	  "key 'examples[0].input': '/etc/passwd' is not a valid member path: an absolute path" },
 	{ "  - input:", "  - input: a/../b\n", TRMX_EFORMAT, "a '..' component" },
-	{ "  - input:", "  - input: examples/2.txt\n", TRMX_EFORMAT, "key 'examples[0].input': 'examples/2.txt' is not listed in files:" },
+	{ "  - input:", "  - input: examples/2.txt\n", TRMX_EFORMAT,
+	  "key 'examples[0].input': 'examples/2.txt' is not listed in files:" },
 	{ "  - input:", "  - expected: examples/1.txt\n", TRMX_EFORMAT, "key 'examples[0]': missing required key 'input'" },
 	{ "    size: 10", "    size: 1e3\n", TRMX_EFORMAT, "key 'files[0].size': expected an integer" },
 	{ "    size: 10", "    size: 99999999999999\n", TRMX_EFORMAT, "key 'files[0].size': 99999999999999 is outside" },
@@ -512,12 +522,17 @@ static const struct bad bad_lines[] = {
 	{ "  - path: weights", "  - path: examples/1.txt\n", TRMX_EFORMAT, "key 'files': 'examples/1.txt' is listed twice" },
 	{ "  - path: examples", "  - path: a\\b\n", TRMX_EFORMAT, "a '\\' in the name" },
 	{ "name:", "name: x\nname: y\n", TRMX_EFORMAT, "t.yaml:3:1: key 'name': duplicate key" },
-	{ "name:", "name: x\nnickname: y\n", TRMX_EFORMAT, "t.yaml:3:1: key 'nickname': unknown key (only x-* extension keys may be added; see docs/FORMAT.md)" },
+	{ "name:", "name: x\nnickname: y\n", TRMX_EFORMAT,
+	  "t.yaml:3:1: key 'nickname': unknown key (only x-* extension keys may be added; see docs/FORMAT.md)" },
 	{ "name:", "name: x\nengine.name: y\n", TRMX_EFORMAT, "key 'engine.name': unknown key" },
 	{ "name:", "name: x\nauthors[]: y\n", TRMX_EFORMAT, "key 'authors[]': unknown key" },
 	{ "name:", "name: &n x\n", TRMX_EFORMAT, "t.yaml:2:7: YAML anchors (&n) are not allowed in a manifest" },
 	{ "name:", "name: !!str x\n", TRMX_EFORMAT, "t.yaml:2:7: YAML tags (tag:yaml.org,2002:str) are not allowed" },
-	{ "description:", "description: *d\n", TRMX_EFORMAT, "t.yaml:4:14: YAML aliases (*d) are not allowed in a manifest" },
+	{ "name:", "name: x\nhalting:\n  max_steps: 0\n", TRMX_EFORMAT, "key 'halting.max_steps': 0 is outside" },
+	{ "name:", "name: x\nhalting:\n  max_steps: 1025\n", TRMX_EFORMAT, "key 'halting.max_steps': 1025 is outside" },
+	{ "name:", "name: x\nhalting:\n  max_steps: 2.5\n", TRMX_EFORMAT, "key 'halting.max_steps': expected an integer" },
+	{ "description:", "description: *d\n", TRMX_EFORMAT,
+	  "t.yaml:4:14: YAML aliases (*d) are not allowed in a manifest" },
 };
 
 static void test_bad_lines(void **state)

@@ -49,7 +49,8 @@ static void help(void)
 	       "      --halt MODE         fixed (default: every puzzle runs --steps steps, the official\n"
 	       "                          evaluation), adaptive (stop when the Q head says halt, at\n"
 	       "                          most --steps), or both (two runs, side by side)\n"
-	       "      --steps N           ACT steps or the adaptive cap (default: halt_max_steps)\n"
+	       "      --steps N           ACT steps or the adaptive cap (default: a TARGET's manifest\n"
+	       "                          halting.max_steps, else halt_max_steps)\n"
 	       "      --halt-threshold X  adaptive: halt once the Q head's margin is above logit X\n"
 	       "                          (default: a TARGET's manifest halting.threshold, else 0, the\n"
 	       "                          official rule; sigmoid(X) is the confidence)\n"
@@ -630,6 +631,8 @@ int cmd_eval(int argc, char **argv)
 
 	if (lease && !threshold_given) /* the module's own threshold */
 		threshold = trmx_manifest_halt_threshold(trmx_lease_manifest(lease));
+	if (lease && !steps) /* and its own step cap, where it has one */
+		steps = trmx_manifest_max_steps(trmx_lease_manifest(lease));
 	int nr = 0;
 	struct bar bar = { 0, "", false };
 	bool tty = isatty(STDERR_FILENO);

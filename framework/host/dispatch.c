@@ -438,7 +438,7 @@ static int stage_solve(trmx_staged *st, trmx_error *err)
 	sr.n = st->nok;
 	sr.inputs = st->in;
 	sr.batch_size = req->batch_size ? req->batch_size : (int)(st->nok < 64 ? st->nok : 64);
-	sr.max_steps = req->max_steps;
+	sr.max_steps = req->max_steps ? req->max_steps : trmx_manifest_max_steps(st->s->manifest);
 	sr.halt = req->halt;
 	sr.halt_threshold = (float)trmx_manifest_halt_threshold(st->s->manifest); /* the module's own */
 	sr.on_step = on_step;

@@ -413,6 +413,7 @@ static void *engine_main(void *arg)
 		trmx_solve_request req = TRMX_SOLVE_REQUEST_INIT;
 		req.batch_size = s->opts.batch;
 		req.halt_threshold = (float)trmx_manifest_halt_threshold(trmx_lease_manifest(q->lease));
+		req.max_steps = trmx_manifest_max_steps(trmx_lease_manifest(q->lease)); /* rows naming none */
 		req.feed = feed;
 		req.done = done;
 		req.on_step = on_step;

@@ -182,7 +182,7 @@ setup() {
 	"$trmx" pack "$root/modules/sudoku4" -o "$W/s4-a.trmx" && mkdir "$m" && cp -r "$root/modules/sudoku4/." "$m/" &&
 		sed -i 's/^version: .*/version: 99.1.0/' "$m/manifest.yaml" && "$trmx" pack "$m" -o "$W/s4-b.trmx" &&
 		sed -i 's/^version: .*/version: 99.2.0/' "$m/manifest.yaml" && "$trmx" pack "$m" -o "$W/s4-c.trmx" &&
-		sed -i 's/^version: .*/version: 99.0.5/' "$m/manifest.yaml" && printf 'halting:\n  threshold: 100\n' >>"$m/manifest.yaml" &&
+		sed -i 's/^version: .*/version: 99.0.5/' "$m/manifest.yaml" && printf 'halting:\n  threshold: 100\n  max_steps: 12\n' >>"$m/manifest.yaml" &&
 		"$trmx" pack "$m" -o "$W/s4-t.trmx" &&
 		"$trmx" pack "$root/modules/sudoku9" -o "$W/s9.trmx" &&
 		"$trmx" install -q --home "$H" "$W/s4-a.trmx" "$W/s4-b.trmx" "$W/s4-t.trmx" "$W/s9.trmx" &&
@@ -229,15 +229,17 @@ truth "the solve's run is in log.db once answered, with its context and version"
 	eq "$(sql "SELECT context, version, status FROM runs WHERE id = '$RUN1'")" "course/unit-1,$V1,halted"
 truth "log.db keeps no plain learner id" eq "$(sql "SELECT learner IS NOT NULL AND learner != '$L1' FROM runs WHERE id = '$RUN1'")" 1
 
-# The manifest's halting.threshold (docs/FORMAT.md) reaches adaptive solves: sudoku4 halts after one
-# step at the official threshold 0; 99.0.5 (the same weights, threshold 100) runs every puzzle to
-# its cap, the model's halt_max_steps (8), or the request's max_steps.
+# The manifest's halting (docs/FORMAT.md) reaches solves: sudoku4 halts after one step at the
+# official threshold 0; 99.0.5 (the same weights, threshold 100, max_steps 12) runs every puzzle to
+# its cap: the manifest's max_steps (above the model's halt_max_steps, 8), or the request's.
 post "$TS" $SOLVE "{\"puzzles\": [\"${PZ[0]}\", \"${PZ[1]}\"]}"
 truth "adaptive solves at the manifest's threshold 0 halt after 1 step" eq "$code $(js '[r["steps"] for r in d["runs"]]')" "200 [1, 1]" "$(last)"
 post "$TS" /v1/contexts/course/patient/solve "{\"puzzles\": [\"${PZ[0]}\", \"${PZ[1]}\"]}"
-truth "a version with halting.threshold 100 runs every adaptive solve to halt_max_steps (8), right" \
+truth "a version with halting threshold 100, max_steps 12 runs every adaptive solve to 12 steps, right" \
 	eq "$code $(js '[d["version"], d["halt"]] + [r["steps"] for r in d["runs"]] + [r["verdict"] for r in d["runs"]]')" \
-	'200 ["99.0.5", "adaptive", 8, 8, "valid", "valid"]' "$(last)"
+	'200 ["99.0.5", "adaptive", 12, 12, "valid", "valid"]' "$(last)"
+post "$TS" /v1/contexts/course/patient/solve "{\"puzzle\": \"${PZ[0]}\", \"halt\": \"fixed\"}"
+truth "... and a fixed solve naming no max_steps to the manifest's 12" eq "$code $(js '[r["steps"] for r in d["runs"]]')" "200 [12]" "$(last)"
 post "$TS" /v1/contexts/course/patient/solve "{\"puzzle\": \"${PZ[0]}\", \"max_steps\": 5}"
 truth "... or to the request's max_steps" eq "$code $(js '[r["steps"] for r in d["runs"]]')" "200 [5]" "$(last)"
 

@@ -121,6 +121,11 @@ const trmx_config *trmx_manifest_task_params(const trmx_manifest *m);
  * halt_threshold, calibrated with `trmx eval --calibrate`); 0, the official rule, when absent. */
 double trmx_manifest_halt_threshold(const trmx_manifest *m);
 
+/* halting.max_steps: the step cap of this module's solves where the caller names none (fixed:
+ * the steps run; adaptive: the most), which may be above the trained halt_max_steps; 0 when
+ * absent (the engine's halt_max_steps). */
+int trmx_manifest_max_steps(const trmx_manifest *m);
+
 /* architecture: the official config keys, nested mappings as dotted keys ("loss.name"); pass it
  * to trmx_model_open with trmx_manifest_engine_name. Never NULL. */
 const trmx_config *trmx_manifest_architecture(const trmx_manifest *m);
