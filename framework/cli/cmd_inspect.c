@@ -108,6 +108,10 @@ static int print_json(const trmx_package *p, const trmx_signature_info *sig, con
 							     opt_num(t->duration)));
 	else
 		json_object_set_new(o, "training", json_null());
+	int cap = trmx_manifest_max_steps(m);
+	json_object_set_new(o, "halting",
+			    json_pack("{s:f, s:o}", "threshold", trmx_manifest_halt_threshold(m), "max_steps",
+				      cap ? json_integer(cap) : json_null()));
 	json_t *mt = json_object();
 	for (size_t i = 0; i < trmx_manifest_metric_count(m); i++) {
 		const trmx_manifest_metric *x = trmx_manifest_metric_at(m, i);
@@ -219,6 +223,12 @@ static void print_text(const trmx_package *p, const trmx_signature_info *sig, co
 			printf(", %.0f s", t->duration);
 		printf("\n");
 	}
+	printf("  halting       adaptive solves halt above a margin of %g%s; ", trmx_manifest_halt_threshold(m),
+	       trmx_manifest_halt_threshold(m) == 0 ? " (the official rule)" : "");
+	if (trmx_manifest_max_steps(m))
+		printf("at most %d steps where a solve names none\n", trmx_manifest_max_steps(m));
+	else
+		printf("at most halt_max_steps where a solve names none\n");
 	for (size_t i = 0; i < trmx_manifest_metric_count(m); i++) {
 		const trmx_manifest_metric *x = trmx_manifest_metric_at(m, i);
 		printf("  %s%s: exact %.3f", i ? "              " : "metrics       ", x->set, x->exact_accuracy);
