@@ -10,6 +10,8 @@
 #   tools/sudoku_card.sh BUILD NAME [WEIGHTS]    (WEIGHTS: default modules/NAME/weights.safetensors)
 # The threshold-0 column (when the manifest names another) is the calibration of the fixed run
 # tests/test_eval.c checks against real adaptive runs); the threshold column is a real adaptive run.
+# Where the manifest's halting.max_steps is not 16, the fixed run and the adaptive columns use that
+# cap, and the table has the fixed run's exact solves after 16 steps as well.
 set -eu
 build=$1
 name=$2
@@ -25,6 +27,9 @@ size=$(yaml_get "$man" task "    size")
 case $size in 4 | 6 | 9) ;; *) echo "sudoku_card: $name is not a Sudoku module of size 4, 6 or 9" >&2; exit 2 ;; esac
 thr=$(yaml_get "$man" halting "  threshold")
 thr=${thr:-0}
+cap=$(yaml_get "$man" halting "  max_steps")
+cap=${cap:-16}
+[ "$cap" -ge 16 ] || { echo "sudoku_card: $man: halting.max_steps $cap is under the card's 16 fixed steps" >&2; exit 2; }
 out=$build/heldout
 mkdir -p "$out"
 
@@ -32,12 +37,16 @@ set -- any
 case $size in 6) set -- any singles pairs ;; 9) set -- any singles pairs advanced hard ;; esac
 set -- "$@" other-99 other-31337
 
+c16="fixed 16: exact |"
+[ "$cap" = 16 ] || c16="$c16 fixed $cap: exact |"
+at=""
+[ "$cap" = 16 ] || at=", at most $cap steps"
 if [ "$thr" = 0 ]; then # the official threshold: one adaptive column
-	echo "| held-out set | puzzles | fixed 16: exact | adaptive: exact | mean steps |"
-	echo "| --- | ---: | ---: | ---: | ---: |"
+	echo "| held-out set | puzzles | $c16 adaptive$at: exact | mean steps |"
+	echo "| --- | ---: | ---: |$([ "$cap" = 16 ] || echo " ---: |") ---: | ---: |"
 else
-	echo "| held-out set | puzzles | fixed 16: exact | adaptive, threshold $thr: exact | mean steps | adaptive, threshold 0: exact | mean steps |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| held-out set | puzzles | $c16 adaptive, threshold $thr$at: exact | mean steps | adaptive, threshold 0$at: exact | mean steps |"
+	echo "| --- | ---: | ---: |$([ "$cap" = 16 ] || echo " ---: |") ---: | ---: | ---: | ---: |"
 fi
 for set in "$@"; do
 	f=$out/sudoku$size-$set-n$n.csv
@@ -52,16 +61,18 @@ for set in "$@"; do
 		if [ -n "$mk" ]; then $mk -o "$f.part" >/dev/null; else python3 tools/sudoku_foreign.py --size "$size" "$n" "${set#other-}" >"$f.part"; fi
 		mv "$f.part" "$f"
 	fi
-	cal=$("$trmx" eval -w "$w" -t "sudoku:size=$size" "$f" --halt fixed --steps 16 --calibrate --json)
-	ad=$("$trmx" eval -w "$w" -t "sudoku:size=$size" "$f" --halt adaptive --steps 16 --halt-threshold "$thr" --json)
+	cal=$("$trmx" eval -w "$w" -t "sudoku:size=$size" "$f" --halt fixed --steps "$cap" --calibrate --json)
+	ad=$("$trmx" eval -w "$w" -t "sudoku:size=$size" "$f" --halt adaptive --steps "$cap" --halt-threshold "$thr" --json)
 	python3 -c '
 import json, sys
 cal, ad = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 f, a = cal["runs"][0], ad["runs"][0]
 z = [t for t in cal["halting_calibration"]["thresholds"] if t["threshold"] == 0.0][0]
 pct = lambda x, n: "%.1f%% (%d/%d)" % (100.0 * x / n, x, n)
-row = "| %s | %d | %s | %s | %.2f |" % (sys.argv[1], f["labelled"], pct(f["exact"], f["labelled"]),
-      pct(a["exact"], a["labelled"]), a["mean_steps"])
+row = "| %s | %d | %s |" % (sys.argv[1], f["labelled"], pct(f["exact_by_cap"][15], f["labelled"]))
+if f["max_steps"] != 16:
+    row += " %s |" % pct(f["exact"], f["labelled"])
+row += " %s | %.2f |" % (pct(a["exact"], a["labelled"]), a["mean_steps"])
 if float(sys.argv[4]) != 0.0:
     row += " %s | %.2f |" % (pct(z["exact"], f["labelled"]), z["mean_steps"])
 print(row)' "$label" "$cal" "$ad" "$thr"
