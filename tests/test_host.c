@@ -578,6 +578,7 @@ static void test_manifest_halting(void **state)
 		trmx_dispatch_result *r = NULL;
 		assert_trmx_ok(trmx_host_dispatch(f->host, &d, &r, &err), err);
 		assert_int_equal(r->n, 2);
+		assert_int_equal(r->max_steps, cases[k].max_steps ? cases[k].max_steps : 6); /* the cap logged */
 		for (size_t i = 0; i < r->n; i++) {
 			if (r->runs[i].steps != cases[k].steps)
 				fail_msg("case %d (%s): %d steps, not %d", k, cases[k].halting, r->runs[i].steps,

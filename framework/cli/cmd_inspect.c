@@ -223,10 +223,11 @@ static void print_text(const trmx_package *p, const trmx_signature_info *sig, co
 			printf(", %.0f s", t->duration);
 		printf("\n");
 	}
-	printf("  halting       adaptive solves halt above a margin of %g%s; ", trmx_manifest_halt_threshold(m),
-	       trmx_manifest_halt_threshold(m) == 0 ? " (the official rule)" : "");
-	if (trmx_manifest_max_steps(m))
-		printf("at most %d steps where a solve names none\n", trmx_manifest_max_steps(m));
+	double thr = trmx_manifest_halt_threshold(m);
+	int cap = trmx_manifest_max_steps(m);
+	printf("  halting       adaptive solves halt above a margin of %g%s; ", thr, thr == 0 ? " (the official rule)" : "");
+	if (cap)
+		printf("at most %d steps where a solve names none\n", cap);
 	else
 		printf("at most halt_max_steps where a solve names none\n");
 	for (size_t i = 0; i < trmx_manifest_metric_count(m); i++) {

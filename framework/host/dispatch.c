@@ -318,6 +318,8 @@ int trmx_host_stage(trmx_host *h, const trmx_dispatch *req, trmx_staged **out, t
 		goto fail;
 	st->s = s;
 	s->leases++; /* held until finished */
+	if (!st->req.max_steps) /* the module's own cap where it names one: solved with it and logged as it */
+		st->req.max_steps = r->max_steps = trmx_manifest_max_steps(s->manifest);
 	if (req->context && r->resolution.context[0] && strcmp(req->context, r->resolution.context)) {
 		rc = trmx_error_set(err, TRMX_EINVAL, "'%s' is context '%s'; it cannot be logged under context '%s'",
 				    req->target, r->resolution.context, req->context);
@@ -438,7 +440,7 @@ static int stage_solve(trmx_staged *st, trmx_error *err)
 	sr.n = st->nok;
 	sr.inputs = st->in;
 	sr.batch_size = req->batch_size ? req->batch_size : (int)(st->nok < 64 ? st->nok : 64);
-	sr.max_steps = req->max_steps ? req->max_steps : trmx_manifest_max_steps(st->s->manifest);
+	sr.max_steps = req->max_steps;
 	sr.halt = req->halt;
 	sr.halt_threshold = (float)trmx_manifest_halt_threshold(st->s->manifest); /* the module's own */
 	sr.on_step = on_step;
