@@ -6,7 +6,8 @@
 # 2. starts `trmx serve` and the peer a user would otherwise write (bench/torch_serve_peer.py: the
 #    PyTorch reference model, same weights, behind Python's http.server), both on 127.0.0.1, and
 #    checks that the two give the same answers and ACT steps on the first puzzles;
-# 3. the offline figure: `trmx eval` on the same puzzles with adaptive halting, unlogged, at its
+# 3. the offline figure: `trmx eval` on the same puzzles with adaptive halting (at most 16 steps,
+#    as the requests; the module's threshold), unlogged, at its
 #    default batch (64) for the goal, and at batches 16 and 1 for reading the table;
 # 4. wrk (bench/serve_load.lua: one puzzle a request, adaptive halting, at most 16 steps) at 1, 16
 #    and 64 concurrent connections against each server, interleaved, each point REPS times for
@@ -73,6 +74,9 @@ pkg=${pkg%%:*}
 "$trmx" bind --home "$home" "$ctx" sudoku9 >>"$log"
 weights=$(ls "$home"/store/sha256/*/weights.safetensors | head -1)
 level=$(yaml_get modules/sudoku9/train.yaml data "  difficulty")
+# the module's halting.threshold: trmx serve halts adaptive solves on it, so the peer does too
+thr=$(yaml_get modules/sudoku9/manifest.yaml halting "  threshold")
+thr=${thr:-0}
 puzzles=$work/puzzles-${level:-any}.csv
 [ -s "$puzzles" ] || "$trmx" gen sudoku --size 9 ${level:+--difficulty "$level"} -n "$npuzzles" --seed 20261201 -o "$puzzles" >/dev/null
 
@@ -99,7 +103,7 @@ pids+=($!)
 tport=$(wait_port $! "$work/trmx.port") || { echo "trmx serve did not start:"; tail -5 "$work/trmx-serve.log"; exit 1; }
 turl=http://127.0.0.1:$tport
 if [ $peer = 1 ]; then
-	"$PY" bench/torch_serve_peer.py --weights "$weights" --threads "$threads" --listen 127.0.0.1:0 \
+	"$PY" bench/torch_serve_peer.py --weights "$weights" --threads "$threads" --halt-threshold "$thr" --listen 127.0.0.1:0 \
 		--port-file "$work/peer.port" 2>"$work/peer.log" &
 	pids+=($!)
 	pport=$(wait_port $! "$work/peer.port") || { echo "the PyTorch peer did not start:"; tail -5 "$work/peer.log"; exit 1; }
@@ -175,7 +179,7 @@ eval_rate() { # BATCH: "puzzles/s mean_steps other%" of one adaptive eval, unlog
 	local m r
 	quiet_wait
 	m=$(mark)
-	r=$(timed "$trmx" eval --home "$home" "$ctx" "$puzzles" --halt adaptive --no-log --json -b "$1" | tee -a "$log" |
+	r=$(timed "$trmx" eval --home "$home" "$ctx" "$puzzles" --halt adaptive --steps 16 --no-log --json -b "$1" | tee -a "$log" |
 		"$PY" -c 'import json, sys; r = json.load(sys.stdin)["runs"][0]; print(r["items_per_second"], r["mean_steps"])')
 	echo "$r $(other_since "$m" "$(cat "$work/child.cpu")")"
 }

@@ -14,8 +14,9 @@ safetensors weights, behind the same route and body as `trmx serve`:
 
 One puzzle is one batch-1 ACT loop under torch.inference_mode(): a step is the reference's
 Inner.forward (one deep recursion); with adaptive halting the loop stops after the first step whose
-Q head says halt (q_halt > 0, the TRM rule trmx's engine uses; the official model's training-time
-halting without exploration), at most max_steps; the answer is the argmax of that step's logits.
+Q head says halt (q_halt above --halt-threshold, the TRM rule trmx's engine uses: 0 is the official
+model's training-time halting without exploration; serve.sh passes the module's halting.threshold,
+as trmx serve uses it), at most max_steps; the answer is the argmax of that step's logits.
 The model runs under one lock (a user would not run two forwards on two cores with two intra-op
 threads each at once; torch.set_num_threads(THREADS)). No usage log, no checker: the peer's best
 case. Writes the port to --port-file once it accepts connections; stops on SIGTERM.
@@ -61,8 +62,9 @@ def decode(tokens):
 
 
 class Solver:
-    def __init__(self, weights, threads):
+    def __init__(self, weights, threads, halt_threshold):
         torch.set_num_threads(threads)
+        self.halt_threshold = halt_threshold
         tensors, md = safetensors_io.read(weights)
         self.arch = ref.normalize_arch({k: v for k, v in md.items() if k in ref.ARCH_KEYS})
         if self.arch["seq_len"] != CELLS:
@@ -81,7 +83,7 @@ class Solver:
             z_H, z_L = inner.initial_state(1)
             for step in range(1, cap + 1):
                 z_H, z_L, logits, q_halt, _ = inner(z_H, z_L, x, self.pid)
-                if adaptive and float(q_halt[0]) > 0.0:
+                if adaptive and float(q_halt[0]) > self.halt_threshold:
                     break
             answer = logits[0].argmax(-1).tolist()
             qh = float(q_halt[0])
@@ -149,10 +151,12 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--solve", metavar="FILE", help="print answers for the puzzles of FILE, do not serve")
     ap.add_argument("--halt", default="adaptive", choices=["adaptive", "fixed"])
+    ap.add_argument("--halt-threshold", type=float, default=0.0,
+                    help="adaptive: halt after the first step whose q_halt is above this (default 0)")
     ap.add_argument("--quiet", action="store_true", help="no per-request log line on stderr")
     args = ap.parse_args()
     torch.set_flush_denormal(True)
-    solver = Solver(args.weights, args.threads)
+    solver = Solver(args.weights, args.threads, args.halt_threshold)
 
     if args.solve:
         for p in read_puzzles(args.solve):
